@@ -1,0 +1,55 @@
+"""Fixtures shared by every test package: repository paths, SEDA schemas, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _schema_dir() -> Path | None:
+    configured = os.environ.get("VERSEMENT_SEDA_SCHEMAS")
+    candidate = Path(configured) if configured else REPO.parent / "shared" / "seda"
+    return candidate if (candidate / "2.1" / "seda-2.1-main.xsd").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def seda_schemas() -> Path:
+    """The folder holding the official SEDA schemas (2.1/, 2.2/, 2.3/)."""
+    folder = _schema_dir()
+    if folder is None:
+        pytest.skip("SEDA schemas not found: set VERSEMENT_SEDA_SCHEMAS or place shared/seda beside the repo")
+    return folder
+
+
+PG_ADMIN_URL = os.environ.get("VERSEMENT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, created for one test and dropped after it."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    name = f"versement_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.OperationalError as exc:  # pragma: no cover - environment problem
+        admin.dispose()
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
