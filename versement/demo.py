@@ -1,0 +1,150 @@
+"""``versement demo``: the whole pipeline on the embedded default, resumable and idempotent.
+
+For each configured source the demo takes the live batch of its scope where it stands (or
+starts one) and drives it to the end: extract, validate, package, approve (as a demo
+archivist, bound to the SIP digest), transfer to VITAM. With ``vitam.sandbox = true`` it
+starts the project's VITAM sandbox (a test and demo server) on a free loopback HTTPS port.
+Running it again finds the batches already accepted and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from versement.config import Settings
+from versement.ledger import LABELS_FR, Batch, Ledger, State
+from versement.pipeline import (
+    approve,
+    open_ledger,
+    run_extract,
+    run_package,
+    run_transfer,
+    run_validate,
+    with_sandbox_urls,
+)
+
+DEMO_ARCHIVIST = "Archiviste de démonstration"
+ACTOR = "demo"
+
+
+def run_demo(settings: Settings, *, serve: bool, port: int = 8000) -> int:
+    prepare_sources(settings)
+    ledger = open_ledger(settings)
+    with sandbox(settings) as live:
+        results = [drive(live, ledger, name) for name in live.sources]
+    print(summary_table(results, ledger))
+    ok = all(batch.state in (State.ACCEPTED, State.VERIFIED) for batch in results)
+    if serve:
+        serve_browser(ledger, port)
+    return 0 if ok else 1
+
+
+def prepare_sources(settings: Settings) -> None:
+    """Generate the synthetic source databases the configuration marks as such, if missing."""
+    from extractors import generate_apogee
+
+    for source in settings.sources.values():
+        if source.synthetic and source.kind == "apogee" and source.url.startswith("sqlite:///"):
+            generate_apogee(Path(source.url.removeprefix("sqlite:///")), years=_years(source.academic_year))
+
+
+def _years(academic_year: int | None) -> tuple[int, ...]:
+    last = academic_year or 2023
+    return (last - 2, last - 1, last)
+
+
+@contextmanager
+def sandbox(settings: Settings) -> Iterator[Settings]:
+    """Start the VITAM sandbox when the configuration asks for it, and point the settings at it."""
+    if not settings.vitam.sandbox:
+        yield settings
+        return
+    from vitam_client.sandbox import SandboxConfig, create_app, make_tls_material, serve
+
+    folder = settings.staging / "vitam-sandbox"
+    tls = make_tls_material(folder / "tls")
+    config = SandboxConfig(
+        tenants=frozenset({settings.vitam.tenant}),
+        ingest_contracts=frozenset({settings.vitam.ingest_contract}),
+        access_contracts=frozenset({settings.vitam.access_contract or "AC-000001"}),
+        agencies=frozenset(
+            a
+            for a in (
+                settings.institution.identifier,
+                settings.institution.transferring_agency,
+                settings.institution.submission_agency,
+                settings.vitam.archival_agency,
+            )
+            if a
+        ),
+        schema_dir=_schema_dir(settings),
+        storage_dir=folder / "storage",
+    )
+    with serve(create_app(config), tls=tls) as base_url:
+        print(f"VITAM sandbox (test and demo server) listening on {base_url}", file=sys.stderr)
+        yield with_sandbox_urls(settings, base_url, str(tls.ca_path))
+
+
+def _schema_dir(settings: Settings) -> Path | None:
+    schemas = settings.seda_schemas
+    return schemas if schemas is not None and schemas.is_dir() else None
+
+
+def drive(settings: Settings, ledger: Ledger, source_name: str) -> Batch:
+    """Move the source's live batch forward until it is accepted, refused or stopped."""
+    source = settings.source(source_name)
+    batch = ledger.live_batch(source.name, source.scope())
+    if batch is None or batch.state == State.NEW:
+        print(f"[{source.name}] extraction…", file=sys.stderr)
+        batch = run_extract(settings, ledger, source.name, actor=ACTOR, progress=_progress)
+        print(file=sys.stderr)
+    steps = {
+        State.EXTRACTED: lambda b: run_validate(settings, ledger, b.id, actor=ACTOR),
+        State.VALIDATED: lambda b: run_package(settings, ledger, b.id, actor=ACTOR),
+        State.AWAITING_APPROVAL: lambda b: approve(ledger, b.id, approver=DEMO_ARCHIVIST, sha256=b.sip_sha256),
+        State.APPROVED: lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR),
+        State.SUBMITTED: lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR),
+    }
+    while State(batch.state) in steps:
+        print(
+            f"[{source.name}] lot {batch.id} : {LABELS_FR[State(batch.state)]} → étape suivante",
+            file=sys.stderr,
+        )
+        batch = steps[State(batch.state)](batch)
+    return ledger.batch(batch.id)
+
+
+def _progress(dataset: str, rows: int) -> None:
+    print(f"\r  {dataset}: {rows} lignes", end="", file=sys.stderr, flush=True)
+
+
+def summary_table(batches: list[Batch], ledger: Ledger) -> str:
+    lines = ["", "Résumé du versement de démonstration", "-" * 72]
+    for batch in batches:
+        lines.append(f"Lot n° {batch.id} — {batch.source} {batch.scope} : {LABELS_FR[State(batch.state)]}")
+        for dataset in batch.datasets:
+            quality = "conforme" if dataset.quality_success else "non conforme"
+            lines.append(f"  {dataset.name:<20} {dataset.rows:>7} lignes  qualité {quality}")
+        lines.append(f"  SIP            {batch.sip_path}")
+        lines.append(f"  SHA-256        {batch.sip_sha256}")
+        lines.append(f"  validé par     {batch.approved_by}")
+        lines.append(f"  opération      {batch.vitam_operation_id}")
+        lines.append(f"  ATR            {batch.atr_path} (ReplyCode {batch.atr_reply_code})")
+    check = ledger.verify()
+    lines.append(f"Journal d'audit : {check.events} événements, {'intègre' if check.ok else 'ALTÉRÉ'}")
+    return "\n".join(lines)
+
+
+def serve_browser(ledger: Ledger, port: int) -> None:
+    import uvicorn
+
+    from browser import create_app
+
+    print(
+        f"Navigateur des versements : http://127.0.0.1:{port}/ (Ctrl+C pour arrêter)",
+        file=sys.stderr,
+    )
+    uvicorn.run(create_app(ledger), host="127.0.0.1", port=port, log_level="warning")
