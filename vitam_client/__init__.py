@@ -1,0 +1,21 @@
+"""Client for the VITAM external APIs (ingest, operations, ATR, units) and a test sandbox.
+
+``vitam_client.sandbox`` is a test and demo server, not VITAM.
+"""
+
+from vitam_client.atr import ArchiveTransferReply, AtrError, AtrEvent, parse_atr
+from vitam_client.client import OperationStatus, VitamClient, VitamEndpoint
+from vitam_client.errors import VitamError, VitamTimeout, VitamTransportError
+
+__all__ = [
+    "ArchiveTransferReply",
+    "AtrError",
+    "AtrEvent",
+    "OperationStatus",
+    "VitamClient",
+    "VitamEndpoint",
+    "VitamError",
+    "VitamTimeout",
+    "VitamTransportError",
+    "parse_atr",
+]
