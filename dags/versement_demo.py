@@ -21,7 +21,7 @@ ACTOR = "airflow:versement_apogee_demo"
 
 def _context():  # type: ignore[no-untyped-def]
     from versement.config import load
-    from versement.pipeline import open_ledger
+    from versement.ledger import open_ledger
 
     settings = load(os.environ.get("VERSEMENT_CONFIG") or DEFAULT_CONFIG)
     return settings, open_ledger(settings)
@@ -67,4 +67,4 @@ def versement_apogee_demo() -> None:
     package(validate(extract()))
 
 
-versement_apogee_demo()
+dag = versement_apogee_demo()

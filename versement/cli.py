@@ -119,7 +119,7 @@ def _actor() -> str:
 
 
 def _ledger(settings: Settings) -> Any:
-    from versement.pipeline import open_ledger
+    from versement.ledger import open_ledger
 
     return open_ledger(settings)
 

@@ -205,7 +205,7 @@ class _Reader:
         value = _coerce(node[leaf], kind)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.fail(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        if kind is str and not value.strip():
+        if isinstance(value, str) and not value.strip():
             raise self.fail(key, "must not be empty")
         return value
 

@@ -13,12 +13,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from versement.config import Settings
-from versement.ledger import LABELS_FR, Batch, Ledger, State
+from versement.ledger import LABELS_FR, Batch, Ledger, State, open_ledger
 from versement.pipeline import (
     approve,
-    open_ledger,
     run_extract,
     run_package,
     run_transfer,
@@ -62,30 +62,33 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
     if not settings.vitam.sandbox:
         yield settings
         return
-    from vitam_client.sandbox import SandboxConfig, create_app, make_tls_material, serve
+    from vitam_client.sandbox import create_app, make_tls_material, serve
 
     folder = settings.staging / "vitam-sandbox"
     tls = make_tls_material(folder / "tls")
-    config = SandboxConfig(
+    with serve(create_app(sandbox_config(settings, folder / "storage")), tls=tls) as base_url:
+        print(f"VITAM sandbox (test and demo server) listening on {base_url}", file=sys.stderr)
+        yield with_sandbox_urls(settings, base_url, str(tls.ca_path))
+
+
+def sandbox_config(settings: Settings, storage: Path | None) -> Any:
+    """A sandbox that knows this deployment's tenant, contracts and agencies."""
+    from vitam_client.sandbox import SandboxConfig
+
+    agencies = (
+        settings.institution.identifier,
+        settings.institution.transferring_agency,
+        settings.institution.submission_agency,
+        settings.vitam.archival_agency,
+    )
+    return SandboxConfig(
         tenants=frozenset({settings.vitam.tenant}),
         ingest_contracts=frozenset({settings.vitam.ingest_contract}),
         access_contracts=frozenset({settings.vitam.access_contract or "AC-000001"}),
-        agencies=frozenset(
-            a
-            for a in (
-                settings.institution.identifier,
-                settings.institution.transferring_agency,
-                settings.institution.submission_agency,
-                settings.vitam.archival_agency,
-            )
-            if a
-        ),
+        agencies=frozenset(a for a in agencies if a),
         schema_dir=_schema_dir(settings),
-        storage_dir=folder / "storage",
+        storage_dir=storage,
     )
-    with serve(create_app(config), tls=tls) as base_url:
-        print(f"VITAM sandbox (test and demo server) listening on {base_url}", file=sys.stderr)
-        yield with_sandbox_urls(settings, base_url, str(tls.ca_path))
 
 
 def _schema_dir(settings: Settings) -> Path | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -45,12 +44,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def open_ledger(settings: Settings) -> Ledger:
-    ledger = Ledger(settings.ledger_url, password=os.environ.get(Settings.secret_variable("ledger")))
-    ledger.migrate()
-    return ledger
 
 
 def batch_folder(settings: Settings, batch_id: int) -> Path:
@@ -430,7 +423,9 @@ def _follow(settings: Settings, client: VitamClient, ledger: Ledger, batch: Batc
     atr_path = batch_folder(settings, batch.id) / "atr.xml"
     atr_path.write_bytes(raw)
     atr = parse_atr(raw)
-    if atr.message_request_identifier != batch.message_identifier:
+    # VITAM leaves MessageRequestIdentifier empty when it refuses a SIP before reading its header.
+    answered = atr.message_request_identifier
+    if (answered or atr.accepted) and answered != batch.message_identifier:
         raise StageError(
             f"batch {batch.id}: the ATR answers {atr.message_request_identifier!r}, not {batch.message_identifier!r}"
         )

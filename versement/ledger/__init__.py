@@ -3,7 +3,7 @@
 from versement.ledger.audit import ChainCheck
 from versement.ledger.models import AuditEvent, Batch, Dataset
 from versement.ledger.states import LABELS_FR, IllegalTransition, State
-from versement.ledger.store import Ledger, LedgerError
+from versement.ledger.store import Ledger, LedgerError, open_ledger
 
 __all__ = [
     "LABELS_FR",
@@ -15,4 +15,5 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "State",
+    "open_ledger",
 ]

@@ -7,11 +7,12 @@ audit event. An illegal transition raises before anything is written.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +23,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from versement.ledger.audit import GENESIS, ChainCheck, canonical, event_hash, verify_chain
 from versement.ledger.models import AuditEvent, AuditHead, Batch, Dataset
 from versement.ledger.states import CLOSED, State, check_transition
+
+if TYPE_CHECKING:
+    from versement.config import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -233,7 +237,7 @@ class Ledger:
     @staticmethod
     def _state_mismatches(session: Session) -> list[str]:
         """A batch whose state differs from its last recorded transition was edited by hand."""
-        last: dict[int, str] = {}
+        last: dict[int, str | None] = {}
         query = select(AuditEvent.batch_id, AuditEvent.to_state).where(AuditEvent.to_state.is_not(None))
         for batch_id, to_state in session.execute(query.order_by(AuditEvent.id)):
             if batch_id is not None:
@@ -246,3 +250,10 @@ class Ledger:
                     f"({last.get(batch_id)!r})"
                 )
         return problems
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """The deployment's ledger, migrated to the latest schema."""
+    ledger = Ledger(settings.ledger_url, password=os.environ.get(settings.secret_variable("ledger")))
+    ledger.migrate()
+    return ledger

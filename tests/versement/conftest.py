@@ -1,0 +1,40 @@
+"""Fixtures for the pipeline tests: the demo settings moved to tmp, a running VITAM sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from versement.config import Settings, load
+
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+
+
+@pytest.fixture(scope="session")
+def vitam_sandbox(tmp_path_factory, seda_schemas):
+    """The project's VITAM sandbox over real HTTPS on loopback: (base URL, CA bundle path)."""
+    from versement.demo import sandbox_config
+    from vitam_client.sandbox import create_app, make_tls_material, serve
+
+    folder = tmp_path_factory.mktemp("vitam-sandbox")
+    settings = load(DEMO, environ={"VERSEMENT__SEDA__SCHEMAS": str(seda_schemas)})
+    tls = make_tls_material(folder / "tls")
+    with serve(create_app(sandbox_config(settings, folder / "storage")), tls=tls) as base_url:
+        yield base_url, tls.ca_path
+
+
+def demo_settings(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], **overrides: str) -> Settings:
+    """The embedded default with every writable path under tmp_path, pointed at the sandbox."""
+    from versement.pipeline import with_sandbox_urls
+
+    environ = {
+        "VERSEMENT__LEDGER__URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "VERSEMENT__PATHS__STAGING": str(tmp_path / "staging"),
+        "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{tmp_path / 'apogee.sqlite'}",
+        "VERSEMENT__SEDA__SCHEMAS": str(seda_schemas),
+        "VERSEMENT__VITAM__POLL_TIMEOUT": "30",
+        **overrides,
+    }
+    base_url, ca_path = sandbox
+    return with_sandbox_urls(load(DEMO, environ=environ), base_url, str(ca_path))

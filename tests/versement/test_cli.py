@@ -1,0 +1,112 @@
+"""The command line: exit codes, JSON output, error messages naming the problem."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from versement.cli import main
+from versement.ledger import Ledger, State
+
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """The demo configuration, with its ledger and staging folder moved to tmp_path."""
+    monkeypatch.setenv("VERSEMENT__LEDGER__URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    monkeypatch.setenv("VERSEMENT__PATHS__STAGING", str(tmp_path / "staging"))
+    monkeypatch.setenv("VERSEMENT_CONFIG", str(DEMO))
+    return tmp_path
+
+
+def test_status_json_on_an_empty_ledger(isolated, capsys):
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"batches": []}
+
+
+def test_status_json_lists_state_sip_and_operation(isolated, capsys):
+    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
+    ledger.migrate()
+    batch = ledger.create_batch("apogee", "2023-2024", "test")
+    ledger.transition(batch.id, State.EXTRACTED, actor="t", action="x", changes={"snapshot_marker": "m"})
+    assert main(["status", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["batches"]
+    assert listed["id"] == batch.id and listed["state"] == "extracted"
+    for key in ("sip_path", "sip_sha256", "vitam_operation_id", "atr_reply_code", "datasets"):
+        assert key in listed
+    assert main(["status"]) == 0
+    assert "extrait" in capsys.readouterr().out
+
+
+def test_audit_verify_passes_then_fails_after_a_hand_edit(isolated, capsys):
+    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
+    ledger.migrate()
+    batch = ledger.create_batch("apogee", "2023-2024", "test")
+    ledger.transition(batch.id, State.EXTRACTED, actor="t", action="extract")
+    assert main(["audit", "verify"]) == 0
+    assert "intact" in capsys.readouterr().out
+    with sqlite3.connect(isolated / "ledger.sqlite") as raw:
+        raw.execute("UPDATE audit_event SET actor = 'someone else' WHERE id = 2")
+    assert main(["audit", "verify"]) == 1
+    captured = capsys.readouterr()
+    assert "event 2" in captured.err and "edited" in captured.err
+
+
+def test_a_bad_configuration_exits_2_naming_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEMO.read_text(encoding="utf-8").replace("tenant = 0", 'tenant = "zéro"'), encoding="utf-8")
+    assert main(["--config", str(bad), "status"]) == 2
+    err = capsys.readouterr().err
+    assert "vitam.tenant" in err and str(bad) in err
+
+
+def test_unknown_batch_exits_2(isolated, capsys):
+    assert main(["approve", "42", "--by", "Camille"]) == 2
+    assert "no batch 42" in capsys.readouterr().err
+
+
+def test_approving_a_batch_in_the_wrong_state_is_refused(isolated, capsys):
+    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
+    ledger.migrate()
+    batch = ledger.create_batch("apogee", "2023-2024", "test")
+    assert main(["approve", str(batch.id), "--by", "Camille"]) == 1
+    assert "only a batch awaiting approval" in capsys.readouterr().err
+    assert ledger.batch(batch.id).state == State.NEW
+
+
+def test_sip_validate_on_a_valid_manifest(seda_schemas, capsys):
+    example = seda_schemas / "examples" / "synthetic-typical-2.1.xml"
+    assert main(["sip", "validate", str(example), "--schemas", str(seda_schemas), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True and report["issues"] == []
+    assert any(check.startswith("seda-2.1") for check in report["checks_run"])
+
+
+def test_sip_validate_reports_line_and_message_and_exits_1(seda_schemas, tmp_path, capsys):
+    text = (seda_schemas / "examples" / "synthetic-typical-2.1.xml").read_text(encoding="utf-8")
+    # Date must come before MessageIdentifier: swapping them breaks the schema at a known line.
+    broken = text.replace("<Date>", "<Datum>").replace("</Date>", "</Datum>")
+    path = tmp_path / "manifest.xml"
+    path.write_text(broken, encoding="utf-8")
+    line = next(i for i, row in enumerate(broken.splitlines(), 1) if "<Datum>" in row)
+    assert main(["sip", "validate", str(path), "--schemas", str(seda_schemas)]) == 1
+    out = capsys.readouterr().out
+    assert f"line {line}" in out and "INVALID" in out
+    assert main(["sip", "validate", str(path), "--schemas", str(seda_schemas), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert any(issue["line"] == line for issue in report["issues"])
+
+
+def test_sip_validate_with_the_wrong_version_exits_1(seda_schemas, capsys):
+    example = seda_schemas / "examples" / "synthetic-typical-2.1.xml"
+    assert main(["sip", "validate", str(example), "--seda", "2.2", "--schemas", str(seda_schemas)]) == 1
+
+
+def test_sip_validate_on_a_missing_file_exits_2(tmp_path, capsys):
+    assert main(["sip", "validate", str(tmp_path / "absent.zip")]) == 2
+    assert "no such file" in capsys.readouterr().err

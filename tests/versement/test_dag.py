@@ -1,0 +1,77 @@
+"""The Airflow DAG, run with ``dag.test()`` by a real Airflow 3.3, then finished from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "config" / "demo.toml"
+
+RUN_DAG = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("versement_demo_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+dag = next(v for v in vars(module).values() if type(v).__name__ == "DAG")
+run = dag.test()
+print("DAG-RUN-STATE", run.state)
+"""
+
+
+@pytest.mark.airflow
+def test_dag_runs_to_awaiting_approval_then_cli_completes(tmp_path, vitam_sandbox, seda_schemas):
+    base_url, ca_path = vitam_sandbox
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "VERSEMENT_CONFIG": str(DEMO),
+        "VERSEMENT__LEDGER__URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "VERSEMENT__PATHS__STAGING": str(tmp_path / "staging"),
+        "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{tmp_path / 'apogee.sqlite'}",
+        "VERSEMENT__SEDA__SCHEMAS": str(seda_schemas),
+        "VERSEMENT__VITAM__SANDBOX": "false",
+        "VERSEMENT__VITAM__INGEST_URL": f"{base_url}/ingest-external/v1",
+        "VERSEMENT__VITAM__ADMIN_URL": f"{base_url}/admin-external/v1",
+        "VERSEMENT__VITAM__ACCESS_URL": f"{base_url}/access-external/v1",
+        "VERSEMENT__VITAM__CA_BUNDLE": str(ca_path),
+        "VERSEMENT__VITAM__POLL_TIMEOUT": "30",
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    script = tmp_path / "run_dag.py"
+    script.write_text(RUN_DAG)
+    done = subprocess.run(
+        [sys.executable, script, REPO / "dags" / "versement_demo.py"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "DAG-RUN-STATE success" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+
+    versement = Path(sys.executable).with_name("versement")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([versement, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    (batch,) = json.loads(cli("status", "--json").stdout)["batches"]
+    assert batch["state"] == "awaiting_approval"
+    assert all(d["quality"] for d in batch["datasets"]) and len(batch["datasets"]) == 3
+
+    approved = cli("approve", str(batch["id"]), "--by", "Camille Lefèvre", "--sha256", batch["sip_sha256"])
+    assert approved.returncode == 0, approved.stderr
+    transferred = cli("transfer", str(batch["id"]))
+    assert transferred.returncode == 0, transferred.stderr
+    (batch,) = json.loads(cli("status", "--json").stdout)["batches"]
+    assert batch["state"] == "accepted" and batch["atr_reply_code"] == "OK"
+    assert batch["approved_by"] == "Camille Lefèvre"
+    assert cli("audit", "verify").returncode == 0

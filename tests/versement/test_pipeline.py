@@ -1,0 +1,185 @@
+"""The whole path on real components: SQLite or PostgreSQL source and ledger, great-expectations,
+official SEDA schemas, the VITAM sandbox over HTTPS."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import MetaData, create_engine, insert
+
+from tests.versement.conftest import demo_settings
+from versement.demo import prepare_sources, run_demo
+from versement.ledger import Ledger, State, open_ledger
+from versement.pipeline import (
+    DigestMismatch,
+    StageError,
+    approve,
+    reject,
+    run_extract,
+    run_package,
+    run_transfer,
+    run_validate,
+)
+
+W3C = {"http://www.w3.org/2001/xml.xsd": "xml.xsd", "http://www.w3.org/1999/xlink.xsd": "xlink.xsd"}
+
+
+class LocalW3C(etree.Resolver):
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def resolve(self, url, pubid, context):
+        name = W3C.get(url)
+        return self.resolve_filename(str(self.folder / name), context) if name else None
+
+
+def official_schema(seda_schemas: Path, version: str = "2.1") -> etree.XMLSchema:
+    """The official SEDA schema, compiled here independently of the seda package."""
+    folder = seda_schemas / version
+    parser = etree.XMLParser()
+    parser.resolvers.add(LocalW3C(folder))
+    return etree.XMLSchema(etree.parse(str(folder / f"seda-{version}-main.xsd"), parser))
+
+
+def to_awaiting_approval(settings, ledger: Ledger) -> int:
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", actor="test")
+    assert batch.state == State.EXTRACTED and len(batch.datasets) == 3
+    batch = run_validate(settings, ledger, batch.id, actor="test")
+    assert batch.state == State.VALIDATED, [d.quality for d in ledger.batch(batch.id).datasets]
+    batch = run_package(settings, ledger, batch.id, actor="test")
+    assert batch.state == State.AWAITING_APPROVAL
+    return batch.id
+
+
+def check_accepted(settings, ledger: Ledger, batch_id: int, seda_schemas: Path) -> None:
+    batch = ledger.batch(batch_id)
+    assert batch.state == State.ACCEPTED
+    assert batch.atr_reply_code == "OK"
+    atr = etree.parse(batch.atr_path)
+    ns = {"s": "fr:gouv:culture:archivesdefrance:seda:v2.1"}
+    assert atr.findtext("s:ReplyCode", namespaces=ns) == "OK"
+    assert atr.findtext("s:MessageRequestIdentifier", namespaces=ns) == batch.message_identifier
+    with zipfile.ZipFile(batch.sip_path) as sip:
+        manifest = etree.fromstring(sip.read("manifest.xml"))
+    schema = official_schema(seda_schemas)
+    assert schema.validate(manifest), schema.error_log
+    assert ledger.verify().ok
+
+
+def test_end_to_end_on_sqlite(tmp_path, seda_schemas, vitam_sandbox):
+    settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox)
+    ledger = open_ledger(settings)
+    batch_id = to_awaiting_approval(settings, ledger)
+    batch = ledger.batch(batch_id)
+    request = [e for e in ledger.events(batch_id) if e.action == "approval.requested"][-1]
+    assert "Demande de validation du lot" in json.loads(request.details)["message"]
+
+    with pytest.raises(DigestMismatch):
+        approve(ledger, batch_id, approver="Camille", sha256="0" * 64)
+    assert ledger.batch(batch_id).state == State.AWAITING_APPROVAL
+    approve(ledger, batch_id, approver="Camille Lefèvre", sha256=batch.sip_sha256)
+    run_transfer(settings, ledger, batch_id, actor="test")
+    check_accepted(settings, ledger, batch_id, seda_schemas)
+
+
+def copy_source_to(url: str, sqlite_path: Path) -> None:
+    """Load the synthetic Apogée tables into another database, with the same column types."""
+    source = create_engine(f"sqlite:///{sqlite_path}")
+    target = create_engine(url)
+    metadata = MetaData()
+    metadata.reflect(source)
+    tables = [t for t in metadata.sorted_tables if not t.name.startswith("_")]
+    with target.begin() as connection:
+        for table in tables:
+            table.create(connection)
+    with source.connect() as reading, target.begin() as writing:
+        for table in tables:
+            # Raw values: SQLite keeps 38-digit numbers and dates as text, PostgreSQL casts them.
+            result = reading.exec_driver_sql(f'SELECT * FROM "{table.name}"')
+            rows = [dict(zip(result.keys(), row, strict=True)) for row in result]
+            if rows:
+                writing.execute(insert(table), rows)
+    source.dispose()
+    target.dispose()
+
+
+@pytest.mark.postgres
+def test_end_to_end_on_postgresql(tmp_path, seda_schemas, vitam_sandbox, postgres_url):
+    generated = demo_settings(tmp_path, seda_schemas, vitam_sandbox)
+    prepare_sources(generated)
+    copy_source_to(postgres_url, tmp_path / "apogee.sqlite")
+    settings = demo_settings(
+        tmp_path,
+        seda_schemas,
+        vitam_sandbox,
+        VERSEMENT__LEDGER__URL=postgres_url,
+        VERSEMENT__SOURCES__APOGEE__URL=postgres_url,
+        VERSEMENT__SOURCES__APOGEE__SYNTHETIC="false",
+        VERSEMENT__PATHS__STAGING=str(tmp_path / "pg-staging"),
+    )
+    ledger = open_ledger(settings)
+    batch_id = to_awaiting_approval(settings, ledger)
+    batch = ledger.batch(batch_id)
+    assert "REPEATABLE READ" in (batch.snapshot_marker or "")
+    approve(ledger, batch_id, approver="Dominique Müller", sha256=batch.sip_sha256)
+    run_transfer(settings, ledger, batch_id, actor="test")
+    check_accepted(settings, ledger, batch_id, seda_schemas)
+
+
+def test_a_sip_changed_after_approval_is_not_sent(tmp_path, seda_schemas, vitam_sandbox):
+    settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox)
+    ledger = open_ledger(settings)
+    batch_id = to_awaiting_approval(settings, ledger)
+    approve(ledger, batch_id, approver="Camille", sha256=ledger.batch(batch_id).sip_sha256)
+    sip = Path(ledger.batch(batch_id).sip_path)
+    sip.write_bytes(sip.read_bytes() + b"\0")
+    with pytest.raises(DigestMismatch, match="archivist approved"):
+        run_transfer(settings, ledger, batch_id, actor="test")
+    after = ledger.batch(batch_id)
+    assert after.state == State.APPROVED and after.vitam_operation_id is None
+
+
+def test_a_rejected_batch_frees_its_scope(tmp_path, seda_schemas, vitam_sandbox):
+    settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox)
+    ledger = open_ledger(settings)
+    batch_id = to_awaiting_approval(settings, ledger)
+    with pytest.raises(StageError, match="reason"):
+        reject(ledger, batch_id, approver="Camille", reason="  ")
+    reject(ledger, batch_id, approver="Camille", reason="Règles de communicabilité à revoir")
+    assert ledger.batch(batch_id).state == State.REJECTED
+    with pytest.raises(StageError, match="only an approved batch"):
+        run_transfer(settings, ledger, batch_id, actor="test")
+    again = run_extract(settings, ledger, "apogee", actor="test")
+    assert again.id != batch_id and again.state == State.EXTRACTED
+
+
+def test_a_second_extraction_of_a_live_scope_is_refused(tmp_path, seda_schemas, vitam_sandbox):
+    settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    first = run_extract(settings, ledger, "apogee", actor="test")
+    with pytest.raises(Exception, match="already holds apogee 2023-2024"):
+        run_extract(settings, ledger, "apogee", actor="test")
+    assert len(ledger.batches()) == 1 and ledger.batch(first.id).state == State.EXTRACTED
+
+
+def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
+    # The demo starts its own sandbox (vitam.sandbox = true), as `make demo` does.
+    settings = demo_settings(tmp_path, seda_schemas, ("https://unused.invalid", Path("unused")))
+    settings = replace(settings, vitam=replace(settings.vitam, sandbox=True))
+    assert run_demo(settings, serve=False) == 0
+    first = capsys.readouterr().out
+    assert "accepté par VITAM" in first
+    ledger = open_ledger(settings)
+    (batch,) = ledger.batches()
+    events = len(ledger.events())
+    assert run_demo(settings, serve=False) == 0
+    assert [b.id for b in ledger.batches()] == [batch.id]
+    assert ledger.batch(batch.id).vitam_operation_id == batch.vitam_operation_id
+    assert len(ledger.events()) == events
