@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/versement --config config/demo.toml demo
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium lint
 	$(BIN)/pytest
 
 lint: $(STAMP)

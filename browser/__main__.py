@@ -9,7 +9,7 @@ import uvicorn
 
 from browser.app import create_app
 from versement.config import load
-from versement.pipeline import open_ledger
+from versement.ledger import open_ledger
 
 
 def main() -> None:

@@ -18,10 +18,27 @@ from versement.ledger import LABELS_FR, Ledger, LedgerError, State
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+# How the ledger's actions read in the audit log shown to archivists and auditors.
+ACTIONS_FR = {
+    "batch.created": "création du lot",
+    "extract": "extraction",
+    "extract.failed": "échec de l'extraction",
+    "validate": "contrôle qualité",
+    "package": "constitution du SIP",
+    "package.invalid": "SIP non conforme aux schémas",
+    "approval.requested": "demande de validation",
+    "approve": "validation par l'archiviste",
+    "reject": "refus par l'archiviste",
+    "transfer.submitted": "transfert à VITAM",
+    "transfer.needs_operator": "VITAM demande une intervention",
+    "transfer.reply": "réponse de VITAM (ATR)",
+}
+
 
 def create_app(ledger: Ledger) -> Starlette:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals["state_label"] = lambda state: LABELS_FR.get(State(state), state)
+    env.globals["action_label"] = lambda action: ACTIONS_FR.get(action, action)
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**context), status_code=status)

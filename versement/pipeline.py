@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extractors import DatasetSpec, extract
+from extractors import DatasetSpec, ExtractedDataset, extract
+from extractors.files import sha256_file
 from seda import Management, Payload, Rule, Series, SipRequest, build_sip, validate_sip
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
@@ -36,14 +37,6 @@ class StageError(Exception):
 
 class DigestMismatch(StageError):
     """A file changed between two hand-offs (source → Parquet → SIP → VITAM)."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def batch_folder(settings: Settings, batch_id: int) -> Path:
@@ -83,19 +76,7 @@ def run_extract(
     except Exception as exc:
         ledger.record(batch.id, actor=actor, action="extract.failed", details={"error": str(exc)})
         raise
-    datasets = [
-        Dataset(
-            name=d.name,
-            source_table=d.table,
-            path=str(d.path),
-            rows=d.rows,
-            source_count=d.source_count,
-            sha256=d.sha256,
-            columns=[list(column) for column in d.columns],
-            query=d.query,
-        )
-        for d in snapshot.datasets
-    ]
+    datasets = [_dataset_row(d) for d in snapshot.datasets]
     details = {
         "snapshot": snapshot.marker,
         "datasets": {d.name: {"rows": d.rows, "sha256": d.sha256} for d in snapshot.datasets},
@@ -134,7 +115,7 @@ def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
             expected_rows=dataset.rows,
         )
         result = report.to_dict()
-        result["outcomes"] = [_outcome_dict(handoff), *result["outcomes"]]
+        result["outcomes"] = [handoff.to_dict(), *result["outcomes"]]
         success = report.success and handoff.success
         result["success"] = success
         ledger.update_dataset_quality(batch_id, dataset.name, result, success)
@@ -144,9 +125,22 @@ def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
     return ledger.transition(batch_id, target, actor=actor, action="validate", details={"datasets": summary})
 
 
-def _extracted(dataset: Dataset) -> Any:
-    from extractors import ExtractedDataset
+def _dataset_row(extracted: ExtractedDataset) -> Dataset:
+    """The ledger's record of an extracted dataset..."""
+    return Dataset(
+        name=extracted.name,
+        source_table=extracted.table,
+        path=str(extracted.path),
+        rows=extracted.rows,
+        source_count=extracted.source_count,
+        sha256=extracted.sha256,
+        columns=[list(column) for column in extracted.columns],
+        query=extracted.query,
+    )
 
+
+def _extracted(dataset: Dataset) -> ExtractedDataset:
+    """...and back, for the hand-off check against the file on disk."""
     return ExtractedDataset(
         name=dataset.name,
         table=dataset.source_table,
@@ -158,16 +152,6 @@ def _extracted(dataset: Dataset) -> Any:
         query=dataset.query,
         parameters={},
     )
-
-
-def _outcome_dict(outcome: Any) -> dict[str, Any]:
-    return {
-        "expectation": outcome.expectation,
-        "column": outcome.column,
-        "success": outcome.success,
-        "unexpected_count": outcome.unexpected_count,
-        "details": dict(outcome.details),
-    }
 
 
 def _failed(result: dict[str, Any]) -> list[str]:

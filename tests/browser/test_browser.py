@@ -66,6 +66,7 @@ def test_headless_chromium_renders_the_batches(ledger, tmp_path):
 
 
 def dump_dom(url: str, profile) -> str:
+    assert CHROMIUM is not None
     command = [
         CHROMIUM,
         "--headless",

@@ -65,7 +65,7 @@ def check_accepted(settings, ledger: Ledger, batch_id: int, seda_schemas: Path) 
     ns = {"s": "fr:gouv:culture:archivesdefrance:seda:v2.1"}
     assert atr.findtext("s:ReplyCode", namespaces=ns) == "OK"
     assert atr.findtext("s:MessageRequestIdentifier", namespaces=ns) == batch.message_identifier
-    with zipfile.ZipFile(batch.sip_path) as sip:
+    with zipfile.ZipFile(str(batch.sip_path)) as sip:
         manifest = etree.fromstring(sip.read("manifest.xml"))
     schema = official_schema(seda_schemas)
     assert schema.validate(manifest), schema.error_log
@@ -137,7 +137,7 @@ def test_a_sip_changed_after_approval_is_not_sent(tmp_path, seda_schemas, vitam_
     ledger = open_ledger(settings)
     batch_id = to_awaiting_approval(settings, ledger)
     approve(ledger, batch_id, approver="Camille", sha256=ledger.batch(batch_id).sip_sha256)
-    sip = Path(ledger.batch(batch_id).sip_path)
+    sip = Path(str(ledger.batch(batch_id).sip_path))
     sip.write_bytes(sip.read_bytes() + b"\0")
     with pytest.raises(DigestMismatch, match="archivist approved"):
         run_transfer(settings, ledger, batch_id, actor="test")
