@@ -3,28 +3,17 @@
 The tasks call the same stage functions as the CLI. The archivist then approves on the command
 line (``versement approve``), and ``versement transfer`` completes the batch. Airflow's own
 approval operator comes later (ROADMAP). Configuration: ``$VERSEMENT_CONFIG``, else the
-embedded default ``config/demo.toml``.
+embedded default ``config/demo.toml``; passwords from the Airflow connections
+``versement_ledger`` and ``versement_source_apogee`` (or the environment).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pendulum
 from airflow.sdk import dag, task
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 SOURCE = "apogee"
 ACTOR = "airflow:versement_apogee_demo"
-
-
-def _context():  # type: ignore[no-untyped-def]
-    from versement.config import load
-    from versement.ledger import open_ledger
-
-    settings = load(os.environ.get("VERSEMENT_CONFIG") or DEFAULT_CONFIG)
-    return settings, open_ledger(settings)
 
 
 @dag(
@@ -38,19 +27,21 @@ def _context():  # type: ignore[no-untyped-def]
 def versement_apogee_demo() -> None:
     @task
     def extract() -> int:
+        from versement.airflow_integration import deployment
         from versement.demo import prepare_sources
         from versement.pipeline import run_extract
 
-        settings, ledger = _context()
+        settings, ledger = deployment()
         prepare_sources(settings)
         return run_extract(settings, ledger, SOURCE, actor=ACTOR).id
 
     @task
     def validate(batch_id: int) -> int:
+        from versement.airflow_integration import deployment
         from versement.ledger import State
         from versement.pipeline import run_validate
 
-        settings, ledger = _context()
+        settings, ledger = deployment()
         batch = run_validate(settings, ledger, batch_id, actor=ACTOR)
         if batch.state != State.VALIDATED:
             raise RuntimeError(f"batch {batch_id} failed its quality checks ({batch.state})")
@@ -58,9 +49,10 @@ def versement_apogee_demo() -> None:
 
     @task
     def package(batch_id: int) -> str:
+        from versement.airflow_integration import deployment
         from versement.pipeline import run_package
 
-        settings, ledger = _context()
+        settings, ledger = deployment()
         batch = run_package(settings, ledger, batch_id, actor=ACTOR)
         return str(batch.state)
 

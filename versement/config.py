@@ -1,10 +1,10 @@
-"""Deployment configuration: one TOML file, environment overrides, secrets from the environment.
+"""Deployment configuration: one TOML file, environment overrides, secrets kept apart.
 
 The file describes one deployment (institution, VITAM endpoint, sources, staging folder, SEDA
 version). Any value may be overridden by an environment variable named after its dotted key:
 ``VERSEMENT__VITAM__TENANT=3`` overrides ``vitam.tenant``. Secrets never live in the file: a
-connection URL that carries a password is refused, and passwords are read from the variables
-named in ``Settings.secret_variable``.
+connection URL that carries a password is refused, and passwords come from the secret lookup
+(``versement.secrets``: the environment, or Airflow connections under Airflow).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from versement.secrets import LEDGER, VITAM_KEY, SecretLookup, environment_variable, from_environment, source_secret
 
 ENV_PREFIX = "VERSEMENT__"
 SEDA_VERSIONS = ("2.1", "2.2", "2.3")
@@ -57,13 +59,6 @@ class SourceConfig:
     academic_year: int | None
     datasets: tuple[DatasetConfig, ...]
     synthetic: bool = False  # the demo generates this source when it is missing
-
-    @property
-    def password_variable(self) -> str:
-        return f"VERSEMENT_SOURCE_{self.name.upper()}_PASSWORD"
-
-    def password(self) -> str | None:
-        return os.environ.get(self.password_variable)
 
     def scope(self) -> str:
         """What one batch of this source covers, e.g. ``2023-2024``."""
@@ -111,6 +106,11 @@ class Settings:
     ledger_url: str
     seda_version: str
     seda_schemas: Path | None
+    secrets: SecretLookup = field(default_factory=from_environment, repr=False, compare=False)
+
+    def secret(self, name: str) -> str | None:
+        """A password by secret name (``ledger``, ``vitam_key``, ``source_<name>``), or None."""
+        return self.secrets(name)
 
     def source(self, name: str) -> SourceConfig:
         try:
@@ -119,18 +119,22 @@ class Settings:
             known = ", ".join(sorted(self.sources)) or "none"
             raise ConfigError(str(self.source_file), f"sources.{name}", f"no such source (known: {known})") from None
 
-    @staticmethod
-    def secret_variable(name: str) -> str:
-        return {"ledger": "VERSEMENT_LEDGER_PASSWORD", "vitam_key": "VERSEMENT_VITAM_KEY_PASSWORD"}[name]
 
+def load(
+    path: Path | str,
+    environ: Mapping[str, str] | None = None,
+    secrets: SecretLookup | None = None,
+) -> Settings:
+    """Read, override and check a configuration file; raise ConfigError naming the key.
 
-def load(path: Path | str, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, override and check a configuration file; raise ConfigError naming the key."""
+    ``secrets`` resolves passwords by name; by default they are read from ``environ``.
+    """
     path = Path(path)
     env = os.environ if environ is None else environ
     raw = _read(path)
     _apply_overrides(raw, env, str(path))
-    return _Reader(raw, str(path), path.parent.resolve()).settings(path)
+    settings = _Reader(raw, str(path), path.parent.resolve()).settings(path)
+    return replace(settings, secrets=secrets or from_environment(environ))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -214,12 +218,19 @@ class _Reader:
         return candidate if candidate.is_absolute() else (self.base / candidate).resolve()
 
     def url(self, key: str, value: str, secret: str) -> str:
+        """A database URL without a password; ``secret`` names where the password goes instead."""
         try:
             url = make_url(value)
         except ArgumentError:
             raise self.fail(key, "not a valid database URL") from None
         if url.password:
-            raise self.fail(key, f"contains a password; remove it and set the environment variable {secret}")
+            raise self.fail(
+                key,
+                (
+                    f"contains a password; remove it and set the environment variable {environment_variable(secret)} "
+                    f"(or, under Airflow, the password of the connection versement_{secret})"
+                ),
+            )
         if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
             url = url.set(database=str(self.path(url.database)))
         return url.render_as_string(hide_password=False)
@@ -244,7 +255,7 @@ class _Reader:
             ledger_url=self.url(
                 "ledger.url",
                 self.value(ledger, "ledger.url", str),
-                Settings.secret_variable("ledger"),
+                LEDGER,
             ),
             seda_version=version,
             seda_schemas=self.path(schemas) if schemas else None,
@@ -271,7 +282,10 @@ class _Reader:
             raise self.fail("vitam.tenant", "must be a non-negative integer")
         for secret_key in ("password", "key_password", "token"):
             if secret_key in node:
-                raise self.fail(f"vitam.{secret_key}", "secrets are not read from the file; use the environment")
+                raise self.fail(
+                    f"vitam.{secret_key}",
+                    f"secrets are not read from the file; set {environment_variable(VITAM_KEY)} for the client key",
+                )
         return VitamConfig(
             ingest_url=self.value(node, "vitam.ingest_url", str, f"{base}/ingest-external/v1"),
             admin_url=self.value(node, "vitam.admin_url", str, f"{base}/admin-external/v1"),
@@ -306,7 +320,6 @@ class _Reader:
         datasets = node.get("datasets")
         if not isinstance(datasets, list) or not datasets:
             raise self.fail(f"{key}.datasets", "at least one [[datasets]] entry is required")
-        variable = f"VERSEMENT_SOURCE_{name.upper()}_PASSWORD"
         read = [self.dataset(f"{key}.datasets[{i}]", item) for i, item in enumerate(datasets)]
         names = [d.name for d in read]
         if len(set(names)) != len(names):
@@ -314,7 +327,7 @@ class _Reader:
         return SourceConfig(
             name=name,
             kind=self.value(node, f"{key}.kind", str),
-            url=self.url(f"{key}.url", self.value(node, f"{key}.url", str), variable),
+            url=self.url(f"{key}.url", self.value(node, f"{key}.url", str), source_secret(name)),
             title=self.value(node, f"{key}.title", str),
             academic_year=year,
             datasets=tuple(read),

@@ -24,6 +24,7 @@ from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
 from versement.ledger import Batch, Dataset, Ledger, LedgerError, State
 from versement.renditions import parquet_to_csv
+from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import VitamClient, VitamEndpoint, parse_atr
 
 log = logging.getLogger("versement.pipeline")
@@ -71,7 +72,7 @@ def run_extract(
             dataset_specs(source),
             out_dir,
             progress=progress,
-            password=source.password(),
+            password=settings.secret(source_secret(source.name)),
         )
     except Exception as exc:
         ledger.record(batch.id, actor=actor, action="extract.failed", details={"error": str(exc)})
@@ -349,6 +350,7 @@ def endpoint(settings: Settings) -> VitamEndpoint:
         application_id=vitam.application_id,
         verify=vitam.ca_bundle or True,
         client_cert=cert,
+        client_key_password=settings.secret(VITAM_KEY),
     )
 
 

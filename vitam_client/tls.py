@@ -25,12 +25,23 @@ def ssl_context(
     if client_cert is not None:
         cert_path, key_path = client_cert
         try:
-            context.load_cert_chain(cert_path, key_path, password=key_password)
+            context.load_cert_chain(cert_path, key_path, password=key_password or _no_password)
+        except _NoPassword:
+            raise VitamError(f"the client key {key_path!r} is encrypted and no key password was given") from None
         except (OSError, ssl.SSLError) as exc:
             raise VitamError(
                 f"cannot load the client certificate {cert_path!r} with key {key_path!r}: {_reason(exc)}"
             ) from None  # the original exception stays out of tracebacks and logs
     return context
+
+
+class _NoPassword(Exception):
+    pass
+
+
+def _no_password() -> str:
+    # Without a callback OpenSSL would prompt on the terminal: a scheduled task would hang.
+    raise _NoPassword
 
 
 def _verifying_context(verify: str | bool) -> ssl.SSLContext:

@@ -102,6 +102,7 @@ def test_a_password_in_a_url_is_refused_and_not_echoed(tmp_path):
         load(write(tmp_path, text), environ={})
     assert caught.value.key == "ledger.url"
     assert "VERSEMENT_LEDGER_PASSWORD" in str(caught.value)
+    assert "connection versement_ledger" in str(caught.value)
     assert "S3cr3t-pw" not in str(caught.value)
 
 

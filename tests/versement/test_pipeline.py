@@ -24,6 +24,7 @@ from versement.pipeline import (
     run_package,
     run_transfer,
     run_validate,
+    with_sandbox_urls,
 )
 
 W3C = {"http://www.w3.org/2001/xml.xsd": "xml.xsd", "http://www.w3.org/1999/xlink.xsd": "xlink.xsd"}
@@ -183,3 +184,31 @@ def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
     assert [b.id for b in ledger.batches()] == [batch.id]
     assert ledger.batch(batch.id).vitam_operation_id == batch.vitam_operation_id
     assert len(ledger.events()) == events
+
+
+def test_mutual_tls_takes_the_client_key_password_from_the_secrets(tmp_path, seda_schemas):
+    from versement.demo import sandbox_config
+    from vitam_client.sandbox import create_app, make_tls_material, serve
+
+    passphrase = "Clé-privée-2026"
+    tls = make_tls_material(tmp_path / "tls", require_client_cert=True, client_key_password=passphrase)
+    assert tls.client_cert_path is not None and tls.client_key_path is not None
+    settings = demo_settings(tmp_path, seda_schemas, ("https://unused.invalid", Path("unused")))
+    with serve(create_app(sandbox_config(settings, tmp_path / "storage")), tls=tls) as base_url:
+        settings = with_sandbox_urls(settings, base_url, str(tls.ca_path))
+        vitam = replace(settings.vitam, client_cert=str(tls.client_cert_path), client_key=str(tls.client_key_path))
+        settings = replace(settings, vitam=vitam, secrets=lambda name: None)
+        ledger = open_ledger(settings)
+        batch_id = to_awaiting_approval(settings, ledger)
+        approve(ledger, batch_id, approver="Camille", sha256=ledger.batch(batch_id).sip_sha256)
+
+        with pytest.raises(Exception, match="is encrypted and no key password was given"):
+            run_transfer(settings, ledger, batch_id, actor="test")
+        assert ledger.batch(batch_id).state == State.APPROVED
+        assert ledger.batch(batch_id).vitam_operation_id is None
+
+        settings = replace(settings, secrets={"vitam_key": passphrase}.get)
+        run_transfer(settings, ledger, batch_id, actor="test")
+        check_accepted(settings, ledger, batch_id, seda_schemas)
+        trail = " ".join(f"{e.action} {e.details}" for e in ledger.events(batch_id))
+        assert passphrase not in trail

@@ -86,6 +86,15 @@ def test_a_wrong_key_password_leaks_nothing(tmp_path: Path) -> None:
     assert error.__cause__ is None and error.__suppress_context__
 
 
+def test_an_encrypted_key_without_its_password_fails_at_once(tmp_path: Path) -> None:
+    # Without a password callback OpenSSL would prompt on the terminal and a task would hang.
+    tls = make_tls_material(tmp_path / "tls", client=True, client_key_password=PASSWORD)
+    assert tls.client_cert is not None
+    with pytest.raises(VitamError, match="is encrypted and no key password was given") as caught:
+        https_client("https://127.0.0.1:9", verify=str(tls.ca_path), client_cert=tls.client_cert)
+    assert tls.client_cert[1] in str(caught.value)
+
+
 def test_a_missing_key_file_is_a_clear_error(tmp_path: Path) -> None:
     tls = make_tls_material(tmp_path / "tls")
     with pytest.raises(VitamError, match="cannot load the client certificate"):

@@ -7,7 +7,6 @@ audit event. An illegal transition raises before anything is written.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from versement.ledger.audit import GENESIS, ChainCheck, canonical, event_hash, verify_chain
 from versement.ledger.models import AuditEvent, AuditHead, Batch, Dataset
 from versement.ledger.states import CLOSED, State, check_transition
+from versement.secrets import LEDGER
 
 if TYPE_CHECKING:
     from versement.config import Settings
@@ -254,6 +254,6 @@ class Ledger:
 
 def open_ledger(settings: Settings) -> Ledger:
     """The deployment's ledger, migrated to the latest schema."""
-    ledger = Ledger(settings.ledger_url, password=os.environ.get(settings.secret_variable("ledger")))
+    ledger = Ledger(settings.ledger_url, password=settings.secret(LEDGER))
     ledger.migrate()
     return ledger
