@@ -105,18 +105,22 @@ def drive(settings: Settings, ledger: Ledger, source_name: str) -> Batch:
         batch = run_extract(settings, ledger, source.name, actor=ACTOR, progress=_progress)
         print(file=sys.stderr)
     steps = {
-        State.EXTRACTED: lambda b: run_validate(settings, ledger, b.id, actor=ACTOR),
-        State.VALIDATED: lambda b: run_package(settings, ledger, b.id, actor=ACTOR),
-        State.AWAITING_APPROVAL: lambda b: approve(ledger, b.id, approver=DEMO_ARCHIVIST, sha256=b.sip_sha256),
-        State.APPROVED: lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR),
-        State.SUBMITTED: lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR),
+        State.EXTRACTED: ("contrôle qualité", lambda b: run_validate(settings, ledger, b.id, actor=ACTOR)),
+        State.VALIDATED: ("mise en paquet SEDA", lambda b: run_package(settings, ledger, b.id, actor=ACTOR)),
+        State.AWAITING_APPROVAL: (
+            "validation par l'archiviste de démonstration",
+            lambda b: approve(ledger, b.id, approver=DEMO_ARCHIVIST, sha256=b.sip_sha256),
+        ),
+        State.APPROVED: ("transfert vers VITAM", lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR)),
+        State.SUBMITTED: ("suivi de l'opération VITAM", lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR)),
     }
+    if State(batch.state) not in steps:
+        label = LABELS_FR[State(batch.state)]
+        print(f"[{source.name}] lot {batch.id} déjà traité ({label}) : rien à refaire", file=sys.stderr)
     while State(batch.state) in steps:
-        print(
-            f"[{source.name}] lot {batch.id} : {LABELS_FR[State(batch.state)]} → étape suivante",
-            file=sys.stderr,
-        )
-        batch = steps[State(batch.state)](batch)
+        step, run = steps[State(batch.state)]
+        print(f"[{source.name}] lot {batch.id} : {LABELS_FR[State(batch.state)]} → {step}", file=sys.stderr)
+        batch = run(batch)
     return ledger.batch(batch.id)
 
 

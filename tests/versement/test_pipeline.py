@@ -181,6 +181,7 @@ def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
     (batch,) = ledger.batches()
     events = len(ledger.events())
     assert run_demo(settings, serve=False) == 0
+    assert f"lot {batch.id} déjà traité (accepté par VITAM) : rien à refaire" in capsys.readouterr().err
     assert [b.id for b in ledger.batches()] == [batch.id]
     assert ledger.batch(batch.id).vitam_operation_id == batch.vitam_operation_id
     assert len(ledger.events()) == events
