@@ -101,7 +101,10 @@ class _Source:
         except ArgumentError:
             # The message would repeat the URL, and with it any password it holds.
             raise ExtractionError("the source URL is not a valid SQLAlchemy URL") from None
-        if password is not None:
+        if password is not None and url.get_backend_name() == "sqlite":
+            # SQLite has no logins; put in the URL, a password makes SQLAlchemy refuse it.
+            logger.warning("a password was given for the SQLite source %s; SQLite has no passwords, ignored", url)
+        elif password is not None:
             url = url.set(password=password)
         secrets = tuple(s for s in (password, url.password) if s)
         return cls(url, url.render_as_string(hide_password=True), tuple(map(str, secrets)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,20 +36,32 @@ PG_ADMIN_URL = os.environ.get("VERSEMENT_TEST_PG", "postgresql+psycopg://postgre
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, created for one test and dropped after it."""
+def postgres_databases() -> Iterator[Callable[[], str]]:
+    """Make fresh PostgreSQL databases on demand; all are dropped after the test."""
     sqlalchemy = pytest.importorskip("sqlalchemy")
-    name = f"versement_test_{uuid.uuid4().hex[:12]}"
     admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def create() -> str:
+        name = f"versement_test_{uuid.uuid4().hex[:12]}"
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        except sqlalchemy.exc.OperationalError as exc:  # pragma: no cover - environment problem
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+        made.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sqlalchemy.exc.OperationalError as exc:  # pragma: no cover - environment problem
-        admin.dispose()
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield create
     finally:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in made:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database, created for one test and dropped after it."""
+    return postgres_databases()

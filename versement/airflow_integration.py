@@ -36,12 +36,19 @@ def airflow_secrets(fallback: SecretLookup | None = None) -> SecretLookup:
     otherwise = fallback or from_environment()
 
     def lookup(secret: str) -> str | None:
+        conn_id = connection_id(secret)
         try:
-            connection = Connection.get(connection_id(secret))
+            connection = Connection.get(conn_id)
         except AirflowNotFoundException:
-            return otherwise(secret)
+            connection = None
         # Airflow masks a connection's password in task logs once it has been read.
-        return connection.password or otherwise(secret)
+        if connection is not None and connection.password:
+            log.info("secret %s: password of the Airflow connection %s", secret, conn_id)
+            return str(connection.password)
+        found = otherwise(secret)
+        # Says where a password came from (never what it is): the first question when a login fails.
+        log.info("secret %s: %s", secret, "environment" if found else "none (no connection, no variable)")
+        return found
 
     return lookup
 

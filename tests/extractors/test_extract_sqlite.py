@@ -318,3 +318,13 @@ def test_sqlite_snapshot_ignores_rows_committed_during_the_extraction(tmp_path: 
     assert b.rows == b.source_count == 2
     assert sqlite_rows(path, "SELECT count(*) FROM B") == [(3,)]  # the write did happen
     assert "journal_mode=wal" in snapshot.marker
+
+
+def test_a_password_for_a_sqlite_source_is_ignored_with_a_warning(
+    apogee_db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A secret set for every source (an Airflow connection, say) must not break a SQLite one.
+    snapshot = extract(url(apogee_db), SPECS[:1], tmp_path, password="Mot-de-passe-ignoré")
+    assert snapshot.datasets[0].rows > 0
+    assert "SQLite has no passwords" in caplog.text
+    assert "Mot-de-passe-ignoré" not in caplog.text

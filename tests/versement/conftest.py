@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData, create_engine, insert
 
 from versement.config import Settings, load
 
@@ -38,3 +39,24 @@ def demo_settings(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path],
     }
     base_url, ca_path = sandbox
     return with_sandbox_urls(load(DEMO, environ=environ), base_url, str(ca_path))
+
+
+def copy_source_to(url: str, sqlite_path: Path) -> None:
+    """Load the synthetic Apogée tables into another database, with the same column types."""
+    source = create_engine(f"sqlite:///{sqlite_path}")
+    target = create_engine(url)
+    metadata = MetaData()
+    metadata.reflect(source)
+    tables = [t for t in metadata.sorted_tables if not t.name.startswith("_")]
+    with target.begin() as connection:
+        for table in tables:
+            table.create(connection)
+    with source.connect() as reading, target.begin() as writing:
+        for table in tables:
+            # Raw values: SQLite keeps 38-digit numbers and dates as text, PostgreSQL casts them.
+            result = reading.exec_driver_sql(f'SELECT * FROM "{table.name}"')
+            rows = [dict(zip(result.keys(), row, strict=True)) for row in result]
+            if rows:
+                writing.execute(insert(table), rows)
+    source.dispose()
+    target.dispose()

@@ -150,3 +150,15 @@ def test_migrate_twice_is_harmless(ledger):
     bring_to(ledger, State.EXTRACTED)
     ledger.migrate()
     assert ledger.verify().ok
+
+
+def test_a_ledger_password_is_used_on_a_server_and_ignored_by_sqlite(tmp_path):
+    sqlite = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", password="inutile")
+    sqlite.migrate()
+    assert sqlite.create_batch("apogee", "2023-2024", "test").id == 1
+    assert sqlite.engine.url.password is None
+    sqlite.close()
+    server = Ledger("postgresql+psycopg://versement@db.invalid/versement", password="s3cret")
+    assert server.engine.url.password == "s3cret"
+    assert "s3cret" not in repr(server.engine.url)
+    server.close()

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import MetaData, create_engine, insert
 
-from tests.versement.conftest import demo_settings
+from tests.versement.conftest import copy_source_to, demo_settings
 from versement.demo import prepare_sources, run_demo
 from versement.ledger import Ledger, State, open_ledger
 from versement.pipeline import (
@@ -87,27 +86,6 @@ def test_end_to_end_on_sqlite(tmp_path, seda_schemas, vitam_sandbox):
     approve(ledger, batch_id, approver="Camille Lefèvre", sha256=batch.sip_sha256)
     run_transfer(settings, ledger, batch_id, actor="test")
     check_accepted(settings, ledger, batch_id, seda_schemas)
-
-
-def copy_source_to(url: str, sqlite_path: Path) -> None:
-    """Load the synthetic Apogée tables into another database, with the same column types."""
-    source = create_engine(f"sqlite:///{sqlite_path}")
-    target = create_engine(url)
-    metadata = MetaData()
-    metadata.reflect(source)
-    tables = [t for t in metadata.sorted_tables if not t.name.startswith("_")]
-    with target.begin() as connection:
-        for table in tables:
-            table.create(connection)
-    with source.connect() as reading, target.begin() as writing:
-        for table in tables:
-            # Raw values: SQLite keeps 38-digit numbers and dates as text, PostgreSQL casts them.
-            result = reading.exec_driver_sql(f'SELECT * FROM "{table.name}"')
-            rows = [dict(zip(result.keys(), row, strict=True)) for row in result]
-            if rows:
-                writing.execute(insert(table), rows)
-    source.dispose()
-    target.dispose()
 
 
 @pytest.mark.postgres

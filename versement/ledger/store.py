@@ -40,9 +40,10 @@ def now() -> str:
 
 def make_engine(url: str, password: str | None = None) -> Engine:
     parsed = make_url(url)
-    if password and not parsed.password:
+    sqlite = parsed.drivername.startswith("sqlite")
+    if password and not parsed.password and not sqlite:  # SQLite has no logins; ignore the secret
         parsed = parsed.set(password=password)
-    if parsed.drivername.startswith("sqlite"):
+    if sqlite:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
