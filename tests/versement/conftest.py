@@ -25,20 +25,28 @@ def vitam_sandbox(tmp_path_factory, seda_schemas):
         yield base_url, tls.ca_path
 
 
-def demo_settings(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], **overrides: str) -> Settings:
-    """The embedded default with every writable path under tmp_path, pointed at the sandbox."""
-    from versement.pipeline import with_sandbox_urls
-
-    environ = {
+def demo_environ(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], **overrides: str) -> dict[str, str]:
+    """Variables pointing the embedded default at tmp_path and a running sandbox, for subprocesses."""
+    base_url, ca_path = sandbox
+    return {
+        "VERSEMENT_CONFIG": str(DEMO),
         "VERSEMENT__LEDGER__URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
         "VERSEMENT__PATHS__STAGING": str(tmp_path / "staging"),
         "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{tmp_path / 'apogee.sqlite'}",
         "VERSEMENT__SEDA__SCHEMAS": str(seda_schemas),
+        "VERSEMENT__VITAM__SANDBOX": "false",
+        "VERSEMENT__VITAM__INGEST_URL": f"{base_url}/ingest-external/v1",
+        "VERSEMENT__VITAM__ADMIN_URL": f"{base_url}/admin-external/v1",
+        "VERSEMENT__VITAM__ACCESS_URL": f"{base_url}/access-external/v1",
+        "VERSEMENT__VITAM__CA_BUNDLE": str(ca_path),
         "VERSEMENT__VITAM__POLL_TIMEOUT": "30",
         **overrides,
     }
-    base_url, ca_path = sandbox
-    return with_sandbox_urls(load(DEMO, environ=environ), base_url, str(ca_path))
+
+
+def demo_settings(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], **overrides: str) -> Settings:
+    """The embedded default with every writable path under tmp_path, pointed at the sandbox."""
+    return load(DEMO, environ=demo_environ(tmp_path, seda_schemas, sandbox, **overrides))
 
 
 def copy_source_to(url: str, sqlite_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from extractors import generate_apogee
-from tests.versement.conftest import copy_source_to
+from tests.versement.conftest import copy_source_to, demo_environ
 from versement.config import load
 from versement.ledger import open_ledger
 
@@ -38,7 +38,6 @@ def free_port() -> int:
 def airflow_env(
     tmp_path: Path, databases: dict[str, str], port: int, sandbox: tuple[str, Path], schemas: Path
 ) -> dict[str, str]:
-    base_url, ca_path = sandbox
     metadata_url = databases["airflow"]
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VERSEMENT"))}
     return {
@@ -57,18 +56,14 @@ def airflow_env(
         "AIRFLOW__API_AUTH__JWT_SECRET": Fernet.generate_key().decode(),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "VERSEMENT_CONFIG": str(REPO / "config" / "demo.toml"),
-        "VERSEMENT__LEDGER__URL": databases["ledger"],
-        "VERSEMENT__PATHS__STAGING": str(tmp_path / "staging"),
-        "VERSEMENT__SOURCES__APOGEE__URL": databases["source"],
-        "VERSEMENT__SOURCES__APOGEE__SYNTHETIC": "false",
-        "VERSEMENT__SEDA__SCHEMAS": str(schemas),
-        "VERSEMENT__VITAM__SANDBOX": "false",
-        "VERSEMENT__VITAM__INGEST_URL": f"{base_url}/ingest-external/v1",
-        "VERSEMENT__VITAM__ADMIN_URL": f"{base_url}/admin-external/v1",
-        "VERSEMENT__VITAM__ACCESS_URL": f"{base_url}/access-external/v1",
-        "VERSEMENT__VITAM__CA_BUNDLE": str(ca_path),
-        "VERSEMENT__VITAM__POLL_TIMEOUT": "30",
+        **demo_environ(
+            tmp_path,
+            schemas,
+            sandbox,
+            VERSEMENT__LEDGER__URL=databases["ledger"],
+            VERSEMENT__SOURCES__APOGEE__URL=databases["source"],
+            VERSEMENT__SOURCES__APOGEE__SYNTHETIC="false",
+        ),
     }
 
 

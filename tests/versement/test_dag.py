@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.versement.conftest import demo_environ
+
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "config" / "demo.toml"
 
 RUN_DAG = """
 import importlib.util, sys
@@ -26,24 +27,13 @@ print("DAG-RUN-STATE", run.state)
 
 @pytest.mark.airflow
 def test_dag_runs_to_awaiting_approval_then_cli_completes(tmp_path, vitam_sandbox, seda_schemas):
-    base_url, ca_path = vitam_sandbox
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "VERSEMENT_CONFIG": str(DEMO),
-        "VERSEMENT__LEDGER__URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "VERSEMENT__PATHS__STAGING": str(tmp_path / "staging"),
-        "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{tmp_path / 'apogee.sqlite'}",
-        "VERSEMENT__SEDA__SCHEMAS": str(seda_schemas),
-        "VERSEMENT__VITAM__SANDBOX": "false",
-        "VERSEMENT__VITAM__INGEST_URL": f"{base_url}/ingest-external/v1",
-        "VERSEMENT__VITAM__ADMIN_URL": f"{base_url}/admin-external/v1",
-        "VERSEMENT__VITAM__ACCESS_URL": f"{base_url}/access-external/v1",
-        "VERSEMENT__VITAM__CA_BUNDLE": str(ca_path),
-        "VERSEMENT__VITAM__POLL_TIMEOUT": "30",
+        **demo_environ(tmp_path, seda_schemas, vitam_sandbox),
     }
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
