@@ -18,7 +18,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from versement.config import Settings, load
 from versement.ledger import Ledger, open_ledger
-from versement.secrets import SecretLookup, from_environment
+from versement.secrets import SecretLookup, airflow_connection_id, from_environment
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,12 @@ CONFIG_VARIABLE = "VERSEMENT_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 
 
-def connection_id(secret: str) -> str:
-    """The Airflow connection that holds a secret: ``source_apogee`` → ``versement_source_apogee``."""
-    return f"versement_{secret}"
-
-
 def airflow_secrets(fallback: SecretLookup | None = None) -> SecretLookup:
     """Look secrets up in Airflow connections first, then in ``fallback`` (the environment)."""
     otherwise = fallback or from_environment()
 
     def lookup(secret: str) -> str | None:
-        conn_id = connection_id(secret)
+        conn_id = airflow_connection_id(secret)
         try:
             connection = Connection.get(conn_id)
         except AirflowNotFoundException:

@@ -20,7 +20,15 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from versement.secrets import LEDGER, VITAM_KEY, SecretLookup, environment_variable, from_environment, source_secret
+from versement.secrets import (
+    LEDGER,
+    VITAM_KEY,
+    SecretLookup,
+    airflow_connection_id,
+    environment_variable,
+    from_environment,
+    source_secret,
+)
 
 ENV_PREFIX = "VERSEMENT__"
 SEDA_VERSIONS = ("2.1", "2.2", "2.3")
@@ -226,10 +234,8 @@ class _Reader:
         if url.password:
             raise self.fail(
                 key,
-                (
-                    f"contains a password; remove it and set the environment variable {environment_variable(secret)} "
-                    f"(or, under Airflow, the password of the connection versement_{secret})"
-                ),
+                f"contains a password; remove it and set the environment variable {environment_variable(secret)} "
+                f"(or, under Airflow, the password of the connection {airflow_connection_id(secret)})",
             )
         if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
             url = url.set(database=str(self.path(url.database)))

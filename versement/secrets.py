@@ -28,6 +28,11 @@ def environment_variable(secret: str) -> str:
     return f"VERSEMENT_{re.sub(r'[^A-Za-z0-9]', '_', secret).upper()}_PASSWORD"
 
 
+def airflow_connection_id(secret: str) -> str:
+    """The Airflow connection that may hold a secret: ``source_apogee`` → ``versement_source_apogee``."""
+    return f"versement_{secret}"
+
+
 def from_environment(environ: Mapping[str, str] | None = None) -> SecretLookup:
     """Read secrets from the environment; an unset or empty variable means no secret."""
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from versement.config import load
-from versement.secrets import LEDGER, VITAM_KEY, environment_variable, from_environment, source_secret
+from versement.secrets import (
+    LEDGER,
+    VITAM_KEY,
+    airflow_connection_id,
+    environment_variable,
+    from_environment,
+    source_secret,
+)
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 
@@ -16,6 +23,8 @@ def test_environment_variable_names():
     assert environment_variable(source_secret("apogee")) == "VERSEMENT_SOURCE_APOGEE_PASSWORD"
     # TOML keys may hold characters a variable name cannot.
     assert environment_variable(source_secret("harpège-rh")) == "VERSEMENT_SOURCE_HARP_GE_RH_PASSWORD"
+    assert airflow_connection_id(source_secret("apogee")) == "versement_source_apogee"
+    assert airflow_connection_id(LEDGER) == "versement_ledger"
 
 
 def test_settings_read_secrets_from_the_given_environment_only():
