@@ -350,7 +350,7 @@ def endpoint(settings: Settings) -> VitamEndpoint:
         application_id=vitam.application_id,
         verify=vitam.ca_bundle or True,
         client_cert=cert,
-        client_key_password=settings.secret(VITAM_KEY),
+        client_key_password=settings.secret(VITAM_KEY) if cert else None,
     )
 
 
