@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from versement import progress
 from versement.config import ConfigError, Settings, load
 
 DEFAULT_CONFIG = Path("config/demo.toml")
@@ -124,18 +125,6 @@ def _ledger(settings: Settings) -> Any:
     return open_ledger(settings)
 
 
-def _progress() -> Callable[[str, int], None]:
-    def show(dataset: str, rows: int) -> None:
-        print(
-            f"\r  {dataset}: {rows:,} lignes extraites".replace(",", " "),
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    return show
-
-
 # -- stage commands ---------------------------------------------------------------------------
 
 
@@ -143,8 +132,8 @@ def _extract(args: argparse.Namespace) -> int:
     from versement.pipeline import run_extract
 
     settings = _settings(args)
-    batch = run_extract(settings, _ledger(settings), args.source, actor=_actor(), progress=_progress())
-    print(file=sys.stderr)
+    batch = run_extract(settings, _ledger(settings), args.source, actor=_actor(), progress=progress.rows_extracted)
+    progress.done()
     print(
         f"batch {batch.id}: {batch.state} "
         f"({sum(d.rows for d in batch.datasets)} rows in {len(batch.datasets)} datasets)"
@@ -192,7 +181,7 @@ def _transfer(args: argparse.Namespace) -> int:
     from versement.pipeline import run_transfer
 
     settings = _settings(args)
-    batch = run_transfer(settings, _ledger(settings), args.batch, actor=_actor())
+    batch = run_transfer(settings, _ledger(settings), args.batch, actor=_actor(), on_status=progress.operation_status)
     print(
         f"batch {batch.id}: {batch.state} "
         f"(VITAM operation {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"

@@ -12,9 +12,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from versement import progress
 from versement.config import Settings
 from versement.ledger import LABELS_FR, Batch, Ledger, State, open_ledger
 from versement.pipeline import (
@@ -102,8 +104,9 @@ def drive(settings: Settings, ledger: Ledger, source_name: str) -> Batch:
     batch = ledger.live_batch(source.name, source.scope())
     if batch is None or batch.state == State.NEW:
         print(f"[{source.name}] extraction…", file=sys.stderr)
-        batch = run_extract(settings, ledger, source.name, actor=ACTOR, progress=_progress)
-        print(file=sys.stderr)
+        batch = run_extract(settings, ledger, source.name, actor=ACTOR, progress=progress.rows_extracted)
+        progress.done()
+    transfer = partial(run_transfer, settings, ledger, actor=ACTOR, on_status=progress.operation_status)
     steps = {
         State.EXTRACTED: ("contrôle qualité", lambda b: run_validate(settings, ledger, b.id, actor=ACTOR)),
         State.VALIDATED: ("mise en paquet SEDA", lambda b: run_package(settings, ledger, b.id, actor=ACTOR)),
@@ -111,8 +114,8 @@ def drive(settings: Settings, ledger: Ledger, source_name: str) -> Batch:
             "validation par l'archiviste de démonstration",
             lambda b: approve(ledger, b.id, approver=DEMO_ARCHIVIST, sha256=b.sip_sha256),
         ),
-        State.APPROVED: ("transfert vers VITAM", lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR)),
-        State.SUBMITTED: ("suivi de l'opération VITAM", lambda b: run_transfer(settings, ledger, b.id, actor=ACTOR)),
+        State.APPROVED: ("transfert vers VITAM", lambda b: transfer(b.id)),
+        State.SUBMITTED: ("suivi de l'opération VITAM", lambda b: transfer(b.id)),
     }
     if State(batch.state) not in steps:
         label = LABELS_FR[State(batch.state)]
@@ -122,10 +125,6 @@ def drive(settings: Settings, ledger: Ledger, source_name: str) -> Batch:
         print(f"[{source.name}] lot {batch.id} : {LABELS_FR[State(batch.state)]} → {step}", file=sys.stderr)
         batch = run(batch)
     return ledger.batch(batch.id)
-
-
-def _progress(dataset: str, rows: int) -> None:
-    print(f"\r  {dataset}: {rows} lignes", end="", file=sys.stderr, flush=True)
 
 
 def summary_table(batches: list[Batch], ledger: Ledger) -> str:

@@ -25,7 +25,7 @@ from versement.config import Settings, SourceConfig
 from versement.ledger import Batch, Dataset, Ledger, LedgerError, State
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
-from vitam_client import VitamClient, VitamEndpoint, parse_atr
+from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
 
 log = logging.getLogger("versement.pipeline")
 
@@ -360,8 +360,18 @@ def vitam_client(settings: Settings) -> Iterator[VitamClient]:
         yield client
 
 
-def run_transfer(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str) -> Batch:
-    """Send an approved SIP to VITAM (never twice), follow the operation, store the ATR."""
+def run_transfer(
+    settings: Settings,
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    actor: str,
+    on_status: Callable[[OperationStatus], None] | None = None,
+) -> Batch:
+    """Send an approved SIP to VITAM (never twice), follow the operation, store the ATR.
+
+    ``on_status`` sees each operation status read while waiting (progress for the CLI).
+    """
     batch = ledger.batch(batch_id)
     with vitam_client(settings) as client:
         if batch.state == State.APPROVED:
@@ -369,7 +379,7 @@ def run_transfer(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
         elif batch.state != State.SUBMITTED:
             raise StageError(f"batch {batch_id} is {batch.state}; only an approved batch can be transferred")
         assert batch.vitam_operation_id is not None
-        return _follow(settings, client, ledger, batch, actor)
+        return _follow(settings, client, ledger, batch, actor, on_status)
 
 
 def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
@@ -391,10 +401,17 @@ def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
     )
 
 
-def _follow(settings: Settings, client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
+def _follow(
+    settings: Settings,
+    client: VitamClient,
+    ledger: Ledger,
+    batch: Batch,
+    actor: str,
+    on_status: Callable[[OperationStatus], None] | None,
+) -> Batch:
     operation_id = batch.vitam_operation_id
     assert operation_id is not None
-    status = client.wait_for_operation(operation_id, timeout=settings.vitam.poll_timeout)
+    status = client.wait_for_operation(operation_id, timeout=settings.vitam.poll_timeout, on_status=on_status)
     if status.needs_operator:
         ledger.record(
             batch.id,

@@ -206,8 +206,12 @@ class VitamClient:
         max_delay: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_status: Callable[[OperationStatus], None] | None = None,
     ) -> OperationStatus:
-        """Poll with exponential backoff until the operation is finished (or stuck)."""
+        """Poll with exponential backoff until the operation is finished (or stuck).
+
+        ``on_status`` sees every status read, to show progress while an ingest takes its time.
+        """
         deadline = clock() + timeout
         delay = first_delay
         last: OperationStatus | None = None
@@ -218,6 +222,8 @@ class VitamClient:
                 log.warning("polling %s failed, will retry: %s", operation_id, exc)
             else:
                 log.debug("operation %s: %s/%s", operation_id, last.state, last.status)
+                if on_status is not None:
+                    on_status(last)
                 if last.finished:
                     return last
             remaining = deadline - clock()

@@ -107,6 +107,16 @@ def test_wait_backs_off_exponentially_until_completed() -> None:
     assert len(seen) == 5
 
 
+def test_wait_reports_every_status_it_reads() -> None:
+    handler, _ = scripted(status("PAUSE", "UNKNOWN"), status("RUNNING", "STARTED"), status("COMPLETED", "OK", 200))
+    time = FakeTime()
+    seen: list[tuple[str, str]] = []
+    make(handler).wait_for_operation(
+        OPERATION, sleep=time.sleep, clock=time.clock, on_status=lambda s: seen.append((s.state, s.status))
+    )
+    assert seen == [("PAUSE", "UNKNOWN"), ("RUNNING", "STARTED"), ("COMPLETED", "OK")]
+
+
 def test_wait_caps_the_delay() -> None:
     handler, _ = scripted(*[status("RUNNING", "STARTED")] * 5, status("COMPLETED", "OK", 200))
     time = FakeTime()
