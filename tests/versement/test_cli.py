@@ -64,6 +64,31 @@ def test_a_bad_configuration_exits_2_naming_the_key(tmp_path, capsys):
     assert "vitam.tenant" in err and str(bad) in err
 
 
+@pytest.mark.postgres
+def test_an_unreachable_ledger_exits_2_without_its_password(isolated, monkeypatch, capsys):
+    monkeypatch.setenv("VERSEMENT__LEDGER__URL", "postgresql+psycopg://versement@127.0.0.1:1/versement")
+    monkeypatch.setenv("VERSEMENT_LEDGER_PASSWORD", "Registre#secret")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the ledger postgresql+psycopg://versement:***@127.0.0.1:1/versement" in err
+    assert "Connection refused" in err and "Registre#secret" not in err
+
+
+@pytest.mark.postgres
+def test_a_missing_ledger_database_is_named(isolated, monkeypatch, capsys):
+    monkeypatch.setenv("VERSEMENT__LEDGER__URL", "postgresql+psycopg://postgres@127.0.0.1:5432/versement_absent")
+    assert main(["status"]) == 2
+    assert 'database "versement_absent" does not exist' in capsys.readouterr().err
+
+
+def test_a_ledger_folder_that_cannot_be_made_exits_2(isolated, monkeypatch, capsys):
+    blocker = isolated / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("VERSEMENT__LEDGER__URL", f"sqlite:///{blocker / 'ledger.sqlite'}")
+    assert main(["status"]) == 2
+    assert f"cannot create the ledger folder {blocker}" in capsys.readouterr().err
+
+
 def test_unknown_batch_exits_2(isolated, capsys):
     assert main(["approve", "42", "--by", "Camille"]) == 2
     assert "no batch 42" in capsys.readouterr().err

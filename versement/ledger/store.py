@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from versement.ledger.audit import GENESIS, ChainCheck, canonical, event_hash, verify_chain
@@ -45,7 +46,11 @@ def make_engine(url: str, password: str | None = None) -> Engine:
         parsed = parsed.set(password=password)
     if sqlite:
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(f"cannot create the ledger folder {folder}: {exc.strerror or exc}") from None
         engine = create_engine(parsed, connect_args={"timeout": 30})
         _serialise_sqlite_writers(engine)
         return engine
@@ -75,11 +80,23 @@ class Ledger:
 
     def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision (idempotent)."""
+        self._check_reachable()
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def _check_reachable(self) -> None:
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            # The driver's first line says why (refused, unknown database, authentication);
+            # the URL is shown without its password.
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise LedgerError(f"cannot open the ledger {shown}: {reason}") from None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
