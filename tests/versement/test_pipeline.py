@@ -4,6 +4,7 @@ official SEDA schemas, the VITAM sandbox over HTTPS."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -191,3 +192,55 @@ def test_mutual_tls_takes_the_client_key_password_from_the_secrets(tmp_path, sed
         check_accepted(settings, ledger, batch_id, seda_schemas)
         trail = " ".join(f"{e.action} {e.details}" for e in ledger.events(batch_id))
         assert passphrase not in trail
+
+
+def break_individu_key(sqlite_path: Path) -> None:
+    """Drop INDIVIDU's primary key (declared types kept), then add a duplicate and a NULL key."""
+    with sqlite3.connect(sqlite_path) as db:
+        (ddl,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'INDIVIDU'").fetchone()
+        loose = ddl.replace("INDIVIDU", "INDIVIDU_LOOSE", 1).replace("NOT NULL PRIMARY KEY", "")
+        db.executescript(
+            f"""{loose};
+            INSERT INTO INDIVIDU_LOOSE SELECT * FROM INDIVIDU;
+            DROP TABLE INDIVIDU;
+            ALTER TABLE INDIVIDU_LOOSE RENAME TO INDIVIDU;
+            INSERT INTO INDIVIDU SELECT * FROM INDIVIDU WHERE COD_IND = (SELECT min(COD_IND) FROM INDIVIDU);
+            INSERT INTO INDIVIDU SELECT * FROM INDIVIDU WHERE COD_IND = (SELECT max(COD_IND) FROM INDIVIDU);
+            UPDATE INDIVIDU SET COD_IND = NULL
+              WHERE rowid = (SELECT max(rowid) FROM INDIVIDU);"""
+        )
+
+
+def test_a_duplicate_and_a_null_key_fail_the_quality_checks_and_stop_the_batch(tmp_path, seda_schemas, vitam_sandbox):
+    settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    break_individu_key(tmp_path / "apogee.sqlite")
+    with sqlite3.connect(tmp_path / "apogee.sqlite") as db:
+        (smallest,) = db.execute("SELECT min(COD_IND) FROM INDIVIDU").fetchone()
+    batch = run_extract(settings, ledger, "apogee", actor="test")
+    batch = run_validate(settings, ledger, batch.id, actor="test")
+    assert batch.state == State.QUALITY_FAILED
+
+    event = [e for e in ledger.events(batch.id) if e.action == "validate"][-1]
+    summary = json.loads(event.details)["datasets"]
+    assert summary["individus"]["success"] is False
+    assert sorted(summary["individus"]["failed"]) == [
+        "expect_column_values_to_be_unique(COD_IND)",
+        "expect_column_values_to_not_be_null(COD_IND)",
+    ]
+    assert summary["inscriptions"]["success"] and summary["diplomes_obtenus"]["success"]
+
+    individus = next(d for d in ledger.batch(batch.id).datasets if d.name == "individus")
+    failed = {o["expectation"]: o for o in individus.quality["outcomes"] if not o["success"]}
+    # Enough to find the rows again: how many, and which key values.
+    assert failed["expect_column_values_to_not_be_null"]["unexpected_count"] == 1
+    assert failed["expect_column_values_to_be_unique"]["unexpected_count"] == 2
+    duplicates = failed["expect_column_values_to_be_unique"]["details"]["partial_unexpected_list"]
+    assert int(smallest) in [int(v) for v in duplicates]
+
+    with pytest.raises(StageError, match="only a validated batch can be packaged"):
+        run_package(settings, ledger, batch.id, actor="test")
+    assert ledger.verify().ok
+    # A failed batch is closed: once the source is mended, a new batch can take the scope.
+    assert ledger.live_batch("apogee", "2023-2024") is None
