@@ -35,10 +35,40 @@ ACTIONS_FR = {
 }
 
 
+# What each quality check means, for the archivist deciding on a batch.
+CHECKS_FR = {
+    "reconcile_with_source": "fichier différent de l'extraction (lignes ou empreinte)",
+    "expect_table_row_count_to_equal": "nombre de lignes différent de la source",
+    "expect_column_values_to_not_be_null": "valeurs manquantes",
+    "expect_column_values_to_be_unique": "clé en double",
+    "expect_compound_columns_to_be_unique": "clé composée en double",
+}
+
+
+def failed_checks(quality: dict[str, Any] | None) -> list[str]:
+    """The failed checks of a dataset, in French: what, on which column, how many rows."""
+    problems = []
+    for outcome in (quality or {}).get("outcomes", []):
+        if outcome.get("success"):
+            continue
+        text = CHECKS_FR.get(outcome.get("expectation", ""), outcome.get("expectation", "?"))
+        columns = outcome.get("column") or ", ".join(
+            outcome.get("details", {}).get("kwargs", {}).get("column_list", [])
+        )
+        if columns:
+            text += f" ({columns})"
+        count = outcome.get("unexpected_count")
+        if count:
+            text += f" : {count} ligne{'s' if count > 1 else ''}"
+        problems.append(text)
+    return problems
+
+
 def create_app(ledger: Ledger) -> Starlette:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals["state_label"] = lambda state: LABELS_FR.get(State(state), state)
     env.globals["action_label"] = lambda action: ACTIONS_FR.get(action, action)
+    env.globals["failed_checks"] = failed_checks
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**context), status_code=status)
