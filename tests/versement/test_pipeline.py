@@ -232,6 +232,7 @@ def test_a_duplicate_and_a_null_key_fail_the_quality_checks_and_stop_the_batch(t
     assert summary["inscriptions"]["success"] and summary["diplomes_obtenus"]["success"]
 
     individus = next(d for d in ledger.batch(batch.id).datasets if d.name == "individus")
+    assert individus.quality is not None and individus.quality_success is False
     failed = {o["expectation"]: o for o in individus.quality["outcomes"] if not o["success"]}
     # Enough to find the rows again: how many, and which key values.
     assert failed["expect_column_values_to_not_be_null"]["unexpected_count"] == 1
