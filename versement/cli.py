@@ -129,9 +129,11 @@ def _ledger(settings: Settings) -> Any:
 
 
 def _extract(args: argparse.Namespace) -> int:
+    from versement.demo import prepare_sources
     from versement.pipeline import run_extract
 
     settings = _settings(args)
+    prepare_sources(settings)  # only sources marked synthetic, and only when missing
     batch = run_extract(settings, _ledger(settings), args.source, actor=_actor(), progress=progress.rows_extracted)
     progress.done()
     print(
@@ -178,10 +180,14 @@ def _reject(args: argparse.Namespace) -> int:
 
 
 def _transfer(args: argparse.Namespace) -> int:
+    from versement.demo import sandbox
     from versement.pipeline import run_transfer
 
-    settings = _settings(args)
-    batch = run_transfer(settings, _ledger(settings), args.batch, actor=_actor(), on_status=progress.operation_status)
+    # With vitam.sandbox = true (the embedded default) the test and demo server runs for the
+    # length of the command, keeping its operations in the staging folder.
+    with sandbox(_settings(args)) as settings:
+        ledger = _ledger(settings)
+        batch = run_transfer(settings, ledger, args.batch, actor=_actor(), on_status=progress.operation_status)
     print(
         f"batch {batch.id}: {batch.state} "
         f"(VITAM operation {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"

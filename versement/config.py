@@ -66,7 +66,7 @@ class SourceConfig:
     title: str
     academic_year: int | None
     datasets: tuple[DatasetConfig, ...]
-    synthetic: bool = False  # the demo generates this source when it is missing
+    synthetic: bool = False  # generated (demo, `extract`, demo DAG) when the file is missing
 
     def scope(self) -> str:
         """What one batch of this source covers, e.g. ``2023-2024``."""

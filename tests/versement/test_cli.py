@@ -135,3 +135,26 @@ def test_sip_validate_with_the_wrong_version_exits_1(seda_schemas, capsys):
 def test_sip_validate_on_a_missing_file_exits_2(tmp_path, capsys):
     assert main(["sip", "validate", str(tmp_path / "absent.zip")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, seda_schemas, capsys):
+    # As a fresh clone runs it: the synthetic source does not exist yet, the sandbox is not running.
+    monkeypatch.setenv("VERSEMENT__SOURCES__APOGEE__URL", f"sqlite:///{isolated / 'apogee.sqlite'}")
+    monkeypatch.setenv("VERSEMENT__SEDA__SCHEMAS", str(seda_schemas))
+    monkeypatch.setenv("VERSEMENT__VITAM__POLL_TIMEOUT", "30")
+    assert main(["extract", "apogee"]) == 0
+    assert "batch 1: extracted (253 rows in 3 datasets)" in capsys.readouterr().out
+    assert main(["validate", "1"]) == 0
+    assert capsys.readouterr().out == "batch 1: validated\n"
+    assert main(["package", "1"]) == 0
+    request = capsys.readouterr().out
+    assert request.startswith("Demande de validation du lot n° 1 — Apogée — scolarité, 2023-2024")
+    assert "Identité des étudiants : 120 lignes (source : 120), contrôle qualité conforme" in request
+    sha256 = request.rsplit("--sha256 ", 1)[1].strip()
+    assert main(["approve", "1", "--by", "Camille Archiviste", "--sha256", sha256]) == 0
+    assert main(["transfer", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "VITAM sandbox (test and demo server) listening on https://127.0.0.1:" in err
+    assert "batch 1: accepted" in out and "ReplyCode OK" in out
+    assert main(["transfer", "1"]) == 1  # an accepted batch is not sent again
+    assert "only an approved batch can be transferred" in capsys.readouterr().err

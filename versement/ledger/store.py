@@ -171,7 +171,8 @@ class Ledger:
         datasets: list[Dataset] | None = None,
     ) -> Batch:
         with self.session() as session:
-            batch = session.get(Batch, batch_id, with_for_update=True)
+            # Datasets loaded with the batch: callers read them after the session has closed.
+            batch = session.get(Batch, batch_id, with_for_update=True, options=[selectinload(Batch.datasets)])
             if batch is None:
                 raise LedgerError(f"no batch {batch_id} in the ledger")
             current = State(batch.state)
