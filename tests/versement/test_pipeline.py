@@ -3,6 +3,8 @@ official SEDA schemas, the VITAM sandbox over HTTPS."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import zipfile
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from extractors import generate_apogee
 from tests.versement.conftest import copy_source_to, demo_settings
 from versement.demo import prepare_sources, run_demo
 from versement.ledger import Ledger, State, open_ledger
@@ -245,3 +248,41 @@ def test_a_duplicate_and_a_null_key_fail_the_quality_checks_and_stop_the_batch(t
     assert ledger.verify().ok
     # A failed batch is closed: once the source is mended, a new batch can take the scope.
     assert ledger.live_batch("apogee", "2023-2024") is None
+
+
+def test_nasty_source_stops_extraction_cleanly_then_travels_whole_once_mended(tmp_path, seda_schemas, vitam_sandbox):
+    source = tmp_path / "apogee.sqlite"
+    generate_apogee(source, nasty=True)  # mojibake, control characters, '0000-00-00', 38 digits...
+    settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox, VERSEMENT__SOURCES__APOGEE__SYNTHETIC="false")
+    ledger = open_ledger(settings)
+
+    with pytest.raises(Exception, match="table RESULTAT_VDI, column DAT_OBT_VDI, row") as caught:
+        run_extract(settings, ledger, "apogee", actor="test")
+    assert "'0000-00-00'" in str(caught.value)
+    (batch,) = ledger.batches()
+    assert batch.state == State.NEW and batch.datasets == []
+    failure = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
+    assert len(failure) == 1 and "DAT_OBT_VDI" in json.loads(failure[0].details)["error"]
+    data = tmp_path / "staging" / "batches" / f"{batch.id:06d}" / "data"
+    assert not data.exists() or not any(p.suffix == ".parquet" for p in data.rglob("*"))
+
+    with sqlite3.connect(source) as db:  # the DSI mends the source...
+        db.execute("UPDATE RESULTAT_VDI SET DAT_OBT_VDI = NULL WHERE DAT_OBT_VDI = '0000-00-00'")
+    batch_id = to_awaiting_approval(settings, ledger)  # ...and the same batch goes on
+    assert batch_id == batch.id
+    approve(ledger, batch_id, approver="Camille", sha256=ledger.batch(batch_id).sip_sha256)
+    run_transfer(settings, ledger, batch_id, actor="test")
+    check_accepted(settings, ledger, batch_id, seda_schemas)
+
+    # Control characters XML forbids and Latin-1 leftovers reach the archive as they were.
+    with zipfile.ZipFile(str(ledger.batch(batch_id).sip_path)) as sip:
+        tables = [
+            list(csv.DictReader(io.TextIOWrapper(sip.open(n), "utf-8", newline="")))
+            for n in sip.namelist()
+            if n.startswith("content/")
+        ]
+    (individus,) = [rows for rows in tables if rows and "LIB_PR1_IND" in rows[0]]
+    people = {row["COD_IND"]: row for row in individus}
+    assert people["100007"]["LIB_PR1_IND"] == "HÃ©loÃ¯se"
+    assert people["100008"]["LIB_NOM_PAT_IND"] == "MARTIN\x0bDUPONT"
+    assert people["100008"]["LIB_PR1_IND"] == "Zoé\x01"
