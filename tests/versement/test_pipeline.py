@@ -286,3 +286,9 @@ def test_nasty_source_stops_extraction_cleanly_then_travels_whole_once_mended(tm
     assert people["100007"]["LIB_PR1_IND"] == "HÃ©loÃ¯se"
     assert people["100008"]["LIB_NOM_PAT_IND"] == "MARTIN\x0bDUPONT"
     assert people["100008"]["LIB_PR1_IND"] == "Zoé\x01"
+    with sqlite3.connect(source) as db:  # 38-digit identifiers, digit for digit
+        numbers = dict(db.execute("SELECT COD_IND, NUM_IDT_EXT_IND FROM INDIVIDU WHERE NUM_IDT_EXT_IND IS NOT NULL"))
+    assert "99999999999999999999999999999999999999" in numbers.values()
+    assert {int(k): v for k, v in numbers.items()} == {
+        int(key): row["NUM_IDT_EXT_IND"] for key, row in people.items() if row["NUM_IDT_EXT_IND"]
+    }
