@@ -10,20 +10,15 @@ A secret without a connection falls back to its environment variable (``versemen
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from versement.config import Settings, load
+from versement.config import Settings, config_path, load
 from versement.ledger import Ledger, open_ledger
 from versement.secrets import SecretLookup, airflow_connection_id, from_environment
 
 log = logging.getLogger(__name__)
-
-CONFIG_VARIABLE = "VERSEMENT_CONFIG"
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 
 
 def airflow_secrets(fallback: SecretLookup | None = None) -> SecretLookup:
@@ -46,11 +41,6 @@ def airflow_secrets(fallback: SecretLookup | None = None) -> SecretLookup:
         return found
 
     return lookup
-
-
-def config_path() -> Path:
-    """The deployment's configuration file: ``$VERSEMENT_CONFIG``, else the embedded demo."""
-    return Path(os.environ.get(CONFIG_VARIABLE) or DEFAULT_CONFIG)
 
 
 def load_settings() -> Settings:

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from versement import progress
-from versement.config import ConfigError, Settings, load
-
-DEFAULT_CONFIG = Path("config/demo.toml")
+from versement.config import ConfigError, Settings, config_path, load
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,8 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    path = args.config or os.environ.get("VERSEMENT_CONFIG") or DEFAULT_CONFIG
-    return load(path)
+    return load(config_path(args.config))
 
 
 def _actor() -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from versement.secrets import (
 )
 
 ENV_PREFIX = "VERSEMENT__"
+CONFIG_VARIABLE = "VERSEMENT_CONFIG"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 SEDA_VERSIONS = ("2.1", "2.2", "2.3")
 
 
@@ -128,6 +130,11 @@ class Settings:
             raise ConfigError(str(self.source_file), f"sources.{name}", f"no such source (known: {known})") from None
 
 
+def config_path(explicit: Path | str | None = None) -> Path:
+    """The deployment's file: the one given, else ``$VERSEMENT_CONFIG``, else the embedded default."""
+    return Path(explicit or os.environ.get(CONFIG_VARIABLE) or DEFAULT_CONFIG)
+
+
 def load(
     path: Path | str,
     environ: Mapping[str, str] | None = None,
@@ -141,8 +148,7 @@ def load(
     env = os.environ if environ is None else environ
     raw = _read(path)
     _apply_overrides(raw, env, str(path))
-    settings = _Reader(raw, str(path), path.parent.resolve()).settings(path)
-    return replace(settings, secrets=secrets or from_environment(environ))
+    return _Reader(raw, str(path), path.parent.resolve()).settings(path, secrets or from_environment(environ))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -241,7 +247,7 @@ class _Reader:
             url = url.set(database=str(self.path(url.database)))
         return url.render_as_string(hide_password=False)
 
-    def settings(self, path: Path) -> Settings:
+    def settings(self, path: Path, secrets: SecretLookup) -> Settings:
         paths = self.table("paths")
         seda = self.table("seda")
         version = str(self.value(seda, "seda.version", str, "2.1"))
@@ -265,6 +271,7 @@ class _Reader:
             ),
             seda_version=version,
             seda_schemas=self.path(schemas) if schemas else None,
+            secrets=secrets,
         )
 
     def institution(self) -> InstitutionConfig:

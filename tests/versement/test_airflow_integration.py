@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json
-from versement.airflow_integration import airflow_secrets, config_path, load_settings
+from versement.airflow_integration import airflow_secrets, load_settings
+from versement.config import config_path
 lookup = airflow_secrets()
 settings = load_settings()
 print("PROBE", json.dumps({
