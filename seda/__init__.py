@@ -3,6 +3,7 @@
 from seda.errors import SchemaError, SipError
 from seda.model import Management, Payload, Rule, Series, SipRequest, SipResult
 from seda.sip import build_sip
+from seda.versions import SedaVersion
 from seda.validation import (
     SUPPORTED_VERSIONS,
     Issue,
@@ -19,6 +20,7 @@ __all__ = [
     "Payload",
     "Rule",
     "SchemaError",
+    "SedaVersion",
     "Series",
     "SipError",
     "SipRequest",

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
+from seda.versions import SedaVersion
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -63,7 +65,7 @@ class SipRequest:
     fonds_title: str
     series: Sequence[Series]
     date: datetime
-    seda_version: Literal["2.1", "2.2", "2.3"] = "2.1"
+    seda_version: SedaVersion = "2.1"
     submission_agency: str | None = None
     fonds_description: str | None = None
     management: Management | None = None  # package-level defaults -> ManagementMetadata

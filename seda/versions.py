@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2.1", "2.2", "2.3")
+from typing import Literal, get_args
+
+SedaVersion = Literal["2.1", "2.2", "2.3"]
+"""The one list of SEDA versions: configuration, builder and validator all read it."""
+SUPPORTED_VERSIONS: tuple[str, ...] = get_args(SedaVersion)
 
 _NAMESPACE_PREFIX = "fr:gouv:culture:archivesdefrance:seda:v"
 

@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _error(f"configuration: {exc}")
         return 2
+    except UsageError as exc:
+        _error(str(exc))
+        return 2
     except Exception as exc:
         return _report_failure(exc)
 
@@ -69,8 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", default=bool(os.environ.get("NO_SERVE")))
     demo.add_argument("--port", type=int, default=8000)
 
-    extract = command("extract", _extract, "extract a source's datasets (one snapshot) into a new batch")
+    extract = command("extract", _extract, "extract a source's datasets (one snapshot) into a new batch per scope")
     extract.add_argument("source")
+    scope = extract.add_mutually_exclusive_group()
+    scope.add_argument("--year", help="academic year by its first year (2023 = 2023-2024), or a calendar year")
+    scope.add_argument("--years", help="a range of academic years, one batch per year: 2005-2023")
+    scope.add_argument("--period", help="a period for period-scoped tools: 2000-01-01..2023-12-31")
+    scope.add_argument("--all", action="store_true", help="everything (tools extracted without scope)")
     for name, handler, text in (
         ("validate", _validate, "run the quality checks of an extracted batch"),
         ("package", _package, "build and check the SIP of a validated batch, and ask for approval"),
@@ -130,14 +138,49 @@ def _extract(args: argparse.Namespace) -> int:
     from versement.pipeline import run_extract
 
     settings = _settings(args)
-    prepare_sources(settings)  # only sources marked synthetic, and only when missing
-    batch = run_extract(settings, _ledger(settings), args.source, actor=_actor(), progress=progress.rows_extracted)
-    progress.done()
-    print(
-        f"batch {batch.id}: {batch.state} "
-        f"({sum(d.rows for d in batch.datasets)} rows in {len(batch.datasets)} datasets)"
-    )
+    source = settings.source(args.source)
+    scopes = requested_scopes(args, source.spec.scope)
+    prepare_sources(settings, only=source.name)  # only sources marked synthetic, and only when missing
+    ledger = _ledger(settings)
+    for scope in scopes:
+        batch = run_extract(settings, ledger, source.name, scope, actor=_actor(), progress=progress.rows_extracted)
+        progress.done()
+        print(
+            f"lot {batch.id} : {source.name} {scope.label} extrait "
+            f"({sum(d.rows for d in batch.datasets)} lignes dans {len(batch.datasets)} jeux de données)"
+        )
     return 0
+
+
+def requested_scopes(args: argparse.Namespace, kind: str) -> list[Any]:
+    """The scopes the command line asks for, checked against what the tool is extracted by."""
+    from extractors.scope import Scope, ScopeError
+
+    try:
+        if args.all:
+            if kind != "all":
+                raise ScopeError(f"this tool is extracted by {kind}: give --year, --years or --period")
+            return [Scope.everything()]
+        if kind == "all":
+            if args.year or args.years or args.period:
+                raise ScopeError("this tool is extracted whole: give --all or nothing")
+            return [Scope.everything()]
+        if args.years:
+            first, sep, last = args.years.partition("-")
+            if not (sep and first.strip().isdigit() and last.strip().isdigit()) or int(last) < int(first):
+                raise ScopeError(f"--years {args.years!r}: expected FIRST-LAST, e.g. 2005-2023")
+            return [Scope.parse(kind, str(year)) for year in range(int(first), int(last) + 1)]  # type: ignore[arg-type]
+        text = args.year or args.period
+        if text is None:
+            flag = "--year" if kind == "academic_year" else "--period (or --year for a calendar year)"
+            raise ScopeError(f"say which scope to extract: {flag}")
+        return [Scope.parse(kind, text)]  # type: ignore[arg-type]
+    except ScopeError as exc:
+        raise UsageError(f"scope: {exc}") from None
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (exit 2)."""
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -154,7 +197,7 @@ def _package(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     batch = run_package(settings, _ledger(settings), args.batch, actor=_actor())
-    print(approval_request(batch, settings))
+    print(approval_request(batch))
     return 0
 
 
@@ -206,11 +249,22 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "id": batch.id,
         "source": batch.source,
         "scope": batch.scope,
+        "scope_detail": batch.scope_detail,
+        "spec": batch.spec,
         "state": batch.state,
         "created_at": batch.created_at,
         "updated_at": batch.updated_at,
         "datasets": [
-            {"name": d.name, "rows": d.rows, "sha256": d.sha256, "quality": d.quality_success} for d in batch.datasets
+            {
+                "name": d.name,
+                "label": (d.spec or {}).get("label"),
+                "record_type": (d.spec or {}).get("record_type"),
+                "rows": d.rows,
+                "source_count": d.source_count,
+                "sha256": d.sha256,
+                "quality": d.quality_success,
+            }
+            for d in batch.datasets
         ],
         "message_identifier": batch.message_identifier,
         "sip_path": batch.sip_path,

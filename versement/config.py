@@ -5,21 +5,40 @@ version). Any value may be overridden by an environment variable named after its
 ``VERSEMENT__VITAM__TENANT=3`` overrides ``vitam.tenant``. Secrets never live in the file: a
 connection URL that carries a password is refused, and passwords come from the secret lookup
 (``versement.secrets``: the environment, or Airflow connections under Airflow).
+
+Reading is strict. The file and the overrides are merged, then checked by pydantic models that
+forbid unknown keys; every error names the dotted key, says where the value came from (the file,
+or which variable) and, for an unknown key, suggests the closest known one. What to extract is
+not configured here: each source names a tool whose dataset specifications ship with the product
+(``extractors/specs``); a deployment only chooses overrides (sensitive classes, datasets or
+columns to leave out). The scope of a batch is given per batch, never in this file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from extractors.specs import (
+    SENSITIVE_CLASSES,
+    DatasetSpec,
+    SensitiveClass,
+    SpecError,
+    ToolSpec,
+    available_tools,
+    load_tool,
+    unknown_key_problem,
+)
+from seda.versions import SUPPORTED_VERSIONS, SedaVersion
 from versement.secrets import (
     LEDGER,
     VITAM_KEY,
@@ -33,11 +52,11 @@ from versement.secrets import (
 ENV_PREFIX = "VERSEMENT__"
 CONFIG_VARIABLE = "VERSEMENT_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
-SEDA_VERSIONS = ("2.1", "2.2", "2.3")
+SEDA_VERSIONS = SUPPORTED_VERSIONS
 
 
 class ConfigError(ValueError):
-    """A configuration problem, named by file and dotted key."""
+    """A configuration problem, named by where it came from (file or variable) and dotted key."""
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         super().__init__(f"{source}: {key}: {problem}")
@@ -46,39 +65,98 @@ class ConfigError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
-class DatasetConfig:
-    name: str
-    table: str
-    key: tuple[str, ...]
-    title: str
-    description: str = ""
-    filters: Mapping[str, str | int] = field(default_factory=dict)
-    not_null: tuple[str, ...] = ()
-    appraisal_rule: str | None = None
-    final_action: str = "Keep"
-    access_rule: str | None = None
+# -- what the file may hold (checked by pydantic; unknown keys are errors) ---------------------
+
+NonEmpty = Annotated[str, Field(min_length=1, pattern=r"\S")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _InstitutionFile(_Strict):
+    name: NonEmpty
+    identifier: NonEmpty
+    transferring_agency: NonEmpty
+    submission_agency: NonEmpty | None = None
+
+
+class _VitamFile(_Strict):
+    url: NonEmpty | None = None
+    ingest_url: NonEmpty | None = None
+    admin_url: NonEmpty | None = None
+    access_url: NonEmpty | None = None
+    sandbox: bool = False
+    tenant: Annotated[int, Field(ge=0)]
+    ingest_contract: NonEmpty
+    access_contract: NonEmpty | None = None
+    archival_agency: NonEmpty
+    application_id: NonEmpty = "versement"
+    poll_timeout: Annotated[float, Field(gt=0)] = 3600.0
+    ca_bundle: NonEmpty | None = None
+    client_cert: NonEmpty | None = None
+    client_key: NonEmpty | None = None
+
+
+class _PathsFile(_Strict):
+    staging: NonEmpty
+
+
+class _LedgerFile(_Strict):
+    url: NonEmpty
+
+
+class _SedaFile(_Strict):
+    version: SedaVersion = "2.1"
+    schemas: str = ""
+
+
+class _SourceFile(_Strict):
+    tool: NonEmpty | None = None  # defaults to the source's name
+    url: NonEmpty
+    title: NonEmpty | None = None  # defaults to the tool's label
+    synthetic: bool = False  # generated (demo, `extract`, demo DAG) when the file is missing
+    include_sensitive: list[SensitiveClass] = []
+    drop_datasets: list[NonEmpty] = []
+    only_datasets: list[NonEmpty] | None = None
+    exclude_columns: dict[str, list[NonEmpty]] = {}
+
+    @field_validator("include_sensitive", "drop_datasets")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("names must not repeat")
+        return value
+
+
+class _File(_Strict):
+    institution: _InstitutionFile
+    vitam: _VitamFile
+    paths: _PathsFile
+    ledger: _LedgerFile
+    seda: _SedaFile = _SedaFile()
+    sources: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], _SourceFile], Field(min_length=1)]
+
+
+# -- what the stages read ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SourceConfig:
+    """One configured source: a tool's shipped specification, narrowed by the deployment."""
+
     name: str
-    kind: str  # apogee, harpege, ...
+    tool: str
     url: str
     title: str
-    academic_year: int | None
-    datasets: tuple[DatasetConfig, ...]
-    synthetic: bool = False  # generated (demo, `extract`, demo DAG) when the file is missing
+    spec: ToolSpec
+    datasets: tuple[DatasetSpec, ...]
+    synthetic: bool = False
+    include_sensitive: tuple[str, ...] = ()
 
-    def scope(self) -> str:
-        """What one batch of this source covers, e.g. ``2023-2024``."""
-        if self.academic_year is None:
-            return "all"
-        return f"{self.academic_year}-{self.academic_year + 1}"
-
-    def scope_end(self) -> date | None:
-        """End of the academic year the source is scoped to (start of retention periods)."""
-        return None if self.academic_year is None else date(self.academic_year + 1, 8, 31)
+    @property
+    def kind(self) -> str:
+        return self.tool
 
 
 @dataclass(frozen=True)
@@ -114,7 +192,7 @@ class Settings:
     sources: Mapping[str, SourceConfig]
     staging: Path
     ledger_url: str
-    seda_version: str
+    seda_version: SedaVersion
     seda_schemas: Path | None
     secrets: SecretLookup = field(default_factory=from_environment, repr=False, compare=False)
 
@@ -126,8 +204,9 @@ class Settings:
         try:
             return self.sources[name]
         except KeyError:
-            known = ", ".join(sorted(self.sources)) or "none"
-            raise ConfigError(str(self.source_file), f"sources.{name}", f"no such source (known: {known})") from None
+            raise ConfigError(
+                str(self.source_file), f"sources.{name}", unknown_key_problem(name, self.sources) + ": no such source"
+            ) from None
 
 
 def config_path(explicit: Path | str | None = None) -> Path:
@@ -147,8 +226,12 @@ def load(
     path = Path(path)
     env = os.environ if environ is None else environ
     raw = _read(path)
-    _apply_overrides(raw, env, str(path))
-    return _Reader(raw, str(path), path.parent.resolve()).settings(path, secrets or from_environment(environ))
+    origins = _apply_overrides(raw, env, str(path))
+    try:
+        checked = _File.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(exc, origins, str(path)) from None
+    return _Builder(checked, origins, path).settings(secrets or from_environment(environ))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -161,73 +244,115 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), "(syntax)", f"not valid TOML: {exc}") from None
 
 
-def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str], source: str) -> None:
+def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str], source: str) -> dict[str, str]:
+    """Merge ``VERSEMENT__…`` variables into the tree; return dotted key → variable that set it."""
+    origins: dict[str, str] = {}
     for variable, value in sorted(env.items()):
         if not variable.startswith(ENV_PREFIX):
             continue
         keys = [part.lower() for part in variable[len(ENV_PREFIX) :].split("__")]
         if not all(keys):
-            raise ConfigError(source, variable, "malformed override variable name")
+            raise ConfigError(f"environment variable {variable}", variable, "malformed override variable name")
         node = raw
-        for key in keys[:-1]:
+        for depth, key in enumerate(keys[:-1]):
+            if key not in node:  # a table the variable creates: its problems are the variable's
+                origins.setdefault(".".join(keys[: depth + 1]), variable)
             child = node.setdefault(key, {})
             if not isinstance(child, dict):
-                raise ConfigError(source, ".".join(keys), f"cannot override inside a {type(child).__name__}")
+                dotted = ".".join(keys[: depth + 1])
+                raise ConfigError(
+                    f"environment variable {variable}", dotted, f"cannot override inside a {type(child).__name__}"
+                )
             node = child
-        node[keys[-1]] = value  # a string; typed when read (see _Reader.value)
+        node[keys[-1]] = _override_value(value)
+        origins[".".join(keys)] = variable
+    return origins
 
 
-def _coerce(value: Any, kind: type) -> Any:
-    """Environment overrides arrive as strings: read them as the type the key expects."""
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str) or kind not in (int, float, bool):
-        return value
-    text = value.strip().lower()
-    if kind is bool:
-        return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text, value)
-    try:
-        return kind(text)
-    except ValueError:
-        return value
+def _override_value(value: str) -> Any:
+    """Variables are text; a JSON list or table (``["nir"]``) is read as one. pydantic types the rest."""
+    text = value.strip()
+    if text[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    return value
 
 
-class _Reader:
-    """Typed access to the raw TOML tree; every failure names the dotted key."""
+_SECRET_KEYS = frozenset({"password", "key_password", "passphrase", "token", "secret"})
 
-    def __init__(self, raw: dict[str, Any], source: str, base: Path) -> None:
-        self.raw = raw
-        self.origin = source
-        self.base = base
+
+def _explain(exc: ValidationError, origins: Mapping[str, str], path: str) -> ConfigError:
+    """The first problem pydantic found, worded for a person editing the file or the environment."""
+    # An unknown key explains a missing one next to it ('pathz' for 'paths'): report it first.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
+    loc = [str(part) for part in error["loc"] if part != "[key]"]  # pydantic marks dict keys so
+    dotted = ".".join(loc)
+    origin = _origin(dotted, origins, path)
+    if error["type"] == "extra_forbidden" and loc[-1] in _SECRET_KEYS:
+        problem = (
+            f"secrets are not read from the file; set {environment_variable(VITAM_KEY)} for the VITAM client key, "
+            "and put passwords in the environment or in Airflow connections (README, Configuration)"
+        )
+    elif error["type"] == "extra_forbidden":
+        problem = unknown_key_problem(loc[-1], _known_keys(loc[:-1]))
+    elif error["type"] == "missing":
+        problem = "missing value"
+    elif error["type"] == "literal_error" and loc[:2] == ["seda", "version"]:
+        problem = f"unsupported SEDA version {error['input']!r} (use one of {', '.join(SEDA_VERSIONS)})"
+    elif error["type"] == "literal_error":
+        problem = unknown_key_problem(str(error["input"]), _literal_choices(error))
+    else:
+        problem = f"{error['msg']} (got {error['input']!r})"
+    return ConfigError(origin, dotted, problem)
+
+
+def _origin(dotted: str, origins: Mapping[str, str], path: str) -> str:
+    for key, variable in origins.items():
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"environment variable {variable}"
+    return path
+
+
+def _known_keys(loc: Sequence[str]) -> list[str]:
+    """The keys allowed at ``loc`` in the file's model (for "did you mean" suggestions)."""
+    model: Any = _File
+    for position, part in enumerate(loc):
+        if model is _File and part == "sources":
+            if position + 1 < len(loc):
+                model = _SourceFile
+            else:
+                return []  # source names are the deployment's own
+            continue
+        if model is _SourceFile and loc[position - 1] == "sources":
+            continue  # the source's name
+        info = model.model_fields.get(part)
+        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
+            return []
+        model = info.annotation
+    return sorted(model.model_fields)
+
+
+def _literal_choices(error: Any) -> list[str]:
+    expected = str(error.get("ctx", {}).get("expected", ""))
+    return [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",") if part.strip()]
+
+
+class _Builder:
+    """Turns the checked file into Settings: paths resolved, URLs checked, specifications loaded."""
+
+    def __init__(self, checked: _File, origins: Mapping[str, str], path: Path) -> None:
+        self.file = checked
+        self.origins = origins
+        self.path = path
+        self.base = path.parent.resolve()
 
     def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.origin, key, problem)
+        return ConfigError(_origin(key, self.origins, str(self.path)), key, problem)
 
-    def table(self, key: str, node: Mapping[str, Any] | None = None, *, required: bool = True) -> dict[str, Any]:
-        node = self.raw if node is None else node
-        value = node.get(key.rsplit(".", 1)[-1])
-        if value is None:
-            if required:
-                raise self.fail(key, "missing table")
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {type(value).__name__}")
-        return value
-
-    def value(self, node: Mapping[str, Any], key: str, kind: type, default: Any = ...) -> Any:
-        leaf = key.rsplit(".", 1)[-1]
-        if leaf not in node:
-            if default is ...:
-                raise self.fail(key, "missing value")
-            return default
-        value = _coerce(node[leaf], kind)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        if isinstance(value, str) and not value.strip():
-            raise self.fail(key, "must not be empty")
-        return value
-
-    def path(self, value: str) -> Path:
+    def resolve(self, value: str) -> Path:
         candidate = Path(os.path.expandvars(value)).expanduser()
         return candidate if candidate.is_absolute() else (self.base / candidate).resolve()
 
@@ -244,131 +369,72 @@ class _Reader:
                 f"(or, under Airflow, the password of the connection {airflow_connection_id(secret)})",
             )
         if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
-            url = url.set(database=str(self.path(url.database)))
+            url = url.set(database=str(self.resolve(url.database)))
         return url.render_as_string(hide_password=False)
 
-    def settings(self, path: Path, secrets: SecretLookup) -> Settings:
-        paths = self.table("paths")
-        seda = self.table("seda")
-        version = str(self.value(seda, "seda.version", str, "2.1"))
-        if version not in SEDA_VERSIONS:
-            raise self.fail(
-                "seda.version",
-                f"unsupported SEDA version {version!r} (use one of {', '.join(SEDA_VERSIONS)})",
-            )
-        schemas = self.value(seda, "seda.schemas", str, "")
-        ledger = self.table("ledger")
+    def settings(self, secrets: SecretLookup) -> Settings:
+        file = self.file
         return Settings(
-            source_file=path.resolve(),
-            institution=self.institution(),
+            source_file=self.path.resolve(),
+            institution=InstitutionConfig(**file.institution.model_dump()),
             vitam=self.vitam(),
-            sources=self.sources(),
-            staging=self.path(self.value(paths, "paths.staging", str)),
-            ledger_url=self.url(
-                "ledger.url",
-                self.value(ledger, "ledger.url", str),
-                LEDGER,
-            ),
-            seda_version=version,
-            seda_schemas=self.path(schemas) if schemas else None,
+            sources={name: self.source(name, node) for name, node in file.sources.items()},
+            staging=self.resolve(file.paths.staging),
+            ledger_url=self.url("ledger.url", file.ledger.url, LEDGER),
+            seda_version=file.seda.version,
+            seda_schemas=self.resolve(file.seda.schemas) if file.seda.schemas.strip() else None,
             secrets=secrets,
         )
 
-    def institution(self) -> InstitutionConfig:
-        node = self.table("institution")
-        return InstitutionConfig(
-            name=self.value(node, "institution.name", str),
-            identifier=self.value(node, "institution.identifier", str),
-            transferring_agency=self.value(node, "institution.transferring_agency", str),
-            submission_agency=self.value(node, "institution.submission_agency", str, None),
-        )
-
     def vitam(self) -> VitamConfig:
-        node = self.table("vitam")
-        base = self.value(node, "vitam.url", str, "")
-        for name in ("ingest_url", "admin_url", "access_url"):
-            given = self.value(node, f"vitam.{name}", str, "")
-            if not given and not base:
+        node = self.file.vitam
+        urls = {}
+        for name, service in (("ingest_url", "ingest"), ("admin_url", "admin"), ("access_url", "access")):
+            given = getattr(node, name)
+            if given is None and node.url is None:
                 raise self.fail(f"vitam.{name}", "missing value (or set vitam.url for all three services)")
-        tenant = self.value(node, "vitam.tenant", int)
-        if tenant < 0:
-            raise self.fail("vitam.tenant", "must be a non-negative integer")
-        for secret_key in ("password", "key_password", "token"):
-            if secret_key in node:
-                raise self.fail(
-                    f"vitam.{secret_key}",
-                    f"secrets are not read from the file; set {environment_variable(VITAM_KEY)} for the client key",
-                )
+            urls[name] = given or f"{node.url}/{service}-external/v1"
         return VitamConfig(
-            ingest_url=self.value(node, "vitam.ingest_url", str, f"{base}/ingest-external/v1"),
-            admin_url=self.value(node, "vitam.admin_url", str, f"{base}/admin-external/v1"),
-            access_url=self.value(node, "vitam.access_url", str, f"{base}/access-external/v1"),
-            tenant=tenant,
-            ingest_contract=self.value(node, "vitam.ingest_contract", str),
-            access_contract=self.value(node, "vitam.access_contract", str, None),
-            archival_agency=self.value(node, "vitam.archival_agency", str),
-            ca_bundle=self.optional_path(node, "vitam.ca_bundle"),
-            client_cert=self.optional_path(node, "vitam.client_cert"),
-            client_key=self.optional_path(node, "vitam.client_key"),
-            application_id=self.value(node, "vitam.application_id", str, "versement"),
-            poll_timeout=self.value(node, "vitam.poll_timeout", float, 3600.0),
-            sandbox=self.value(node, "vitam.sandbox", bool, False),
+            **urls,
+            tenant=node.tenant,
+            ingest_contract=node.ingest_contract,
+            access_contract=node.access_contract,
+            archival_agency=node.archival_agency,
+            ca_bundle=self.optional_path(node.ca_bundle),
+            client_cert=self.optional_path(node.client_cert),
+            client_key=self.optional_path(node.client_key),
+            application_id=node.application_id,
+            poll_timeout=node.poll_timeout,
+            sandbox=node.sandbox,
         )
 
-    def optional_path(self, node: Mapping[str, Any], key: str) -> str | None:
-        value = self.value(node, key, str, None)
-        return None if value is None else str(self.path(value))
+    def optional_path(self, value: str | None) -> str | None:
+        return None if value is None else str(self.resolve(value))
 
-    def sources(self) -> dict[str, SourceConfig]:
-        node = self.table("sources")
-        if not node:
-            raise self.fail("sources", "at least one source is required")
-        return {name: self.source(name, self.table(f"sources.{name}", node)) for name in node}
-
-    def source(self, name: str, node: Mapping[str, Any]) -> SourceConfig:
+    def source(self, name: str, node: _SourceFile) -> SourceConfig:
         key = f"sources.{name}"
-        year = self.value(node, f"{key}.academic_year", int, None)
-        if year is not None and not 1960 <= year <= 2100:
-            raise self.fail(f"{key}.academic_year", f"{year} is not a plausible academic year")
-        datasets = node.get("datasets")
-        if not isinstance(datasets, list) or not datasets:
-            raise self.fail(f"{key}.datasets", "at least one [[datasets]] entry is required")
-        read = [self.dataset(f"{key}.datasets[{i}]", item) for i, item in enumerate(datasets)]
-        names = [d.name for d in read]
-        if len(set(names)) != len(names):
-            raise self.fail(f"{key}.datasets", "dataset names must be unique")
+        tool = node.tool or name
+        if tool not in available_tools():
+            raise self.fail(f"{key}.tool", unknown_key_problem(tool, available_tools()) + ": no such tool")
+        try:
+            spec = load_tool(tool)
+            datasets = spec.select(
+                include_sensitive=node.include_sensitive,
+                drop=node.drop_datasets,
+                only=node.only_datasets,
+                exclude_columns=node.exclude_columns,
+            )
+        except SpecError as exc:
+            raise self.fail(f"{key}.{exc.key}", exc.problem) from None
+        if not datasets:
+            raise self.fail(key, "the overrides leave no dataset to extract")
         return SourceConfig(
             name=name,
-            kind=self.value(node, f"{key}.kind", str),
-            url=self.url(f"{key}.url", self.value(node, f"{key}.url", str), source_secret(name)),
-            title=self.value(node, f"{key}.title", str),
-            academic_year=year,
-            datasets=tuple(read),
-            synthetic=self.value(node, f"{key}.synthetic", bool, False),
-        )
-
-    def dataset(self, key: str, node: Any) -> DatasetConfig:
-        if not isinstance(node, dict):
-            raise self.fail(key, "expected a table")
-        keys = self.value(node, f"{key}.key", list)
-        if not keys or not all(isinstance(k, str) and k for k in keys):
-            raise self.fail(f"{key}.key", "expected a non-empty list of column names")
-        filters = self.value(node, f"{key}.filters", dict, {})
-        for column, value in filters.items():
-            if not isinstance(value, str | int) or isinstance(value, bool):
-                raise self.fail(f"{key}.filters.{column}", "filter values must be strings or integers")
-        action = self.value(node, f"{key}.final_action", str, "Keep")
-        if action not in ("Keep", "Destroy"):
-            raise self.fail(f"{key}.final_action", f"{action!r} is not Keep or Destroy")
-        return DatasetConfig(
-            name=self.value(node, f"{key}.name", str),
-            table=self.value(node, f"{key}.table", str),
-            key=tuple(keys),
-            title=self.value(node, f"{key}.title", str),
-            description=self.value(node, f"{key}.description", str, ""),
-            filters=filters,
-            not_null=tuple(self.value(node, f"{key}.not_null", list, [])),
-            appraisal_rule=self.value(node, f"{key}.appraisal_rule", str, None),
-            final_action=action,
-            access_rule=self.value(node, f"{key}.access_rule", str, None),
+            tool=tool,
+            url=self.url(f"{key}.url", node.url, source_secret(name)),
+            title=node.title or spec.label,
+            spec=spec,
+            datasets=datasets,
+            synthetic=node.synthetic,
+            include_sensitive=tuple(c for c in SENSITIVE_CLASSES if c in node.include_sensitive),
         )

@@ -12,10 +12,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from extractors.scope import Scope
 from versement import progress
 from versement.config import Settings
 from versement.ledger import LABELS_FR, Batch, Ledger, State, open_ledger
@@ -44,18 +46,28 @@ def run_demo(settings: Settings, *, serve: bool, port: int = 8000) -> int:
     return 0 if ok else 1
 
 
-def prepare_sources(settings: Settings) -> None:
+# The scope each kind of tool is demonstrated on: the synthetic sources hold 2021-2023.
+DEMO_YEAR = 2023
+DEMO_SCOPES: dict[str, Scope] = {
+    "academic_year": Scope.academic_year(DEMO_YEAR),
+    "period": Scope.period(date(1970, 1, 1), date(DEMO_YEAR, 12, 31)),
+    "all": Scope.everything(),
+}
+
+
+def prepare_sources(settings: Settings, only: str | None = None) -> None:
     """Generate the synthetic source databases the configuration marks as such, if missing."""
-    from extractors import generate_apogee
+    from extractors.synthetic import generate
 
     for source in settings.sources.values():
-        if source.synthetic and source.kind == "apogee" and source.url.startswith("sqlite:///"):
-            generate_apogee(Path(source.url.removeprefix("sqlite:///")), years=_years(source.academic_year))
+        if only is not None and source.name != only:
+            continue
+        if source.synthetic and source.url.startswith("sqlite:///"):
+            generate(source.tool, source.url, years=(DEMO_YEAR - 2, DEMO_YEAR - 1, DEMO_YEAR))
 
 
-def _years(academic_year: int | None) -> tuple[int, ...]:
-    last = academic_year or 2023
-    return (last - 2, last - 1, last)
+def demo_scope(settings: Settings, source_name: str) -> Scope:
+    return DEMO_SCOPES[settings.source(source_name).spec.scope]
 
 
 @contextmanager
@@ -101,10 +113,11 @@ def _schema_dir(settings: Settings) -> Path | None:
 def drive(settings: Settings, ledger: Ledger, source_name: str) -> Batch:
     """Move the source's live batch forward until it is accepted, refused or stopped."""
     source = settings.source(source_name)
-    batch = ledger.live_batch(source.name, source.scope())
+    scope = demo_scope(settings, source_name)
+    batch = ledger.live_batch(source.name, scope.label)
     if batch is None or batch.state == State.NEW:
-        print(f"[{source.name}] extraction…", file=sys.stderr)
-        batch = run_extract(settings, ledger, source.name, actor=ACTOR, progress=progress.rows_extracted)
+        print(f"[{source.name}] extraction ({scope.label_fr})…", file=sys.stderr)
+        batch = run_extract(settings, ledger, source.name, scope, actor=ACTOR, progress=progress.rows_extracted)
         progress.done()
     transfer = partial(run_transfer, settings, ledger, actor=ACTOR, on_status=progress.operation_status)
     steps = {

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from extractors import DatasetSpec, ExtractedDataset, extract
+from extractors import ExtractedDataset, extract
 from extractors.files import sha256_file
+from extractors.scope import Scope
+from extractors.specs import DatasetSpec
 from seda import Management, Payload, Rule, Series, SipRequest, build_sip, validate_sip
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
-from versement.ledger import Batch, Dataset, Ledger, LedgerError, State
+from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, State
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
@@ -51,33 +53,49 @@ def run_extract(
     settings: Settings,
     ledger: Ledger,
     source_name: str,
+    scope: Scope,
     *,
     actor: str,
     progress: Progress | None = None,
 ) -> Batch:
-    """Extract every dataset of a source in one snapshot into a new (or still empty) batch."""
+    """Extract every dataset of a source for ``scope`` in one snapshot into a new (or still empty) batch.
+
+    The scope and the specification used are recorded with the batch when it is created; every
+    later stage reads them from the batch. A scope for which the source holds no row at all is
+    refused (recorded in the trail): an empty year is reported, never archived.
+    """
     source = settings.source(source_name)
-    batch = ledger.live_batch(source.name, source.scope())
+    if scope.kind != source.spec.scope:
+        raise StageError(
+            f"source {source.name} ({source.spec.label}) is extracted by {source.spec.scope}, not by {scope.kind}"
+        )
+    batch = ledger.live_batch(source.name, scope.label)
     if batch is not None and batch.state != State.NEW:
         raise LedgerError(
-            f"batch {batch.id} already holds {source.name} {source.scope()} (state {batch.state}); "
-            "reject it or let it finish before extracting again"
+            f"lot {batch.id} : {source.name} {scope.label} est déjà en cours ({LABELS_FR[State(batch.state)]}) ; "
+            "rejetez-le ou menez-le à son terme avant d'extraire à nouveau"
         )
     if batch is None:
-        batch = ledger.create_batch(source.name, source.scope(), actor)
+        batch = ledger.create_batch(
+            source.name, scope.label, actor, scope_detail=scope.to_json(), spec=batch_spec(source)
+        )
+    recorded = Scope.from_json(batch.scope_detail) if batch.scope_detail else scope
     out_dir = batch_folder(settings, batch.id) / "data"
     try:
         snapshot = extract(
             source.url,
-            dataset_specs(source),
+            source.datasets,
             out_dir,
+            parameters=recorded.parameters(),
             progress=progress,
             password=settings.secret(source_secret(source.name)),
         )
+        _refuse_empty_scope(source, recorded, snapshot.datasets)
     except Exception as exc:
         ledger.record(batch.id, actor=actor, action="extract.failed", details={"error": str(exc)})
         raise
-    datasets = [_dataset_row(d) for d in snapshot.datasets]
+    specs = {d.name: d for d in source.datasets}
+    datasets = [_dataset_row(d, specs[d.name]) for d in snapshot.datasets]
     details = {
         "snapshot": snapshot.marker,
         "datasets": {d.name: {"rows": d.rows, "sha256": d.sha256} for d in snapshot.datasets},
@@ -93,8 +111,41 @@ def run_extract(
     )
 
 
-def dataset_specs(source: SourceConfig) -> list[DatasetSpec]:
-    return [DatasetSpec(name=d.name, table=d.table, key=d.key, filters=dict(d.filters)) for d in source.datasets]
+def batch_spec(source: SourceConfig) -> dict[str, Any]:
+    """What a batch records of the specification it is extracted with."""
+    return {
+        "tool": source.tool,
+        "label": source.spec.label,
+        "title": source.title,
+        "version": source.spec.version,
+        "sha256": source.spec.sha256,
+        "include_sensitive": list(source.include_sensitive),
+    }
+
+
+def _refuse_empty_scope(source: SourceConfig, scope: Scope, datasets: Sequence[ExtractedDataset]) -> None:
+    scoped = {d.name for d in source.datasets if d.scoped}
+    if scoped and all(d.rows == 0 for d in datasets if d.name in scoped):
+        raise StageError(
+            f"{source.title} : aucune donnée pour {scope.label_fr} ({', '.join(sorted(scoped))} vides) ; "
+            "rien à archiver pour ce périmètre"
+        )
+
+
+def dataset_spec_record(spec: DatasetSpec) -> dict[str, Any]:
+    """The ledger's copy of a dataset's specification, as extracted."""
+    return {
+        "label": spec.label,
+        "description": spec.description,
+        "record_type": spec.record_type,
+        "key": list(spec.key),
+        "scoped": spec.scoped,
+        "person_key": spec.person_key,
+        "person_kind": spec.person_kind,
+        "references": list(spec.references),
+        "columns": {c.name: {"label": c.label, "tags": sorted(c.tags)} for c in spec.columns.values()},
+        "exclude_columns": list(spec.exclude_columns),
+    }
 
 
 # -- validate ---------------------------------------------------------------------------------
@@ -103,16 +154,17 @@ def dataset_specs(source: SourceConfig) -> list[DatasetSpec]:
 def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str) -> Batch:
     """Check every dataset (digest hand-off, counts, great-expectations suite) and decide."""
     batch = ledger.batch(batch_id)
-    source = settings.source(batch.source)
     summary: dict[str, Any] = {}
     for dataset in batch.datasets:
-        config = next(d for d in source.datasets if d.name == dataset.name)
+        spec = dataset.spec or {}
+        key = tuple(spec.get("key") or ())
+        person_key = spec.get("person_key")
         handoff = reconcile(_extracted(dataset))
         report = check_dataset(
             dataset.name,
             Path(dataset.path),
-            key=config.key,
-            not_null=config.not_null,
+            key=key,
+            not_null=tuple(c for c in (person_key,) if c and c not in key),
             expected_rows=dataset.rows,
         )
         result = report.to_dict()
@@ -126,17 +178,19 @@ def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
     return ledger.transition(batch_id, target, actor=actor, action="validate", details={"datasets": summary})
 
 
-def _dataset_row(extracted: ExtractedDataset) -> Dataset:
+def _dataset_row(extracted: ExtractedDataset, spec: DatasetSpec) -> Dataset:
     """The ledger's record of an extracted dataset..."""
     return Dataset(
         name=extracted.name,
-        source_table=extracted.table,
+        source_table=spec.name,
         path=str(extracted.path),
         rows=extracted.rows,
         source_count=extracted.source_count,
         sha256=extracted.sha256,
         columns=[list(column) for column in extracted.columns],
         query=extracted.query,
+        spec=dataset_spec_record(spec),
+        manifest=dict(extracted.manifest),
     )
 
 
@@ -144,7 +198,6 @@ def _extracted(dataset: Dataset) -> ExtractedDataset:
     """...and back, for the hand-off check against the file on disk."""
     return ExtractedDataset(
         name=dataset.name,
-        table=dataset.source_table,
         path=Path(dataset.path),
         rows=dataset.rows,
         source_count=dataset.source_count,
@@ -152,6 +205,7 @@ def _extracted(dataset: Dataset) -> ExtractedDataset:
         columns=tuple((str(c[0]), str(c[1])) for c in dataset.columns),
         query=dataset.query,
         parameters={},
+        manifest=dataset.manifest or {},
     )
 
 
@@ -171,11 +225,10 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
     batch = ledger.batch(batch_id)
     if batch.state != State.VALIDATED:
         raise StageError(f"batch {batch_id} is {batch.state}; only a validated batch can be packaged")
-    source = settings.source(batch.source)
     folder = batch_folder(settings, batch_id)
-    message_id = f"{settings.institution.identifier}-{source.name}-{source.scope()}-{batch_id:06d}".upper()
+    message_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
     payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
-    request = _sip_request(settings, source, batch, message_id, payloads)
+    request = _sip_request(settings, batch, message_id, payloads)
     sip = build_sip(request, folder / f"{message_id}.zip")
     report = validate_sip(sip.path, settings.seda_schemas, version=settings.seda_version)
     if not report.valid:
@@ -203,7 +256,7 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "sip_validation": report.to_dict(),
         },
     )
-    request_text = approval_request(ledger.batch(batch_id), settings)
+    request_text = approval_request(ledger.batch(batch_id))
     return ledger.transition(
         batch_id,
         State.AWAITING_APPROVAL,
@@ -223,71 +276,111 @@ def _rendition(dataset: Dataset, out_dir: Path) -> tuple[Dataset, Path]:
     return dataset, parquet_to_csv(Path(dataset.path), out_dir / f"{dataset.name}.csv")
 
 
+@dataclass(frozen=True)
+class RecordRules:
+    """Interim retention and access rules per record type (placeholders from VITAM's example referential).
+
+    Packaging profiles with rules from the institution's referential replace this table.
+    """
+
+    appraisal: str | None
+    final_action: Literal["Keep", "Destroy"]
+    access: str
+
+
+RULES_BY_RECORD_TYPE: dict[str, RecordRules] = {
+    "reference_tables": RecordRules("APP-00001", "Keep", "ACC-00001"),
+    "registration_register": RecordRules("APP-00001", "Keep", "ACC-00016"),
+    "jury_minutes": RecordRules("APP-00001", "Keep", "ACC-00017"),
+    "diploma_register": RecordRules("APP-00001", "Keep", "ACC-00016"),
+    "student_file": RecordRules("APP-00001", "Keep", "ACC-00016"),
+    "theses": RecordRules("APP-00001", "Keep", "ACC-00016"),
+    "agent_career_file": RecordRules("APP-00001", "Keep", "ACC-00016"),
+    "agent_contracts": RecordRules("APP-00001", "Keep", "ACC-00016"),
+}
+
+
+def batch_scope(batch: Batch) -> Scope:
+    """The scope the batch recorded at creation (older batches: read back from its label)."""
+    if batch.scope_detail:
+        return Scope.from_json(batch.scope_detail)
+    return Scope.academic_year(int(batch.scope[:4])) if batch.scope[:4].isdigit() else Scope.everything()
+
+
+def _rules(dataset: Dataset) -> RecordRules:
+    return RULES_BY_RECORD_TYPE[(dataset.spec or {}).get("record_type", "reference_tables")]
+
+
+def _title(dataset: Dataset) -> str:
+    return str((dataset.spec or {}).get("label") or dataset.name)
+
+
+def _source_title(batch: Batch) -> str:
+    return str((batch.spec or {}).get("title") or batch.source)
+
+
 def _sip_request(
     settings: Settings,
-    source: SourceConfig,
     batch: Batch,
     message_id: str,
     payloads: list[tuple[Dataset, Path]],
 ) -> SipRequest:
-    start = source.scope_end()
-    configs = {d.name: d for d in source.datasets}
+    scope = batch_scope(batch)
+    start = scope.end
     series = []
     for dataset, csv_path in payloads:
-        config = configs[dataset.name]
+        rules = _rules(dataset)
         management = Management(
-            appraisal=Rule(config.appraisal_rule, start) if config.appraisal_rule else None,
-            final_action="Keep" if config.final_action == "Keep" else "Destroy",
-            access=Rule(config.access_rule, start) if config.access_rule else None,
+            appraisal=Rule(rules.appraisal, start) if rules.appraisal else None,
+            final_action=rules.final_action,
+            access=Rule(rules.access, start),
         )
         payload = Payload(
             source=csv_path,
             filename=csv_path.name,
-            title=f"{config.title} — {source.scope()} (fichier CSV, {dataset.rows} lignes)",
+            title=f"{_title(dataset)} — {scope.label} (fichier CSV, {dataset.rows} lignes)",
             mime_type="text/csv",
             format_id="x-fmt/18",
             format_name="Comma Separated Values",
-            description=f"Extraction de la table {dataset.source_table} ; {dataset.rows} lignes.",
+            description=f"Extraction du jeu de données {dataset.name} ; {dataset.rows} lignes.",
         )
         series.append(
             Series(
-                title=f"{config.title} — {source.scope()}",
-                description=config.description or None,
+                title=f"{_title(dataset)} — {scope.label}",
+                description=(dataset.spec or {}).get("description") or None,
                 payloads=[payload],
                 management=management,
             )
         )
     return SipRequest(
         message_identifier=message_id,
-        comment=f"Versement {source.title}, {source.scope()} (lot {batch.id})",
+        comment=f"Versement {_source_title(batch)}, {scope.label} (lot {batch.id})",
         archival_agreement=settings.vitam.ingest_contract,
         archival_agency=settings.vitam.archival_agency,
         transferring_agency=settings.institution.transferring_agency,
         originating_agency=settings.institution.identifier,
         submission_agency=settings.institution.submission_agency,
-        fonds_title=f"{settings.institution.name} — {source.title}",
+        fonds_title=f"{settings.institution.name} — {_source_title(batch)}",
         series=series,
         date=datetime.now(UTC).replace(microsecond=0),
-        seda_version=settings.seda_version,  # type: ignore[arg-type]
+        seda_version=settings.seda_version,
     )
 
 
-def approval_request(batch: Batch, settings: Settings) -> str:
-    """The French summary an archivist reviews before approving a batch."""
-    source = settings.source(batch.source)
+def approval_request(batch: Batch) -> str:
+    """The French summary an archivist reviews before approving a batch (read from the batch alone)."""
     lines = [
-        f"Demande de validation du lot n° {batch.id} — {source.title}, {source.scope()}",
+        f"Demande de validation du lot n° {batch.id} — {_source_title(batch)}, {batch_scope(batch).label_fr}",
         f"Identifiant du versement : {batch.message_identifier}",
         f"Instantané de la source : {batch.snapshot_marker}",
     ]
-    configs = {d.name: d for d in source.datasets}
     for dataset in batch.datasets:
-        config = configs[dataset.name]
+        rules = _rules(dataset)
         quality = "conforme" if dataset.quality_success else "NON CONFORME"
         lines.append(
-            f"  • {config.title} : {dataset.rows} lignes (source : {dataset.source_count}), "
-            f"contrôle qualité {quality} ; sort final {_final_action_fr(config.final_action)} "
-            f"({config.appraisal_rule or 'sans règle'}), communicabilité {config.access_rule or 'sans règle'}"
+            f"  • {_title(dataset)} : {dataset.rows} lignes (source : {dataset.source_count}), "
+            f"contrôle qualité {quality} ; sort final {_final_action_fr(rules.final_action)} "
+            f"({rules.appraisal or 'sans règle'}), communicabilité {rules.access}"
         )
     lines.append(f"Empreinte SHA-256 du SIP : {batch.sip_sha256}")
     lines.append(f'Pour valider : versement approve {batch.id} --by "Prénom Nom" --sha256 {batch.sip_sha256}')

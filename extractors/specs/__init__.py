@@ -196,8 +196,14 @@ class ToolSpec:
         for name in included - frozenset(SENSITIVE_CLASSES):
             raise SpecError(str(self.path), "include_sensitive", unknown_key_problem(name, SENSITIVE_CLASSES))
         dropped = set(drop)
-        for name in [*dropped, *(only or ()), *(exclude_columns or {})]:
-            self.dataset(name)  # an unknown name is an error, never ignored
+        for key, names in (
+            ("drop_datasets", dropped),
+            ("only_datasets", only or ()),
+            ("exclude_columns", exclude_columns or {}),
+        ):
+            for name in names:  # an unknown name is an error, never ignored
+                if name not in self.names():
+                    raise SpecError(str(self.path), key, unknown_key_problem(name, self.names()) + ": no such dataset")
         wanted = set(self.names()) if only is None else _with_references(self, only)
         chosen = []
         for dataset in self.datasets:

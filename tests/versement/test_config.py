@@ -29,9 +29,34 @@ def test_demo_configuration_loads_with_paths_relative_to_the_file():
     assert settings.staging == (DEMO.parent.parent / "var" / "staging").resolve()
     assert settings.ledger_url == f"sqlite:///{(DEMO.parent.parent / 'var' / 'ledger.sqlite').resolve()}"
     apogee = settings.source("apogee")
-    assert [d.table for d in apogee.datasets] == ["INS_ADM_ETP", "INDIVIDU", "RESULTAT_VDI"]
-    assert apogee.scope() == "2023-2024"
-    assert apogee.datasets[0].filters == {"COD_ANU": "2023"}
+    assert apogee.tool == "apogee"
+    assert apogee.spec.scope == "academic_year"
+    assert [d.name for d in apogee.datasets] == list(apogee.spec.names())
+    assert settings.source("harpege").spec.scope == "period"
+
+
+def test_sensitive_columns_are_left_out_unless_the_deployment_asks_for_them():
+    default = load(DEMO, environ={}).source("apogee")
+    hidden = {c for d in default.datasets for c in d.exclude_columns}
+    tagged = {name for d in default.spec.datasets for name in d.sensitive_columns()}
+    assert tagged, "the Apogée specification tags sensitive columns"
+    assert hidden == tagged
+    wanted = load(
+        DEMO,
+        environ={
+            "VERSEMENT__SOURCES__APOGEE__INCLUDE_SENSITIVE": '["nir", "postal_address", "bank_details", "health"]'
+        },
+    )
+    assert not any(d.exclude_columns for d in wanted.source("apogee").datasets)
+
+
+def test_overrides_drop_and_narrow_datasets_with_their_references():
+    spec = load(DEMO, environ={}).source("apogee").spec
+    scoped = next(d for d in spec.datasets if d.references)
+    only = load(DEMO, environ={"VERSEMENT__SOURCES__APOGEE__ONLY_DATASETS": f'["{scoped.name}"]'}).source("apogee")
+    assert {d.name for d in only.datasets} == {scoped.name, *scoped.references}
+    dropped = load(DEMO, environ={"VERSEMENT__SOURCES__APOGEE__DROP_DATASETS": f'["{scoped.name}"]'}).source("apogee")
+    assert scoped.name not in {d.name for d in dropped.datasets}
 
 
 def test_environment_overrides_typed_values_and_nested_keys():
@@ -60,26 +85,32 @@ def test_toml_syntax_error_is_reported(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "key", "problem"),
     [
-        (("tenant = 0", 'tenant = "zero"'), "vitam.tenant", "expected int"),
-        (("tenant = 0", "tenant = -1"), "vitam.tenant", "non-negative"),
+        (("tenant = 0", 'tenant = "zero"'), "vitam.tenant", "valid integer"),
+        (("tenant = 0", "tenant = -1"), "vitam.tenant", "greater than or equal to 0"),
+        (("poll_timeout = 120", "poll_timeout = 0"), "vitam.poll_timeout", "greater than 0"),
         (('version = "2.1"', 'version = "2.0"'), "seda.version", "unsupported SEDA version"),
         (
             ('ingest_contract = "IC-000001"', 'ingest_contract = ""'),
             "vitam.ingest_contract",
-            "must not be empty",
+            "at least 1 character",
         ),
+        (("sandbox = true\n", 'sandbox = "perhaps"\n'), "vitam.sandbox", "valid boolean"),
+        (("[institution]", "[institution_typo]"), "institution_typo", "did you mean 'institution'?"),
+        (("tenant = 0", "tennant = 0"), "vitam.tennant", "did you mean 'tenant'?"),
+        (("synthetic = true ", "synthtic = true "), "sources.apogee.synthtic", "did you mean 'synthetic'?"),
+        (('tool = "apogee"', 'tool = "apogée"'), "sources.apogee.tool", "did you mean 'apogee'?"),
+        (("[sources.apogee]", "[sources.Apogee]"), "sources.Apogee", "should match pattern"),
         (
-            ('final_action = "Keep"', 'final_action = "Burn"'),
-            "sources.apogee.datasets[0].final_action",
-            "not Keep or Destroy",
+            ("[sources.apogee]", "[sources.apogee]\nfiltres = { COD_ANU = '2023' }"),
+            "sources.apogee.filtres",
+            "unknown key",
         ),
+        (("[sources.apogee]", "[sources.apogee]\nacadmic_year = 2023"), "sources.apogee.acadmic_year", "unknown key"),
         (
-            ("academic_year = 2023", "academic_year = 1023"),
-            "sources.apogee.academic_year",
-            "plausible",
+            ("[sources.apogee]", "[sources.apogee]\ninclude_sensitive = ['nir', 'nir']"),
+            "sources.apogee.include_sensitive",
+            "must not repeat",
         ),
-        (('key = ["COD_IND"]', "key = []"), "sources.apogee.datasets[1].key", "non-empty list"),
-        (("[institution]", "[institution_typo]"), "institution", "missing table"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, edit, key, problem):
@@ -91,6 +122,37 @@ def test_bad_values_name_the_key(tmp_path, edit, key, problem):
     assert caught.value.key == key
     assert problem in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "problem"),
+    [
+        ("VERSEMENT__VITAM__TENANTT", "3", "vitam.tenantt", "did you mean 'tenant'?"),
+        ("VERSEMENT__VITAMM__TENANT", "3", "vitamm", "did you mean 'vitam'?"),
+        ("VERSEMENT__VITAM__TENANT", "trois", "vitam.tenant", "valid integer"),
+        ("VERSEMENT__SOURCES__APOGEE__FILTRES", "x", "sources.apogee.filtres", "unknown key"),
+        (
+            "VERSEMENT__SOURCES__APOGEE__INCLUDE_SENSITIVE",
+            '["helth"]',
+            "sources.apogee.include_sensitive.0",
+            "did you mean 'health'?",
+        ),
+        (
+            "VERSEMENT__SOURCES__APOGEE__DROP_DATASETS",
+            '["nope_dataset"]',
+            "sources.apogee.drop_datasets",
+            "no such dataset",
+        ),
+        ("VERSEMENT__SOURCES__APOGE__URL", "sqlite:///x", "sources.apoge.tool", "no such tool"),
+    ],
+)
+def test_bad_overrides_blame_the_variable_not_the_file(variable, value, key, problem):
+    with pytest.raises(ConfigError) as caught:
+        load(DEMO, environ={variable: value})
+    assert caught.value.key == key
+    assert problem in str(caught.value)
+    assert caught.value.origin == f"environment variable {variable}"
+    assert str(DEMO) not in str(caught.value)
 
 
 def test_a_password_in_a_url_is_refused_and_not_echoed(tmp_path):
@@ -119,13 +181,7 @@ def test_override_into_a_scalar_is_refused():
         load(DEMO, environ={"VERSEMENT__VITAM__TENANT__X": "1"})
 
 
-def test_duplicate_dataset_names_are_refused(tmp_path):
-    text = demo_text().replace('name = "individus"', 'name = "inscriptions"')
-    with pytest.raises(ConfigError, match="dataset names must be unique"):
-        load(write(tmp_path, text), environ={})
-
-
-def test_unknown_source_lists_the_known_ones():
+def test_unknown_source_suggests_the_closest():
     settings = load(DEMO, environ={})
-    with pytest.raises(ConfigError, match=r"no such source \(known: apogee\)"):
-        settings.source("harpege")
+    with pytest.raises(ConfigError, match=r"unknown key 'harpeg' \(did you mean 'harpege'\?\): no such source"):
+        settings.source("harpeg")

@@ -19,7 +19,11 @@ class Batch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
-    scope: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(64))  # its label, e.g. "2023-2024"
+    # What the scope is (extractors.scope.Scope.to_json) and the specification extracted with
+    # ({tool, version, sha256}): every later stage reads these, never the current configuration.
+    scope_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # "source/scope" while the batch is alive, NULL once closed: one live batch per scope.
     active_key: Mapped[str | None] = mapped_column(String(140), unique=True)
     state: Mapped[str] = mapped_column(String(32), index=True)
@@ -60,6 +64,10 @@ class Dataset(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     columns: Mapped[list[Any]] = mapped_column(JSON)
     query: Mapped[str] = mapped_column(Text)
+    # The dataset's specification as extracted (label, record type, key, person key, column tags)
+    # and its extraction manifest (query, parameters, snapshot, counts, schema, times).
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     quality_success: Mapped[bool | None] = mapped_column()
 

@@ -132,7 +132,16 @@ class Ledger:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def create_batch(self, source: str, scope: str, actor: str) -> Batch:
+    def create_batch(
+        self,
+        source: str,
+        scope: str,
+        actor: str,
+        *,
+        scope_detail: Mapping[str, Any] | None = None,
+        spec: Mapping[str, Any] | None = None,
+    ) -> Batch:
+        """A new batch in ``new`` for ``source`` and ``scope`` (its label), or LedgerError if one is live."""
         with self.session() as session:
             key = f"{source}/{scope}"
             if session.scalars(select(Batch.id).where(Batch.active_key == key)).first() is not None:
@@ -145,6 +154,8 @@ class Ledger:
                 state=State.NEW,
                 created_at=stamp,
                 updated_at=stamp,
+                scope_detail=dict(scope_detail) if scope_detail is not None else None,
+                spec=dict(spec) if spec is not None else None,
             )
             session.add(batch)
             session.flush()
@@ -155,7 +166,12 @@ class Ledger:
                 "batch.created",
                 None,
                 State.NEW,
-                {"source": source, "scope": scope},
+                {
+                    "source": source,
+                    "scope": scope,
+                    **({"scope_detail": dict(scope_detail)} if scope_detail is not None else {}),
+                    **({"spec": dict(spec)} if spec is not None else {}),
+                },
             )
             return batch
 

@@ -1,0 +1,162 @@
+"""Dataset specification files: read strictly, parameters checked, overrides that cannot lie."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extractors.scope import Scope, ScopeError
+from extractors.specs import SpecError, available_tools, load_spec_file, load_tool
+
+GOOD = """
+tool = "demo"
+label = "Démo"
+version = "1"
+scope = "academic_year"
+
+[[datasets]]
+name = "inscriptions"
+label = "Inscriptions"
+record_type = "registration_register"
+key = ["COD_ANU", "COD_IND"]
+person_key = "COD_IND"
+person_kind = "student"
+references = ["pays"]
+sql = '''
+SELECT i.COD_ANU, i.COD_IND, i.COD_THP, i.COD_NNI FROM INS i -- not :a_parameter
+WHERE i.COD_ANU = :academic_year AND i.LIB <> ':not_one_either'
+'''
+[datasets.columns]
+COD_THP = { label = "Handicap", tags = ["health"] }
+COD_NNI = { label = "NIR", tags = ["nir", "person_identifier"] }
+
+[[datasets]]
+name = "pays"
+label = "Pays"
+record_type = "reference_tables"
+scoped = false
+key = ["COD_PAY"]
+table = "PAYS"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "demo.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_file_loads_with_its_digest_and_parameters(tmp_path):
+    spec = load_spec_file(write(tmp_path, GOOD))
+    assert spec.names() == ("inscriptions", "pays")
+    assert spec.dataset("inscriptions").parameters == {"academic_year"}
+    assert spec.dataset("pays").sql == "SELECT * FROM PAYS"
+    assert len(spec.sha256) == 64
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        (
+            'record_type = "registration_register"',
+            'record_typ = "registration_register"',
+            "record_typ",
+            "did you mean 'record_type'?",
+        ),
+        ('record_type = "registration_register"', 'record_type = "registre"', "record_type", "unknown key 'registre'"),
+        ('tags = ["health"]', 'tags = ["helth"]', "tags", "did you mean 'health'?"),
+        ("= :academic_year", "= :academic_yr", "sql", "uses parameters ['academic_yr']"),
+        ("scoped = false", "scoped = true", "sql", "uses parameters none"),
+        ('references = ["pays"]', 'references = ["pay"]', "references", "did you mean 'pays'?"),
+        ('person_kind = "student"', 'person_kind = "etudiant"', "person_kind", "unknown key"),
+        ('person_kind = "student"\n', "", "inscriptions", "person_key and person_kind go together"),
+        ('table = "PAYS"', 'table = "PAYS; DROP TABLE X"', "table", "is not a table name"),
+        ('table = "PAYS"', 'table = "PAYS"\nsql = "SELECT 1"', "pays", "exactly one of sql or table"),
+        ('key = ["COD_PAY"]', "key = []", "key", "a key is required"),
+        ('name = "pays"', 'name = "inscriptions"', "datasets", "used twice"),
+        ('name = "pays"', 'name = "Pays/../x"', "name", "lower-case"),
+        ("WHERE i.COD_ANU", "WHERE 1=1 ORDER BY i.COD_IND --\nAND i.COD_ANU", "sql", "must not end with ORDER BY"),
+        ('scope = "academic_year"', 'scope = "year"', "scope", "is not one of"),
+        ('tool = "demo"', 'tool = "other"', "tool", "does not match the file name"),
+    ],
+)
+def test_a_bad_file_names_file_key_and_problem(tmp_path, old, new, key, problem):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(SpecError) as caught:
+        load_spec_file(path)
+    assert caught.value.key.endswith(key)
+    assert problem in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_sensitive_columns_are_left_out_unless_asked_for(tmp_path):
+    spec = load_spec_file(write(tmp_path, GOOD))
+    default = spec.select()[0]
+    assert set(default.exclude_columns) == {"COD_THP", "COD_NNI"}
+    assert spec.select(include_sensitive=["health"])[0].exclude_columns == ("COD_NNI",)
+    assert spec.select(include_sensitive=["health", "nir"])[0].exclude_columns == ()
+
+
+def test_selection_overrides_are_checked(tmp_path):
+    spec = load_spec_file(write(tmp_path, GOOD))
+    assert [d.name for d in spec.select(only=["inscriptions"])] == ["inscriptions", "pays"]
+    assert [d.name for d in spec.select(drop=["pays"])] == ["inscriptions"]
+    assert spec.select(exclude_columns={"pays": ["LIB_PAY"]})[1].exclude_columns == ("LIB_PAY",)
+    for kwargs, key in (
+        ({"drop": ["pay"]}, "drop_datasets"),
+        ({"only": ["inscription"]}, "only_datasets"),
+        ({"exclude_columns": {"pay": ["X"]}}, "exclude_columns"),
+        ({"include_sensitive": ["helth"]}, "include_sensitive"),
+    ):
+        with pytest.raises(SpecError) as caught:
+            spec.select(**kwargs)
+        assert caught.value.key == key
+    with pytest.raises(SpecError, match="cannot leave out key column"):
+        spec.select(exclude_columns={"pays": ["COD_PAY"]})
+
+
+def test_every_shipped_specification_loads():
+    assert {"apogee", "harpege"} <= set(available_tools())
+    for tool in available_tools():
+        spec = load_tool(tool)
+        assert spec.tool == tool
+        assert spec.datasets
+
+
+def test_an_unknown_tool_suggests_the_closest():
+    with pytest.raises(SpecError, match="did you mean 'apogee'"):
+        load_tool("apoge")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "label", "parameters"),
+    [
+        ("academic_year", "2023", "2023-2024", {"academic_year": "2023"}),
+        ("period", "2020", "2020-01-01..2020-12-31", None),
+        ("period", "2000-01-01..2023-12-31", "2000-01-01..2023-12-31", None),
+        ("all", "", "all", {}),
+    ],
+)
+def test_scopes_parse_label_and_round_trip(kind, text, label, parameters):
+    scope = Scope.parse(kind, text)
+    assert scope.label == label
+    if parameters is not None:
+        assert scope.parameters() == parameters
+    assert Scope.from_json(scope.to_json()) == scope
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("academic_year", "1850"),
+        ("academic_year", "2023-2024"),
+        ("academic_year", "20x3"),
+        ("period", "2023-12-31..2000-01-01"),
+        ("period", "2023-02-30..2024-01-01"),
+    ],
+)
+def test_bad_scopes_are_refused(kind, text):
+    with pytest.raises(ScopeError):
+        Scope.parse(kind, text)

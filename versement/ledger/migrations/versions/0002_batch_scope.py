@@ -1,0 +1,33 @@
+"""Batches record their scope and the dataset specification they were extracted with.
+
+Revision ID: 0002_scope
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_scope"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("batch") as table:
+        table.add_column(sa.Column("scope_detail", sa.JSON(), nullable=True))
+        table.add_column(sa.Column("spec", sa.JSON(), nullable=True))
+    with op.batch_alter_table("dataset") as table:
+        table.add_column(sa.Column("spec", sa.JSON(), nullable=True))
+        table.add_column(sa.Column("manifest", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("dataset") as table:
+        table.drop_column("manifest")
+        table.drop_column("spec")
+    with op.batch_alter_table("batch") as table:
+        table.drop_column("spec")
+        table.drop_column("scope_detail")
