@@ -3,7 +3,6 @@
 from seda.errors import SchemaError, SipError
 from seda.model import Management, Payload, Rule, Series, SipRequest, SipResult
 from seda.sip import build_sip
-from seda.versions import SedaVersion
 from seda.validation import (
     SUPPORTED_VERSIONS,
     Issue,
@@ -12,6 +11,7 @@ from seda.validation import (
     validate_manifest,
     validate_sip,
 )
+from seda.versions import SedaVersion
 
 __all__ = [
     "SUPPORTED_VERSIONS",
