@@ -9,8 +9,10 @@ embedded default ``config/demo.toml``; passwords from the Airflow connections
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 SOURCE = "apogee"
 ACTOR = "airflow:versement_apogee_demo"
@@ -23,17 +25,24 @@ ACTOR = "airflow:versement_apogee_demo"
     catchup=False,
     tags=["versement", "apogee"],
     doc_md=__doc__,
+    params={
+        "year": Param(
+            2023, type="integer", minimum=1960, maximum=2100, description="année universitaire (2023 = 2023-2024)"
+        )
+    },
 )
 def versement_apogee_demo() -> None:
     @task
-    def extract() -> int:
+    def extract(params: dict[str, Any] | None = None) -> int:
+        from extractors.scope import Scope
         from versement.airflow_integration import deployment
         from versement.demo import prepare_sources
         from versement.pipeline import run_extract
 
         settings, ledger = deployment()
-        prepare_sources(settings)
-        return run_extract(settings, ledger, SOURCE, actor=ACTOR).id
+        prepare_sources(settings, only=SOURCE)
+        scope = Scope.academic_year(int((params or {})["year"]))
+        return run_extract(settings, ledger, SOURCE, scope, actor=ACTOR).id
 
     @task
     def validate(batch_id: int) -> int:

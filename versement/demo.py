@@ -9,6 +9,8 @@ Running it again finds the batches already accepted and sends nothing twice.
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +44,7 @@ def run_demo(settings: Settings, *, serve: bool, port: int = 8000) -> int:
     print(summary_table(results, ledger))
     ok = all(batch.state in (State.ACCEPTED, State.VERIFIED) for batch in results)
     if serve:
-        serve_browser(ledger, port)
+        serve_browser(settings, port)
     return 0 if ok else 1
 
 
@@ -157,13 +159,12 @@ def summary_table(batches: list[Batch], ledger: Ledger) -> str:
     return "\n".join(lines)
 
 
-def serve_browser(ledger: Ledger, port: int) -> None:
-    import uvicorn
+def serve_browser(settings: Settings, port: int) -> None:
+    """Serve the consultation browser until Ctrl+C, as its own program (``python -m browser``).
 
-    from browser import create_app
-
-    print(
-        f"Navigateur des versements : http://127.0.0.1:{port}/ (Ctrl+C pour arrêter)",
-        file=sys.stderr,
-    )
-    uvicorn.run(create_app(ledger), host="127.0.0.1", port=port, log_level="warning")
+    The browser is an application on top of the ledger; versement itself never imports it.
+    """
+    print(f"Navigateur des versements : http://127.0.0.1:{port}/ (Ctrl+C pour arrêter)", file=sys.stderr)
+    command = [sys.executable, "-m", "browser", "--config", str(settings.source_file), "--port", str(port)]
+    with contextlib.suppress(KeyboardInterrupt):
+        subprocess.run(command, check=False)
