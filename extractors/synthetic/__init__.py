@@ -79,7 +79,9 @@ def parameters(
         size = max(minimum, 120)
     if isinstance(size, bool) or not isinstance(size, int) or size < minimum:
         raise SyntheticSourceError(f"{size_name} must be an integer of at least {minimum}, got {size!r}")
-    if isinstance(years, int) and not isinstance(years, bool):
+    if isinstance(years, bool):
+        raise SyntheticSourceError(f"years must be a number of years or a list of years, got {years!r}")
+    if isinstance(years, int):
         if not 1 <= years <= 60:
             raise SyntheticSourceError(f"years must be between 1 and 60, got {years}")
         chosen = tuple(range(LAST_YEAR - years + 1, LAST_YEAR + 1))
@@ -93,6 +95,7 @@ def parameters(
 
 
 __all__ = [
+    "DEFAULT_SEED",
     "TOOLS",
     "NotSynthetic",
     "SourceSummary",

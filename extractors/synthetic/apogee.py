@@ -17,7 +17,8 @@ Fixed individuals, always present (``MIN_STUDENTS``), all but #4 registered in t
 - #3 apostrophes, straight and typographic (O'BRIEN, L’HÔTE, L'Haÿ-les-Roses);
 - #4 an applicant: no student number, no registration;
 - #5 a master's degree obtained with DAT_OBT_VDI 9999-12-31;
-- #6 the empty string beside NULL (LIB_NOM_USU_IND = '', LIB_PR2_IND = '', LIB_AD2 = '');
+- #6 the empty string beside NULL (LIB_NOM_USU_IND = '', LIB_PR2_IND = '', LIB_AD2 = ''), and a
+  handicap code (COD_THP, health data left out by default);
 - #7 a doctorate defended in the last year, whose thesis title holds HTML and a script tag.
 
 ``nasty=True`` adds: #8 mojibake names, #9 control characters, #10 a duplicated IND_BAC row
@@ -525,7 +526,7 @@ class _World:
             who.nationality,
             ETABLISSEMENTS[0][0],
             str(who.first_year),
-            "01" if rng.random() < 0.03 else None,  # COD_THP: health data
+            "02" if s.index == 6 else ("01" if rng.random() < 0.03 else None),  # COD_THP: health data
             rng.choice("1112345"),
             created,
             None if rng.random() < 0.5 else date(self.last, rng.randint(1, 8), rng.randint(1, 28)).isoformat(),
@@ -709,7 +710,7 @@ class _World:
                 average, passed = None, True
             elif last_stage:
                 results = list(self._stage_results(s, r))
-                session, average, passed = results[-1]
+                _session, average, passed = results[-1]
             else:
                 continue
             number = (r.year + 1) * 10_000_000 + s.index if passed else None
@@ -823,7 +824,7 @@ class _World:
             )
 
     def personnel(self) -> Iterator[Row]:
-        for k in range(max(10, self.p.size // 20)):
+        for k in range(max(20, self.p.size // 20)):
             who = person(self.p, "agent", k)
             linked = k % 4 != 3  # the others are outside jury members, unknown to Harpège
             yield (

@@ -381,7 +381,7 @@ class _World:
                 n += 1
                 corps, grade = path[min((n - 1) // 3, len(path) - 1)]
                 following = date(begin.year + rng.randint(2, 4), begin.month, begin.day)
-                last = end is not None and following > end or end is None and following > horizon
+                last = following > (end or horizon)
                 finish = end if last else following - timedelta(days=1)
                 quotity = "100.00" if rng.random() < 0.9 else "80.00"
                 yield (

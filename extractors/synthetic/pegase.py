@@ -170,7 +170,7 @@ class _World:
             )  # fmt: skip
 
     def notes(self, index: int) -> Iterator[Row]:
-        formation, path = self._path(index)
+        _formation, path = self._path(index)
         rng = self.p.rng("pegase", "notes", index)
         for year, step in path:
             for code in (step, *(f"{step}-UE{n}" for n in range(1, 4))):

@@ -37,7 +37,7 @@ def parse_target(url: str) -> tuple[Backend, URL]:
     """The backend of ``url``; a clear error, without the password, for anything else."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise SyntheticSourceError(
             f"{_without_password(url)!r} is not a database URL (expected sqlite:///FILE or postgresql://HOST/DB)"
         ) from None
@@ -114,18 +114,17 @@ def _write_sqlite(path: Path, stored: Mapping[str, str], content: ToolTables) ->
     os.close(handle)
     counts: dict[str, int] = {}
     try:
-        with contextlib.closing(sqlite3.connect(temporary)) as conn:
-            with conn:  # one transaction, committed at the end
-                conn.execute(METADATA.create("sqlite"))
-                for t in content.tables:
-                    conn.execute(t.create("sqlite"))
-                    marks = ", ".join("?" * len(t.columns))
-                    counts[t.name] = 0
-                    for chunk in _chunks(content.rows[t.name]()):
-                        _check_width(t.name, len(t.columns), chunk[0])
-                        conn.executemany(f"INSERT INTO {t.name} VALUES ({marks})", chunk)
-                        counts[t.name] += len(chunk)
-                conn.executemany(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", stored.items())
+        with contextlib.closing(sqlite3.connect(temporary)) as conn, conn:  # one transaction, committed at the end
+            conn.execute(METADATA.create("sqlite"))
+            for t in content.tables:
+                conn.execute(t.create("sqlite"))
+                marks = ", ".join("?" * len(t.columns))
+                counts[t.name] = 0
+                for chunk in _chunks(content.rows[t.name]()):
+                    _check_width(t.name, len(t.columns), chunk[0])
+                    conn.executemany(f"INSERT INTO {t.name} VALUES ({marks})", chunk)
+                    counts[t.name] += len(chunk)
+            conn.executemany(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", stored.items())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -243,7 +242,7 @@ def copy_line(row: Row) -> str:
         if value is None:
             fields.append("\\N")
         elif value.__class__ is str:
-            fields.append(value.translate(_COPY_ESCAPES))  # type: ignore[attr-defined]
+            fields.append(value.translate(_COPY_ESCAPES))
         else:
             fields.append(str(value))
     return "\t".join(fields) + "\n"
