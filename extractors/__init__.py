@@ -17,7 +17,7 @@ Entry points::
 from extractors.datasets import DatasetSpec, ExtractedDataset, Snapshot
 from extractors.errors import ExtractionError
 from extractors.extract import extract
-from extractors.synthetic import SourceSummary, generate_apogee
+from extractors.synthetic import SourceSummary, generate, generate_apogee
 
 __all__ = [
     "DatasetSpec",
@@ -26,5 +26,6 @@ __all__ = [
     "Snapshot",
     "SourceSummary",
     "extract",
+    "generate",
     "generate_apogee",
 ]

@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     audit = command("audit", _audit_verify, "check the audit trail")
     audit.add_argument("action", choices=["verify"])
 
+    from versement.sources_cli import add_commands as add_sources_commands
+
+    add_sources_commands(command)
+
     sip = command("sip", _sip_validate, "check a SIP (zip) or a manifest against the SEDA and VITAM schemas")
     sip.add_argument("action", choices=["validate"])
     sip.add_argument("path", type=Path)

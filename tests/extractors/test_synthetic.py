@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from extractors import generate_apogee
-from extractors.synthetic_schema import APOGEE_TABLES
+from extractors.synthetic.legacy_schema import APOGEE_TABLES
 from tests.extractors.helpers import sqlite_rows
 
 CONTROL_CHARACTERS = ("\x01", "\x0b", "\x85")

@@ -1,4 +1,7 @@
-"""A synthetic Apogée-like source in SQLite, for the embedded demo and the tests.
+"""The first synthetic Apogée (three tables, SQLite only), kept for its existing callers.
+
+Superseded by ``extractors.synthetic.generate("apogee", url, ...)``, which creates every table the
+spec files read; the demo and the tests move to it when the extraction reads the spec files.
 
 ``generate_apogee()`` is deterministic (one seeded ``random.Random``), idempotent (a file already
 generated with the same parameters is left untouched, mtime included) and atomic (written to a
@@ -6,7 +9,7 @@ temporary file in the same folder, then ``os.replace``). The parameters are stor
 ``VERSEMENT_SYNTHETIC`` table, which is also how a synthetic file is told apart from a real
 SQLite source: any other existing file is refused, never overwritten.
 
-See ``synthetic_schema`` for the tables and ``synthetic_rows`` for the awkward values planted in
+See ``legacy_schema`` for the tables and ``legacy_rows`` for the awkward values planted in
 them.
 """
 
@@ -18,23 +21,14 @@ import random
 import sqlite3
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from extractors.synthetic_rows import MIN_STUDENTS, Row, build_rows
-from extractors.synthetic_schema import APOGEE_TABLES, DDL, METADATA_TABLE
+from extractors.synthetic.base import SourceSummary
+from extractors.synthetic.legacy_rows import MIN_STUDENTS, Row, build_rows
+from extractors.synthetic.legacy_schema import APOGEE_TABLES, DDL, METADATA_TABLE
 
 # Bump when the generated content changes, so existing demo files are regenerated.
 GENERATOR_VERSION = "3"
-
-
-@dataclass(frozen=True)
-class SourceSummary:
-    """What ``generate_apogee`` produced (or found already there)."""
-
-    path: Path
-    tables: Mapping[str, int]  # table → row count
-    created: bool  # False when an identical file was already there
 
 
 def generate_apogee(
@@ -52,10 +46,11 @@ def generate_apogee(
     """
     parameters = _parameters(students, years, seed, nasty)
     if path.exists() and _stored_parameters(path) == parameters:
-        return SourceSummary(path, _row_counts(path), created=False)
+        return SourceSummary("apogee", f"sqlite:///{path}", _row_counts(path), False, parameters, path=path)
     rows = build_rows(random.Random(seed), students, sorted(years), nasty)
     _write_atomically(path, parameters, rows)
-    return SourceSummary(path, {table: len(rows[table]) for table in APOGEE_TABLES}, created=True)
+    counts = {table: len(rows[table]) for table in APOGEE_TABLES}
+    return SourceSummary("apogee", f"sqlite:///{path}", counts, True, parameters, path=path)
 
 
 def _parameters(students: int, years: Sequence[int], seed: int, nasty: bool) -> dict[str, str]:
