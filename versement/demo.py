@@ -64,7 +64,7 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
     if not settings.vitam.sandbox:
         yield settings
         return
-    from vitam_client.sandbox import create_app, make_tls_material, serve
+    from vitam_sandbox import create_app, make_tls_material, serve
 
     folder = settings.staging / "vitam-sandbox"
     tls = make_tls_material(folder / "tls")
@@ -75,7 +75,7 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
 
 def sandbox_config(settings: Settings, storage: Path | None) -> Any:
     """A sandbox that knows this deployment's tenant, contracts and agencies."""
-    from vitam_client.sandbox import SandboxConfig
+    from vitam_sandbox import SandboxConfig
 
     agencies = (
         settings.institution.identifier,

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from vitam_client import VitamClient, VitamEndpoint
-from vitam_client.sandbox import SandboxConfig, create_app
+from vitam_sandbox import SandboxConfig, create_app
 
 BASE = "http://testserver"
 

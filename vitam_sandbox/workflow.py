@@ -14,10 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vitam_client.sandbox import guid
-from vitam_client.sandbox.config import SandboxConfig
-from vitam_client.sandbox.events import Event, Refusal, chain
-from vitam_client.sandbox.manifest import (
+from vitam_sandbox import guid
+from vitam_sandbox.config import SandboxConfig
+from vitam_sandbox.events import Event, Refusal, chain
+from vitam_sandbox.manifest import (
     SUPPORTED_VERSIONS,
     DataObject,
     Manifest,

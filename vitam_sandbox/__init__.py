@@ -55,10 +55,10 @@ every other access-external query (501); operation purging; VITAM's TLS 1.2-only
 ``serve`` with ``make_tls_material(..., require_client_cert=True)``.
 """
 
-from vitam_client.sandbox.app import create_app
-from vitam_client.sandbox.config import DEMO_AGENCIES, DEMO_RULES, SandboxConfig
-from vitam_client.sandbox.server import serve
-from vitam_client.sandbox.tls import TlsMaterial, make_tls_material
+from vitam_sandbox.app import create_app
+from vitam_sandbox.config import DEMO_AGENCIES, DEMO_RULES, SandboxConfig
+from vitam_sandbox.server import serve
+from vitam_sandbox.tls import TlsMaterial, make_tls_material
 
 __all__ = [
     "DEMO_AGENCIES",

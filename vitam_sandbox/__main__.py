@@ -1,4 +1,4 @@
-"""``python -m vitam_client.sandbox``: serve the VITAM sandbox (a test and demo server)."""
+"""``python -m vitam_sandbox``: serve the VITAM sandbox (a test and demo server)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from vitam_client.sandbox import SandboxConfig, create_app, make_tls_material, serve
+from vitam_sandbox import SandboxConfig, create_app, make_tls_material, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m vitam_client.sandbox",
+        prog="python -m vitam_sandbox",
         description="VITAM sandbox: a TEST AND DEMO server reproducing part of VITAM's API. Not VITAM.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vitam_client.sandbox.guid import looks_like_guid
+from vitam_sandbox.guid import looks_like_guid
 
 _ATR = "atr.xml"
 _MANIFEST = "manifest.xml"

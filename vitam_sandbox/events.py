@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vitam_client.sandbox.labels import event_label, outcome_message
+from vitam_sandbox.labels import event_label, outcome_message
 
 
 def event_time() -> str:

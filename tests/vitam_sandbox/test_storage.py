@@ -11,7 +11,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from tests.vitam_client.conftest import endpoint, no_sleep
 from tests.vitam_client.sips import build_sip
 from vitam_client import VitamClient, parse_atr
-from vitam_client.sandbox import SandboxConfig, create_app
+from vitam_sandbox import SandboxConfig, create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from vitam_client.sandbox.events import Event, event_time, message_time
-from vitam_client.sandbox.manifest import SUPPORTED_VERSIONS, Manifest
-from vitam_client.sandbox.workflow import IngestOutcome
+from vitam_sandbox.events import Event, event_time, message_time
+from vitam_sandbox.manifest import SUPPORTED_VERSIONS, Manifest
+from vitam_sandbox.workflow import IngestOutcome
 
 DEFAULT_NAMESPACE = "fr:gouv:culture:archivesdefrance:seda:v2.2"  # when the SIP was unreadable
 REFUSED_UPLOAD_NAMESPACE = "fr:gouv:culture:archivesdefrance:seda:v2.0"  # ATR_KO_DEFAULT.xml

@@ -19,19 +19,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from vitam_client.sandbox import guid
-from vitam_client.sandbox.config import SandboxConfig
-from vitam_client.sandbox.events import message_time
-from vitam_client.sandbox.reply import build_refused_upload_reply, build_reply
-from vitam_client.sandbox.responses import (
+from vitam_sandbox import guid
+from vitam_sandbox.config import SandboxConfig
+from vitam_sandbox.events import message_time
+from vitam_sandbox.reply import build_refused_upload_reply, build_reply
+from vitam_sandbox.responses import (
     RequestIdMiddleware,
     TenantFilter,
     drain,
     not_implemented,
     vitam_error,
 )
-from vitam_client.sandbox.store import Operation, Store
-from vitam_client.sandbox.workflow import IngestOutcome, IngestRequest, run_ingest
+from vitam_sandbox.store import Operation, Store
+from vitam_sandbox.workflow import IngestOutcome, IngestRequest, run_ingest
 
 log = logging.getLogger(__name__)
 

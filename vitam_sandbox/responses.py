@@ -7,7 +7,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vitam_client.sandbox.guid import REQUEST, new_guid
+from vitam_sandbox.guid import REQUEST, new_guid
 
 TENANT_FILTER_BODY = '{"Error":"X-Tenant-Id check failed!"}'
 
