@@ -1,63 +1,31 @@
-"""What the sandbox knows: tenants, contracts, agencies and the rules referential."""
+"""What one sandbox instance knows (its referentials, tenants, storage) and how it misbehaves
+when a test asks it to (:class:`~vitam_sandbox.faults.Faults`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-RULE_TYPES = frozenset(
-    {
-        "AppraisalRule",
-        "AccessRule",
-        "StorageRule",
-        "DisseminationRule",
-        "ClassificationRule",
-        "ReuseRule",
-        "HoldRule",
-    }
-)
+from vitam_sandbox.faults import Faults
+from vitam_sandbox.referentials import Referentials
 
-DEMO_AGENCIES = frozenset(
-    {
-        "UNIV-DEMO",  # the demo university (originating agency)
-        "CINES",  # the archival agency running VITAM
-        "Vitam",
-        # The identifiers used by the synthetic SEDA examples in shared/seda/examples.
-        "FRAN_NP_000000",
-        "FRAN_NP_000001",
-        "FRAN_NP_000002",
-    }
-)
-
-# Ids in the style of VITAM's test referential; the sandbox computes no end dates.
-DEMO_RULES: Mapping[str, str] = {
-    "APP-00001": "AppraisalRule",
-    "APP-00002": "AppraisalRule",
-    "APP-00003": "AppraisalRule",
-    "ACC-00001": "AccessRule",
-    "ACC-00002": "AccessRule",
-    "ACC-00003": "AccessRule",
-    "ACC-00016": "AccessRule",
-    "ACC-00017": "AccessRule",
-    "ACC-00020": "AccessRule",
-    "STO-00001": "StorageRule",
-    "DIS-00001": "DisseminationRule",
-    "REU-00001": "ReuseRule",
-    "CLASS-00001": "ClassificationRule",
-    "HOL-00001": "HoldRule",
-}
+# The demo's referentials, in VITAM's import formats (config/vitam-referentials/ of the repository).
+DEMO_REFERENTIALS = Path(__file__).resolve().parent.parent / "config" / "vitam-referentials"
 
 
 @dataclass
 class SandboxConfig:
-    """The referentials and behaviour of one sandbox instance."""
+    """The referentials and behaviour of one sandbox instance.
+
+    ``referentials`` defaults to empty: like a fresh VITAM tenant, such a sandbox refuses every
+    SIP until contracts, agencies and rules are loaded (``load_referentials(folder)``).
+    """
 
     tenants: frozenset[int] = frozenset({0})
-    ingest_contracts: frozenset[str] = frozenset({"IC-000001"})
-    access_contracts: frozenset[str] = frozenset({"AC-000001"})
-    agencies: frozenset[str] = DEMO_AGENCIES
-    rules: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_RULES))
+    referentials: Referentials = field(default_factory=Referentials)
     schema_dir: Path | None = None  # holds 2.1/, 2.2/, 2.3/ (with vitam-validation/)
     storage_dir: Path | None = None  # None: in memory; else survives a restart
     polls_before_completion: int = 1  # HEAD/GET answers RUNNING this many times first
+    faults: Faults = field(default_factory=Faults)  # nothing injected by default
+    admin_tenant: int = 1  # VITAM's admin tenant: the only one allowed on the test endpoint
+    test_endpoint: bool = False  # serve /sandbox-test/v1/faults (tests only)

@@ -126,7 +126,7 @@ class _Builder:
             item.set("id", object_id)
             self.add(item, "DataObjectSystemId", outcome.objects[object_id])
             self.add(item, "DataObjectGroupSystemId", outcome.groups[group_id])
-            self.add(item, "DataObjectVersion", _version(kind, version))
+            self.add(item, "DataObjectVersion", object_version(kind, version))
         return group
 
     def operation(self, events: Iterable[Event]) -> etree._Element:
@@ -156,7 +156,7 @@ def _groups(manifest: Manifest) -> dict[str, list[tuple[str, str, str | None]]]:
     return groups
 
 
-def _version(kind: str, declared: str | None) -> str:
+def object_version(kind: str, declared: str | None) -> str:
     """VITAM writes usage_version; a bare usage means version 1."""
     default = "BinaryMaster" if kind == "BinaryDataObject" else "PhysicalMaster"
     usage = declared or default
