@@ -24,7 +24,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 
-def get(http: Any, path: str, dsl: dict[str, Any] | None = None, **headers: str) -> Any:
+def get(http: Any, path: str, dsl: dict[str, Any] | None = None, /, **headers: str) -> Any:
     return http.request(
         "GET",
         f"{ACCESS}{path}",

@@ -174,7 +174,8 @@ def test_a_flat_tree_with_several_parents_is_no_cycle(http: Any, tmp_path: Path)
         )
         .replace(
             '        <ArchiveUnit id="AU2">',
-            '        <ArchiveUnit id="R1"><ArchiveUnitRefId>AU3</ArchiveUnitRefId></ArchiveUnit>\n        <ArchiveUnit id="AU2">',
+            '        <ArchiveUnit id="R1"><ArchiveUnitRefId>AU3</ArchiveUnitRefId></ArchiveUnit>\n'
+            '        <ArchiveUnit id="AU2">',
         )
         .replace("    </DescriptiveMetadata>", f"      {au3}\n    </DescriptiveMetadata>")
     )
@@ -191,7 +192,8 @@ def _attaching(system_id: str) -> str:
     """A SIP whose AU1 stands for an archived unit (UpdateOperation/SystemId); AU2 is new under it."""
     return MANIFEST_21.replace(
         "        </Management>\n        <Content>",
-        f"          <UpdateOperation><SystemId>{system_id}</SystemId></UpdateOperation>\n        </Management>\n        <Content>",
+        f"          <UpdateOperation><SystemId>{system_id}</SystemId></UpdateOperation>\n"
+        "        </Management>\n        <Content>",
         1,
     )
 
@@ -364,7 +366,8 @@ def test_a_bad_ref_non_rule_id(http: Any, tmp_path: Path, reference: str, why: s
 def test_a_good_ref_non_rule_id_passes(http: Any, tmp_path: Path) -> None:
     manifest = MANIFEST_21.replace(
         "<Rule>ACC-00001</Rule>\n            <StartDate>2023-01-01</StartDate>",
-        "<Rule>ACC-00001</Rule>\n            <StartDate>2023-01-01</StartDate>\n            <RefNonRuleId>ACC-00016</RefNonRuleId>",
+        "<Rule>ACC-00001</Rule>\n            <StartDate>2023-01-01</StartDate>\n"
+        "            <RefNonRuleId>ACC-00016</RefNonRuleId>",
     )
     _, atr = ingest(http, zipped(tmp_path, manifest))
     assert reply_code(atr) == "OK", details(atr)
