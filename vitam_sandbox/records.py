@@ -34,7 +34,7 @@ def unit_records(
     manifest = outcome.manifest
     assert manifest is not None
     group_of_object = {item.id: item.group_key for item in manifest.objects}
-    by_guid = {outcome.units[unit.id]: unit for unit in manifest.units}
+    by_guid = {outcome.units[unit.id]: unit for unit in manifest.units if unit.id not in outcome.attached}
     ancestors: dict[str, list[str]] = {}
 
     def all_ups(unit_guid: str) -> list[str]:

@@ -154,3 +154,27 @@ def test_referentials_on_admin_external(http: Any) -> None:
     contract = http.get("/admin-external/v1/ingestcontracts/IC-000001", headers={"X-Tenant-Id": "0"})
     assert contract.json()["$results"][0]["Status"] == "ACTIVE"
     assert http.get("/admin-external/v1/agencies/NOPE", headers={"X-Tenant-Id": "0"}).status_code == 404
+
+
+def test_a_defect_in_the_controls_leaves_the_operation_fatal(
+    http: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a sandbox defect")
+
+    monkeypatch.setattr("vitam_sandbox.app.run_ingest", broken)
+    answer = http.post(
+        "/ingest-external/v1/ingests",
+        content=build_sip(tmp_path).read_bytes(),
+        headers={
+            "X-Tenant-Id": "0",
+            "X-Context-Id": "DEFAULT_WORKFLOW",
+            "X-Action": "RESUME",
+            "Content-Type": "application/octet-stream",
+        },
+    )
+    status = http.head(f"/admin-external/v1/operations/{answer.headers['X-Request-Id']}", headers={"X-Tenant-Id": "0"})
+    assert (status.headers["X-Global-Execution-State"], status.headers["X-Global-Execution-Status"]) == (
+        "PAUSE",
+        "FATAL",
+    )

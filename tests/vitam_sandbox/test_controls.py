@@ -219,6 +219,13 @@ def test_an_attachment_to_an_archived_unit(http: Any, tmp_path: Path) -> None:
     assert created[0]["#unitups"] == [existing] and created[0]["#allunitups"] == [existing]
     system_ids = {u.get("id"): u.findtext("{*}Content/{*}SystemId") for u in atr.iter("{*}ArchiveUnit")}
     assert system_ids["AU1"] == existing
+    # Under a unit that has a parent itself: the new unit inherits the whole ancestry.
+    first_units = {u["Title"]: u["#id"] for u in _units(http, first)}
+    third, atr = ingest(http, zipped(tmp_path, _attaching(first_units["Relevé de notes"]), name="deep.zip"))
+    assert reply_code(atr) == "OK", details(atr)
+    (deep,) = _units(http, third)
+    assert deep["#unitups"] == [first_units["Relevé de notes"]]
+    assert deep["#allunitups"] == [first_units["Relevé de notes"], existing]
 
 
 def test_an_attachment_to_a_unit_the_sandbox_does_not_hold(http: Any, tmp_path: Path) -> None:

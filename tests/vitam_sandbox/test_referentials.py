@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,20 @@ def test_the_demo_folder_matches_the_demo_configuration() -> None:
         assert referentials.rule_type(rule) == kind
     assert {f"ACC-{n:05d}" for n in range(1, 39)} <= set(referentials.rules)
     assert referentials.rules["HOL-00001"].duration == ""  # a HoldRule may have no duration
+
+
+def test_every_identifier_of_the_demo_configuration_is_in_its_referentials() -> None:
+    demo = tomllib.loads((DEMO_REFERENTIALS.parent / "demo.toml").read_text(encoding="utf-8"))
+    referentials = load_referentials(DEMO_REFERENTIALS)
+    assert referentials.ingest_contracts[demo["vitam"]["ingest_contract"]].active
+    assert referentials.access_contracts[demo["vitam"]["access_contract"]].active
+    institution = demo["institution"]
+    for agency in (institution["identifier"], institution["submission_agency"], demo["vitam"]["archival_agency"]):
+        assert agency in referentials.agencies
+    for source in demo["sources"].values():
+        for dataset in source["datasets"]:
+            assert referentials.rule_type(dataset["appraisal_rule"]) == "AppraisalRule"
+            assert referentials.rule_type(dataset["access_rule"]) == "AccessRule"
 
 
 def folder_with(tmp_path: Path, name: str, text: str) -> Path:
