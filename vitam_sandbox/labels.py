@@ -158,11 +158,13 @@ _PREFIX = {"OK": "Succès", "WARNING": "Avertissement", "KO": "Échec", "FATAL":
 
 
 def event_label(code: str) -> str:
-    return EVENT_LABELS.get(code, code)
+    return EVENT_LABELS.get(code.removeprefix("LFC."), code)
 
 
 def outcome_message(detail: str, code: str, outcome: str) -> str:
     """The OutcomeDetailMessage: a specific text, or "<Échec|Succès...> : <label>"."""
     if detail in DETAIL_MESSAGES:
         return DETAIL_MESSAGES[detail]
+    if detail.removeprefix("LFC.") in DETAIL_MESSAGES:
+        return DETAIL_MESSAGES[detail.removeprefix("LFC.")]
     return f"{_PREFIX.get(outcome, outcome)} : {event_label(code)}"

@@ -111,6 +111,11 @@ class _Builder:
         for unit_id, system_id in outcome.units.items():
             unit = self.add(descriptive, "ArchiveUnit")
             unit.set("id", unit_id)
+            events = [item.event for item in outcome.lifecycles if item.target == unit_id]
+            if events:
+                logbook = self.add(self.add(unit, "Management"), "LogBook")
+                for event in events:
+                    logbook.append(self.event(event))
             self.add(self.add(unit, "Content"), "SystemId", system_id)
         management = self.add(package, "ManagementMetadata")
         if manifest is not None and manifest.archival_profile:
@@ -127,6 +132,14 @@ class _Builder:
             self.add(item, "DataObjectSystemId", outcome.objects[object_id])
             self.add(item, "DataObjectGroupSystemId", outcome.groups[group_id])
             self.add(item, "DataObjectVersion", object_version(kind, version))
+        events = [item for item in outcome.lifecycles if item.target == group_id]
+        if events:
+            logbook = self.add(group, "LogBook")
+            for lifecycle in events:
+                element = self.event(lifecycle.event)
+                if lifecycle.object_id is not None:
+                    self.add(element, "DataObjectReferenceId", lifecycle.object_id)
+                logbook.append(element)
         return group
 
     def operation(self, events: Iterable[Event]) -> etree._Element:

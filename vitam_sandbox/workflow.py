@@ -29,6 +29,13 @@ STP_UNIT_CHECK_AND_PROCESS  CHECK_UNIT_SCHEMA.INVALID_UNIT.KO (no DescriptionLev
 
 The sub-codes of the tree checks (LOOP, WRONG_ATTACHMENT, ORPHAN_OBJECT) are those the reference
 lists; which exact one VITAM emits for each attachment case is not documented there.
+
+Object- and unit-level failures also leave a lifecycle event on the object group or unit at
+fault (``LFC.CHECK_DIGEST.INVALID.KO`` / ``.EMPTY.KO``, ``LFC.CHECK_OBJECT_SIZE.WARNING``,
+``LFC.OG_OBJECTS_FORMAT_CHECK.<sub>.<outcome>``, ``LFC.CHECK_UNIT_SCHEMA.<sub>.KO``,
+``LFC.UNITS_RULES_COMPUTE.<sub>.KO``), which the ATR lists under that group or unit, as VITAM's
+ATRs do (the ``LFC.`` prefix and the per-object sub-codes are the reference's; the exact
+per-object detail strings are inferred).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from typing import Any
 from vitam_sandbox import guid
 from vitam_sandbox.config import SandboxConfig
 from vitam_sandbox.container import SANITY, UPLOAD, Container, container_kind
-from vitam_sandbox.events import Event, Refusal, chain, event_time
+from vitam_sandbox.events import Event, Lifecycle, Refusal, chain, event_time, lifecycle
 from vitam_sandbox.formats import Identification, fido_formats, identify
 from vitam_sandbox.manifest import (
     SUPPORTED_VERSIONS,
@@ -115,6 +122,7 @@ class IngestOutcome:
     stored_objects: dict[str, StoredObject] = field(default_factory=dict)  # manifest id -> facts
     parents: dict[str, list[str]] = field(default_factory=dict)  # manifest unit id -> parent GUIDs
     attached: set[str] = field(default_factory=set)  # stand-in units (existing units, not created)
+    lifecycles: list[Lifecycle] = field(default_factory=list)  # per unit / object group, for the ATR
     extracted: bool = False  # the package passed CHECK_DATAOBJECTPACKAGE: VITAM extracted it
     header_read: bool = False  # CHECK_HEADER ran: obIdIn is the MessageIdentifier
     _step_warned: bool = False
@@ -127,7 +135,8 @@ class IngestOutcome:
         self.trail.append(Event(step, outcome, f"{step}.{outcome}", event_time()))
         self._step_warned = False
 
-    def warn(self, events: list[Event]) -> None:
+    def warn(self, events: list[Event], lifecycles: list[Lifecycle] | None = None) -> None:
+        self.lifecycles.extend(lifecycles or [])
         self.events.extend(events)
         self.trail.extend(e for e in events if e.code not in (OBJECTS, UNITS, CONTROL))
         self._step_warned = True
@@ -135,6 +144,7 @@ class IngestOutcome:
             self.status = "WARNING"
 
     def refuse(self, refusal: Refusal) -> None:
+        self.lifecycles.extend(refusal.lifecycles)
         self.events.extend(refusal.events)
         self.trail.extend(refusal.events)
         self.status = "KO"
@@ -486,6 +496,7 @@ def _check_objects(
         return
     binaries = [o for o in manifest.objects if o.kind == "BinaryDataObject"]
     wrong: list[str] = []
+    failed: list[Lifecycle] = []
     identified: dict[str, Identification | None] = {}
     for item in binaries:
         declared, stored = _examine(container, item, work)
@@ -493,12 +504,18 @@ def _check_objects(
         identified[item.id] = stored.format
         if not item.digest or declared != item.digest:
             wrong.append(item.id)
+            subcode = "INVALID" if item.digest else "EMPTY"
+            failed.append(lifecycle(item.group_key, "CHECK_DIGEST", subcode, "KO", item.id))
     if wrong:
         raise Refusal(
-            OBJECTS, "CHECK_DIGEST", "CHECK_DIGEST.KO", technical=f"digest absent or different for: {', '.join(wrong)}"
+            OBJECTS,
+            "CHECK_DIGEST",
+            "CHECK_DIGEST.KO",
+            technical=f"digest absent or different for: {', '.join(wrong)}",
+            lifecycles=failed,
         )
     out.ok("CHECK_DIGEST")
-    resized = [o.id for o in binaries if o.size is not None and o.size != out.stored_objects[o.id].size]
+    resized = [o for o in binaries if o.size is not None and o.size != out.stored_objects[o.id].size]
     if resized:
         out.warn(
             chain(
@@ -506,8 +523,9 @@ def _check_objects(
                 "CHECK_OBJECT_SIZE",
                 "CHECK_OBJECT_SIZE.WARNING",
                 outcome="WARNING",
-                technical=f"declared size differs for: {', '.join(resized)}",
-            )
+                technical=f"declared size differs for: {', '.join(o.id for o in resized)}",
+            ),
+            [lifecycle(o.group_key, "CHECK_OBJECT_SIZE", None, "WARNING", o.id) for o in resized],
         )
     else:
         out.ok("CHECK_OBJECT_SIZE")
@@ -547,38 +565,60 @@ def _check_formats(
     contract = out.contract
     assert contract is not None
     known = config.referentials.formats if config.referentials.formats is not None else fido_formats()
+    group_of = {o.id: o.group_key for o in binaries}
+
+    def each(ids: list[str], subcode: str | None, outcome: str) -> list[Lifecycle]:
+        return [lifecycle(group_of[oid], FORMAT, subcode, outcome, oid) for oid in ids]
+
     unknown = [o.id for o in binaries if identified[o.id] is None]
     if unknown:
         technical = f"format not identified for: {', '.join(unknown)}"
         if not (contract.format_unidentified_authorized and contract.every_format_type):
-            raise Refusal(OBJECTS, FORMAT, f"{FORMAT}.UNKNOWN.KO", technical=technical)
-        out.warn(chain(OBJECTS, FORMAT, f"{FORMAT}.UNKNOWN.WARNING", outcome="WARNING", technical=technical))
+            raise Refusal(
+                OBJECTS, FORMAT, f"{FORMAT}.UNKNOWN.KO", technical=technical, lifecycles=each(unknown, "UNKNOWN", "KO")
+            )
+        out.warn(
+            chain(OBJECTS, FORMAT, f"{FORMAT}.UNKNOWN.WARNING", outcome="WARNING", technical=technical),
+            each(unknown, "UNKNOWN", "WARNING"),
+        )
     found = {object_id: fmt for object_id, fmt in identified.items() if fmt is not None}
-    uncharted = [f"{object_id} ({fmt.puid})" for object_id, fmt in found.items() if fmt.puid not in known]
+    uncharted = [oid for oid, fmt in found.items() if fmt.puid not in known]
     if uncharted:
+        names = ", ".join(f"{oid} ({found[oid].puid})" for oid in uncharted)
         raise Refusal(
             OBJECTS,
             FORMAT,
             f"{FORMAT}.UNCHARTED.KO",
-            technical=f"formats not in the referential: {', '.join(uncharted)}",
+            technical=f"formats not in the referential: {names}",
+            lifecycles=each(uncharted, "UNCHARTED", "KO"),
         )
     if not contract.every_format_type:
-        rejected = [f"{oid} ({fmt.puid})" for oid, fmt in found.items() if fmt.puid not in contract.format_types]
+        rejected = [oid for oid, fmt in found.items() if fmt.puid not in contract.format_types]
         if rejected:
+            names = ", ".join(f"{oid} ({found[oid].puid})" for oid in rejected)
             raise Refusal(
                 OBJECTS,
                 FORMAT,
                 f"{FORMAT}.REJECTED_FORMAT.KO",
-                technical=f"formats {contract.identifier} does not allow: {', '.join(rejected)}",
+                technical=f"formats {contract.identifier} does not allow: {names}",
+                lifecycles=each(rejected, "REJECTED_FORMAT", "KO"),
             )
     differing = [
-        f"{o.id} (declared {o.format_id or '-'} / {o.mime_type or '-'}, identified {fmt.puid} / {fmt.mime_type or '-'})"
+        o
         for o in binaries
         if (fmt := found.get(o.id)) is not None
         and (o.format_id != fmt.puid or (o.mime_type and fmt.mime_type and o.mime_type != fmt.mime_type))
     ]
     if differing:
-        out.warn(chain(OBJECTS, FORMAT, f"{FORMAT}.WARNING", outcome="WARNING", technical="; ".join(differing)))
+        technical = "; ".join(
+            f"{o.id} (declared {o.format_id or '-'} / {o.mime_type or '-'}, "
+            f"identified {found[o.id].puid} / {found[o.id].mime_type or '-'})"
+            for o in differing
+        )
+        out.warn(
+            chain(OBJECTS, FORMAT, f"{FORMAT}.WARNING", outcome="WARNING", technical=technical),
+            each([o.id for o in differing], None, "WARNING"),
+        )
     elif not unknown:
         out.ok(FORMAT)
 
@@ -590,13 +630,15 @@ def _check_units(manifest: Manifest) -> None:
     created = [u for u in manifest.units if not u.attachment]
     invalid = [u.id for u in created if not u.description_level or not u.title]
     if invalid:
-        raise _unit_schema("INVALID_UNIT", f"DescriptionLevel or Title missing in: {', '.join(invalid)}")
+        raise _unit_schema("INVALID_UNIT", f"DescriptionLevel or Title missing in: {', '.join(invalid)}", invalid)
     too_long = [u.id for u in created if u.longest_value > MAX_VALUE]
     if too_long:
-        raise _unit_schema("INVALID_UNIT", f"a value is over {MAX_VALUE} characters in: {', '.join(too_long)}")
+        raise _unit_schema(
+            "INVALID_UNIT", f"a value is over {MAX_VALUE} characters in: {', '.join(too_long)}", too_long
+        )
     reversed_dates = [u.id for u in created if u.start_date and u.end_date and u.end_date[:10] < u.start_date[:10]]
     if reversed_dates:
-        raise _unit_schema("CONSISTENCY", f"EndDate before StartDate in: {', '.join(reversed_dates)}")
+        raise _unit_schema("CONSISTENCY", f"EndDate before StartDate in: {', '.join(reversed_dates)}", reversed_dates)
 
 
 def _check_rules(manifest: Manifest, config: SandboxConfig) -> None:
@@ -605,18 +647,20 @@ def _check_rules(manifest: Manifest, config: SandboxConfig) -> None:
     unknown = [r for r in plain if referentials.rule_type(r.rule_id) is None]
     if unknown:
         names = ", ".join(f"{r.rule_id or '(empty)'} ({r.where})" for r in unknown)
-        raise _rules("UNKNOWN", f"unknown rules: {names}")
+        raise _rules("UNKNOWN", f"unknown rules: {names}", [r.where for r in unknown])
     misplaced = [r for r in plain if referentials.rule_type(r.rule_id) != r.category]
     if misplaced:
         names = ", ".join(f"{r.rule_id} in {r.category} ({r.where})" for r in misplaced)
-        raise _rules("CONSISTENCY", f"rules of another category: {names}")
+        raise _rules("CONSISTENCY", f"rules of another category: {names}", [r.where for r in misplaced])
     refs = [r for r in manifest.rules if r.ref_non_rule and referentials.rule_type(r.rule_id) != r.category]
     if refs:
         names = ", ".join(
             f"{r.rule_id or '(empty)'} in {r.category} ({r.where}): {referentials.rule_type(r.rule_id) or 'unknown'}"
             for r in refs
         )
-        raise _rules("REF_INCONSISTENCY", f"RefNonRuleId not a known rule of its category: {names}")
+        raise _rules(
+            "REF_INCONSISTENCY", f"RefNonRuleId not a known rule of its category: {names}", [r.where for r in refs]
+        )
 
 
 def _forced(request: IngestRequest, out: IngestOutcome) -> None:
@@ -655,12 +699,25 @@ def _wrong_attachment(technical: str) -> Refusal:
     return _tree("CHECK_MANIFEST_WRONG_ATTACHMENT", technical)
 
 
-def _unit_schema(subcode: str, technical: str) -> Refusal:
-    return Refusal(UNITS, "CHECK_UNIT_SCHEMA", f"CHECK_UNIT_SCHEMA.{subcode}.KO", technical=technical)
+def _unit_schema(subcode: str, technical: str, units: list[str]) -> Refusal:
+    return _unit_refusal("CHECK_UNIT_SCHEMA", subcode, technical, units)
 
 
-def _rules(subcode: str, technical: str) -> Refusal:
-    return Refusal(UNITS, "UNITS_RULES_COMPUTE", f"UNITS_RULES_COMPUTE.{subcode}.KO", technical=technical)
+def _rules(subcode: str, technical: str, places: list[str]) -> Refusal:
+    return _unit_refusal("UNITS_RULES_COMPUTE", subcode, technical, places)
+
+
+def _unit_refusal(action: str, subcode: str, technical: str, units: list[str]) -> Refusal:
+    """A unit-level KO; each unit concerned gets its lifecycle event (the package defaults,
+    ``ManagementMetadata``, belong to no unit)."""
+    concerned = [u for u in dict.fromkeys(units) if u != "ManagementMetadata"]
+    return Refusal(
+        UNITS,
+        action,
+        f"{action}.{subcode}.KO",
+        technical=technical,
+        lifecycles=[lifecycle(unit, action, subcode, "KO") for unit in concerned],
+    )
 
 
 def _root_files(names: list[str]) -> list[str]:

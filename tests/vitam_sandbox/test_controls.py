@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from starlette.exceptions import StarletteDeprecationWarning
 
 from tests.vitam_client.sips import CONTENT_SHA512, MANIFEST_21, build_sip
@@ -461,3 +462,55 @@ def test_a_zip_of_a_good_sip_passes_every_control(http: Any, tmp_path: Path) -> 
         assert passed in events
     assert events[-1] == "PROCESS_SIP_UNITARY.OK"
     assert zipfile.is_zipfile(build_sip(tmp_path))
+
+
+# -- lifecycle events in the ATR -----------------------------------------------------------------
+
+
+def lifecycles(atr: Any) -> dict[str, list[tuple[str, str | None]]]:
+    """LogBook events by unit or group id: (OutcomeDetail, DataObjectReferenceId)."""
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    for owner in [*atr.iter("{*}DataObjectGroup"), *atr.iter("{*}ArchiveUnit")]:
+        for event in owner.iterfind(".//{*}LogBook/{*}Event"):
+            detail = str(event.findtext("{*}OutcomeDetail"))
+            found.setdefault(owner.get("id"), []).append((detail, event.findtext("{*}DataObjectReferenceId")))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param(
+            {"files": {"content/BDO1.txt": b"y"}}, {"GOT1": [("LFC.CHECK_DIGEST.INVALID.KO", "BDO1")]}, id="digest"
+        ),
+        pytest.param(
+            {"manifest": MANIFEST_21.replace("<Size>1</Size>", "<Size>2</Size>")},
+            {"GOT1": [("LFC.CHECK_OBJECT_SIZE.WARNING", "BDO1")]},
+            id="size",
+        ),
+        pytest.param(
+            {"manifest": MANIFEST_21.replace("<FormatId>x-fmt/111</FormatId>", "<FormatId>fmt/18</FormatId>")},
+            {"GOT1": [("LFC.OG_OBJECTS_FORMAT_CHECK.WARNING", "BDO1")]},
+            id="format",
+        ),
+        pytest.param(
+            {"manifest": MANIFEST_21.replace("ACC-00001", "ACC-99999")},
+            {"AU1": [("LFC.UNITS_RULES_COMPUTE.UNKNOWN.KO", None)]},
+            id="rule",
+        ),
+        pytest.param(
+            {"manifest": MANIFEST_21.replace("<Title>Relevé de notes</Title>", "<Title> </Title>")},
+            {"AU2": [("LFC.CHECK_UNIT_SCHEMA.INVALID_UNIT.KO", None)]},
+            id="unit",
+        ),
+    ],
+)
+def test_the_atr_names_the_unit_or_object_at_fault(
+    http: Any, tmp_path: Path, seda_schemas: Path, options: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    from tests.vitam_sandbox.test_ingest import assert_valid
+
+    manifest = options.pop("manifest", MANIFEST_21)
+    _, atr = ingest(http, zipped(tmp_path, manifest, **options))
+    assert lifecycles(atr) == expected
+    assert_valid(etree.tostring(atr), seda_schemas, "2.1")
