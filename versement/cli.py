@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder holding 2.1/ 2.2/ 2.3/ (default: from the configuration)",
     )
+
+    from vitam_sandbox.cli import add_arguments, run
+
+    add_arguments(command("vitam-sandbox", run, "serve the VITAM sandbox, a test and demo server (not VITAM)"))
     return parser
 
 

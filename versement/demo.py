@@ -78,7 +78,7 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
     if not settings.vitam.sandbox:
         yield settings
         return
-    from vitam_client.sandbox import create_app, make_tls_material, serve
+    from vitam_sandbox import create_app, make_tls_material, serve
 
     folder = settings.staging / "vitam-sandbox"
     tls = make_tls_material(folder / "tls")
@@ -88,20 +88,12 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
 
 
 def sandbox_config(settings: Settings, storage: Path | None) -> Any:
-    """A sandbox that knows this deployment's tenant, contracts and agencies."""
-    from vitam_client.sandbox import SandboxConfig
+    """A sandbox for this deployment's tenant, with the demo's referentials (config/vitam-referentials/)."""
+    from vitam_sandbox import DEMO_REFERENTIALS, SandboxConfig, load_referentials
 
-    agencies = (
-        settings.institution.identifier,
-        settings.institution.transferring_agency,
-        settings.institution.submission_agency,
-        settings.vitam.archival_agency,
-    )
     return SandboxConfig(
         tenants=frozenset({settings.vitam.tenant}),
-        ingest_contracts=frozenset({settings.vitam.ingest_contract}),
-        access_contracts=frozenset({settings.vitam.access_contract or "AC-000001"}),
-        agencies=frozenset(a for a in agencies if a),
+        referentials=load_referentials(DEMO_REFERENTIALS),
         schema_dir=_schema_dir(settings),
         storage_dir=storage,
     )

@@ -1,6 +1,7 @@
-"""Client for the VITAM external APIs (ingest, operations, ATR, units) and a test sandbox.
+"""Client for the VITAM external APIs (ingest, operations, ATR, units).
 
-``vitam_client.sandbox`` is a test and demo server, not VITAM.
+The project's stand-in for VITAM is the separate package ``vitam_sandbox`` (a test and demo
+server, not VITAM); the two share no code.
 """
 
 from vitam_client.atr import ArchiveTransferReply, AtrError, AtrEvent, parse_atr

@@ -87,7 +87,7 @@ def test_the_browser_is_read_only(ledger):
 @pytest.mark.chromium
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it as root)")
 def test_headless_chromium_renders_the_batches(ledger, tmp_path):
-    from vitam_client.sandbox import serve
+    from vitam_sandbox import serve
 
     with serve(create_app(ledger), tls=None) as base_url:
         home = dump_dom(f"{base_url}/", tmp_path)

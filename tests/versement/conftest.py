@@ -16,7 +16,7 @@ DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 def vitam_sandbox(tmp_path_factory, seda_schemas):
     """The project's VITAM sandbox over real HTTPS on loopback: (base URL, CA bundle path)."""
     from versement.demo import sandbox_config
-    from vitam_client.sandbox import create_app, make_tls_material, serve
+    from vitam_sandbox import create_app, make_tls_material, serve
 
     folder = tmp_path_factory.mktemp("vitam-sandbox")
     settings = load(DEMO, environ={"VERSEMENT__SEDA__SCHEMAS": str(seda_schemas)})

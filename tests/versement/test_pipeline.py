@@ -171,7 +171,7 @@ def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
 
 def test_mutual_tls_takes_the_client_key_password_from_the_secrets(tmp_path, seda_schemas):
     from versement.demo import sandbox_config
-    from vitam_client.sandbox import create_app, make_tls_material, serve
+    from vitam_sandbox import create_app, make_tls_material, serve
 
     passphrase = "Clé-privée-2026"
     tls = make_tls_material(tmp_path / "tls", require_client_cert=True, client_key_password=passphrase)

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from vitam_client import VitamClient, VitamEndpoint
-from vitam_client.sandbox import SandboxConfig, create_app
+from vitam_sandbox import DEMO_REFERENTIALS, SandboxConfig, create_app, load_referentials
 
 BASE = "http://testserver"
 
@@ -41,7 +41,9 @@ def no_sleep(seconds: float) -> None:
 
 @pytest.fixture
 def sandbox_config(seda_schemas: Path) -> SandboxConfig:
-    return SandboxConfig(tenants=frozenset({0, 1}), schema_dir=seda_schemas)
+    return SandboxConfig(
+        tenants=frozenset({0, 1}), referentials=load_referentials(DEMO_REFERENTIALS), schema_dir=seda_schemas
+    )
 
 
 @pytest.fixture

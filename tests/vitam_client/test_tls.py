@@ -10,7 +10,7 @@ import pytest
 from tests.vitam_client.conftest import endpoint
 from tests.vitam_client.sips import MESSAGE_IDENTIFIER, build_sip
 from vitam_client import VitamClient, VitamError, VitamTransportError, parse_atr
-from vitam_client.sandbox import SandboxConfig, create_app, make_tls_material, serve
+from vitam_sandbox import SandboxConfig, create_app, make_tls_material, serve
 
 PASSWORD = "s3cret-Key-Passw0rd"
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from vitam_client.sandbox.events import Event, event_time, message_time
-from vitam_client.sandbox.manifest import SUPPORTED_VERSIONS, Manifest
-from vitam_client.sandbox.workflow import IngestOutcome
+from vitam_sandbox.events import Event, event_time, message_time
+from vitam_sandbox.manifest import SUPPORTED_VERSIONS, Manifest
+from vitam_sandbox.workflow import IngestOutcome
 
 DEFAULT_NAMESPACE = "fr:gouv:culture:archivesdefrance:seda:v2.2"  # when the SIP was unreadable
 REFUSED_UPLOAD_NAMESPACE = "fr:gouv:culture:archivesdefrance:seda:v2.0"  # ATR_KO_DEFAULT.xml
@@ -111,6 +111,11 @@ class _Builder:
         for unit_id, system_id in outcome.units.items():
             unit = self.add(descriptive, "ArchiveUnit")
             unit.set("id", unit_id)
+            events = [item.event for item in outcome.lifecycles if item.target == unit_id]
+            if events:
+                logbook = self.add(self.add(unit, "Management"), "LogBook")
+                for event in events:
+                    logbook.append(self.event(event))
             self.add(self.add(unit, "Content"), "SystemId", system_id)
         management = self.add(package, "ManagementMetadata")
         if manifest is not None and manifest.archival_profile:
@@ -126,7 +131,15 @@ class _Builder:
             item.set("id", object_id)
             self.add(item, "DataObjectSystemId", outcome.objects[object_id])
             self.add(item, "DataObjectGroupSystemId", outcome.groups[group_id])
-            self.add(item, "DataObjectVersion", _version(kind, version))
+            self.add(item, "DataObjectVersion", object_version(kind, version))
+        events = [item for item in outcome.lifecycles if item.target == group_id]
+        if events:
+            logbook = self.add(group, "LogBook")
+            for lifecycle in events:
+                element = self.event(lifecycle.event)
+                if lifecycle.object_id is not None:
+                    self.add(element, "DataObjectReferenceId", lifecycle.object_id)
+                logbook.append(element)
         return group
 
     def operation(self, events: Iterable[Event]) -> etree._Element:
@@ -156,7 +169,7 @@ def _groups(manifest: Manifest) -> dict[str, list[tuple[str, str, str | None]]]:
     return groups
 
 
-def _version(kind: str, declared: str | None) -> str:
+def object_version(kind: str, declared: str | None) -> str:
     """VITAM writes usage_version; a bare usage means version 1."""
     default = "BinaryMaster" if kind == "BinaryDataObject" else "PhysicalMaster"
     usage = declared or default

@@ -30,6 +30,17 @@ EVENT_LABELS = {
     "CHECK_UNIT_SCHEMA": "Vérification globale de l'unité archivistique",
     "UNITS_RULES_COMPUTE": ("Application des règles de gestion et calcul des dates d'échéance"),
     "STP_INGEST_FINALISATION": "Processus de finalisation de l'entrée",
+    "UPLOAD_SIP": "Réception du SIP",
+    "CHECK_HEADER.CHECK_IC_AP_RELATION": (
+        "Vérification de la relation entre le contrat d'entrée et le profil d'archivage"
+    ),
+    "CHECK_DATAOBJECTPACKAGE.CHECK_MANIFEST": "Vérification de la cohérence du bordereau de transfert",
+    "CHECK_DATAOBJECTPACKAGE.CHECK_CONSISTENCY": (
+        "Vérification de la cohérence entre objets, groupes d'objets et unités"
+    ),
+    "OG_OBJECTS_FORMAT_CHECK": "Identification des formats",
+    "STP_STORAGE_AVAILABILITY_CHECK": "Processus de vérification préalable à la prise en charge",
+    "STORAGE_AVAILABILITY_CHECK": "Vérification de la disponibilité des offres de stockage",
     "ATR_NOTIFICATION": "Notification de la fin de l'opération d'entrée",
 }
 
@@ -100,18 +111,60 @@ DETAIL_MESSAGES = {
         "Échec lors de l'application des règles de gestion et du calcul des dates d'échéance : "
         "règle de gestion incohérente avec sa catégorie"
     ),
-    "STP_UPLOAD_SIP.KO": "Échec du processus de réception du SIP : processus inconnu",
+    "STP_UPLOAD_SIP.KO": "Échec du processus de réception du SIP",
+    "UPLOAD_SIP.KO": "Échec de la réception du SIP : conteneur illisible ou nom de fichier non autorisé",
+    "CHECK_HEADER.CHECK_CONTRACT_INGEST.CONTRACT_INACTIVE.KO": (
+        "Échec du contrôle du contrat d'entrée : contrat inactif"
+    ),
+    "CHECK_HEADER.CHECK_IC_AP_RELATION.DIFF.KO": (
+        "Échec du contrôle de la relation entre le contrat d'entrée et le profil d'archivage : profil non autorisé"
+    ),
+    "CHECK_DATAOBJECTPACKAGE.CHECK_MANIFEST.CHECK_MANIFEST_LOOP.KO": (
+        "Échec de la vérification de la cohérence du bordereau : cycle dans l'arborescence des unités archivistiques"
+    ),
+    "CHECK_DATAOBJECTPACKAGE.CHECK_MANIFEST.CHECK_MANIFEST_WRONG_ATTACHMENT.KO": (
+        "Échec de la vérification de la cohérence du bordereau : rattachement non autorisé ou "
+        "unité de rattachement inconnue"
+    ),
+    "CHECK_DATAOBJECTPACKAGE.CHECK_CONSISTENCY.CHECK_CONSISTENCY_ORPHAN_OBJECT.KO": (
+        "Échec de la vérification de cohérence : groupe d'objets non référencé par une unité archivistique"
+    ),
+    "OG_OBJECTS_FORMAT_CHECK.UNKNOWN.KO": "Échec de l'identification des formats : format non identifié",
+    "OG_OBJECTS_FORMAT_CHECK.UNKNOWN.WARNING": (
+        "Avertissement lors de l'identification des formats : format non identifié"
+    ),
+    "OG_OBJECTS_FORMAT_CHECK.UNCHARTED.KO": (
+        "Échec de l'identification des formats : format identifié absent du référentiel des formats"
+    ),
+    "OG_OBJECTS_FORMAT_CHECK.REJECTED_FORMAT.KO": (
+        "Échec de l'identification des formats : format non autorisé par le contrat"
+    ),
+    "OG_OBJECTS_FORMAT_CHECK.WARNING": (
+        "Avertissement lors de l'identification des formats : format déclaré différent du format identifié"
+    ),
+    "CHECK_UNIT_SCHEMA.CONSISTENCY.KO": (
+        "Échec lors de la vérification globale de l'unité archivistique : date de fin antérieure à la date de début"
+    ),
+    "UNITS_RULES_COMPUTE.REF_INCONSISTENCY.KO": (
+        "Échec lors de l'application des règles de gestion : identifiant de règle à désactiver "
+        "(RefNonRuleId) incohérent"
+    ),
+    "STORAGE_AVAILABILITY_CHECK.STORAGE_OFFER_KO_UNAVAILABLE.KO": (
+        "Échec de la vérification de la disponibilité des offres de stockage : offre indisponible"
+    ),
 }
 
 _PREFIX = {"OK": "Succès", "WARNING": "Avertissement", "KO": "Échec", "FATAL": "Erreur fatale"}
 
 
 def event_label(code: str) -> str:
-    return EVENT_LABELS.get(code, code)
+    return EVENT_LABELS.get(code.removeprefix("LFC."), code)
 
 
 def outcome_message(detail: str, code: str, outcome: str) -> str:
     """The OutcomeDetailMessage: a specific text, or "<Échec|Succès...> : <label>"."""
     if detail in DETAIL_MESSAGES:
         return DETAIL_MESSAGES[detail]
+    if detail.removeprefix("LFC.") in DETAIL_MESSAGES:
+        return DETAIL_MESSAGES[detail.removeprefix("LFC.")]
     return f"{_PREFIX.get(outcome, outcome)} : {event_label(code)}"

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vitam_client.sandbox.labels import event_label, outcome_message
+from vitam_sandbox.labels import event_label, outcome_message
 
 
 def event_time() -> str:
@@ -84,6 +84,23 @@ def chain(
     return events
 
 
+@dataclass(frozen=True)
+class Lifecycle:
+    """An event of one unit or object group's lifecycle, which the ATR lists under that unit
+    (``Management/LogBook``) or group (``LogBook``, with the object's ``DataObjectReferenceId``).
+    VITAM prefixes these codes with ``LFC.`` (vitam-api.md §9.4, seda.md §2.2)."""
+
+    target: str  # the manifest id of the unit or object group
+    event: Event
+    object_id: str | None = None  # the object of the group the event is about
+
+
+def lifecycle(target: str, action: str, subcode: str | None, outcome: str, object_id: str | None = None) -> Lifecycle:
+    code = f"LFC.{action}"
+    detail = f"{code}.{subcode}.{outcome}" if subcode else f"{code}.{outcome}"
+    return Lifecycle(target, Event(code, outcome, detail, event_time()), object_id)
+
+
 class Refusal(Exception):
     """A blocking KO: the workflow skips to its finalisation (vitam-api.md §5.2)."""
 
@@ -95,6 +112,8 @@ class Refusal(Exception):
         *,
         parent: str | None = None,
         technical: str | None = None,
+        lifecycles: list[Lifecycle] | None = None,
     ) -> None:
         super().__init__(detail)
         self.events = chain(step, code, detail, parent=parent, technical=technical)
+        self.lifecycles = lifecycles or []

@@ -3,11 +3,17 @@ runs before its resources: request id, then tenant check."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vitam_client.sandbox.guid import REQUEST, new_guid
+from vitam_sandbox.faults import Faults
+from vitam_sandbox.guid import REQUEST, new_guid
+
+log = logging.getLogger(__name__)
 
 TENANT_FILTER_BODY = '{"Error":"X-Tenant-Id check failed!"}'
 
@@ -28,6 +34,18 @@ def vitam_error(http_code: int, code: str, message: str, description: str = "") 
         "errors": [],
     }
     return JSONResponse(body, status_code=http_code)
+
+
+def request_response_ok(results: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
+    """VITAM's RequestResponseOK envelope (vitam-api.md §7.3)."""
+    size = len(results)
+    return {
+        "httpCode": 200,
+        "$hits": {"total": size, "offset": 0, "limit": size, "size": size},
+        "$results": results,
+        "$facetResults": [],
+        "$context": context,
+    }
 
 
 def not_implemented(what: str) -> JSONResponse:
@@ -92,3 +110,49 @@ class TenantFilter:
         except ValueError:
             return 412
         return None if tenant in self.tenants else 401
+
+
+class FaultMiddleware:
+    """The outermost layer, for fault injection (faults.py): HTTP errors before anything else
+    runs, and cutting the connection of an ingest flagged ``sandbox.drop`` instead of answering.
+
+    The connection is cut through the server's transport when the server is uvicorn (the
+    ``receive`` it passes is bound to its request cycle, which holds the transport); in process
+    (no transport), the request raises ConnectionResetError instead.
+    """
+
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = self.faults.take_http_error(scope["method"], scope["path"])
+        if status is not None:
+            await drain(receive)
+            code = ("040105" if status == 500 else "040106") if "/ingest-external/" in scope["path"] else "000200"
+            response = vitam_error(status, code, "Internal server error (injected by the test)")
+            if scope["path"].rstrip("/").endswith("/ingests"):
+                response.headers["X-Global-Execution-State"] = "COMPLETED"
+                response.headers["X-Global-Execution-Status"] = "FATAL"
+            await response(scope, receive, send)
+            return
+        dropped = False
+
+        async def send_or_drop(message: Message) -> None:
+            nonlocal dropped
+            if scope.get("sandbox.drop"):
+                if not dropped:
+                    dropped = True
+                    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+                    log.warning("fault injection: connection dropped after the upload of %s", scope["path"])
+                    if transport is not None:
+                        transport.abort()
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_or_drop)
+        if dropped and getattr(getattr(receive, "__self__", None), "transport", None) is None:
+            raise ConnectionResetError("connection dropped by the VITAM sandbox after the upload (fault injection)")

@@ -21,7 +21,7 @@ RULE_CATEGORIES = (
 
 
 class NotXml(ValueError):
-    """The manifest is not well-formed XML."""
+    """The manifest is not well-formed XML, or declares a DTD (VITAM's parser has DTDs off)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class DataObject:
     digest: str | None
     algorithm: str | None
     size: int | None
+    format_id: str | None = None  # FormatIdentification/FormatId (PRONOM PUID) as declared
+    mime_type: str | None = None
+    format_litteral: str | None = None
+    filename: str | None = None  # FileInfo/Filename
 
     @property
     def group_key(self) -> str:
@@ -47,6 +51,18 @@ class Unit:
     description_level: str | None
     title: str | None
     group_ref: str | None  # DataObjectGroupReferenceId (or an object id, for SEDA 2.0 style)
+    parent: str | None = None  # the enclosing unit (nested form)
+    children: tuple[str, ...] = ()  # units below it: nested ones and ArchiveUnitRefId stubs' targets
+    attach_system_id: str | None = None  # Management/UpdateOperation/SystemId
+    attach_key: tuple[str, str] | None = None  # UpdateOperation/ArchiveUnitIdentifierKey (name, value)
+    fields: dict[str, str] = field(default_factory=dict)  # the simple text fields of Content (first value)
+    longest_value: int = 0  # characters in the longest text value of Content
+    start_date: str | None = None
+    end_date: str | None = None
+
+    @property
+    def attachment(self) -> bool:
+        return self.attach_system_id is not None or self.attach_key is not None
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,7 @@ class RuleRef:
     category: str  # AppraisalRule, AccessRule...
     rule_id: str
     where: str  # the unit id, or "ManagementMetadata"
+    ref_non_rule: bool = False  # a RefNonRuleId (an inherited rule blocked), not a Rule
 
 
 @dataclass
@@ -83,6 +100,9 @@ def read_manifest(data: bytes) -> Manifest:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise NotXml(str(exc)) from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise NotXml("a DOCTYPE (DTD, entities) is not allowed in a manifest")
     namespace = etree.QName(root).namespace or ""
     match = SEDA_NAMESPACE.match(namespace)
     manifest = Manifest(namespace=namespace, version=match.group(1) if match else None, root=root)
@@ -136,6 +156,10 @@ def _objects(root: etree._Element, find: _Finder) -> list[DataObject]:
                     digest=(digest.text or "").strip() if digest is not None else None,
                     algorithm=digest.get("algorithm") if digest is not None else None,
                     size=int(size) if size and size.isdigit() else None,
+                    format_id=find.text(item, "FormatIdentification/FormatId"),
+                    mime_type=find.text(item, "FormatIdentification/MimeType"),
+                    format_litteral=find.text(item, "FormatIdentification/FormatLitteral"),
+                    filename=find.text(item, "FileInfo/Filename"),
                 )
             )
     return objects
@@ -152,15 +176,41 @@ def _group_of(item: etree._Element, find: _Finder) -> str | None:
 def _units(root: etree._Element, find: _Finder) -> list[Unit]:
     units = []
     for unit in find.all(root, "s:DataObjectPackage/s:DescriptiveMetadata//s:ArchiveUnit"):
-        if unit.find("s:Content", find.ns) is None:
+        content = unit.find("s:Content", find.ns)
+        if content is None:
             continue  # a reference (ArchiveUnitRefId) to a unit declared elsewhere
         reference = "DataObjectReference/DataObjectGroupReferenceId"
+        children = []
+        for child in unit.findall("s:ArchiveUnit", find.ns):
+            target = find.text(child, "ArchiveUnitRefId")
+            children.append(target if target is not None else child.get("id", ""))
+        parent = unit.getparent()
+        key = unit.find("s:Management/s:UpdateOperation/s:ArchiveUnitIdentifierKey", find.ns)
+        values = [(etree.QName(e).localname, e.text or "") for e in content.iter() if isinstance(e.tag, str)]
+        fields: dict[str, str] = {}
+        for name, value in values:
+            if value.strip():
+                fields.setdefault(name, value.strip())
         units.append(
             Unit(
                 id=unit.get("id", ""),
                 description_level=find.text(unit, "Content/DescriptionLevel"),
                 title=_title(unit, find),
                 group_ref=find.text(unit, reference) or find.text(unit, "DataObjectReference/DataObjectReferenceId"),
+                parent=parent.get("id")
+                if parent is not None and etree.QName(parent).localname == "ArchiveUnit"
+                else None,
+                children=tuple(children),
+                attach_system_id=find.text(unit, "Management/UpdateOperation/SystemId"),
+                attach_key=(
+                    (find.text(key, "MetadataName") or "", find.text(key, "MetadataValue") or "")
+                    if key is not None
+                    else None
+                ),
+                fields=fields,
+                longest_value=max((len(value) for _, value in values), default=0),
+                start_date=find.text(unit, "Content/StartDate"),
+                end_date=find.text(unit, "Content/EndDate"),
             )
         )
     return units
@@ -184,6 +234,8 @@ def _rules(root: etree._Element, find: _Finder) -> list[RuleRef]:
         for category in RULE_CATEGORIES:
             for rule in find.all(block, f"s:{category}/s:Rule"):
                 rules.append(RuleRef(category, (rule.text or "").strip(), where))
+            for rule in find.all(block, f"s:{category}/s:RefNonRuleId"):
+                rules.append(RuleRef(category, (rule.text or "").strip(), where, ref_non_rule=True))
     return rules
 
 

@@ -11,7 +11,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from tests.vitam_client.conftest import endpoint, no_sleep
 from tests.vitam_client.sips import build_sip
 from vitam_client import VitamClient, parse_atr
-from vitam_client.sandbox import SandboxConfig, create_app
+from vitam_sandbox import SandboxConfig, create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -45,7 +45,7 @@ def test_operations_atrs_and_units_survive_a_restart(sandbox_config: SandboxConf
         assert second.operation_status(running).state == "RUNNING"
         assert second.operation_status(running).state == "COMPLETED"
 
-    assert (storage / "operations" / done / "atr.xml").read_bytes() == atr
+    assert (storage / "sandbox.sqlite").is_file()
     assert list((storage / "uploads").iterdir()) == []  # SIPs are not kept once checked
 
 
@@ -57,3 +57,16 @@ def test_without_storage_a_restart_forgets(sandbox_config: SandboxConfig, tmp_pa
     with second_http:
         answer = second_http.head(f"/admin-external/v1/operations/{operation_id}", headers={"X-Tenant-Id": "0"})
         assert answer.status_code == 404
+
+
+def test_an_operation_interrupted_by_a_restart_is_fatal(tmp_path: Path) -> None:
+    from vitam_sandbox.store import Operation, Store
+
+    store = Store(tmp_path / "storage")
+    operation = Operation("aeeaaa" + "a" * 30, 0, "INGEST", "STARTED", 0, "2026-01-01T00:00:00.000Z")
+    store.create(operation, {"evIdProc": operation.id})
+    assert store.get(operation.id, 0).state == "RUNNING"  # type: ignore[union-attr]
+    store.close()
+    restarted = Store(tmp_path / "storage").get(operation.id, 0)
+    assert restarted is not None
+    assert (restarted.state, restarted.current_status) == ("PAUSE", "FATAL")

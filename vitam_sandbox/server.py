@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
-from vitam_client.sandbox.tls import TlsMaterial, make_tls_material
+from vitam_sandbox.tls import TlsMaterial, make_tls_material
 
 __all__ = ["TlsMaterial", "make_tls_material", "serve"]
 
