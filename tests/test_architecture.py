@@ -1,4 +1,7 @@
-"""ARCHITECTURE.md's layering rules, pinned by reading every import (also those inside functions)."""
+"""ARCHITECTURE.md's layering rules, pinned by reading every import (also those inside functions).
+
+The VITAM client and sandbox boundary is pinned beside them, in tests/vitam_sandbox/test_boundaries.py.
+"""
 
 from __future__ import annotations
 
@@ -38,12 +41,6 @@ def test_stages_know_nothing_of_the_applications(stage):
     imports = imported_packages(stage)
     offending = {name: sorted(files) for name, files in imports.items() if name in APPLICATIONS}
     assert not offending, f"{stage} imports {offending}"
-
-
-def test_the_vitam_client_and_the_sandbox_share_nothing():
-    for package, other in (("vitam_client", "vitam_sandbox"), ("vitam_sandbox", "vitam_client")):
-        if (REPO / package).is_dir():
-            assert other not in imported_packages(package), f"{package} imports {other}"
 
 
 def test_versement_never_imports_the_browser_or_the_dags():
