@@ -22,29 +22,51 @@ from versement.config import ConfigError, Settings, config_path, load
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(words)
+    except SystemExit as exc:
+        if exc.code and "--json" in words:  # argparse has said why on stderr; --json still gets its object
+            print(json.dumps({"ok": False, "error": "invalid command line (see stderr)", "exit": exc.code}))
+        raise
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         result: int = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
         return result
+    except BrokenPipeError:
+        return _broken_pipe()
     except ConfigError as exc:
-        _error(f"configuration: {exc}")
-        return 2
+        return _fail(args, f"configuration: {exc}", 2)
     except Exception as exc:
-        return _report_failure(exc)
+        return _report_failure(args, exc)
 
 
-def _report_failure(exc: Exception) -> int:
+def _broken_pipe() -> int:
+    """The reader went away (``versement status | head -1``): stop quietly, as shell tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise again otherwise
+    return 141  # 128 + SIGPIPE, the shell's code for a writer whose pipe closed
+
+
+def _report_failure(args: argparse.Namespace, exc: Exception) -> int:
+    from seda import SchemaError
     from versement.ledger import IllegalTransition, LedgerError
 
-    _error(str(exc) or type(exc).__name__)
-    if isinstance(exc, LedgerError | FileNotFoundError):
-        return 2
-    if isinstance(exc, IllegalTransition):
-        return 1
-    if os.environ.get("VERSEMENT_DEBUG"):
-        raise exc
-    return 1
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, LedgerError | FileNotFoundError | SchemaError):
+        return _fail(args, message, 2)
+    if isinstance(exc, IllegalTransition) or not os.environ.get("VERSEMENT_DEBUG"):
+        return _fail(args, message, 1)
+    raise exc
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """The error on stderr, and with --json one JSON object on stdout as well."""
+    _error(message)
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "error": message, "exit": code}, ensure_ascii=False))
+    return code
 
 
 def _error(message: str) -> None:
@@ -76,7 +98,10 @@ def _parser() -> argparse.ArgumentParser:
         ("package", _package, "build and check the SIP of a validated batch, and ask for approval"),
         ("transfer", _transfer, "send an approved batch to VITAM and record the ATR"),
     ):
-        command(name, handler, text).add_argument("batch", type=int)
+        sub = command(name, handler, text)
+        sub.add_argument("batch", type=int)
+        if name == "package":
+            sub.add_argument("--no-schemas", action="store_true", help="skip the SIP's schema checks (recorded)")
 
     approve = command("approve", _approve, "approve a batch awaiting approval (bound to its SIP's SHA-256)")
     approve.add_argument("batch", type=int)
@@ -105,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder holding 2.1/ 2.2/ 2.3/ (default: from the configuration)",
     )
+    sip.add_argument("--no-schemas", action="store_true", help="skip the schema checks, saying so in the report")
     return parser
 
 
@@ -153,7 +179,7 @@ def _package(args: argparse.Namespace) -> int:
     from versement.pipeline import approval_request, run_package
 
     settings = _settings(args)
-    batch = run_package(settings, _ledger(settings), args.batch, actor=_actor())
+    batch = run_package(settings, _ledger(settings), args.batch, actor=_actor(), skip_schemas=args.no_schemas)
     print(approval_request(batch, settings))
     return 0
 
@@ -264,24 +290,26 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _sip_validate(args: argparse.Namespace) -> int:
     from seda import validate_manifest, validate_sip
 
-    schemas = args.schemas
-    if schemas is None:
-        try:
-            schemas = _settings(args).seda_schemas
-        except ConfigError:
-            schemas = None
     path: Path = args.path
-    if not path.exists():
-        _error(f"{path}: no such file")
-        return 2
+    if not path.is_file():
+        return _fail(args, f"{path}: no such file" if not path.exists() else f"{path}: not a file", 2)
+    schemas = None if args.no_schemas else args.schemas or _settings(args).seda_schemas
+    if schemas is None and not args.no_schemas:
+        return _fail(
+            args,
+            "no SEDA schemas folder: give --schemas FOLDER or set seda.schemas, "
+            "or skip the schema checks explicitly with --no-schemas",
+            2,
+        )
     if path.suffix.lower() == ".xml":
         report = validate_manifest(path, schemas, version=args.seda)
     else:
         report = validate_sip(path, schemas, version=args.seda)
     if args.json:
+        extra = {"schema_checks": "skipped (--no-schemas)" if args.no_schemas else "run"}
         print(
             json.dumps(
-                {"path": str(path), "valid": report.valid, **report.to_dict()},
+                {"path": str(path), "valid": report.valid, "ok": report.valid, **report.to_dict(), **extra},
                 ensure_ascii=False,
                 indent=2,
             )

@@ -19,7 +19,7 @@ from typing import Any
 
 from extractors import DatasetSpec, ExtractedDataset, extract
 from extractors.files import sha256_file
-from seda import Management, Payload, Rule, Series, SipRequest, build_sip, validate_sip
+from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
 from versement.ledger import Batch, Dataset, Ledger, LedgerError, State
@@ -166,18 +166,31 @@ def _failed(result: dict[str, Any]) -> list[str]:
 # -- package ----------------------------------------------------------------------------------
 
 
-def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str) -> Batch:
-    """Build the SIP, validate it before it leaves, and ask the archivist for approval."""
+def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str, skip_schemas: bool = False) -> Batch:
+    """Build the SIP, validate it before it leaves, and ask the archivist for approval.
+
+    The schema checks run unless ``skip_schemas`` says explicitly they may not (recorded in the
+    package event); no schemas folder configured, or one that does not hold them, is an error.
+    """
     batch = ledger.batch(batch_id)
     if batch.state != State.VALIDATED:
         raise StageError(f"batch {batch_id} is {batch.state}; only a validated batch can be packaged")
+    if settings.seda_schemas is None and not skip_schemas:
+        raise SchemaError(
+            "no SEDA schemas folder configured (seda.schemas): a SIP is checked against the schemas "
+            "before it is offered for approval; set it, or skip the checks explicitly (--no-schemas)"
+        )
     source = settings.source(batch.source)
     folder = batch_folder(settings, batch_id)
     message_id = f"{settings.institution.identifier}-{source.name}-{source.scope()}-{batch_id:06d}".upper()
     payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
     request = _sip_request(settings, source, batch, message_id, payloads)
     sip = build_sip(request, folder / f"{message_id}.zip")
-    report = validate_sip(sip.path, settings.seda_schemas, version=settings.seda_version)
+    try:
+        report = validate_sip(sip.path, None if skip_schemas else settings.seda_schemas, version=settings.seda_version)
+    except SchemaError as exc:
+        ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
+        raise
     if not report.valid:
         problems = "; ".join(f"[{i.check}] line {i.line}: {i.message}" for i in report.issues[:10])
         ledger.record(batch_id, actor=actor, action="package.invalid", details=report.to_dict())
@@ -194,6 +207,9 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "sha256": sip.sha256,
             "units": sip.unit_count,
             "objects": sip.object_count,
+            "schema_checks": "skipped on request (--no-schemas)" if skip_schemas else "run",
+            "checks_run": list(report.checks_run),
+            "checks_skipped": list(report.checks_skipped),
         },
         changes={
             "message_identifier": message_id,
