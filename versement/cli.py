@@ -279,7 +279,11 @@ def _audit_verify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check = _ledger(settings).verify()
     if check.ok:
-        print(f"audit trail intact: {check.events} events, every hash and link checked")
+        anchored = f", and against the anchor log {check.anchor}" if check.anchor else " (no anchor log)"
+        print(
+            f"audit trail intact: {check.events} events, every hash and link checked, every batch and dataset "
+            f"row equal to what its events say{anchored}"
+        )
         return 0
     for problem in check.problems:
         print(f"TAMPERED: {problem}", file=sys.stderr)

@@ -119,7 +119,7 @@ def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
         result["outcomes"] = [handoff.to_dict(), *result["outcomes"]]
         success = report.success and handoff.success
         result["success"] = success
-        ledger.update_dataset_quality(batch_id, dataset.name, result, success)
+        ledger.update_dataset_quality(batch_id, dataset.name, result, success, actor=actor)
         summary[dataset.name] = {"success": success, "failed": _failed(result)}
     passed = all(item["success"] for item in summary.values())
     target = State.VALIDATED if passed else State.QUALITY_FAILED

@@ -43,7 +43,7 @@ def test_status_json_lists_state_sip_and_operation(isolated, capsys):
 
 
 def test_audit_verify_passes_then_fails_after_a_hand_edit(isolated, capsys):
-    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
+    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}", anchor=isolated / "staging" / "ledger-anchor.jsonl")
     ledger.migrate()
     batch = ledger.create_batch("apogee", "2023-2024", "test")
     ledger.transition(batch.id, State.EXTRACTED, actor="t", action="extract")
