@@ -22,7 +22,7 @@ from extractors.files import sha256_file
 from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
-from versement.ledger import Batch, Dataset, Ledger, LedgerError, State
+from versement.ledger import Batch, Dataset, Ledger, LedgerError, State, trail
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
@@ -185,6 +185,10 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
     message_id = f"{settings.institution.identifier}-{source.name}-{source.scope()}-{batch_id:06d}".upper()
     payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
     request = _sip_request(settings, source, batch, message_id, payloads)
+    # The batch's trail so far travels inside its SIP: VITAM keeps a copy (checked by audit verify).
+    trail_path = folder / trail.filename(batch_id)
+    trail_path.write_bytes(trail.document(batch, ledger.events(batch_id)))
+    request = replace(request, series=[*request.series, _trail_series(batch, trail_path)])
     sip = build_sip(request, folder / f"{message_id}.zip")
     try:
         report = validate_sip(sip.path, None if skip_schemas else settings.seda_schemas, version=settings.seda_version)
@@ -285,6 +289,26 @@ def _sip_request(
         series=series,
         date=datetime.now(UTC).replace(microsecond=0),
         seda_version=settings.seda_version,  # type: ignore[arg-type]
+    )
+
+
+def _trail_series(batch: Batch, path: Path) -> Series:
+    return Series(
+        title=f"Journal d'audit du lot {batch.id}",
+        description=(
+            "Événements du registre des versements pour ce lot jusqu'à son empaquetage "
+            "(JSON canonique ; chaque événement porte l'empreinte SHA-256 qui le chaîne au précédent)."
+        ),
+        payloads=[
+            Payload(
+                source=path,
+                filename=path.name,
+                title=f"Journal d'audit du lot {batch.id} (JSON)",
+                mime_type=trail.MIME,
+                format_id=trail.PUID,
+                format_name="JSON Data Interchange Format",
+            )
+        ],
     )
 
 

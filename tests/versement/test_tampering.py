@@ -43,9 +43,7 @@ def accepted_batch(ledger: Ledger) -> int:
     ledger.transition(batch.id, State.EXTRACTED, actor="t", action="extract", datasets=[dataset])
     ledger.update_dataset_quality(batch.id, "individus", {"success": True, "outcomes": []}, True, actor="t")
     ledger.transition(batch.id, State.VALIDATED, actor="t", action="validate")
-    ledger.transition(
-        batch.id, State.PACKAGED, actor="t", action="package", changes={"sip_sha256": "b" * 64, "sip_path": "/x.zip"}
-    )
+    ledger.transition(batch.id, State.PACKAGED, actor="t", action="package", changes={"sip_sha256": "b" * 64})
     ledger.transition(batch.id, State.AWAITING_APPROVAL, actor="t", action="approval.requested")
     ledger.transition(
         batch.id,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from versement.ledger import anchor as anchor_log
+from versement.ledger import trail
 from versement.ledger.audit import GENESIS, ChainCheck, canonical, event_hash, verify_chain
 from versement.ledger.consistency import ROW_FORMAT, dataset_record, mismatches, quality_digest, replay
 from versement.ledger.models import AuditEvent, AuditHead, Batch, Dataset
@@ -330,6 +331,9 @@ class Ledger:
             batches = session.scalars(select(Batch).options(selectinload(Batch.datasets)).order_by(Batch.id)).all()
             for batch in batches:
                 problems.extend(mismatches(batch, expected.get(batch.id)))
+                known = expected.get(batch.id)
+                if batch.sip_path and known is not None and known.full:  # the copy VITAM keeps
+                    problems.extend(trail.check(batch, events))
             for missing in sorted(set(expected) - {batch.id for batch in batches}):
                 problems.append(f"batch {missing}: has audit events but no row (the row was deleted)")
             if self.anchor is not None:
