@@ -97,7 +97,7 @@ def test_a_rewritten_ledger_disagrees_with_the_trail_in_the_sip(packaged, capsys
 
 
 def test_an_event_removed_from_the_ledger_is_still_in_the_sip(packaged, capsys):
-    settings, ledger, batch = packaged
+    settings, ledger, _ = packaged
     with ledger.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_event WHERE id = 3"))  # a quality result
         connection.execute(text("UPDATE audit_event SET id = id - 1 WHERE id > 3"))
