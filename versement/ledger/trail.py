@@ -83,7 +83,8 @@ def check(batch: Any, events: Sequence[Any]) -> list[str]:
     except TrailError as exc:
         return [f"batch {batch.id}: {exc}"]
     prefix = f"batch {batch.id}: the audit trail inside its SIP"
-    listed = embedded.get("events") if isinstance(embedded.get("events"), list) else []
+    found = embedded.get("events")
+    listed: list[Any] = found if isinstance(found, list) else []
     problems = []
     if embedded.get("batch") != batch.id:
         problems.append(f"{prefix} is that of batch {embedded.get('batch')!r}")
