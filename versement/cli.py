@@ -106,8 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     approve = command("approve", _approve, "approve a batch awaiting approval (bound to its SIP's SHA-256)")
     approve.add_argument("batch", type=int)
     approve.add_argument("--by", required=True, help="the approving archivist's name")
-    approve.add_argument("--sha256", help="the SIP digest you reviewed; refused if the SIP differs")
+    approve.add_argument("--sha256", help="the SIP digest you reviewed (required); refused if the SIP differs")
     approve.add_argument("--comment", default="")
+
+    withdraw = command("withdraw", _withdraw, "withdraw the approval of a batch not yet transferred")
+    withdraw.add_argument("batch", type=int)
+    withdraw.add_argument("--by", required=True, help="the archivist's name")
+    withdraw.add_argument("--reason", required=True)
 
     reject = command("reject", _reject, "reject a batch awaiting approval")
     reject.add_argument("batch", type=int)
@@ -189,7 +194,20 @@ def _approve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     batch = approve(_ledger(settings), args.batch, approver=args.by, sha256=args.sha256, comment=args.comment)
-    print(f"Lot {batch.id} validé par {batch.approved_by} (SHA-256 {batch.approved_sha256}).")
+    print(
+        f"Lot {batch.id} validé par {batch.approved_by} ({batch.approver_identity}) (SHA-256 {batch.approved_sha256})."
+    )
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    from versement.pipeline import withdraw
+
+    settings = _settings(args)
+    batch = withdraw(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    print(
+        f"Validation du lot {batch.id} retirée par {args.by} : {args.reason} (lot de nouveau en attente de validation)"
+    )
     return 0
 
 
@@ -242,6 +260,10 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "sip_path": batch.sip_path,
         "sip_sha256": batch.sip_sha256,
         "approved_by": batch.approved_by,
+        "approver_identity": batch.approver_identity,
+        "approved_sha256": batch.approved_sha256,
+        "supersedes": batch.supersedes,
+        "superseded_by": batch.superseded_by,
         "vitam_operation_id": batch.vitam_operation_id,
         "atr_path": batch.atr_path,
         "atr_reply_code": batch.atr_reply_code,
@@ -272,6 +294,9 @@ def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: A
         )
     if not batches:
         lines.append("(aucun lot)")
+    for b in batches:
+        if b["state"] == "awaiting_approval":
+            lines.append(f"lot {b['id']} en attente de validation : empreinte SHA-256 du SIP {b['sip_sha256']}")
     return "\n".join(lines)
 
 

@@ -8,8 +8,10 @@ and leaves the batch in the state it had: nothing is half-marked done.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -341,25 +343,98 @@ def _final_action_fr(action: str) -> str:
 # -- approve / reject -------------------------------------------------------------------------
 
 
-def approve(ledger: Ledger, batch_id: int, *, approver: str, sha256: str | None = None, comment: str = "") -> Batch:
-    """Record an archivist's approval, bound to the SIP's digest as it is on disk now."""
+class DigestRequired(StageError):
+    """An approval given without the digest of the SIP the archivist reviewed."""
+
+    def __init__(self, batch_id: int) -> None:
+        super().__init__(
+            f"lot {batch_id} : la validation doit porter l'empreinte SHA-256 du SIP que vous avez examiné "
+            f"(--sha256 EMPREINTE) ; elle figure dans la demande de validation du lot et dans "
+            f"`versement status` (ou `versement status --json`, champ sip_sha256)"
+        )
+        self.batch_id = batch_id
+
+
+def approver_identity(identity: str | None) -> str:
+    """Who is really behind an approval: the authenticated identity a caller vouches for
+    (Airflow user, browser login), else the operating-system account running the command."""
+    if identity is not None and identity.strip():
+        return identity.strip()
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return f"os:uid-{os.getuid()}"
+
+
+def approve(
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    approver: str,
+    sha256: str | None,
+    comment: str = "",
+    identity: str | None = None,
+) -> Batch:
+    """Record an archivist's approval, bound to the digest they reviewed and to the SIP on disk.
+
+    ``approver`` is the name the archivist declares; ``identity`` the authenticated identity of
+    the caller where there is one. Both are kept, in the event and in the batch row.
+    """
     batch = ledger.batch(batch_id)
     if not approver.strip():
         raise StageError("an approval needs the approver's name")
+    if sha256 is None or not sha256.strip():
+        raise DigestRequired(batch_id)
     if batch.state != State.AWAITING_APPROVAL or batch.sip_path is None:
         raise StageError(f"batch {batch_id} is {batch.state}; only a batch awaiting approval can be approved")
     actual = sha256_file(Path(batch.sip_path))
     if actual != batch.sip_sha256:
         raise DigestMismatch(f"batch {batch_id}: the SIP on disk changed since packaging (SHA-256 {actual})")
-    if sha256 is not None and sha256.lower() != actual:
+    if sha256.strip().lower() != actual:
         raise DigestMismatch(f"batch {batch_id}: you approved SHA-256 {sha256}, but the SIP's is {actual}")
+    who = approver_identity(identity)
     return ledger.transition(
         batch_id,
         State.APPROVED,
-        actor=approver,
+        actor=who,
         action="approve",
-        details={"sip_sha256": actual, "comment": comment},
-        changes={"approved_by": approver, "approved_at": _now(), "approved_sha256": actual},
+        details={
+            "sip_sha256": actual,
+            "comment": comment,
+            "declared_by": approver,
+            "identity": who,
+            "authenticated": identity is not None and bool(identity.strip()),
+        },
+        changes={"approved_by": approver, "approver_identity": who, "approved_at": _now(), "approved_sha256": actual},
+    )
+
+
+def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
+    """Take an approval back before the transfer: the batch awaits approval again."""
+    if not reason.strip():
+        raise StageError("withdrawing an approval needs a reason for the record")
+    if not by.strip():
+        raise StageError("withdrawing an approval needs the archivist's name")
+    batch = ledger.batch(batch_id)
+    if batch.state != State.APPROVED:
+        raise StageError(
+            f"batch {batch_id} is {batch.state}; only an approved batch not yet transferred can have its approval "
+            "withdrawn"
+        )
+    who = approver_identity(identity)
+    return ledger.transition(
+        batch_id,
+        State.AWAITING_APPROVAL,
+        actor=who,
+        action="approval.withdrawn",
+        details={
+            "reason": reason,
+            "declared_by": by,
+            "identity": who,
+            "withdrawn_sha256": batch.approved_sha256,
+            "approved_by": batch.approved_by,
+        },
+        changes={"approved_by": None, "approver_identity": None, "approved_at": None, "approved_sha256": None},
     )
 
 

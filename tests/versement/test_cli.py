@@ -98,7 +98,7 @@ def test_approving_a_batch_in_the_wrong_state_is_refused(isolated, capsys):
     ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
     ledger.migrate()
     batch = ledger.create_batch("apogee", "2023-2024", "test")
-    assert main(["approve", str(batch.id), "--by", "Camille"]) == 1
+    assert main(["approve", str(batch.id), "--by", "Camille", "--sha256", "0" * 64]) == 1
     assert "only a batch awaiting approval" in capsys.readouterr().err
     assert ledger.batch(batch.id).state == State.NEW
 

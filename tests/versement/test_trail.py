@@ -6,33 +6,11 @@ import json
 import zipfile
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
-from tests.versement.conftest import demo_environ
 from versement.cli import main
-from versement.config import load
-from versement.demo import prepare_sources
-from versement.ledger import open_ledger, trail
+from versement.ledger import trail
 from versement.ledger.audit import GENESIS, event_hash
-from versement.pipeline import run_extract, run_package, run_validate
-
-NO_SANDBOX = ("https://127.0.0.1:9", Path("/nonexistent-ca.pem"))  # packaging never calls VITAM
-
-
-@pytest.fixture
-def packaged(tmp_path, seda_schemas, monkeypatch):
-    environ = demo_environ(tmp_path, seda_schemas, NO_SANDBOX)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    settings = load(Path(environ["VERSEMENT_CONFIG"]), environ=environ)
-    ledger = open_ledger(settings)
-    prepare_sources(settings)
-    batch = run_extract(settings, ledger, "apogee", actor="test")
-    run_validate(settings, ledger, batch.id, actor="test")
-    batch = run_package(settings, ledger, batch.id, actor="test")
-    yield settings, ledger, batch
-    ledger.close()
 
 
 def test_the_sip_carries_the_trail_up_to_packaging(packaged, capsys):
