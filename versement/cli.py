@@ -93,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
     extract = command("extract", _extract, "extract a source's datasets (one snapshot) into a new batch")
     extract.add_argument("source")
+    extract.add_argument("--supersede", type=int, metavar="N", help="the archived batch of this scope to supersede")
+    extract.add_argument("--reason", help="why the archived batch is superseded (required with --supersede)")
     for name, handler, text in (
         ("validate", _validate, "run the quality checks of an extracted batch"),
         ("package", _package, "build and check the SIP of a validated batch, and ask for approval"),
@@ -162,7 +164,15 @@ def _extract(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     prepare_sources(settings)  # only sources marked synthetic, and only when missing
-    batch = run_extract(settings, _ledger(settings), args.source, actor=_actor(), progress=progress.rows_extracted)
+    batch = run_extract(
+        settings,
+        _ledger(settings),
+        args.source,
+        actor=_actor(),
+        progress=progress.rows_extracted,
+        supersede=args.supersede,
+        reason=args.reason,
+    )
     progress.done()
     print(
         f"batch {batch.id}: {batch.state} "

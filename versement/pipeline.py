@@ -25,6 +25,7 @@ from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, bui
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
 from versement.ledger import Batch, Dataset, Ledger, LedgerError, State, trail
+from versement.ledger.states import ARCHIVED
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
@@ -56,17 +57,23 @@ def run_extract(
     *,
     actor: str,
     progress: Progress | None = None,
+    supersede: int | None = None,
+    reason: str | None = None,
 ) -> Batch:
-    """Extract every dataset of a source in one snapshot into a new (or still empty) batch."""
+    """Extract every dataset of a source in one snapshot into a new (or still empty) batch.
+
+    A scope already archived gets a new batch only with ``supersede`` (the archived batch) and
+    ``reason``: the ledger records the supersession in both batches' trails.
+    """
     source = settings.source(source_name)
     batch = ledger.live_batch(source.name, source.scope())
-    if batch is not None and batch.state != State.NEW:
+    if batch is not None and batch.state not in {State.NEW, *ARCHIVED} and supersede is None:
         raise LedgerError(
             f"batch {batch.id} already holds {source.name} {source.scope()} (state {batch.state}); "
             "reject it or let it finish before extracting again"
         )
-    if batch is None:
-        batch = ledger.create_batch(source.name, source.scope(), actor)
+    if batch is None or batch.state != State.NEW or supersede is not None:
+        batch = ledger.create_batch(source.name, source.scope(), actor, supersedes=supersede, reason=reason)
     out_dir = batch_folder(settings, batch.id) / "data"
     try:
         snapshot = extract(

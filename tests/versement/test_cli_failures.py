@@ -17,6 +17,15 @@ from versement.cli import main
 from versement.ledger import Ledger, State
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+PATH_TO_ACCEPTED = [
+    State.EXTRACTED,
+    State.VALIDATED,
+    State.PACKAGED,
+    State.AWAITING_APPROVAL,
+    State.APPROVED,
+    State.SUBMITTED,
+    State.ACCEPTED,
+]
 
 
 @pytest.fixture
@@ -145,3 +154,32 @@ def test_a_closed_pipe_ends_quietly(isolated):
     err = reader.stderr.read().decode()
     assert reader.wait(60) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err and err == ""
+
+
+def test_extracting_an_archived_scope_again_needs_supersede_and_reason(tmp_path, seda_schemas, monkeypatch, capsys):
+    from tests.versement.conftest import NO_SANDBOX, demo_environ
+    from versement.config import load
+    from versement.ledger import open_ledger
+
+    environ = demo_environ(tmp_path, seda_schemas, NO_SANDBOX)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    settings = load(DEMO, environ=environ)
+    ledger = open_ledger(settings)
+    scope = settings.source("apogee").scope()
+    archived = ledger.create_batch("apogee", scope, "test")
+    for state in PATH_TO_ACCEPTED:
+        ledger.transition(archived.id, state, actor="test", action=f"to-{state}")
+
+    assert main(["extract", "apogee"]) == 2
+    assert f"--supersede {archived.id} --reason TEXT" in capsys.readouterr().err
+    assert main(["extract", "apogee", "--supersede", str(archived.id)]) == 2
+    assert "needs a reason" in capsys.readouterr().err
+    assert len(ledger.batches()) == 1
+
+    assert main(["extract", "apogee", "--supersede", str(archived.id), "--reason", "Correction des notes"]) == 0
+    capsys.readouterr()
+    new = ledger.batches()[-1]
+    assert new.supersedes == archived.id and new.state == State.EXTRACTED
+    assert ledger.batch(archived.id).superseded_by == new.id
+    assert main(["audit", "verify"]) == 0

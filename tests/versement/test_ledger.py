@@ -239,3 +239,38 @@ def test_a_ledger_made_before_the_row_records_migrates_and_verifies(tmp_path):
     assert old.verify().ok
     assert old.batch(1).approver_identity is None and old.batch(1).supersedes is None
     old.close()
+
+
+@pytest.mark.parametrize("archived", [State.ACCEPTED, State.VERIFIED])
+def test_an_archived_scope_is_superseded_only_on_purpose(ledger, archived):
+    import json
+
+    old = bring_to(ledger, archived)
+    with pytest.raises(LedgerError, match=rf"already archived by batch {old} .*--supersede {old} --reason TEXT"):
+        ledger.create_batch("apogee", "2023-2024", "test")
+    with pytest.raises(LedgerError, match="needs a reason"):
+        ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason="  ")
+    with pytest.raises(LedgerError, match="not apogee/2022-2023"):
+        ledger.create_batch("apogee", "2022-2023", "test", supersedes=old, reason="correction")
+    live = bring_to(ledger, State.VALIDATED, scope="2022-2023")
+    with pytest.raises(LedgerError, match="only a batch accepted or verified by VITAM is superseded"):
+        ledger.create_batch("apogee", "2022-2023", "test", supersedes=live, reason="correction")
+
+    reason = "Correction : dates de naissance erronées dans l'extraction précédente"
+    new = ledger.create_batch("apogee", "2023-2024", "archiviste", supersedes=old, reason=reason)
+
+    assert new.supersedes == old and new.state == State.NEW
+    previous = ledger.batch(old)
+    assert previous.superseded_by == new.id and previous.active_key is None and previous.state == archived
+    created = json.loads(ledger.events(new.id)[0].details)
+    assert created["supersedes"] == old and created["reason"] == reason
+    superseded = ledger.events(old)[-1]
+    assert superseded.action == "batch.superseded" and superseded.to_state is None
+    assert json.loads(superseded.details)["superseded_by"] == new.id
+    assert json.loads(superseded.details)["reason"] == reason
+    assert ledger.verify().ok
+    with pytest.raises(LedgerError, match=f"already superseded by batch {new.id}"):
+        ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason=reason)
+    with ledger.engine.begin() as connection:  # the link cannot be edited away unseen
+        connection.execute(text(f"UPDATE batch SET superseded_by = NULL WHERE id = {old}"))
+    assert any("superseded_by is null in the row" in p for p in ledger.verify().problems)
