@@ -145,6 +145,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load(config_path(args.config))
 
 
+def _label(state: str) -> str:
+    """A batch state as archivists read it (French)."""
+    from versement.ledger import LABELS_FR, State
+
+    return LABELS_FR[State(state)]
+
+
 def _actor() -> str:
     return os.environ.get("VERSEMENT_ACTOR") or f"cli:{getpass.getuser()}"
 
@@ -175,8 +182,8 @@ def _extract(args: argparse.Namespace) -> int:
     )
     progress.done()
     print(
-        f"batch {batch.id}: {batch.state} "
-        f"({sum(d.rows for d in batch.datasets)} rows in {len(batch.datasets)} datasets)"
+        f"lot {batch.id} : {_label(batch.state)} "
+        f"({sum(d.rows for d in batch.datasets)} lignes dans {len(batch.datasets)} jeux de données)"
     )
     return 0
 
@@ -186,7 +193,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     batch = run_validate(settings, _ledger(settings), args.batch, actor=_actor())
-    print(f"batch {batch.id}: {batch.state}")
+    print(f"lot {batch.id} : {_label(batch.state)}")
     return 0 if batch.state == "validated" else 1
 
 
@@ -240,8 +247,8 @@ def _transfer(args: argparse.Namespace) -> int:
         ledger = _ledger(settings)
         batch = run_transfer(settings, ledger, args.batch, actor=_actor(), on_status=progress.operation_status)
     print(
-        f"batch {batch.id}: {batch.state} "
-        f"(VITAM operation {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"
+        f"lot {batch.id} : {_label(batch.state)} "
+        f"(opération VITAM {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"
     )
     return 0 if batch.state == "accepted" else 1
 
