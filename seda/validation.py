@@ -59,6 +59,7 @@ VERSION = "version"
 _ROOT = "ArchiveTransfer"
 _SEDA_NAME = re.compile(r"\{fr:gouv:culture:archivesdefrance:seda:v[0-9.]+\}")
 _XML_NAME = "{http://www.w3.org/XML/1998/namespace}"
+NOT_CONFIGURED = "schemas folder not configured"
 
 
 def detect_version(manifest: bytes) -> str:
@@ -90,13 +91,14 @@ def validate_manifest(
     *,
     version: str | None = None,
     vitam: bool = True,
+    skip_reason: str = NOT_CONFIGURED,
 ) -> ValidationReport:
     """Validate a manifest given as bytes or as a file path."""
     builder = ReportBuilder()
     root = _parse(manifest, builder)
     if root is None:
         return builder.build(None)
-    return _validate_root(root, builder, schema_dir, version, vitam)
+    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason)
 
 
 def validate_sip(
@@ -105,6 +107,7 @@ def validate_sip(
     *,
     version: str | None = None,
     vitam: bool = True,
+    skip_reason: str = NOT_CONFIGURED,
 ) -> ValidationReport:
     """Validate a zipped SIP: its layout, every object against the manifest, then the manifest."""
     builder = ReportBuilder()
@@ -118,7 +121,7 @@ def validate_sip(
         root = _read_sip(archive, builder)
     if root is None:
         return builder.build(None)
-    return _validate_root(root, builder, schema_dir, version, vitam)
+    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason)
 
 
 def _read_sip(archive: zipfile.ZipFile, builder: ReportBuilder) -> Any:
@@ -179,12 +182,13 @@ def _validate_root(
     schema_dir: Path | None,
     expected: str | None,
     vitam: bool,
+    skip_reason: str,
 ) -> ValidationReport:
     builder.extend(VERSION, _version_issues(root, expected))
     builder.extend(REFERENCES, check_references(root))
     actual = version_of(etree.QName(root).namespace)
     if actual is not None:
-        _schema_checks(root, builder, schema_dir, actual, vitam)
+        _schema_checks(root, builder, schema_dir, actual, vitam, skip_reason)
     return builder.build(actual)
 
 
@@ -222,13 +226,15 @@ def _version_issues(root: Any, expected: str | None) -> list[Issue]:
     return issues
 
 
-def _schema_checks(root: Any, builder: ReportBuilder, schema_dir: Path | None, version: str, vitam: bool) -> None:
+def _schema_checks(
+    root: Any, builder: ReportBuilder, schema_dir: Path | None, version: str, vitam: bool, skip_reason: str
+) -> None:
     official = f"seda-{version}"
     ingest = f"vitam-{version}"
     if schema_dir is None:
-        _skip(builder, official, "schemas folder not configured")
+        _skip(builder, official, skip_reason)
         if vitam:
-            _skip(builder, ingest, "schemas folder not configured")
+            _skip(builder, ingest, skip_reason)
         else:
             builder.skip(ingest, "disabled by the caller")
         return

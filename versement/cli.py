@@ -347,10 +347,9 @@ def _sip_validate(args: argparse.Namespace) -> int:
             "or skip the schema checks explicitly with --no-schemas",
             2,
         )
-    if path.suffix.lower() == ".xml":
-        report = validate_manifest(path, schemas, version=args.seda)
-    else:
-        report = validate_sip(path, schemas, version=args.seda)
+    validate = validate_manifest if path.suffix.lower() == ".xml" else validate_sip
+    reason = "skipped on request (--no-schemas)"
+    report = validate(path, schemas, version=args.seda, skip_reason=reason)
     if args.json:
         extra = {"schema_checks": "skipped (--no-schemas)" if args.no_schemas else "run"}
         print(

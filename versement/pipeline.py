@@ -200,7 +200,12 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
     request = replace(request, series=[*request.series, _trail_series(batch, trail_path)])
     sip = build_sip(request, folder / f"{message_id}.zip")
     try:
-        report = validate_sip(sip.path, None if skip_schemas else settings.seda_schemas, version=settings.seda_version)
+        report = validate_sip(
+            sip.path,
+            None if skip_schemas else settings.seda_schemas,
+            version=settings.seda_version,
+            skip_reason="skipped on request (--no-schemas)",
+        )
     except SchemaError as exc:
         ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
         raise

@@ -5,6 +5,7 @@ task. The CLI then approves and transfers, as an archivist would."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -201,11 +202,13 @@ def test_scheduler_runs_the_dag_with_a_connection_then_the_cli_completes(airflow
     ledger = open_ledger(load(env["VERSEMENT_CONFIG"], environ=env))
     trail = [(event.actor, event.action) for event in ledger.events(batch["id"])]
     dag = "airflow:versement_apogee_demo"
-    assert trail[:6] == [
+    assert trail[:10] == [
         (dag, "batch.created"),
         (dag, "extract"),
+        *[(dag, "dataset.quality")] * 3,
         (dag, "validate"),
         (dag, "package"),
         (dag, "approval.requested"),
-        ("Claire Dupré", "approve"),
+        (f"os:{getpass.getuser()}", "approve"),  # the OS account; the declared name is kept beside it
     ], trail
+    assert ledger.batch(batch["id"]).approved_by == "Claire Dupré"

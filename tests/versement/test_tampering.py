@@ -195,3 +195,30 @@ def test_an_event_rewritten_with_its_hash_recomputed_still_breaks_the_next_link(
     assert code == 1
     assert any("event 7: previous-hash link broken" in p for p in problems)
     assert any("anchor log line 6: event 6" in p for p in problems)
+
+
+def test_under_airflow_each_anchor_goes_to_the_task_log(isolated, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "versement_demo")
+    instance = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}", anchor=anchor_of(isolated))
+    instance.migrate()
+    with caplog.at_level(logging.INFO, logger="versement.ledger.anchor"):
+        batch = instance.create_batch("apogee", "2023-2024", "airflow")
+    (event,) = instance.events(batch.id)
+    assert [r.getMessage() for r in caplog.records] == [f"ledger anchor: 1 events, head {event.hash}"]
+    instance.close()
+
+
+def test_an_anchor_that_cannot_be_written_is_an_error_and_then_a_finding(isolated, capsys):
+    from versement.ledger.anchor import AnchorError
+
+    blocker = isolated / "not-a-folder"
+    blocker.write_text("")
+    instance = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}", anchor=blocker / "ledger-anchor.jsonl")
+    instance.migrate()
+    with pytest.raises(AnchorError, match="event 1 is recorded in the ledger but its anchor could not be written"):
+        instance.create_batch("apogee", "2023-2024", "test")
+    assert len(instance.events()) == 1  # the event stands; the gap is what verify reports
+    assert any("is missing while the ledger holds 1 events" in p for p in instance.verify().problems)
+    instance.close()
