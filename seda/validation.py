@@ -60,6 +60,8 @@ _ROOT = "ArchiveTransfer"
 _SEDA_NAME = re.compile(r"\{fr:gouv:culture:archivesdefrance:seda:v[0-9.]+\}")
 _XML_NAME = "{http://www.w3.org/XML/1998/namespace}"
 NOT_CONFIGURED = "schemas folder not configured"
+# The reason callers give when their user skipped the schema checks on purpose.
+SKIPPED_ON_REQUEST = "skipped on request (--no-schemas)"
 
 
 def detect_version(manifest: bytes) -> str:

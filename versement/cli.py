@@ -335,6 +335,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 def _sip_validate(args: argparse.Namespace) -> int:
     from seda import validate_manifest, validate_sip
+    from seda.validation import SKIPPED_ON_REQUEST
 
     path: Path = args.path
     if not path.is_file():
@@ -348,10 +349,9 @@ def _sip_validate(args: argparse.Namespace) -> int:
             2,
         )
     validate = validate_manifest if path.suffix.lower() == ".xml" else validate_sip
-    reason = "skipped on request (--no-schemas)"
-    report = validate(path, schemas, version=args.seda, skip_reason=reason)
+    report = validate(path, schemas, version=args.seda, skip_reason=SKIPPED_ON_REQUEST)
     if args.json:
-        extra = {"schema_checks": "skipped (--no-schemas)" if args.no_schemas else "run"}
+        extra = {"schema_checks": SKIPPED_ON_REQUEST if args.no_schemas else "run"}
         print(
             json.dumps(
                 {"path": str(path), "valid": report.valid, "ok": report.valid, **report.to_dict(), **extra},

@@ -22,6 +22,7 @@ from typing import Any
 from extractors import DatasetSpec, ExtractedDataset, extract
 from extractors.files import sha256_file
 from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
+from seda.validation import SKIPPED_ON_REQUEST
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
 from versement.ledger import Batch, Dataset, Ledger, LedgerError, State, trail
@@ -204,7 +205,7 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             sip.path,
             None if skip_schemas else settings.seda_schemas,
             version=settings.seda_version,
-            skip_reason="skipped on request (--no-schemas)",
+            skip_reason=SKIPPED_ON_REQUEST,
         )
     except SchemaError as exc:
         ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
@@ -225,7 +226,7 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "sha256": sip.sha256,
             "units": sip.unit_count,
             "objects": sip.object_count,
-            "schema_checks": "skipped on request (--no-schemas)" if skip_schemas else "run",
+            "schema_checks": SKIPPED_ON_REQUEST if skip_schemas else "run",
             "checks_run": list(report.checks_run),
             "checks_skipped": list(report.checks_skipped),
         },
@@ -450,12 +451,15 @@ def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: s
     )
 
 
-def reject(ledger: Ledger, batch_id: int, *, approver: str, reason: str) -> Batch:
+def reject(ledger: Ledger, batch_id: int, *, approver: str, reason: str, identity: str | None = None) -> Batch:
+    """Record an archivist's rejection; like an approval, it keeps the declared name and who was there."""
     if not reason.strip():
         raise StageError("a rejection needs a reason for the record")
     if not approver.strip():
         raise StageError("a rejection needs the archivist's name")
-    return ledger.transition(batch_id, State.REJECTED, actor=approver, action="reject", details={"reason": reason})
+    who = approver_identity(identity)
+    details = {"reason": reason, "declared_by": approver, "identity": who}
+    return ledger.transition(batch_id, State.REJECTED, actor=who, action="reject", details=details)
 
 
 def _now() -> str:

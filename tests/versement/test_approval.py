@@ -88,3 +88,18 @@ def test_an_approval_is_withdrawn_before_transfer_with_its_reason(packaged, caps
     again = approve(ledger, batch.id, approver="Dominique", sha256=batch.sip_sha256)
     assert again.state == State.APPROVED and again.approved_by == "Dominique"
     assert ledger.verify().ok
+
+
+def test_a_rejection_keeps_the_declared_name_and_the_identity(packaged):
+    from versement.pipeline import reject
+
+    _, ledger, batch = packaged
+    rejected = reject(ledger, batch.id, approver="Camille", reason="Mauvais périmètre", identity="navigateur:cdupont")
+    assert rejected.state == State.REJECTED
+    event = ledger.events(batch.id)[-1]
+    assert event.actor == "navigateur:cdupont"
+    assert json.loads(event.details) == {
+        "reason": "Mauvais périmètre",
+        "declared_by": "Camille",
+        "identity": "navigateur:cdupont",
+    }
