@@ -222,3 +222,11 @@ def test_an_anchor_that_cannot_be_written_is_an_error_and_then_a_finding(isolate
     assert len(instance.events()) == 1  # the event stands; the gap is what verify reports
     assert any("is missing while the ledger holds 1 events" in p for p in instance.verify().problems)
     instance.close()
+
+
+def test_an_event_whose_details_are_no_longer_json_is_reported_not_crashed_on(ledger, capsys):
+    with ledger.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_event SET details = 'pas du JSON', to_state = 'inconnu' WHERE id = 2"))
+    code, problems = verify(capsys)
+    assert code == 1
+    assert "event 2: content does not match its hash (the row was edited)" in problems
