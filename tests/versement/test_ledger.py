@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -235,9 +236,16 @@ def test_a_ledger_made_before_the_row_records_migrates_and_verifies(tmp_path):
             {"d": details, "p": GENESIS, "h": digest},
         )
         connection.execute(text("INSERT INTO audit_head (id, last_hash, count) VALUES (1, :h, 1)"), {"h": digest})
+    old.anchor = tmp_path / "staging" / "ledger-anchor.jsonl"
     old.migrate()
+    # The upgrade anchors the head as it stood: later events are anchored after it.
+    assert json.loads(old.anchor.read_text(encoding="utf-8"))["head"] == digest
     assert old.verify().ok
     assert old.batch(1).approver_identity is None and old.batch(1).supersedes is None
+    old.transition(1, State.EXTRACTED, actor="t", action="extract")
+    old.migrate()  # already at head: nothing re-anchored
+    assert len(old.anchor.read_text(encoding="utf-8").splitlines()) == 2
+    assert old.verify().ok
     old.close()
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from versement.config import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+ANCHORED_SINCE = "0002"  # the first revision whose ledgers keep an anchor log
 
 
 class LedgerError(Exception):
@@ -91,8 +93,21 @@ class Ledger:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        if before is not None and before < ANCHORED_SINCE:
+            self._anchor_existing_head()
+
+    def _anchor_existing_head(self) -> None:
+        """A ledger older than the anchor log gets its current head as first anchor: the chain
+        up to the upgrade is then anchored as it stood, and every later event after it."""
+        if self.anchor is None or self.anchor.exists():
+            return
+        with self._sessions() as session:
+            head = session.get(AuditHead, 1)
+            if head is not None and head.count:
+                anchor_log.append(self.anchor, head.count, head.last_hash, now())
 
     def _check_reachable(self) -> None:
         try:
