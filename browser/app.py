@@ -32,6 +32,10 @@ ACTIONS_FR = {
     "transfer.submitted": "transfert à VITAM",
     "transfer.needs_operator": "VITAM demande une intervention",
     "transfer.reply": "réponse de VITAM (ATR)",
+    "dataset.quality": "résultat du contrôle qualité d'un jeu de données",
+    "package.failed": "échec de la constitution du SIP",
+    "approval.withdrawn": "validation retirée par l'archiviste",
+    "batch.superseded": "lot remplacé par un nouveau lot (correction)",
 }
 
 

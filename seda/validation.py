@@ -2,13 +2,17 @@
 
 Checks, each named in the report:
 - "xml": the manifest is well-formed;
+- "xml-safety": it carries no DTD, entity declaration or external reference (refused before any
+  other check: see seda.hostile);
 - "version": the root namespace is a supported SEDA version (and the expected one);
 - "references": ids unique, every IDREF resolves (libxml2 does not check this);
 - "seda-<v>": the official XSD (lxml);
 - "vitam-<v>": VITAM's ingest XSD 1.1 (xmlschema);
 - for a SIP, "container" (zip layout, Uris) and "digest" (each object's digest and size).
 
-Problems in the input are reported as issues, never raised.
+Problems in the input are reported as issues, never raised. A schema folder that is given but
+does not hold the schemas of the manifest's version is a deployment problem and raises
+SchemaError; only ``schema_dir=None`` skips the schema checks (recorded in ``checks_skipped``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from seda.container import (
     check_objects,
     inspect_layout,
 )
-from seda.errors import SipError
+from seda.errors import SchemaError, SipError
+from seda.hostile import CHECK as SAFETY
+from seda.hostile import HEAD_BYTES, doctype_line, hardened_parser, hostile_issues, refused_unparsable
 from seda.references import CHECK as REFERENCES
 from seda.references import check_references
 from seda.report import Issue, ReportBuilder, ValidationReport
@@ -53,6 +59,9 @@ VERSION = "version"
 _ROOT = "ArchiveTransfer"
 _SEDA_NAME = re.compile(r"\{fr:gouv:culture:archivesdefrance:seda:v[0-9.]+\}")
 _XML_NAME = "{http://www.w3.org/XML/1998/namespace}"
+NOT_CONFIGURED = "schemas folder not configured"
+# The reason callers give when their user skipped the schema checks on purpose.
+SKIPPED_ON_REQUEST = "skipped on request (--no-schemas)"
 
 
 def detect_version(manifest: bytes) -> str:
@@ -61,9 +70,16 @@ def detect_version(manifest: bytes) -> str:
     Raises SipError when the manifest is not XML or its namespace is not a supported version.
     """
     try:
-        root = etree.parse(io.BytesIO(manifest), _parser()).getroot()
+        tree = etree.parse(io.BytesIO(manifest), hardened_parser())
     except etree.XMLSyntaxError as exc:
+        declared = doctype_line(manifest[:HEAD_BYTES])
+        if declared is not None:
+            raise SipError(refused_unparsable(declared, exc.msg).message) from exc
         raise SipError(f"manifest is not well-formed XML (line {exc.lineno}): {exc.msg}") from exc
+    hostile = hostile_issues(tree, manifest)
+    if hostile:
+        raise SipError(hostile[0].message)
+    root = tree.getroot()
     ns = etree.QName(root).namespace
     version = version_of(ns)
     if version is None:
@@ -77,13 +93,14 @@ def validate_manifest(
     *,
     version: str | None = None,
     vitam: bool = True,
+    skip_reason: str = NOT_CONFIGURED,
 ) -> ValidationReport:
     """Validate a manifest given as bytes or as a file path."""
     builder = ReportBuilder()
     root = _parse(manifest, builder)
     if root is None:
         return builder.build(None)
-    return _validate_root(root, builder, schema_dir, version, vitam)
+    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason)
 
 
 def validate_sip(
@@ -92,6 +109,7 @@ def validate_sip(
     *,
     version: str | None = None,
     vitam: bool = True,
+    skip_reason: str = NOT_CONFIGURED,
 ) -> ValidationReport:
     """Validate a zipped SIP: its layout, every object against the manifest, then the manifest."""
     builder = ReportBuilder()
@@ -105,7 +123,7 @@ def validate_sip(
         root = _read_sip(archive, builder)
     if root is None:
         return builder.build(None)
-    return _validate_root(root, builder, schema_dir, version, vitam)
+    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason)
 
 
 def _read_sip(archive: zipfile.ZipFile, builder: ReportBuilder) -> Any:
@@ -130,17 +148,34 @@ def _parse(manifest: bytes | Path, builder: ReportBuilder) -> Any:
     builder.ran(WELL_FORMED)
     source: Any = str(manifest) if isinstance(manifest, Path) else io.BytesIO(manifest)
     try:
-        return etree.parse(source, _parser()).getroot()
+        declared = doctype_line(manifest[:HEAD_BYTES] if isinstance(manifest, bytes) else _head(manifest))
+        tree = etree.parse(source, hardened_parser())
     except etree.XMLSyntaxError as exc:
-        builder.add(Issue(WELL_FORMED, f"manifest is not well-formed XML: {exc.msg}", exc.lineno))
+        if declared is not None:  # e.g. libxml2's amplification limit stopping a billion laughs
+            builder.extend(SAFETY, [refused_unparsable(declared, exc.msg)])
+        else:
+            builder.add(Issue(WELL_FORMED, f"manifest is not well-formed XML: {exc.msg}", exc.lineno))
+        return None
     except OSError as exc:
         builder.add(Issue(WELL_FORMED, f"cannot read the manifest: {exc}"))
-    return None
+        return None
+    # Refused before anything else looks at it: nothing in a hostile manifest is checked further.
+    if isinstance(manifest, bytes):
+        raw: bytes | None = manifest
+    else:  # read again only to give the DOCTYPE's line
+        raw = manifest.read_bytes() if _has_dtd(tree) else None
+    hostile = hostile_issues(tree, raw)
+    builder.extend(SAFETY, hostile)
+    return None if hostile else tree.getroot()
 
 
-def _parser() -> Any:
-    # No entity expansion, no network; huge_tree because legitimate manifests can be large.
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
+def _head(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return stream.read(HEAD_BYTES)
+
+
+def _has_dtd(tree: Any) -> bool:
+    return bool(tree.docinfo.doctype) or tree.docinfo.internalDTD is not None
 
 
 def _validate_root(
@@ -149,12 +184,13 @@ def _validate_root(
     schema_dir: Path | None,
     expected: str | None,
     vitam: bool,
+    skip_reason: str,
 ) -> ValidationReport:
     builder.extend(VERSION, _version_issues(root, expected))
     builder.extend(REFERENCES, check_references(root))
     actual = version_of(etree.QName(root).namespace)
     if actual is not None:
-        _schema_checks(root, builder, schema_dir, actual, vitam)
+        _schema_checks(root, builder, schema_dir, actual, vitam, skip_reason)
     return builder.build(actual)
 
 
@@ -192,18 +228,22 @@ def _version_issues(root: Any, expected: str | None) -> list[Issue]:
     return issues
 
 
-def _schema_checks(root: Any, builder: ReportBuilder, schema_dir: Path | None, version: str, vitam: bool) -> None:
+def _schema_checks(
+    root: Any, builder: ReportBuilder, schema_dir: Path | None, version: str, vitam: bool, skip_reason: str
+) -> None:
     official = f"seda-{version}"
     ingest = f"vitam-{version}"
     if schema_dir is None:
-        _skip(builder, official, "schemas folder not configured")
+        _skip(builder, official, skip_reason)
         if vitam:
-            _skip(builder, ingest, "schemas folder not configured")
+            _skip(builder, ingest, skip_reason)
         else:
             builder.skip(ingest, "disabled by the caller")
         return
+    _require(Path(schema_dir), schemas.official_path(Path(schema_dir), version), version)
     _run_official(root, builder, schemas.official_path(Path(schema_dir), version), official)
     if vitam:
+        _require(Path(schema_dir), schemas.vitam_path(Path(schema_dir), version), version)
         _run_vitam(root, builder, schemas.vitam_path(Path(schema_dir), version), ingest)
     else:
         builder.skip(ingest, "disabled by the caller")
@@ -215,21 +255,25 @@ def _skip(builder: ReportBuilder, check: str, reason: str) -> None:
     builder.skip(check, reason)
 
 
-def _run_official(root: Any, builder: ReportBuilder, main: Path, check: str) -> None:
+def _require(schema_dir: Path, main: Path, version: str) -> None:
+    """A folder given for the schemas must hold them: a mistyped path must not pass as valid."""
     reason = schemas.missing_reason(main)
     if reason is not None:
-        _skip(builder, check, reason)
-        return
+        raise SchemaError(
+            f"the schemas folder {schema_dir} does not hold the SEDA {version} schemas ({reason}); "
+            f"expected {schemas.official_path(schema_dir, version)} and {schemas.vitam_path(schema_dir, version)}, "
+            "each with xml.xsd and xlink.xsd beside it. Give the right folder, or skip the schema checks "
+            "explicitly (--no-schemas)"
+        )
+
+
+def _run_official(root: Any, builder: ReportBuilder, main: Path, check: str) -> None:
     schema = schemas.official_schema(main.resolve())
     schema.validate(root.getroottree())
     builder.extend(check, (Issue(check, _readable(error.message), error.line) for error in schema.error_log))
 
 
 def _run_vitam(root: Any, builder: ReportBuilder, main: Path, check: str) -> None:
-    reason = schemas.missing_reason(main)
-    if reason is not None:
-        _skip(builder, check, reason)
-        return
     schema = schemas.vitam_schema(main.resolve())
     builder.extend(check, (_vitam_issue(check, error) for error in schema.iter_errors(root.getroottree())))
 

@@ -22,32 +22,53 @@ from versement.config import ConfigError, Settings, config_path, load
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(words)
+    except SystemExit as exc:
+        if exc.code and "--json" in words:  # argparse has said why on stderr; --json still gets its object
+            print(json.dumps({"ok": False, "error": "invalid command line (see stderr)", "exit": exc.code}))
+        raise
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         result: int = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
         return result
+    except BrokenPipeError:
+        return _broken_pipe()
     except ConfigError as exc:
-        _error(f"configuration: {exc}")
-        return 2
+        return _fail(args, f"configuration: {exc}", 2)
     except UsageError as exc:
-        _error(str(exc))
-        return 2
+        return _fail(args, str(exc), 2)
     except Exception as exc:
-        return _report_failure(exc)
+        return _report_failure(args, exc)
 
 
-def _report_failure(exc: Exception) -> int:
+def _broken_pipe() -> int:
+    """The reader went away (``versement status | head -1``): stop quietly, as shell tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise again otherwise
+    return 141  # 128 + SIGPIPE, the shell's code for a writer whose pipe closed
+
+
+def _report_failure(args: argparse.Namespace, exc: Exception) -> int:
+    from seda import SchemaError
     from versement.ledger import IllegalTransition, LedgerError
 
-    _error(str(exc) or type(exc).__name__)
-    if isinstance(exc, LedgerError | FileNotFoundError):
-        return 2
-    if isinstance(exc, IllegalTransition):
-        return 1
-    if os.environ.get("VERSEMENT_DEBUG"):
-        raise exc
-    return 1
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, LedgerError | FileNotFoundError | SchemaError):
+        return _fail(args, message, 2)
+    if isinstance(exc, IllegalTransition) or not os.environ.get("VERSEMENT_DEBUG"):
+        return _fail(args, message, 1)
+    raise exc
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """The error on stderr, and with --json one JSON object on stdout as well."""
+    _error(message)
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "error": message, "exit": code}, ensure_ascii=False))
+    return code
 
 
 def _error(message: str) -> None:
@@ -79,18 +100,28 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--years", help="a range of academic years, one batch per year: 2005-2023")
     scope.add_argument("--period", help="a period for period-scoped tools: 2000-01-01..2023-12-31")
     scope.add_argument("--all", action="store_true", help="everything (tools extracted without scope)")
+    extract.add_argument("--supersede", type=int, metavar="N", help="the archived batch of this scope to supersede")
+    extract.add_argument("--reason", help="why the archived batch is superseded (required with --supersede)")
     for name, handler, text in (
         ("validate", _validate, "run the quality checks of an extracted batch"),
         ("package", _package, "build and check the SIP of a validated batch, and ask for approval"),
         ("transfer", _transfer, "send an approved batch to VITAM and record the ATR"),
     ):
-        command(name, handler, text).add_argument("batch", type=int)
+        sub = command(name, handler, text)
+        sub.add_argument("batch", type=int)
+        if name == "package":
+            sub.add_argument("--no-schemas", action="store_true", help="skip the SIP's schema checks (recorded)")
 
     approve = command("approve", _approve, "approve a batch awaiting approval (bound to its SIP's SHA-256)")
     approve.add_argument("batch", type=int)
     approve.add_argument("--by", required=True, help="the approving archivist's name")
-    approve.add_argument("--sha256", help="the SIP digest you reviewed; refused if the SIP differs")
+    approve.add_argument("--sha256", help="the SIP digest you reviewed (required); refused if the SIP differs")
     approve.add_argument("--comment", default="")
+
+    withdraw = command("withdraw", _withdraw, "withdraw the approval of a batch not yet transferred")
+    withdraw.add_argument("batch", type=int)
+    withdraw.add_argument("--by", required=True, help="the archivist's name")
+    withdraw.add_argument("--reason", required=True)
 
     reject = command("reject", _reject, "reject a batch awaiting approval")
     reject.add_argument("batch", type=int)
@@ -117,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder holding 2.1/ 2.2/ 2.3/ (default: from the configuration)",
     )
+    sip.add_argument("--no-schemas", action="store_true", help="skip the schema checks, saying so in the report")
 
     from vitam_sandbox.cli import add_arguments, run
 
@@ -126,6 +158,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load(config_path(args.config))
+
+
+def _label(state: str) -> str:
+    """A batch state as archivists read it (French)."""
+    from versement.ledger import LABELS_FR, State
+
+    return LABELS_FR[State(state)]
 
 
 def _actor() -> str:
@@ -148,13 +187,24 @@ def _extract(args: argparse.Namespace) -> int:
     settings = _settings(args)
     source = settings.source(args.source)
     scopes = requested_scopes(args, source.spec.scope)
+    if args.supersede is not None and len(scopes) > 1:
+        raise UsageError("--supersede replaces one archived batch: give one --year or --period")
     prepare_sources(settings, only=source.name)  # only sources marked synthetic, and only when missing
     ledger = _ledger(settings)
     for scope in scopes:
-        batch = run_extract(settings, ledger, source.name, scope, actor=_actor(), progress=progress.rows_extracted)
+        batch = run_extract(
+            settings,
+            ledger,
+            source.name,
+            scope,
+            actor=_actor(),
+            progress=progress.rows_extracted,
+            supersede=args.supersede,
+            reason=args.reason,
+        )
         progress.done()
         print(
-            f"lot {batch.id} : {source.name} {scope.label} extrait "
+            f"lot {batch.id} : {source.name} {scope.label} {_label(batch.state)} "
             f"({sum(d.rows for d in batch.datasets)} lignes dans {len(batch.datasets)} jeux de données)"
         )
     return 0
@@ -196,7 +246,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     batch = run_validate(settings, _ledger(settings), args.batch, actor=_actor())
-    print(f"batch {batch.id}: {batch.state}")
+    print(f"lot {batch.id} : {_label(batch.state)}")
     return 0 if batch.state == "validated" else 1
 
 
@@ -204,7 +254,7 @@ def _package(args: argparse.Namespace) -> int:
     from versement.pipeline import approval_request, run_package
 
     settings = _settings(args)
-    batch = run_package(settings, _ledger(settings), args.batch, actor=_actor())
+    batch = run_package(settings, _ledger(settings), args.batch, actor=_actor(), skip_schemas=args.no_schemas)
     print(approval_request(batch))
     return 0
 
@@ -214,7 +264,20 @@ def _approve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     batch = approve(_ledger(settings), args.batch, approver=args.by, sha256=args.sha256, comment=args.comment)
-    print(f"Lot {batch.id} validé par {batch.approved_by} (SHA-256 {batch.approved_sha256}).")
+    print(
+        f"Lot {batch.id} validé par {batch.approved_by} ({batch.approver_identity}) (SHA-256 {batch.approved_sha256})."
+    )
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    from versement.pipeline import withdraw
+
+    settings = _settings(args)
+    batch = withdraw(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    print(
+        f"Validation du lot {batch.id} retirée par {args.by} : {args.reason} (lot de nouveau en attente de validation)"
+    )
     return 0
 
 
@@ -237,8 +300,8 @@ def _transfer(args: argparse.Namespace) -> int:
         ledger = _ledger(settings)
         batch = run_transfer(settings, ledger, args.batch, actor=_actor(), on_status=progress.operation_status)
     print(
-        f"batch {batch.id}: {batch.state} "
-        f"(VITAM operation {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"
+        f"lot {batch.id} : {_label(batch.state)} "
+        f"(opération VITAM {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"
     )
     return 0 if batch.state == "accepted" else 1
 
@@ -278,6 +341,10 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "sip_path": batch.sip_path,
         "sip_sha256": batch.sip_sha256,
         "approved_by": batch.approved_by,
+        "approver_identity": batch.approver_identity,
+        "approved_sha256": batch.approved_sha256,
+        "supersedes": batch.supersedes,
+        "superseded_by": batch.superseded_by,
         "vitam_operation_id": batch.vitam_operation_id,
         "atr_path": batch.atr_path,
         "atr_reply_code": batch.atr_reply_code,
@@ -308,6 +375,9 @@ def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: A
         )
     if not batches:
         lines.append("(aucun lot)")
+    for b in batches:
+        if b["state"] == "awaiting_approval":
+            lines.append(f"lot {b['id']} en attente de validation : empreinte SHA-256 du SIP {b['sip_sha256']}")
     return "\n".join(lines)
 
 
@@ -315,7 +385,11 @@ def _audit_verify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check = _ledger(settings).verify()
     if check.ok:
-        print(f"audit trail intact: {check.events} events, every hash and link checked")
+        anchored = f", and against the anchor log {check.anchor}" if check.anchor else " (no anchor log)"
+        print(
+            f"audit trail intact: {check.events} events, every hash and link checked, every batch and dataset "
+            f"row equal to what its events say{anchored}"
+        )
         return 0
     for problem in check.problems:
         print(f"TAMPERED: {problem}", file=sys.stderr)
@@ -325,25 +399,26 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 def _sip_validate(args: argparse.Namespace) -> int:
     from seda import validate_manifest, validate_sip
+    from seda.validation import SKIPPED_ON_REQUEST
 
-    schemas = args.schemas
-    if schemas is None:
-        try:
-            schemas = _settings(args).seda_schemas
-        except ConfigError:
-            schemas = None
     path: Path = args.path
-    if not path.exists():
-        _error(f"{path}: no such file")
-        return 2
-    if path.suffix.lower() == ".xml":
-        report = validate_manifest(path, schemas, version=args.seda)
-    else:
-        report = validate_sip(path, schemas, version=args.seda)
+    if not path.is_file():
+        return _fail(args, f"{path}: no such file" if not path.exists() else f"{path}: not a file", 2)
+    schemas = None if args.no_schemas else args.schemas or _settings(args).seda_schemas
+    if schemas is None and not args.no_schemas:
+        return _fail(
+            args,
+            "no SEDA schemas folder: give --schemas FOLDER or set seda.schemas, "
+            "or skip the schema checks explicitly with --no-schemas",
+            2,
+        )
+    validate = validate_manifest if path.suffix.lower() == ".xml" else validate_sip
+    report = validate(path, schemas, version=args.seda, skip_reason=SKIPPED_ON_REQUEST)
     if args.json:
+        extra = {"schema_checks": SKIPPED_ON_REQUEST if args.no_schemas else "run"}
         print(
             json.dumps(
-                {"path": str(path), "valid": report.valid, **report.to_dict()},
+                {"path": str(path), "valid": report.valid, "ok": report.valid, **report.to_dict(), **extra},
                 ensure_ascii=False,
                 indent=2,
             )

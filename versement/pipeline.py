@@ -8,8 +8,10 @@ and leaves the batch in the state it had: nothing is half-marked done.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,10 +23,12 @@ from extractors import ExtractedDataset, extract
 from extractors.files import sha256_file
 from extractors.scope import Scope
 from extractors.specs import DatasetSpec
-from seda import Management, Payload, Rule, Series, SipRequest, build_sip, validate_sip
+from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
+from seda.validation import SKIPPED_ON_REQUEST
 from validation import check_dataset, reconcile
 from versement.config import Settings, SourceConfig
-from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, State
+from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, State, trail
+from versement.ledger.states import ARCHIVED
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
@@ -57,12 +61,16 @@ def run_extract(
     *,
     actor: str,
     progress: Progress | None = None,
+    supersede: int | None = None,
+    reason: str | None = None,
 ) -> Batch:
     """Extract every dataset of a source for ``scope`` in one snapshot into a new (or still empty) batch.
 
     The scope and the specification used are recorded with the batch when it is created; every
     later stage reads them from the batch. A scope for which the source holds no row at all is
-    refused (recorded in the trail): an empty year is reported, never archived.
+    refused (recorded in the trail): an empty year is reported, never archived. A scope already
+    archived gets a new batch only with ``supersede`` (the archived batch) and ``reason``: the
+    ledger records the supersession in both batches' trails.
     """
     source = settings.source(source_name)
     if scope.kind != source.spec.scope:
@@ -70,14 +78,20 @@ def run_extract(
             f"source {source.name} ({source.spec.label}) is extracted by {source.spec.scope}, not by {scope.kind}"
         )
     batch = ledger.live_batch(source.name, scope.label)
-    if batch is not None and batch.state != State.NEW:
+    if batch is not None and batch.state not in {State.NEW, *ARCHIVED} and supersede is None:
         raise LedgerError(
             f"lot {batch.id} : {source.name} {scope.label} est déjà en cours ({LABELS_FR[State(batch.state)]}) ; "
             "rejetez-le ou menez-le à son terme avant d'extraire à nouveau"
         )
-    if batch is None:
+    if batch is None or batch.state != State.NEW or supersede is not None:
         batch = ledger.create_batch(
-            source.name, scope.label, actor, scope_detail=scope.to_json(), spec=batch_spec(source)
+            source.name,
+            scope.label,
+            actor,
+            scope_detail=scope.to_json(),
+            spec=batch_spec(source),
+            supersedes=supersede,
+            reason=reason,
         )
     recorded = Scope.from_json(batch.scope_detail) if batch.scope_detail else scope
     out_dir = batch_folder(settings, batch.id) / "data"
@@ -171,7 +185,7 @@ def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
         result["outcomes"] = [handoff.to_dict(), *result["outcomes"]]
         success = report.success and handoff.success
         result["success"] = success
-        ledger.update_dataset_quality(batch_id, dataset.name, result, success)
+        ledger.update_dataset_quality(batch_id, dataset.name, result, success, actor=actor)
         summary[dataset.name] = {"success": success, "failed": _failed(result)}
     passed = all(item["success"] for item in summary.values())
     target = State.VALIDATED if passed else State.QUALITY_FAILED
@@ -220,17 +234,39 @@ def _failed(result: dict[str, Any]) -> list[str]:
 # -- package ----------------------------------------------------------------------------------
 
 
-def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str) -> Batch:
-    """Build the SIP, validate it before it leaves, and ask the archivist for approval."""
+def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str, skip_schemas: bool = False) -> Batch:
+    """Build the SIP, validate it before it leaves, and ask the archivist for approval.
+
+    The schema checks run unless ``skip_schemas`` says explicitly they may not (recorded in the
+    package event); no schemas folder configured, or one that does not hold them, is an error.
+    """
     batch = ledger.batch(batch_id)
     if batch.state != State.VALIDATED:
         raise StageError(f"batch {batch_id} is {batch.state}; only a validated batch can be packaged")
+    if settings.seda_schemas is None and not skip_schemas:
+        raise SchemaError(
+            "no SEDA schemas folder configured (seda.schemas): a SIP is checked against the schemas "
+            "before it is offered for approval; set it, or skip the checks explicitly (--no-schemas)"
+        )
     folder = batch_folder(settings, batch_id)
     message_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
     payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
     request = _sip_request(settings, batch, message_id, payloads)
+    # The batch's trail so far travels inside its SIP: VITAM keeps a copy (checked by audit verify).
+    trail_path = folder / trail.filename(batch_id)
+    trail_path.write_bytes(trail.document(batch, ledger.events(batch_id)))
+    request = replace(request, series=[*request.series, _trail_series(batch, trail_path)])
     sip = build_sip(request, folder / f"{message_id}.zip")
-    report = validate_sip(sip.path, settings.seda_schemas, version=settings.seda_version)
+    try:
+        report = validate_sip(
+            sip.path,
+            None if skip_schemas else settings.seda_schemas,
+            version=settings.seda_version,
+            skip_reason=SKIPPED_ON_REQUEST,
+        )
+    except SchemaError as exc:
+        ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
+        raise
     if not report.valid:
         problems = "; ".join(f"[{i.check}] line {i.line}: {i.message}" for i in report.issues[:10])
         ledger.record(batch_id, actor=actor, action="package.invalid", details=report.to_dict())
@@ -247,6 +283,9 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "sha256": sip.sha256,
             "units": sip.unit_count,
             "objects": sip.object_count,
+            "schema_checks": SKIPPED_ON_REQUEST if skip_schemas else "run",
+            "checks_run": list(report.checks_run),
+            "checks_skipped": list(report.checks_skipped),
         },
         changes={
             "message_identifier": message_id,
@@ -367,6 +406,26 @@ def _sip_request(
     )
 
 
+def _trail_series(batch: Batch, path: Path) -> Series:
+    return Series(
+        title=f"Journal d'audit du lot {batch.id}",
+        description=(
+            "Événements du registre des versements pour ce lot jusqu'à son empaquetage "
+            "(JSON canonique ; chaque événement porte l'empreinte SHA-256 qui le chaîne au précédent)."
+        ),
+        payloads=[
+            Payload(
+                source=path,
+                filename=path.name,
+                title=f"Journal d'audit du lot {batch.id} (JSON)",
+                mime_type=trail.MIME,
+                format_id=trail.PUID,
+                format_name="JSON Data Interchange Format",
+            )
+        ],
+    )
+
+
 def approval_request(batch: Batch) -> str:
     """The French summary an archivist reviews before approving a batch (read from the batch alone)."""
     lines = [
@@ -394,34 +453,110 @@ def _final_action_fr(action: str) -> str:
 # -- approve / reject -------------------------------------------------------------------------
 
 
-def approve(ledger: Ledger, batch_id: int, *, approver: str, sha256: str | None = None, comment: str = "") -> Batch:
-    """Record an archivist's approval, bound to the SIP's digest as it is on disk now."""
+class DigestRequired(StageError):
+    """An approval given without the digest of the SIP the archivist reviewed."""
+
+    def __init__(self, batch_id: int) -> None:
+        super().__init__(
+            f"lot {batch_id} : la validation doit porter l'empreinte SHA-256 du SIP que vous avez examiné "
+            f"(--sha256 EMPREINTE) ; elle figure dans la demande de validation du lot et dans "
+            f"`versement status` (ou `versement status --json`, champ sip_sha256)"
+        )
+        self.batch_id = batch_id
+
+
+def approver_identity(identity: str | None) -> str:
+    """Who is really behind an approval: the authenticated identity a caller vouches for
+    (Airflow user, browser login), else the operating-system account running the command."""
+    if identity is not None and identity.strip():
+        return identity.strip()
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return f"os:uid-{os.getuid()}"
+
+
+def approve(
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    approver: str,
+    sha256: str | None,
+    comment: str = "",
+    identity: str | None = None,
+) -> Batch:
+    """Record an archivist's approval, bound to the digest they reviewed and to the SIP on disk.
+
+    ``approver`` is the name the archivist declares; ``identity`` the authenticated identity of
+    the caller where there is one. Both are kept, in the event and in the batch row.
+    """
     batch = ledger.batch(batch_id)
     if not approver.strip():
         raise StageError("an approval needs the approver's name")
+    if sha256 is None or not sha256.strip():
+        raise DigestRequired(batch_id)
     if batch.state != State.AWAITING_APPROVAL or batch.sip_path is None:
         raise StageError(f"batch {batch_id} is {batch.state}; only a batch awaiting approval can be approved")
     actual = sha256_file(Path(batch.sip_path))
     if actual != batch.sip_sha256:
         raise DigestMismatch(f"batch {batch_id}: the SIP on disk changed since packaging (SHA-256 {actual})")
-    if sha256 is not None and sha256.lower() != actual:
+    if sha256.strip().lower() != actual:
         raise DigestMismatch(f"batch {batch_id}: you approved SHA-256 {sha256}, but the SIP's is {actual}")
+    who = approver_identity(identity)
     return ledger.transition(
         batch_id,
         State.APPROVED,
-        actor=approver,
+        actor=who,
         action="approve",
-        details={"sip_sha256": actual, "comment": comment},
-        changes={"approved_by": approver, "approved_at": _now(), "approved_sha256": actual},
+        details={
+            "sip_sha256": actual,
+            "comment": comment,
+            "declared_by": approver,
+            "identity": who,
+            "authenticated": identity is not None and bool(identity.strip()),
+        },
+        changes={"approved_by": approver, "approver_identity": who, "approved_at": _now(), "approved_sha256": actual},
     )
 
 
-def reject(ledger: Ledger, batch_id: int, *, approver: str, reason: str) -> Batch:
+def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
+    """Take an approval back before the transfer: the batch awaits approval again."""
+    if not reason.strip():
+        raise StageError("withdrawing an approval needs a reason for the record")
+    if not by.strip():
+        raise StageError("withdrawing an approval needs the archivist's name")
+    batch = ledger.batch(batch_id)
+    if batch.state != State.APPROVED:
+        raise StageError(
+            f"batch {batch_id} is {batch.state}; only an approved batch not yet transferred can have its approval "
+            "withdrawn"
+        )
+    who = approver_identity(identity)
+    return ledger.transition(
+        batch_id,
+        State.AWAITING_APPROVAL,
+        actor=who,
+        action="approval.withdrawn",
+        details={
+            "reason": reason,
+            "declared_by": by,
+            "identity": who,
+            "withdrawn_sha256": batch.approved_sha256,
+            "approved_by": batch.approved_by,
+        },
+        changes={"approved_by": None, "approver_identity": None, "approved_at": None, "approved_sha256": None},
+    )
+
+
+def reject(ledger: Ledger, batch_id: int, *, approver: str, reason: str, identity: str | None = None) -> Batch:
+    """Record an archivist's rejection; like an approval, it keeps the declared name and who was there."""
     if not reason.strip():
         raise StageError("a rejection needs a reason for the record")
     if not approver.strip():
         raise StageError("a rejection needs the archivist's name")
-    return ledger.transition(batch_id, State.REJECTED, actor=approver, action="reject", details={"reason": reason})
+    who = approver_identity(identity)
+    details = {"reason": reason, "declared_by": approver, "identity": who}
+    return ledger.transition(batch_id, State.REJECTED, actor=who, action="reject", details=details)
 
 
 def _now() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seda import SUPPORTED_VERSIONS, SipError, build_sip, detect_version, validate_manifest
+from seda import SUPPORTED_VERSIONS, SchemaError, SipError, build_sip, detect_version, validate_manifest
 from tests.seda.helpers import line_of, make_request, read_manifest
 
 V21 = "fr:gouv:culture:archivesdefrance:seda:v2.1"
@@ -157,15 +157,21 @@ def test_no_schema_folder_skips_loudly(manifest, caplog):
     assert len(warnings) == 2 and all("SKIPPED" in r.getMessage() for r in warnings)
 
 
-def test_schema_folder_without_the_version_skips_with_the_reason(manifest, tmp_path, caplog):
-    (tmp_path / "2.2").mkdir()
+@pytest.mark.parametrize("layout", ["empty", "other-version-only", "mistyped"])
+def test_a_schema_folder_without_the_schemas_is_an_error_naming_it(manifest, tmp_path, layout):
+    folder = tmp_path / "schemas"
+    if layout == "other-version-only":
+        (folder / "2.2").mkdir(parents=True)
+    elif layout == "empty":
+        folder.mkdir()
+    # "mistyped": the folder does not exist at all
 
-    with caplog.at_level(logging.WARNING, logger="versement.seda"):
-        report = validate_manifest(manifest.encode(), tmp_path)
+    with pytest.raises(SchemaError) as raised:
+        validate_manifest(manifest.encode(), folder)
 
-    assert len(report.checks_skipped) == 2
-    assert all("seda-2.1-main.xsd" in s or "seda-vitam-main.xsd" in s for s in report.checks_skipped)
-    assert any("SKIPPED" in r.getMessage() for r in caplog.records)
+    message = str(raised.value)
+    assert f"the schemas folder {folder} does not hold the SEDA 2.1 schemas" in message
+    assert str(folder / "2.1" / "seda-2.1-main.xsd") in message and "--no-schemas" in message
 
 
 def test_references_run_without_schemas(manifest):

@@ -68,3 +68,26 @@ def copy_source_to(url: str, sqlite_path: Path) -> None:
                 writing.execute(insert(table), rows)
     source.dispose()
     target.dispose()
+
+
+NO_SANDBOX = ("https://127.0.0.1:9", Path("/nonexistent-ca.pem"))  # packaging never calls VITAM
+
+
+@pytest.fixture
+def packaged(tmp_path, seda_schemas, monkeypatch):
+    """A batch of the embedded default packaged and awaiting approval; the CLI pointed at it."""
+    from versement.demo import prepare_sources
+    from versement.ledger import open_ledger
+    from versement.pipeline import run_extract, run_package, run_validate
+
+    environ = demo_environ(tmp_path, seda_schemas, NO_SANDBOX)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    settings = load(Path(environ["VERSEMENT_CONFIG"]), environ=environ)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", actor="test")
+    run_validate(settings, ledger, batch.id, actor="test")
+    batch = run_package(settings, ledger, batch.id, actor="test")
+    yield settings, ledger, batch
+    ledger.close()

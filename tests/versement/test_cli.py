@@ -43,7 +43,7 @@ def test_status_json_lists_state_sip_and_operation(isolated, capsys):
 
 
 def test_audit_verify_passes_then_fails_after_a_hand_edit(isolated, capsys):
-    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
+    ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}", anchor=isolated / "staging" / "ledger-anchor.jsonl")
     ledger.migrate()
     batch = ledger.create_batch("apogee", "2023-2024", "test")
     ledger.transition(batch.id, State.EXTRACTED, actor="t", action="extract")
@@ -98,7 +98,7 @@ def test_approving_a_batch_in_the_wrong_state_is_refused(isolated, capsys):
     ledger = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}")
     ledger.migrate()
     batch = ledger.create_batch("apogee", "2023-2024", "test")
-    assert main(["approve", str(batch.id), "--by", "Camille"]) == 1
+    assert main(["approve", str(batch.id), "--by", "Camille", "--sha256", "0" * 64]) == 1
     assert "only a batch awaiting approval" in capsys.readouterr().err
     assert ledger.batch(batch.id).state == State.NEW
 
@@ -143,9 +143,9 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     monkeypatch.setenv("VERSEMENT__SEDA__SCHEMAS", str(seda_schemas))
     monkeypatch.setenv("VERSEMENT__VITAM__POLL_TIMEOUT", "30")
     assert main(["extract", "apogee"]) == 0
-    assert "batch 1: extracted (253 rows in 3 datasets)" in capsys.readouterr().out
+    assert "lot 1 : extrait (253 lignes dans 3 jeux de données)" in capsys.readouterr().out
     assert main(["validate", "1"]) == 0
-    assert capsys.readouterr().out == "batch 1: validated\n"
+    assert capsys.readouterr().out == "lot 1 : contrôlé\n"
     assert main(["package", "1"]) == 0
     request = capsys.readouterr().out
     assert request.startswith("Demande de validation du lot n° 1 — Apogée — scolarité, 2023-2024")
@@ -155,6 +155,6 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     assert main(["transfer", "1"]) == 0
     out, err = capsys.readouterr()
     assert "VITAM sandbox (test and demo server) listening on https://127.0.0.1:" in err
-    assert "batch 1: accepted" in out and "ReplyCode OK" in out
+    assert "lot 1 : accepté par VITAM (opération VITAM" in out and "ReplyCode OK" in out
     assert main(["transfer", "1"]) == 1  # an accepted batch is not sent again
     assert "only an approved batch can be transferred" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -162,3 +163,122 @@ def test_a_ledger_password_is_used_on_a_server_and_ignored_by_sqlite(tmp_path):
     assert server.engine.url.password == "s3cret"
     assert "s3cret" not in repr(server.engine.url)
     server.close()
+
+
+def test_rows_and_anchor_are_checked_on_both_databases(ledger, tmp_path):
+    from tests.versement.test_tampering import accepted_batch
+
+    ledger.anchor = tmp_path / "anchor.jsonl"
+    batch_id = accepted_batch(ledger)
+    assert ledger.verify().ok
+    assert len(ledger.anchor.read_text(encoding="utf-8").splitlines()) == len(ledger.events())
+    with ledger.engine.begin() as connection:
+        connection.execute(text("UPDATE batch SET approved_by = 'X', vitam_operation_id = NULL"))
+    problems = ledger.verify().problems
+    assert len(problems) == 2 and all(f"batch {batch_id}:" in p for p in problems)
+    with ledger.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_event WHERE id = (SELECT MAX(id) FROM audit_event)"))
+        connection.execute(text("UPDATE audit_head SET count = count - 1"))
+    assert any("events were removed" in p for p in ledger.verify().problems)
+
+
+def test_a_rolled_back_event_is_not_anchored(ledger, tmp_path):
+    ledger.anchor = tmp_path / "anchor.jsonl"
+    batch_id = bring_to(ledger, State.NEW)
+    with pytest.raises(IllegalTransition):
+        ledger.transition(batch_id, State.APPROVED, actor="t", action="x")
+    with pytest.raises(LedgerError):
+        ledger.transition(batch_id, State.EXTRACTED, actor="t", action="x", changes={"colour": "bleu"})
+    assert len(ledger.anchor.read_text(encoding="utf-8").splitlines()) == 1
+    assert ledger.verify().ok
+
+
+def test_a_ledger_made_before_the_row_records_migrates_and_verifies(tmp_path):
+    """A 0001 ledger with a batch: upgraded in place, its old batch checked on its state only."""
+    from alembic import command
+    from alembic.config import Config
+
+    from versement.ledger.store import MIGRATIONS
+
+    old = Ledger(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with old.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batch (id, source, scope, active_key, state, created_at, updated_at, sip_path) "
+                "VALUES (1, 'apogee', '2022-2023', 'apogee/2022-2023', 'new', 't', 't', '/ancien.zip')"
+            )
+        )
+    from versement.ledger.audit import GENESIS, canonical, event_hash
+
+    details = canonical({"source": "apogee", "scope": "2022-2023"})
+    digest = event_hash(
+        event_id=1,
+        batch_id=1,
+        at="t",
+        actor="old",
+        action="batch.created",
+        from_state=None,
+        to_state="new",
+        details=details,
+        prev_hash=GENESIS,
+    )
+    with old.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO audit_event (id, batch_id, at, actor, action, from_state, to_state, details, "
+                "prev_hash, hash) VALUES (1, 1, 't', 'old', 'batch.created', NULL, 'new', :d, :p, :h)"
+            ),
+            {"d": details, "p": GENESIS, "h": digest},
+        )
+        connection.execute(text("INSERT INTO audit_head (id, last_hash, count) VALUES (1, :h, 1)"), {"h": digest})
+    old.anchor = tmp_path / "staging" / "ledger-anchor.jsonl"
+    old.migrate()
+    # The upgrade anchors the head as it stood: later events are anchored after it.
+    assert json.loads(old.anchor.read_text(encoding="utf-8"))["head"] == digest
+    assert old.verify().ok
+    assert old.batch(1).approver_identity is None and old.batch(1).supersedes is None
+    old.transition(1, State.EXTRACTED, actor="t", action="extract")
+    old.migrate()  # already at head: nothing re-anchored
+    assert len(old.anchor.read_text(encoding="utf-8").splitlines()) == 2
+    assert old.verify().ok
+    old.close()
+
+
+@pytest.mark.parametrize("archived", [State.ACCEPTED, State.VERIFIED])
+def test_an_archived_scope_is_superseded_only_on_purpose(ledger, archived):
+    import json
+
+    old = bring_to(ledger, archived)
+    with pytest.raises(LedgerError, match=rf"already archived by batch {old} .*--supersede {old} --reason TEXT"):
+        ledger.create_batch("apogee", "2023-2024", "test")
+    with pytest.raises(LedgerError, match="needs a reason"):
+        ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason="  ")
+    with pytest.raises(LedgerError, match="not apogee/2022-2023"):
+        ledger.create_batch("apogee", "2022-2023", "test", supersedes=old, reason="correction")
+    live = bring_to(ledger, State.VALIDATED, scope="2022-2023")
+    with pytest.raises(LedgerError, match="only a batch accepted or verified by VITAM is superseded"):
+        ledger.create_batch("apogee", "2022-2023", "test", supersedes=live, reason="correction")
+
+    reason = "Correction : dates de naissance erronées dans l'extraction précédente"
+    new = ledger.create_batch("apogee", "2023-2024", "archiviste", supersedes=old, reason=reason)
+
+    assert new.supersedes == old and new.state == State.NEW
+    previous = ledger.batch(old)
+    assert previous.superseded_by == new.id and previous.active_key is None and previous.state == archived
+    created = json.loads(ledger.events(new.id)[0].details)
+    assert created["supersedes"] == old and created["reason"] == reason
+    superseded = ledger.events(old)[-1]
+    assert superseded.action == "batch.superseded" and superseded.to_state is None
+    assert json.loads(superseded.details)["superseded_by"] == new.id
+    assert json.loads(superseded.details)["reason"] == reason
+    assert ledger.verify().ok
+    with pytest.raises(LedgerError, match=f"already superseded by batch {new.id}"):
+        ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason=reason)
+    with ledger.engine.begin() as connection:  # the link cannot be edited away unseen
+        connection.execute(text(f"UPDATE batch SET superseded_by = NULL WHERE id = {old}"))
+    assert any("superseded_by is null in the row" in p for p in ledger.verify().problems)

@@ -49,6 +49,7 @@ class ChainCheck:
     ok: bool
     events: int
     problems: tuple[str, ...]
+    anchor: str | None = None  # the anchor log compared, if any
 
 
 def verify_chain(events: Iterable[Any], head_hash: str | None, head_count: int | None) -> ChainCheck:

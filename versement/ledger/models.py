@@ -35,13 +35,18 @@ class Batch(Base):
     sip_sha256: Mapped[str | None] = mapped_column(String(64))
     manifest_sha512: Mapped[str | None] = mapped_column(String(128))
     sip_validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_by: Mapped[str | None] = mapped_column(String(200))  # the name the archivist declared
+    # Who was logged in when approving: the authenticated identity (Airflow, browser), else "os:<user>".
+    approver_identity: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[str | None] = mapped_column(String(32))
     approved_sha256: Mapped[str | None] = mapped_column(String(64))
     vitam_operation_id: Mapped[str | None] = mapped_column(String(64))
     atr_path: Mapped[str | None] = mapped_column(Text)
     atr_reply_code: Mapped[str | None] = mapped_column(String(32))
     atr: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Supersession (a corrected re-transfer of an archived scope): both directions, each audited.
+    supersedes: Mapped[int | None] = mapped_column(Integer)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
 
     datasets: Mapped[list[Dataset]] = relationship(
         back_populates="batch", order_by="Dataset.id", cascade="all, delete-orphan"

@@ -27,7 +27,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.QUALITY_FAILED: frozenset(),  # only an archivist's written override will lift it (roadmap)
     State.PACKAGED: frozenset({State.AWAITING_APPROVAL}),
     State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED}),
-    State.APPROVED: frozenset({State.SUBMITTED}),
+    State.APPROVED: frozenset({State.SUBMITTED, State.AWAITING_APPROVAL}),  # back: approval withdrawn
     State.REJECTED: frozenset(),
     State.SUBMITTED: frozenset({State.ACCEPTED, State.REFUSED}),
     State.ACCEPTED: frozenset({State.VERIFIED}),
@@ -37,6 +37,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 
 # A batch in one of these states no longer blocks a new batch for the same source and scope.
 CLOSED = frozenset({State.REJECTED, State.REFUSED, State.QUALITY_FAILED})
+
+# A batch in one of these states is archived: a new batch for its scope must supersede it.
+ARCHIVED = frozenset({State.ACCEPTED, State.VERIFIED})
 
 # French labels shown to archivists and auditors.
 LABELS_FR: dict[State, str] = {

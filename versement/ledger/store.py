@@ -15,20 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from versement.ledger import anchor as anchor_log
+from versement.ledger import trail
 from versement.ledger.audit import GENESIS, ChainCheck, canonical, event_hash, verify_chain
+from versement.ledger.consistency import ROW_FORMAT, dataset_record, mismatches, quality_digest, replay
 from versement.ledger.models import AuditEvent, AuditHead, Batch, Dataset
-from versement.ledger.states import CLOSED, State, check_transition
+from versement.ledger.states import ARCHIVED, CLOSED, State, check_transition
 from versement.secrets import LEDGER
 
 if TYPE_CHECKING:
     from versement.config import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+ANCHORED_SINCE = "0002"  # the first revision whose ledgers keep an anchor log
 
 
 class LedgerError(Exception):
@@ -71,9 +76,13 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 
 class Ledger:
-    def __init__(self, url: str, *, password: str | None = None) -> None:
+    """``anchor``: the anchor log file (see ledger.anchor), written after every committed event
+    and compared by ``verify``; None (tests, tools) keeps no anchor log."""
+
+    def __init__(self, url: str, *, password: str | None = None, anchor: Path | None = None) -> None:
         self.engine = make_engine(url, password)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.anchor = anchor
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,8 +93,21 @@ class Ledger:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        if before is not None and before < ANCHORED_SINCE:
+            self._anchor_existing_head()
+
+    def _anchor_existing_head(self) -> None:
+        """A ledger older than the anchor log gets its current head as first anchor: the chain
+        up to the upgrade is then anchored as it stood, and every later event after it."""
+        if self.anchor is None or self.anchor.exists():
+            return
+        with self._sessions() as session:
+            head = session.get(AuditHead, 1)
+            if head is not None and head.count:
+                anchor_log.append(self.anchor, head.count, head.last_hash, now())
 
     def _check_reachable(self) -> None:
         try:
@@ -100,8 +122,14 @@ class Ledger:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        anchors: list[tuple[int, str, str]] = []
         with self._sessions() as session, session.begin():
+            session.info["anchors"] = anchors
             yield session
+        # Only once committed: a rolled-back event must not be anchored.
+        if self.anchor is not None:
+            for count, head, at in anchors:
+                anchor_log.append(self.anchor, count, head, at)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -140,12 +168,27 @@ class Ledger:
         *,
         scope_detail: Mapping[str, Any] | None = None,
         spec: Mapping[str, Any] | None = None,
+        supersedes: int | None = None,
+        reason: str | None = None,
     ) -> Batch:
-        """A new batch in ``new`` for ``source`` and ``scope`` (its label), or LedgerError if one is live."""
+        """A new batch for a scope (``scope`` is its label, ``scope_detail`` what it is, ``spec`` the
+        specification extracted with). A scope already archived (accepted or verified by VITAM) gets
+        a new batch only on purpose: ``supersedes`` names the archived batch and ``reason`` says
+        why (a correction); both batches' trails record it."""
         with self.session() as session:
             key = f"{source}/{scope}"
-            if session.scalars(select(Batch.id).where(Batch.active_key == key)).first() is not None:
-                raise LedgerError(f"a live batch already exists for {key}")
+            old = self._superseded(session, key, supersedes, reason) if supersedes is not None else None
+            live = session.scalars(select(Batch).where(Batch.active_key == key)).first()
+            if live is not None and live is not old:
+                if live.state in ARCHIVED:
+                    raise LedgerError(
+                        f"{key} is already archived by batch {live.id} ({live.state}); a new batch for it "
+                        f"must say so: --supersede {live.id} --reason TEXT (a correction)"
+                    )
+                raise LedgerError(f"a live batch already exists for {key} (batch {live.id}, {live.state})")
+            if old is not None:
+                old.active_key = None
+                session.flush()  # frees the scope before the new batch takes it
             stamp = now()
             batch = Batch(
                 source=source,
@@ -156,24 +199,54 @@ class Ledger:
                 updated_at=stamp,
                 scope_detail=dict(scope_detail) if scope_detail is not None else None,
                 spec=dict(spec) if spec is not None else None,
+                supersedes=supersedes,
             )
             session.add(batch)
             session.flush()
-            self._append(
-                session,
-                batch.id,
-                actor,
-                "batch.created",
-                None,
-                State.NEW,
-                {
-                    "source": source,
-                    "scope": scope,
-                    **({"scope_detail": dict(scope_detail)} if scope_detail is not None else {}),
-                    **({"spec": dict(spec)} if spec is not None else {}),
-                },
-            )
+            details: dict[str, Any] = {
+                "source": source,
+                "scope": scope,
+                "row_format": ROW_FORMAT,
+                "row": {"scope_detail": batch.scope_detail, "spec": batch.spec},
+            }
+            if old is not None:
+                details.update(supersedes=old.id, reason=reason)
+            self._append(session, batch.id, actor, "batch.created", None, State.NEW, details)
+            if old is not None:
+                old.superseded_by = batch.id
+                old.updated_at = now()
+                self._append(
+                    session,
+                    old.id,
+                    actor,
+                    "batch.superseded",
+                    None,
+                    None,
+                    {
+                        "superseded_by": batch.id,
+                        "reason": reason,
+                        "row": {"active_key": None, "superseded_by": batch.id},
+                    },
+                )
             return batch
+
+    @staticmethod
+    def _superseded(session: Session, key: str, supersedes: int, reason: str | None) -> Batch:
+        if not (reason or "").strip():
+            raise LedgerError(f"superseding batch {supersedes} needs a reason for the record (--reason)")
+        old = session.get(Batch, supersedes, with_for_update=True)
+        if old is None:
+            raise LedgerError(f"no batch {supersedes} in the ledger")
+        if f"{old.source}/{old.scope}" != key:
+            raise LedgerError(f"batch {supersedes} holds {old.source}/{old.scope}, not {key}")
+        if old.superseded_by is not None:
+            raise LedgerError(f"batch {supersedes} was already superseded by batch {old.superseded_by}")
+        if old.state not in ARCHIVED:
+            raise LedgerError(
+                f"batch {supersedes} is {old.state}; only a batch accepted or verified by VITAM is superseded "
+                "(a live batch is rejected or finished instead)"
+            )
+        return old
 
     def transition(
         self,
@@ -193,17 +266,22 @@ class Ledger:
                 raise LedgerError(f"no batch {batch_id} in the ledger")
             current = State(batch.state)
             check_transition(batch_id, current, target)
+            recorded = dict(details or {})
             for name, value in (changes or {}).items():
                 if not hasattr(Batch, name):
                     raise LedgerError(f"batch has no field {name!r}")
                 setattr(batch, name, value)
+            if changes:  # the event carries the row's new values: verify replays them
+                recorded["row"] = dict(changes)
             for dataset in datasets or []:
                 batch.datasets.append(dataset)
+            if datasets:
+                recorded["row_datasets"] = {d.name: dataset_record(d) for d in datasets}
             batch.state = target
             batch.updated_at = now()
             if target in CLOSED:
                 batch.active_key = None
-            self._append(session, batch_id, actor, action, current, target, dict(details or {}))
+            self._append(session, batch_id, actor, action, current, target, recorded)
             return batch
 
     def record(self, batch_id: int | None, *, actor: str, action: str, details: Mapping[str, Any]) -> None:
@@ -211,12 +289,17 @@ class Ledger:
         with self.session() as session:
             self._append(session, batch_id, actor, action, None, None, dict(details))
 
-    def update_dataset_quality(self, batch_id: int, name: str, quality: dict[str, Any], success: bool) -> None:
+    def update_dataset_quality(
+        self, batch_id: int, name: str, quality: dict[str, Any], success: bool, *, actor: str = "versement"
+    ) -> None:
+        """A dataset's quality result, with the event that vouches for it (its digest)."""
         with self.session() as session:
             query = select(Dataset).where(Dataset.batch_id == batch_id, Dataset.name == name)
             dataset = session.scalars(query).one()
             dataset.quality = quality
             dataset.quality_success = success
+            details = {"dataset": name, "success": success, "quality_sha256": quality_digest(quality)}
+            self._append(session, batch_id, actor, "dataset.quality", None, None, details)
 
     def _append(
         self,
@@ -258,37 +341,39 @@ class Ledger:
         session.add(row)
         head.last_hash = row.hash
         head.count = row.id
+        session.info.setdefault("anchors", []).append((row.id, row.hash, row.at))
 
     # -- auditing ----------------------------------------------------------------------------
 
     def verify(self) -> ChainCheck:
+        """The chain, every row against its events, and the chain against the anchor log."""
         with self._sessions() as session:
             head = session.get(AuditHead, 1)
             events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
             chain = verify_chain(events, head.last_hash if head else None, head.count if head else None)
-            problems = list(chain.problems) + self._state_mismatches(session)
-            return ChainCheck(ok=not problems, events=chain.events, problems=tuple(problems))
-
-    @staticmethod
-    def _state_mismatches(session: Session) -> list[str]:
-        """A batch whose state differs from its last recorded transition was edited by hand."""
-        last: dict[int, str | None] = {}
-        query = select(AuditEvent.batch_id, AuditEvent.to_state).where(AuditEvent.to_state.is_not(None))
-        for batch_id, to_state in session.execute(query.order_by(AuditEvent.id)):
-            if batch_id is not None:
-                last[batch_id] = to_state
-        problems = []
-        for batch_id, state in session.execute(select(Batch.id, Batch.state)):
-            if last.get(batch_id) != state:
-                problems.append(
-                    f"batch {batch_id}: state {state!r} is not the one its audit trail ends with "
-                    f"({last.get(batch_id)!r})"
-                )
-        return problems
+            problems = list(chain.problems)
+            expected = replay(events)
+            batches = session.scalars(select(Batch).options(selectinload(Batch.datasets)).order_by(Batch.id)).all()
+            for batch in batches:
+                problems.extend(mismatches(batch, expected.get(batch.id)))
+                known = expected.get(batch.id)
+                if batch.sip_path and known is not None and known.full:  # the copy VITAM keeps
+                    problems.extend(trail.check(batch, events))
+            for missing in sorted(set(expected) - {batch.id for batch in batches}):
+                problems.append(f"batch {missing}: has audit events but no row (the row was deleted)")
+            if self.anchor is not None:
+                problems.extend(anchor_log.check(self.anchor, [event.hash for event in events]))
+            return ChainCheck(
+                ok=not problems,
+                events=chain.events,
+                problems=tuple(problems),
+                anchor=None if self.anchor is None else str(self.anchor),
+            )
 
 
 def open_ledger(settings: Settings) -> Ledger:
     """The deployment's ledger, migrated to the latest schema."""
-    ledger = Ledger(settings.ledger_url, password=settings.secret(LEDGER))
+    anchor = settings.staging / anchor_log.FILENAME
+    ledger = Ledger(settings.ledger_url, password=settings.secret(LEDGER), anchor=anchor)
     ledger.migrate()
     return ledger

@@ -1,0 +1,145 @@
+"""Replays the audit trail into the batch and dataset rows it implies, and compares.
+
+The chain proves the events were not edited; this proves the rows were not edited *alone*:
+every change the ledger makes to a row is written, with its value, in the event that makes it
+(``details["row"]`` for batch columns, ``details["row_datasets"]`` for datasets added,
+``dataset.quality`` events for quality results). A row whose value differs from what its
+events say was changed outside the ledger.
+
+Batches created before rows were recorded in events (no ``row_format`` in their creation
+event) are checked on their state only, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from versement.ledger.audit import canonical
+from versement.ledger.states import CLOSED
+
+ROW_FORMAT = 1
+_CLOSED = {str(state) for state in CLOSED}
+# Batch columns that only the ledger's events may set (id and timestamps are bookkeeping).
+BATCH_COLUMNS = (
+    "source",
+    "scope",
+    "scope_detail",
+    "spec",
+    "active_key",
+    "state",
+    "snapshot_marker",
+    "message_identifier",
+    "sip_path",
+    "sip_sha256",
+    "manifest_sha512",
+    "sip_validation",
+    "approved_by",
+    "approver_identity",
+    "approved_at",
+    "approved_sha256",
+    "vitam_operation_id",
+    "atr_path",
+    "atr_reply_code",
+    "atr",
+    "supersedes",
+    "superseded_by",
+)
+DATASET_COLUMNS = ("source_table", "path", "rows", "source_count", "sha256", "columns", "query", "spec", "manifest")
+
+
+def dataset_record(dataset: Any) -> dict[str, Any]:
+    """What an event says about a dataset row when the ledger adds it."""
+    return {name: getattr(dataset, name) for name in DATASET_COLUMNS}
+
+
+def quality_digest(quality: Any) -> str:
+    return hashlib.sha256(canonical({"quality": quality}).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Expected:
+    """A batch as its events describe it."""
+
+    full: bool  # False for batches created before rows were recorded in events
+    fields: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def replay(events: Iterable[Any]) -> dict[int, Expected]:
+    batches: dict[int, Expected] = {}
+    for event in events:
+        if event.batch_id is None:
+            continue
+        details = _details(event)
+        if event.action == "batch.created":
+            full = details.get("row_format") == ROW_FORMAT
+            expected = batches[event.batch_id] = Expected(full=full)
+            expected.fields.update(
+                source=details.get("source"),
+                scope=details.get("scope"),
+                active_key=f"{details.get('source')}/{details.get('scope')}",
+                supersedes=details.get("supersedes"),
+            )
+        expected = batches.setdefault(event.batch_id, Expected(full=False))
+        if event.to_state is not None:
+            expected.fields["state"] = event.to_state
+            if event.to_state in _CLOSED:
+                expected.fields["active_key"] = None
+        expected.fields.update(details.get("row") or {})
+        for name, record in (details.get("row_datasets") or {}).items():
+            expected.datasets[name] = dict(record, quality_success=None, quality=quality_digest(None))
+        if event.action == "dataset.quality" and details.get("dataset") in expected.datasets:
+            record = expected.datasets[details["dataset"]]
+            record.update(quality_success=details.get("success"), quality=details.get("quality_sha256"))
+    return batches
+
+
+def _details(event: Any) -> dict[str, Any]:
+    """An event's details; an edited, unreadable one counts as empty (the chain check names it)."""
+    try:
+        loaded = json.loads(event.details)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def mismatches(batch: Any, expected: Expected | None) -> list[str]:
+    """How a batch row (with its datasets) differs from what its events say."""
+    if expected is None:
+        return [f"batch {batch.id}: the row has no audit event at all (it was inserted outside the ledger)"]
+    columns = BATCH_COLUMNS if expected.full else ("state",)
+    problems = []
+    for name in columns:
+        want = expected.fields.get(name)
+        have = getattr(batch, name)
+        if canonical({"v": have}) != canonical({"v": want}):
+            problems.append(
+                f"batch {batch.id}: {name} is {_shown(have)} in the row but {_shown(want)} in its audit trail "
+                "(the row was edited outside the ledger)"
+            )
+    if not expected.full:
+        return problems
+    rows = {dataset.name: dataset for dataset in batch.datasets}
+    for name in sorted(set(rows) - set(expected.datasets)):
+        problems.append(f"batch {batch.id}: dataset {name} is in no audit event (added outside the ledger)")
+    for name in sorted(set(expected.datasets) - set(rows)):
+        problems.append(f"batch {batch.id}: dataset {name} of its audit trail has no row (deleted outside the ledger)")
+    for name in sorted(set(rows) & set(expected.datasets)):
+        row, want = rows[name], expected.datasets[name]
+        have = {**dataset_record(row), "quality_success": row.quality_success, "quality": quality_digest(row.quality)}
+        for column, value in want.items():
+            if canonical({"v": have.get(column)}) != canonical({"v": value}):
+                problems.append(
+                    f"batch {batch.id}: dataset {name} {column} is {_shown(have.get(column))} in the row but "
+                    f"{_shown(value)} in its audit trail (the row was edited outside the ledger)"
+                )
+    return problems
+
+
+def _shown(value: Any) -> str:
+    text = canonical({"v": value})[5:-1]
+    return text if len(text) <= 80 else text[:77] + "…"

@@ -1,0 +1,110 @@
+"""A batch's audit trail as a document inside its own SIP, and the check that it still agrees.
+
+At packaging, the events of the batch so far (creation, extraction, quality, validation) are
+written as one canonical JSON document, hashes included, and packed as a document object of
+the SIP: VITAM then keeps a copy of how the batch came to be, out of reach of the ledger's
+database. Each event carries what its hash covers, so the copy can be re-verified from the
+SIP alone. ``audit verify`` reads it back from the zip and compares it with the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from extractors.files import sha256_file
+from seda.container import inspect_layout
+from seda.hostile import hardened_parser
+from versement.ledger.audit import canonical
+
+FORMAT = "versement-audit-trail/1"
+PREFIX = "journal-audit-lot-"
+MIME = "application/json"
+PUID = "fmt/817"  # PRONOM: JSON Data Interchange Format
+_FIELDS = ("id", "batch_id", "at", "actor", "action", "from_state", "to_state", "details", "prev_hash", "hash")
+
+
+class TrailError(Exception):
+    """The trail cannot be read back from a SIP (missing file, no trail object, bad JSON)."""
+
+
+def filename(batch_id: int) -> str:
+    return f"{PREFIX}{batch_id:06d}.json"
+
+
+def document(batch: Any, events: Sequence[Any]) -> bytes:
+    """The trail of ``batch``: its events, each with every field its hash covers."""
+    return canonical(
+        {
+            "format": FORMAT,
+            "batch": batch.id,
+            "source": batch.source,
+            "scope": batch.scope,
+            "events": [{name: getattr(event, name) for name in _FIELDS} for event in events],
+        }
+    ).encode("utf-8")
+
+
+def read(sip: Path) -> dict[str, Any]:
+    """The trail packed in a SIP, found through the manifest (the object whose Filename is it)."""
+    try:
+        with zipfile.ZipFile(sip) as archive:
+            layout = inspect_layout(archive)
+            if layout.manifest is None:
+                raise TrailError(f"{sip} has no manifest")
+            root = etree.fromstring(archive.read(layout.manifest), hardened_parser())
+            ns = etree.QName(root).namespace
+            for obj in root.iter(f"{{{ns}}}BinaryDataObject"):
+                name = obj.findtext(f"{{{ns}}}FileInfo/{{{ns}}}Filename") or ""
+                uri = obj.findtext(f"{{{ns}}}Uri")
+                if name.startswith(PREFIX) and uri:
+                    loaded: dict[str, Any] = json.loads(archive.read(uri))
+                    return loaded
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+        raise TrailError(f"the audit trail cannot be read from {sip}: {exc}") from exc
+    raise TrailError(f"{sip} carries no audit trail (no object named {PREFIX}….json)")
+
+
+def check(batch: Any, events: Sequence[Any]) -> list[str]:
+    """How the trail inside a packaged batch's SIP disagrees with the ledger's events."""
+    sip = Path(batch.sip_path)
+    if not sip.is_file():
+        return [f"batch {batch.id}: its SIP {sip} is gone; the audit trail it carries cannot be compared"]
+    actual = sha256_file(sip)
+    if actual != batch.sip_sha256:
+        return [f"batch {batch.id}: the SIP {sip} has SHA-256 {actual}, the ledger packaged {batch.sip_sha256}"]
+    try:
+        embedded = read(sip)
+    except TrailError as exc:
+        return [f"batch {batch.id}: {exc}"]
+    prefix = f"batch {batch.id}: the audit trail inside its SIP"
+    found = embedded.get("events")
+    listed: list[Any] = found if isinstance(found, list) else []
+    problems = []
+    if embedded.get("batch") != batch.id:
+        problems.append(f"{prefix} is that of batch {embedded.get('batch')!r}")
+    ledger = {event.id: event for event in events if event.batch_id == batch.id}
+    seen = set()
+    for item in listed:
+        if not isinstance(item, dict):
+            problems.append(f"{prefix} holds an entry that is not an event")
+            continue
+        number = item.get("id")
+        seen.add(number)
+        mine = ledger.get(number)
+        if mine is None:
+            problems.append(f"{prefix} holds event {number}, which the ledger does not have for this batch")
+            continue
+        if any(item.get(name) != getattr(mine, name) for name in _FIELDS):
+            problems.append(f"{prefix} disagrees with the ledger on event {number} ({mine.action})")
+    # Everything the batch went through before it was packaged must be in the copy.
+    packaged = [e.id for e in ledger.values() if e.action == "package" and e.to_state == "packaged"]
+    bound = packaged[-1] if packaged else max((n for n in seen if isinstance(n, int)), default=0) + 1
+    for number in sorted(n for n in ledger if n < bound and n not in seen):
+        problems.append(f"{prefix} lacks event {number} ({ledger[number].action}), which the ledger has")
+    return problems
