@@ -28,12 +28,12 @@ duplicated GRP_RESULTAT_VET row (duplicate keys in the stage results) and a 2 MB
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 from extractors.synthetic import nasty
-from extractors.synthetic.base import Parameters, Row, ToolTables
+from extractors.synthetic.base import EntityRows, Parameters, Row, RowFactory, ToolTables
 from extractors.synthetic.people import NATIONALITIES, Person, agent_number, person
 from extractors.synthetic.schema import table
 
@@ -357,7 +357,7 @@ def tables(params: Parameters) -> ToolTables:
         "IND_DISPENSE_ELP": world.dispense,
         "THESE_HDR_SOUT": world.these,
     }
-    factories = {name: world.streamer(method) for name, method in per_student.items()}
+    factories: dict[str, RowFactory] = {}
     factories.update(
         {
             "COMPOSANTE": world.composantes,
@@ -382,7 +382,7 @@ def tables(params: Parameters) -> ToolTables:
             "GRP_RESULTAT_VDI": world.groupes_vdi,
         }
     )
-    return ToolTables(TABLES, factories)
+    return ToolTables(TABLES, factories, tuple(per_student), world.entities(per_student))
 
 
 @dataclass
@@ -403,6 +403,8 @@ class _Student:
     who: Person
     applicant: bool
     registrations: list[_Registration]
+    grades: dict[tuple[int, str], tuple[list[tuple[str, int | None]], bool]] = field(default_factory=dict)
+    retaken: dict[tuple[int, str], list[tuple[str, int | None]]] = field(default_factory=dict)
 
 
 def grade_text(milli: int) -> str:
@@ -428,12 +430,15 @@ class _World:
 
     # ------------------------------------------------------------ students
 
-    def streamer(self, method):  # type: ignore[no-untyped-def]
-        def rows() -> Iterator[Row]:
+    def entities(
+        self, methods: Mapping[str, Callable[[_Student], Iterator[Row]]]
+    ) -> Callable[[], Iterator[EntityRows]]:
+        def walk() -> Iterator[EntityRows]:
             for index in range(self.p.size):
-                yield from method(self.student(index))
+                student = self.student(index)
+                yield {name: method(student) for name, method in methods.items()}
 
-        return rows
+        return walk
 
     def student(self, index: int) -> _Student:
         rng = self.p.rng("apogee", "career", index)
@@ -629,7 +634,13 @@ class _World:
             )
 
     def _grades(self, s: _Student, r: _Registration) -> tuple[list[tuple[str, int | None]], bool]:
-        """Session-1 element grades (None: absent) and whether the stage is passed."""
+        """Session-1 element grades (None: absent) and whether the stage is passed (computed once)."""
+        key = (r.year, r.stage.code)
+        if key not in s.grades:
+            s.grades[key] = self._draw_grades(s, r)
+        return s.grades[key]
+
+    def _draw_grades(self, s: _Student, r: _Registration) -> tuple[list[tuple[str, int | None]], bool]:
         rng = self.p.rng("apogee", "grades", s.index, r.year, r.stage.code)
         codes = elp_codes(r.stage)
         chosen = sorted(rng.sample(range(COMPULSORY, ELPS_PER_STAGE), CHOSEN))
@@ -659,6 +670,12 @@ class _World:
             yield "2", average2, average2 is not None and average2 >= 10_000
 
     def _second_session(self, s: _Student, r: _Registration, grades):  # type: ignore[no-untyped-def]
+        key = (r.year, r.stage.code)
+        if key not in s.retaken:
+            s.retaken[key] = self._draw_second_session(s, r, grades)
+        return s.retaken[key]
+
+    def _draw_second_session(self, s: _Student, r: _Registration, grades):  # type: ignore[no-untyped-def]
         rng = self.p.rng("apogee", "session2", s.index, r.year, r.stage.code)
         retaken = []
         for code, grade in grades:

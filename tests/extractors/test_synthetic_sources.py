@@ -7,6 +7,8 @@ scope's bound parameters, wrapped and ordered by its key.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -394,10 +396,10 @@ def test_postgresql_generation_is_idempotent_atomic_and_refuses_real_databases(p
         content = original(params)
 
         def failing():
-            yield from content.rows["CARRIERE"]()
+            yield from itertools.islice(content.entities(), 20)
             raise RuntimeError("disk full")
 
-        return type(content)(content.tables, {**content.rows, "CARRIERE": failing})
+        return dataclasses.replace(content, entities=failing)
 
     monkeypatch.setattr(harpege, "tables", broken)
     with pytest.raises(RuntimeError, match="disk full"):
@@ -419,9 +421,10 @@ def test_postgresql_generation_is_idempotent_atomic_and_refuses_real_databases(p
 
 
 def test_postgresql_copy_keeps_tabs_backslashes_and_newlines():
-    from extractors.synthetic.writer import copy_line
+    from extractors.synthetic.writer import copy_text
 
-    assert copy_line(("a\tb", None, "c\\d\ne\r", 5, "")) == "a\\tb\t\\N\tc\\\\d\\ne\\r\t5\t\n"
+    rows = [("a\tb", None, "c\\d\ne\r", 5, ""), ("\\N", "x\x0by", None, "", 0)]
+    assert copy_text(rows) == "a\\tb\t\\N\tc\\\\d\\ne\\r\t5\t\n\\\\N\tx\x0by\t\\N\t\t0\n"
 
 
 # ---------------------------------------------------------------- the command line
