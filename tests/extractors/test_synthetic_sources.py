@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -477,3 +478,20 @@ def test_cli_refuses_a_non_synthetic_target(tmp_path):
     code, _, err = run_cli("apogee", "--url", f"sqlite:///{real}", "--students", "20")
     assert code == 2 and "refusing to replace it" in err
     assert real.read_text() == "production"
+
+
+VENDOR_ONLY = re.compile(
+    r"\b(NVL|NVL2|DECODE|SYSDATE|SYSTIMESTAMP|ROWNUM|TO_CHAR|TO_DATE|TO_NUMBER|TRUNC|LIMIT|ILIKE|IFNULL|"
+    r"STRFTIME|DATE_TRUNC|NOW|CONNECT\s+BY)\b|::|\bFROM\s+\w+\s+AS\s+\w+|\bJOIN\s+\S+\s+AS\s+\w+|\"",
+    re.IGNORECASE,
+)
+
+
+def test_spec_sql_is_portable_across_oracle_postgresql_and_sqlite():
+    """Standard joins, COALESCE and || only: no vendor function, no cast syntax, no quoted names, no
+    ``AS`` before a table alias (Oracle refuses it), dates compared with bound parameters only."""
+    for tool in available_tools():
+        for dataset in load_tool(tool).datasets:
+            found = VENDOR_ONLY.search(dataset.sql)
+            assert found is None, f"{tool}.{dataset.name}: {found.group(0)!r} is not portable"
+            assert not re.search(r"'\d{4}-\d{2}-\d{2}'", dataset.sql), f"{tool}.{dataset.name}: literal date"
