@@ -4,11 +4,12 @@ Scale: ``students`` individuals, each entering in one of the ``years`` (uniforml
 a licence (3 stages), a master (2), a doctorate (3 to 4 years in one stage, then a thesis) or an
 HDR. Each valid registration to a licence or master stage gets 10 element results in session 1
 (7 compulsory elements, 3 chosen ones listed in the pedagogical contract) plus, for a failed
-stage, session 2 for every element (passed ones carried over, TEM_NOT_RPT_ELP = 'O'). Measured (4,000 students): RESULTAT_ELP holds about **12.8 rows
-per registration**, that is per student 13 rows with ``years=1``, 24 with 3, **28 with 5**, 31 with
-10 (careers are cut short by the range), and all tables together about 46 rows per student at 5
-years. ``students=180_000, years=5`` gives about 5 million RESULTAT_ELP rows (``make
-bench-synthetic`` measures the generation).
+stage, session 2 for every element (passed ones carried over, TEM_NOT_RPT_ELP = 'O').
+Measured (4,000 students): RESULTAT_ELP holds about **12.8 rows per registration**, that is per
+student 13 rows with ``years=1``, 24 with 3, **28 with 5**, 31 with 10 (careers are cut short by
+the range), and all tables together about 46 rows per student at 5 years.
+``students=180_000, years=5`` gives about 5 million RESULTAT_ELP rows (``make bench-synthetic``
+measures the generation).
 
 Fixed individuals, always present (``MIN_STUDENTS``), all but #4 registered in the last year:
 
