@@ -396,8 +396,11 @@ def test_postgresql_generation_is_idempotent_atomic_and_refuses_real_databases(p
     def broken(params):
         content = original(params)
 
+        entities = content.entities
+        assert entities is not None
+
         def failing():
-            yield from itertools.islice(content.entities(), 20)
+            yield from itertools.islice(entities(), 20)
             raise RuntimeError("disk full")
 
         return dataclasses.replace(content, entities=failing)
