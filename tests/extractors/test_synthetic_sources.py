@@ -498,3 +498,21 @@ def test_spec_sql_is_portable_across_oracle_postgresql_and_sqlite():
             found = VENDOR_ONLY.search(dataset.sql)
             assert found is None, f"{tool}.{dataset.name}: {found.group(0)!r} is not portable"
             assert not re.search(r"'\d{4}-\d{2}-\d{2}'", dataset.sql), f"{tool}.{dataset.name}: literal date"
+
+
+def test_rows_do_not_depend_on_the_process(tmp_path):
+    """Seeds are folded arithmetically, never from ``hash()`` (randomised per process for strings)."""
+    import subprocess
+    import sys
+
+    here = generate("apogee", f"sqlite:///{tmp_path / 'here.sqlite'}", students=15, years=2, seed=11)
+    script = (
+        "import sys; from extractors.synthetic import generate; "
+        "generate('apogee', 'sqlite:///' + sys.argv[1], students=15, years=2, seed=11)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "there.sqlite")], check=True, env=env)
+    there = Source("apogee", f"sqlite:///{tmp_path / 'there.sqlite'}")
+    mine = Source("apogee", here.url)
+    for table in ("INDIVIDU", "RESULTAT_ELP", "PERSONNEL"):
+        assert mine.table(table) == there.table(table), table
