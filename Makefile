@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean
+.PHONY: demo test lint format chromium clean bench-synthetic
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -28,6 +28,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# A benchmark, not a test: a synthetic Apogée of 1 and 5 million RESULTAT_ELP rows in the local PostgreSQL.
+bench-synthetic: $(STAMP)
+	$(BIN)/python -m extractors.synthetic.bench
 
 # The browser tests drive a real headless Chromium; install Debian's when we may.
 chromium:

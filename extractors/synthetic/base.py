@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,14 @@ from extractors.synthetic.schema import Table
 
 Row = tuple[object, ...]
 RowFactory = Callable[[], Iterator[Row]]
+
+
+_MASK = (1 << 64) - 1
+
+
+@functools.cache
+def _word(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
 
 
 class SyntheticSourceError(ValueError):
@@ -48,9 +58,17 @@ class Parameters:
             "nasty": str(self.nasty).lower(),
         }
 
-    def rng(self, *parts: object) -> random.Random:
-        """An independent, reproducible stream per (tool, purpose, index): rows never depend on table order."""
-        return random.Random("/".join(map(str, (self.seed, *parts))))
+    def rng(self, *parts: int | str) -> random.Random:
+        """An independent, reproducible stream per (tool, purpose, index): rows never depend on table order.
+
+        The seed is folded arithmetically (CRC-32 for the words): seeding from a string hashes it
+        with SHA-512, several times slower, and ``hash()`` of a string changes between processes.
+        """
+        folded = self.seed & _MASK
+        for part in parts:
+            value = part if isinstance(part, int) else _word(part)
+            folded = (folded * 1_000_003 + value + 1) & _MASK
+        return random.Random(folded)
 
 
 @dataclass(frozen=True)
@@ -70,9 +88,28 @@ class SourceSummary:
         return sum(self.tables.values())
 
 
+EntityRows = Mapping[str, Iterable[Row]]
+
+
 @dataclass(frozen=True)
 class ToolTables:
-    """A tool's tables, in creation order, each with the factory streaming its rows."""
+    """A tool's tables, in creation order, and how their rows are streamed.
+
+    Small tables have a factory in ``rows``. The per-person tables (``per_entity``) are filled in
+    one pass over the people: ``entities()`` yields, for each student or agent, that person's rows
+    of every such table, so a career is computed once however many tables it feeds.
+    """
 
     tables: tuple[Table, ...]
     rows: Mapping[str, RowFactory]
+    per_entity: tuple[str, ...] = ()
+    entities: Callable[[], Iterator[EntityRows]] | None = None
+
+    def all_rows(self, name: str) -> Iterator[Row]:
+        """One table's rows alone (tests, tools): per-person tables are walked for that table only."""
+        if name in self.rows:
+            yield from self.rows[name]()
+            return
+        assert self.entities is not None
+        for entity in self.entities():
+            yield from entity.get(name, ())

@@ -19,12 +19,13 @@ hold 0001-01-01 opening dates, 9999-12-31 closing dates and a structure label th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from extractors.synthetic import nasty
-from extractors.synthetic.base import Parameters, Row, ToolTables
+from extractors.synthetic.base import EntityRows, Parameters, Row, RowFactory, ToolTables
 from extractors.synthetic.people import Person, agent_number, is_student_agent, person
 from extractors.synthetic.schema import table
 
@@ -235,7 +236,7 @@ def tables(params: Parameters) -> ToolTables:
         "AFFECTATION": world.affectations,
         "AFFECTATION_RECHERCHE": world.recherche,
     }
-    factories = {name: world.streamer(method) for name, method in per_agent.items()}
+    factories: dict[str, RowFactory] = {}
     for name, rows in (
         ("STRUCTURE", STRUCTURES),
         ("CORPS", CORPS),
@@ -245,8 +246,8 @@ def tables(params: Parameters) -> ToolTables:
         ("POSITION", POSITIONS),
         ("PAYS", PAYS),
     ):
-        factories[name] = lambda rows=rows: iter(rows)
-    return ToolTables(TABLES, factories)
+        factories[name] = functools.partial(iter, rows)
+    return ToolTables(TABLES, factories, tuple(per_agent), world.entities(per_agent))
 
 
 def _day(rng, year: int) -> date:  # type: ignore[no-untyped-def]
@@ -262,12 +263,13 @@ class _World:
         self.p = params
         self.first, self.last = params.years[0], params.years[-1]
 
-    def streamer(self, method):  # type: ignore[no-untyped-def]
-        def rows() -> Iterator[Row]:
+    def entities(self, methods: Mapping[str, Callable[[_Agent], Iterator[Row]]]) -> Callable[[], Iterator[EntityRows]]:
+        def walk() -> Iterator[EntityRows]:
             for index in range(self.p.size):
-                yield from method(self.agent(index))
+                agent = self.agent(index)
+                yield {name: method(agent) for name, method in methods.items()}
 
-        return rows
+        return walk
 
     def agent(self, index: int) -> _Agent:
         rng = self.p.rng("harpege", "career", index)

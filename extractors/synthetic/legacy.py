@@ -21,14 +21,23 @@ import random
 import sqlite3
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from extractors.synthetic.base import SourceSummary
 from extractors.synthetic.legacy_rows import MIN_STUDENTS, Row, build_rows
 from extractors.synthetic.legacy_schema import APOGEE_TABLES, DDL, METADATA_TABLE
 
 # Bump when the generated content changes, so existing demo files are regenerated.
 GENERATOR_VERSION = "3"
+
+
+@dataclass(frozen=True)
+class LegacySourceSummary:
+    """What ``generate_apogee`` produced (or found already there)."""
+
+    path: Path
+    tables: Mapping[str, int]  # table → row count
+    created: bool  # False when an identical file was already there
 
 
 def generate_apogee(
@@ -38,7 +47,7 @@ def generate_apogee(
     years: Sequence[int] = (2021, 2022, 2023),
     seed: int = 20240901,
     nasty: bool = False,
-) -> SourceSummary:
+) -> LegacySourceSummary:
     """Create the SQLite file ``path`` holding an Apogée-like extract of ``students`` people.
 
     With ``nasty=True`` the file also holds values a real extraction must stop on or flag
@@ -46,11 +55,11 @@ def generate_apogee(
     """
     parameters = _parameters(students, years, seed, nasty)
     if path.exists() and _stored_parameters(path) == parameters:
-        return SourceSummary("apogee", f"sqlite:///{path}", _row_counts(path), False, parameters, path=path)
+        return LegacySourceSummary(path, _row_counts(path), created=False)
     rows = build_rows(random.Random(seed), students, sorted(years), nasty)
     _write_atomically(path, parameters, rows)
     counts = {table: len(rows[table]) for table in APOGEE_TABLES}
-    return SourceSummary("apogee", f"sqlite:///{path}", counts, True, parameters, path=path)
+    return LegacySourceSummary(path, counts, created=True)
 
 
 def _parameters(students: int, years: Sequence[int], seed: int, nasty: bool) -> dict[str, str]:

@@ -12,12 +12,12 @@ mojibake (#8) and control characters (#9).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from extractors.synthetic import nasty
-from extractors.synthetic.base import Parameters, Row, ToolTables
+from extractors.synthetic.base import EntityRows, Parameters, Row, ToolTables
 from extractors.synthetic.people import person
 from extractors.synthetic.schema import table
 
@@ -89,15 +89,14 @@ def tables(params: Parameters) -> ToolTables:
     if params.size < MIN_STUDENTS:
         raise ValueError(f"students must be at least {MIN_STUDENTS}, got {params.size}")
     world = _World(params)
+    per_student = {
+        "schema_idt.apprenant": world.apprenant,
+        "schema_ins.inscription": world.inscriptions,
+        "schema_coc.note_resultat": world.notes,
+        "schema_coc.diplome_evaluation": world.diplomes,
+    }
     return ToolTables(
-        TABLES,
-        {
-            "schema_odf.objet_maquette": world.objets,
-            "schema_idt.apprenant": world.stream(world.apprenant),
-            "schema_ins.inscription": world.stream(world.inscriptions),
-            "schema_coc.note_resultat": world.stream(world.notes),
-            "schema_coc.diplome_evaluation": world.stream(world.diplomes),
-        },
+        TABLES, {"schema_odf.objet_maquette": world.objets}, tuple(per_student), world.entities(per_student)
     )
 
 
@@ -105,12 +104,12 @@ class _World:
     def __init__(self, params: Parameters) -> None:
         self.p = params
 
-    def stream(self, method):  # type: ignore[no-untyped-def]
-        def rows() -> Iterator[Row]:
+    def entities(self, methods: Mapping[str, Callable[[int], Iterator[Row]]]) -> Callable[[], Iterator[EntityRows]]:
+        def walk() -> Iterator[EntityRows]:
             for index in range(self.p.size):
-                yield from method(index)
+                yield {name: method(index) for name, method in methods.items()}
 
-        return rows
+        return walk
 
     def objets(self) -> Iterator[Row]:
         rng = self.p.rng("pegase", "odf")

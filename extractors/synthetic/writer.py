@@ -27,10 +27,17 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from extractors.synthetic.base import NotSynthetic, Parameters, Row, SourceSummary, SyntheticSourceError, ToolTables
-from extractors.synthetic.schema import METADATA, METADATA_TABLE, Backend
+from extractors.synthetic.schema import METADATA, METADATA_TABLE, Backend, Table
 
 CHUNK_ROWS = 20_000
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# COPY text format, escaped in one pass per chunk: fields are joined with NUL, rows with U+FFFE and
+# NULL written U+FFFF, then one str.translate turns them into tab, newline and \N while escaping
+# the data's own backslashes, tabs and newlines. None of the three can occur in the data: PostgreSQL
+# text cannot hold NUL, and U+FFFE/U+FFFF are Unicode noncharacters the generators never produce.
+_FIELD, _ROW, _NULL = "\x00", "\ufffe", "\uffff"
+_COPY_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", _FIELD: "\t", _ROW: "\n", _NULL: "\\N"}
+)
 
 
 def parse_target(url: str) -> tuple[Backend, URL]:
@@ -116,20 +123,46 @@ def _write_sqlite(path: Path, stored: Mapping[str, str], content: ToolTables) ->
     try:
         with contextlib.closing(sqlite3.connect(temporary)) as conn, conn:  # one transaction, committed at the end
             conn.execute(METADATA.create("sqlite"))
+            inserts = {}
             for t in content.tables:
                 conn.execute(t.create("sqlite"))
-                marks = ", ".join("?" * len(t.columns))
+                inserts[t.name] = (f"INSERT INTO {t.name} VALUES ({', '.join('?' * len(t.columns))})", len(t.columns))
                 counts[t.name] = 0
-                for chunk in _chunks(content.rows[t.name]()):
-                    _check_width(t.name, len(t.columns), chunk[0])
-                    conn.executemany(f"INSERT INTO {t.name} VALUES ({marks})", chunk)
-                    counts[t.name] += len(chunk)
+
+            def insert(name: str, chunk: list[Row]) -> None:
+                statement, width = inserts[name]
+                _check_width(name, width, chunk[0])
+                conn.executemany(statement, chunk)
+                counts[name] += len(chunk)
+
+            for name, factory in content.rows.items():
+                for chunk in _chunks(factory()):
+                    insert(name, chunk)
+            for name, chunk in _entity_chunks(content):
+                insert(name, chunk)
             conn.executemany(f"INSERT INTO {METADATA_TABLE} VALUES (?, ?)", stored.items())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return counts
+
+
+def _entity_chunks(content: ToolTables) -> Iterator[tuple[str, list[Row]]]:
+    """The per-person tables' rows, one pass over the people, by chunks of at most ``CHUNK_ROWS``."""
+    if content.entities is None:
+        return
+    buffers: dict[str, list[Row]] = {name: [] for name in content.per_entity}
+    for entity in content.entities():
+        for name, rows in entity.items():
+            buffer = buffers[name]
+            buffer.extend(rows)
+            if len(buffer) >= CHUNK_ROWS:
+                yield name, buffer
+                buffers[name] = []
+    for name, buffer in buffers.items():
+        if buffer:
+            yield name, buffer
 
 
 def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
@@ -214,7 +247,10 @@ def _write_postgresql(
             counts = {}
             for t in content.tables:
                 cur.execute(t.create("postgresql"))
-                counts[t.name] = _copy(cur, t.name, t.column_names, content.rows[t.name]())
+                if t.name in content.rows:
+                    counts[t.name] = _copy(cur, t, _chunks(content.rows[t.name]()))
+            counts.update(_copy_entities(cur, content))
+            for t in content.tables:
                 key = t.add_primary_key()
                 if key:
                     cur.execute(key)
@@ -223,26 +259,53 @@ def _write_postgresql(
         return SourceSummary(tool, shown, counts, True, dict(stored), time.perf_counter() - started)
 
 
-def _copy(cur: Any, table: str, columns: tuple[str, ...], rows: Iterable[Row]) -> int:
-    """COPY in text format: lines built here, written by chunks of ``CHUNK_ROWS``."""
+def _copy_statement(table: Table) -> str:
+    return f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN"
+
+
+def _copy(cur: Any, table: Table, chunks: Iterable[list[Row]]) -> int:
+    """COPY in text format, written by chunks of ``CHUNK_ROWS``."""
     count = 0
-    width = len(columns)
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for chunk in _chunks(rows):
-            _check_width(table, width, chunk[0])
-            copy.write("".join(copy_line(row) for row in chunk))
+    with cur.copy(_copy_statement(table)) as copy:
+        for chunk in chunks:
+            _check_width(table.name, len(table.columns), chunk[0])
+            copy.write(copy_text(chunk))
             count += len(chunk)
     return count
 
 
+def _copy_entities(cur: Any, content: ToolTables) -> dict[str, int]:
+    """One pass over the people, each table's text spooled to a temporary file, then one COPY per table.
+
+    A connection runs one COPY at a time; spooling keeps memory flat without computing every
+    career once per table.
+    """
+    tables = {t.name: t for t in content.tables}
+    counts = dict.fromkeys(content.per_entity, 0)
+    with contextlib.ExitStack() as stack:
+        spools = {
+            name: stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", newline=""))
+            for name in content.per_entity
+        }
+        for name, chunk in _entity_chunks(content):
+            _check_width(name, len(tables[name].columns), chunk[0])
+            spools[name].write(copy_text(chunk))
+            counts[name] += len(chunk)
+        for name, spool in spools.items():
+            spool.seek(0)
+            with cur.copy(_copy_statement(tables[name])) as copy:
+                while data := spool.read(1 << 20):
+                    copy.write(data)
+    return counts
+
+
+def copy_text(rows: Iterable[Row]) -> str:
+    """Rows in COPY text format: tab-separated, ``\\N`` for NULL, backslash escapes, one line each."""
+    text = _ROW.join(
+        [_FIELD.join([_NULL if v is None else v if v.__class__ is str else str(v) for v in row]) for row in rows]
+    )
+    return (text + _ROW).translate(_COPY_ESCAPES)
+
+
 def copy_line(row: Row) -> str:
-    """One row in COPY text format: tab-separated, ``\\N`` for NULL, backslash escapes."""
-    fields = []
-    for value in row:
-        if value is None:
-            fields.append("\\N")
-        elif value.__class__ is str:
-            fields.append(value.translate(_COPY_ESCAPES))
-        else:
-            fields.append(str(value))
-    return "\t".join(fields) + "\n"
+    return copy_text([row])
