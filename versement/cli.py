@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder holding 2.1/ 2.2/ 2.3/ (default: from the configuration)",
     )
+    from versement.browse import add_commands  # browse, accounts
+
+    add_commands(command, _settings)
     return parser
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from extractors.scope import Scope
-from versement import progress
+from versement import browse, progress
+from versement.browse import demo_accounts, describe_demo_accounts
 from versement.config import Settings
 from versement.ledger import LABELS_FR, Batch, Ledger, State, open_ledger
 from versement.pipeline import (
@@ -40,9 +41,12 @@ def run_demo(settings: Settings, *, serve: bool, port: int = 8000) -> int:
     with sandbox(settings) as live:
         results = [drive(live, ledger, name) for name in live.sources]
     print(summary_table(results, ledger))
+    made = demo_accounts(settings, ledger)
+    if made:
+        print(describe_demo_accounts(made))
     ok = all(batch.state in (State.ACCEPTED, State.VERIFIED) for batch in results)
     if serve:
-        serve_browser(ledger, port)
+        serve_browser(settings, port)
     return 0 if ok else 1
 
 
@@ -157,13 +161,6 @@ def summary_table(batches: list[Batch], ledger: Ledger) -> str:
     return "\n".join(lines)
 
 
-def serve_browser(ledger: Ledger, port: int) -> None:
-    import uvicorn
-
-    from browser import create_app
-
-    print(
-        f"Navigateur des versements : http://127.0.0.1:{port}/ (Ctrl+C pour arrêter)",
-        file=sys.stderr,
-    )
-    uvicorn.run(create_app(ledger), host="127.0.0.1", port=port, log_level="warning")
+def serve_browser(settings: Settings, port: int) -> None:
+    """Serve the consultation browser until Ctrl+C, as ``versement browse`` does."""
+    browse.serve_browser(settings, "127.0.0.1", port)
