@@ -14,7 +14,14 @@ from versement import cli
 from versement.browse import demo_accounts
 from versement.config import ConfigError, load
 from versement.ledger import Ledger
-from versement.ledger.accounts import AccountError, Accounts
+from versement.ledger.accounts import AccountError, AccountInfo, Accounts
+
+
+def signed_in(accounts: Accounts, name: str, password: str) -> AccountInfo:
+    found = accounts.authenticate(name, password)
+    assert found is not None, name
+    return found
+
 
 TINY_SPEC = """
 tool = "tinytool"
@@ -83,7 +90,7 @@ def test_accounts_are_argon2_hashes_in_the_ledger_and_audited(tmp_path):
     with ledger.engine.connect() as connection:
         stored = connection.exec_driver_sql("SELECT password_hash FROM browser_account").scalar_one()
     assert stored.startswith("$argon2id$") and "un long" not in stored
-    assert accounts.authenticate("la.martin@univ.fr", "un long mot de passe").role == "auditor"
+    assert signed_in(accounts, "la.martin@univ.fr", "un long mot de passe").role == "auditor"
     assert accounts.authenticate("la.martin@univ.fr", "un long mot de passE") is None
     assert accounts.authenticate("inconnu", "un long mot de passe") is None
     assert accounts.authenticate("'; DROP TABLE browser_account; --", "x") is None
@@ -101,7 +108,7 @@ def test_accounts_are_argon2_hashes_in_the_ledger_and_audited(tmp_path):
     with pytest.raises(AccountError, match="account name"):
         accounts.add("<b>bob</b>", "admin", "un long mot de passe", actor="t")
     accounts.add("la.martin@univ.fr", "archivist", "un nouveau mot de passe", actor="t", replace=True)
-    assert accounts.authenticate("la.martin@univ.fr", "un nouveau mot de passe").role == "archivist"
+    assert signed_in(accounts, "la.martin@univ.fr", "un nouveau mot de passe").role == "archivist"
     assert ledger.events()[-1].action == "account.changed"
     assert ledger.verify().ok
 
@@ -113,7 +120,7 @@ def test_the_accounts_migration_runs_on_postgresql(postgres_url):
     ledger.migrate()  # idempotent
     assert "browser_account" in inspect(ledger.engine).get_table_names()
     Accounts(ledger, FAST_HASHER).add("alice", "admin", "un long mot de passe", actor="t")
-    assert Accounts(ledger).authenticate("alice", "un long mot de passe").name == "alice"
+    assert signed_in(Accounts(ledger), "alice", "un long mot de passe").name == "alice"
     ledger.close()
 
 
@@ -121,7 +128,8 @@ def test_browser_section_is_strict(deployment):
     settings = load(
         deployment(
             '[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1", "192.168.0.0/24"]\n'
-            'groups_header = "X-Groups"\nroles = { auditor = { groups = ["auditeurs"] }, admin = { users = ["root"] } }\n'
+            'groups_header = "X-Groups"\n'
+            'roles = { auditor = { groups = ["auditeurs"] }, admin = { users = ["root"] } }\n'
         )
     )
     assert settings.browser.auth == "header"
@@ -157,7 +165,7 @@ def test_demo_accounts_one_per_role_with_fresh_passwords(deployment, tmp_path):
     again = demo_accounts(settings, ledger)  # a second demo renews the passwords
     for (name, role, password), (_, _, old) in zip(again, made, strict=True):
         assert password != old
-        assert Accounts(ledger).authenticate(name, password).role == role
+        assert signed_in(Accounts(ledger), name, password).role == role
     assert demo_accounts(load(deployment()), ledger) == []
 
 
@@ -167,7 +175,7 @@ def test_cli_adds_an_account_with_the_password_from_stdin_never_argv(deployment,
     assert cli.main(["--config", config, "accounts", "add", "camille", "--role", "archivist", "--password-stdin"]) == 0
     assert "compte camille (archivist) enregistré" in capsys.readouterr().out
     ledger = Ledger(load(config).ledger_url)
-    assert Accounts(ledger).authenticate("camille", "un mot de passe sûr").role == "archivist"
+    assert signed_in(Accounts(ledger), "camille", "un mot de passe sûr").role == "archivist"
     assert cli.main(["--config", config, "accounts", "list"]) == 0
     assert "camille\tarchivist\tactif" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("court\n"))

@@ -6,6 +6,7 @@ import re
 from ipaddress import ip_network
 
 import pytest
+from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
@@ -227,7 +228,7 @@ def test_a_deactivated_account_loses_its_session(app, ledger):
     assert login(client, "auditeur").status_code == 401
 
 
-def header_app(ledger) -> object:
+def header_app(ledger) -> Starlette:
     config = BrowserConfig(
         auth="header",
         trusted_proxies=(ip_network("10.1.2.3/32"),),
