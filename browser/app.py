@@ -478,7 +478,7 @@ def _links(request: Request, query: data.Query) -> dict[str, Any]:
             tri=column, ordre="desc" if query.sort == column and not query.descending else "asc"
         ),
         "page": lambda number: "?" + urlencode(base + current + [("page", str(number))]),
-        "export": "export.csv?" + urlencode(base + current),
+        "export": request.url.path.rstrip("/") + "/export.csv?" + urlencode(base + current),
     }
 
 

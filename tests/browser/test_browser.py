@@ -98,6 +98,8 @@ def test_dataset_explorer_shows_schema_labels_pages_filters_and_sorts(as_role, l
     rows = found.split('id="lignes"')[1]
     assert rows.index("<td>115</td>") < rows.index("<td>109</td>")
     assert 'aria-sort="descending"' in found
+    export = 'href="/lots/1/jeux/individus/export.csv?colonne=LIB_NOM_PAT_IND&amp;operateur=contient&amp;valeur=lefevre'
+    assert export in found  # the export keeps the filters
     second = client.get("/lots/1/jeux/individus", params={"page": "3", "taille": "50"}).text
     assert "<td>101</td>" in second and "<td>100</td>" not in second
     empty = client.get("/lots/1/jeux/individus", params={"colonne": "COD_ETU", "operateur": "vide"}).text
