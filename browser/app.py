@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import and_, func, or_, select, true
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -33,7 +34,7 @@ from browser import data
 from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
 from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
 from versement.config import BrowserConfig
-from versement.ledger import LABELS_FR, Ledger, LedgerError, State
+from versement.ledger import LABELS_FR, AuditEvent, Ledger, LedgerError, State
 from versement.ledger.accounts import ROLE_LABELS_FR, Accounts
 
 __all__ = ["ACTIONS_FR", "CHECKS_FR", "create_app", "failed_checks"]
@@ -307,21 +308,16 @@ def create_app(
             return refused(request, 400, "type d'événement inconnu")
         actor = request.query_params.get("par", "")[:200]
         try:
-            page = data._integer(request.query_params.get("page", "1"), "page")
+            page = data.integer(request.query_params.get("page", "1"), "page")
         except data.QueryError as exc:
             return refused(request, 400, str(exc))
-        events = [e for e in reversed(ledger.events()) if _KINDS[kind](e.action)]
-        if actor:
-            events = [e for e in events if actor.casefold() in e.actor.casefold()]
         size = 50
-        pages = max(1, -(-len(events) // size))
-        page = min(max(page, 1), pages)
-        shown = events[(page - 1) * size : page * size]
+        total, shown, pages, page = _audit_page(ledger, kind, actor, page, size)
         return render(
             request,
             "audit.html",
             events=shown,
-            total=len(events),
+            total=total,
             kind=kind,
             actor=actor,
             page=page,
@@ -428,13 +424,35 @@ _ERROR_TITLES = {
     405: "Action non permise",
 }
 
-_KINDS: dict[str, Callable[[str], bool]] = {
-    "tout": lambda action: True,
-    "decisions": lambda action: not action.startswith((*CONSULTATIONS, "account.")),
-    "consultations": lambda action: action.startswith(("consult.", "download.", "export.")),
-    "exports": lambda action: action.startswith("export."),
-    "connexions": lambda action: action.startswith(("auth.", "account.")),
+
+def _prefixed(*prefixes: str) -> Any:
+    return or_(*(AuditEvent.action.startswith(p, autoescape=True) for p in prefixes))
+
+
+# Which events each filter of the audit log shows, as SQL conditions on the action.
+_KINDS: dict[str, Any] = {
+    "tout": true(),
+    "decisions": ~_prefixed(*CONSULTATIONS, "account."),
+    "consultations": _prefixed("consult.", "download.", "export."),
+    "exports": _prefixed("export."),
+    "connexions": _prefixed("auth.", "account."),
 }
+
+
+def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> tuple[int, list[Any], int, int]:
+    """One page of the audit trail, newest first, filtered and counted in the database."""
+    condition = _KINDS[kind]
+    if actor:
+        condition = and_(condition, func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
+    with ledger.session() as session:
+        total = session.scalar(select(func.count()).select_from(AuditEvent).where(condition)) or 0
+        pages = max(1, -(-total // size))
+        page = min(max(page, 1), pages)
+        query = select(AuditEvent).where(condition).order_by(AuditEvent.id.desc())
+        events = list(session.scalars(query.limit(size).offset((page - 1) * size)))
+    return total, events, pages, page
+
+
 _KIND_LABELS = {
     "tout": "tous les événements",
     "decisions": "états et décisions",

@@ -130,8 +130,8 @@ def parse_query(params: Mapping[str, Any], getlist: Any, columns: Sequence[Colum
     order = params.get("ordre", "asc")
     if order not in ("asc", "desc"):
         raise QueryError("ordre de tri inconnu (asc ou desc)")
-    page = _integer(params.get("page", "1"), "page")
-    size = _integer(params.get("taille", "50"), "taille")
+    page = integer(params.get("page", "1"), "page")
+    size = integer(params.get("taille", "50"), "taille")
     if size not in PAGE_SIZES:
         raise QueryError(f"taille de page non prévue ({', '.join(map(str, PAGE_SIZES))})")
     if page < 1 or page > 10_000_000:
@@ -139,7 +139,7 @@ def parse_query(params: Mapping[str, Any], getlist: Any, columns: Sequence[Colum
     return Query(tuple(filters), known[sort].name if sort else None, order == "desc", page, size)
 
 
-def _integer(text: Any, name: str) -> int:
+def integer(text: Any, name: str) -> int:
     if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 9:
         raise QueryError(f"paramètre {name} : nombre entier attendu")
     return int(text)

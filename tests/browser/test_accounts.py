@@ -204,3 +204,25 @@ def test_versement_browse_starts_the_browser_program_on_the_same_configuration(d
     assert command[1:3] == ["-m", "browser"]
     assert command[command.index("--config") + 1] == str(load(config).source_file)
     assert command[command.index("--port") + 1] == "8123" and command[command.index("--host") + 1] == "127.0.0.2"
+
+
+def test_the_browser_program_serves_the_configured_ledger_with_its_settings(deployment, monkeypatch, capsys):
+    import uvicorn
+
+    import browser.__main__ as program
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    config = deployment('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]')
+    assert program.main(["--config", config, "--port", "8765"]) == 0
+    assert served["port"] == 8765 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
+    assert "VERSEMENT_BROWSER_SESSION_PASSWORD is not set" in capsys.readouterr().err
+    from starlette.testclient import TestClient
+
+    client = TestClient(served["app"], follow_redirects=False)
+    assert client.get("/connexion").status_code == 401  # header mode from the file: no local form
+    monkeypatch.setenv("VERSEMENT_BROWSER_SESSION_PASSWORD", "a long signing key")
+    assert program.main(["--config", config]) == 0
+    assert "not set" not in capsys.readouterr().err
+    assert program.main(["--config", str(config) + ".missing"]) == 2
+    assert "configuration file not found" in capsys.readouterr().err

@@ -179,3 +179,16 @@ def test_the_browser_changes_no_batch(as_role, ledger):
         assert getattr(client, method)("/lots/3").status_code == 405
     assert ledger.batch(3).state == State.AWAITING_APPROVAL
     assert ledger.verify().ok
+
+
+def test_audit_log_pages_newest_first_and_takes_wildcards_literally(as_role, ledger):
+    for n in range(60):
+        ledger.record(1, actor=f"lecteur{n}", action="consult.batch", details={})
+    client = as_role("auditor")
+    first = client.get("/journal", params={"type": "consultations"}).text
+    assert "60 événement(s)" in first and "page 1 sur 2" in first
+    assert first.index("lecteur59") < first.index("lecteur58") and "lecteur9<" not in first
+    second = client.get("/journal", params={"type": "consultations", "page": "2"}).text
+    assert "lecteur0<" in second and 'rel="prev"' in second
+    assert "0 événement(s)" in client.get("/journal", params={"par": "%"}).text  # no LIKE wildcard
+    assert "lecteur1<" in client.get("/journal", params={"par": "LECTEUR1"}).text
