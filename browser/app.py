@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import secrets
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -126,28 +127,39 @@ def create_app(
         if config.auth == "header":
             return refused(request, 401, "La connexion se fait par le service d'authentification de l'établissement.")
         if request.method == "GET":
-            return render(request, "login.html", error=None, name="")
+            return render(
+                request, "login.html", error=None, name="", next=_local_path(request.query_params.get("suite"))
+            )
         form = await request.form()
         name = str(form.get("nom", ""))[:128]
+        following = _local_path(form.get("suite"))
         password = str(form.get("mot_de_passe", ""))[:1024]
         if not csrf_ok(request, form.get("csrf")):
-            return render(request, "login.html", status=403, error="Formulaire expiré : veuillez réessayer.", name=name)
+            return render(
+                request,
+                "login.html",
+                status=403,
+                error="Formulaire expiré : veuillez réessayer.",
+                name=name,
+                next=following,
+            )
         address = request.client.host if request.client else "?"
         wait = limiter.blocked(address, name)
         if wait > 0:
             minutes = max(1, round(wait / 60))
             error = f"Trop de tentatives de connexion. Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
-            return render(request, "login.html", status=429, error=error, name=name)
+            return render(request, "login.html", status=429, error=error, name=name, next=following)
         account = accounts.authenticate(name, password)
         if account is None:
             limiter.failed(address, name)
             ledger.record(None, actor=name or "?", action="auth.failed", details={"address": address})
-            return render(request, "login.html", status=401, error="Nom ou mot de passe incorrect.", name=name)
+            error = "Nom ou mot de passe incorrect."
+            return render(request, "login.html", status=401, error=error, name=name, next=following)
         limiter.succeeded(name)
         request.session.clear()  # a new session on sign-in: no fixation
         request.session.update({"user": account.name, "via": "local", "csrf": secrets.token_urlsafe(32)})
         ledger.record(None, actor=account.name, action="auth.login", details={"role": account.role, "address": address})
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(following, status_code=303)
 
     async def logout(request: Request) -> Response:
         form = await request.form()
@@ -460,6 +472,13 @@ _KIND_LABELS = {
     "exports": "exports",
     "connexions": "connexions et comptes",
 }
+
+
+def _local_path(value: object) -> str:
+    """Where to go after signing in: a path of this site only (never ``//host`` or a URL)."""
+    if isinstance(value, str) and re.fullmatch(r"/(?![/\\])[A-Za-z0-9/._~%?&=+-]*", value) and len(value) < 500:
+        return value
+    return "/"
 
 
 def _attachment(content: bytes, name: str, media_type: str) -> Response:

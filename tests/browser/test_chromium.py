@@ -67,15 +67,15 @@ def shots(tmp_path) -> Path:
     return folder
 
 
-def sign_in(chromium, base_url: str, name: str):
+def sign_in(chromium, base_url: str, name: str, start: str = "/"):
     context = chromium.new_context(accept_downloads=True, locale="fr-FR", viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{base_url}/lots/1")
+    page.goto(f"{base_url}{start}")
     assert page.url.startswith(f"{base_url}/connexion")  # not signed in: sent to the form
     page.get_by_label("Nom d'utilisateur").fill(name)
     page.get_by_label("Mot de passe").fill(PASSWORDS[name])
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{base_url}/")
+    page.wait_for_url(f"{base_url}{start}")  # back where the user was going
     assert page.locator(f'[data-user="{name}"]').is_visible()
     return page
 
@@ -112,7 +112,8 @@ def test_a_wrong_password_is_announced(chromium, base_url, shots):
 
 
 def test_keyboard_reaches_the_skip_link_first(chromium, base_url):
-    page = sign_in(chromium, base_url, "auditeur")
+    page = sign_in(chromium, base_url, "auditeur", start="/lots/1")
+    page.goto(f"{base_url}/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Aller au contenu"
     page.keyboard.press("Enter")

@@ -259,3 +259,29 @@ def test_trusted_header_is_honoured_only_from_a_configured_proxy(ledger):
 def test_the_header_is_ignored_in_local_mode(app):
     client = TestClient(app, follow_redirects=False, client=("127.0.0.1", 5000))
     assert client.get("/", headers={"REMOTE_USER": "admin"}).status_code == 303
+
+
+def test_after_sign_in_the_user_returns_only_to_a_page_of_this_site(app):
+    for wanted, landed in (
+        ("/lots/1", "/lots/1"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+    ):
+        client = TestClient(app, follow_redirects=False)
+        first = client.get("/connexion", params={"suite": wanted})
+        response = client.post(
+            "/connexion",
+            data={
+                "nom": "auditeur",
+                "mot_de_passe": PASSWORDS["auditeur"],
+                "csrf": csrf_of(first.text),
+                "suite": wanted,
+            },
+        )
+        assert response.status_code == 303 and response.headers["location"] == landed, wanted
+    anonymous = TestClient(app, follow_redirects=False)
+    sent = anonymous.get("/lots/1")
+    assert sent.headers["location"] == "/connexion?suite=%2Flots%2F1"
+    assert 'name="suite" value="/lots/1"' in anonymous.get(sent.headers["location"]).text
