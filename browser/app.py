@@ -14,7 +14,6 @@ import io
 import logging
 import re
 import secrets
-import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browser import data
+from browser import data, manifest
 from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
 from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
 from versement.config import BrowserConfig
@@ -46,7 +45,6 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
-MANIFEST_MEMBER = "manifest.xml"  # the one member read from a SIP
 CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
 
 Handler = Callable[[Request, User], Awaitable[Response]]
@@ -202,7 +200,24 @@ def create_app(
             return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
         consulted(user, batch_id, "consult.batch")
         events = [e for e in ledger.events(batch_id) if not e.action.startswith(CONSULTATIONS)]
-        return render(request, "batch.html", batch=found, events=events, may=user.may)
+        tree: tuple[manifest.Unit, ...] = ()
+        tree_error = None
+        if found.sip_path:
+            try:
+                tree = manifest.units(manifest.read_manifest(Path(found.sip_path)))
+            except manifest.ManifestUnreadable:
+                tree_error = "Le bordereau du SIP n'est pas lisible localement."
+        system_ids = dict((found.atr or {}).get("units") or {})
+        return render(
+            request,
+            "batch.html",
+            batch=found,
+            events=events,
+            may=user.may,
+            tree=tree,
+            tree_error=tree_error,
+            system_ids=system_ids,
+        )
 
     @guarded("download")
     async def atr_download(request: Request, user: User) -> Response:
@@ -225,9 +240,8 @@ def create_app(
         if found is None or not found.sip_path:
             return refused(request, 404, "Ce lot n'a pas de SIP enregistré.")
         try:
-            with zipfile.ZipFile(found.sip_path) as sip:  # the SIP path from the ledger
-                content = sip.read(MANIFEST_MEMBER)
-        except (OSError, KeyError, zipfile.BadZipFile):
+            content = manifest.read_manifest(Path(found.sip_path))  # the SIP path from the ledger
+        except manifest.ManifestUnreadable:
             return refused(request, 404, "Le bordereau du SIP n'est plus disponible localement.")
         consulted(user, batch_id, "download.manifest")
         return _attachment(content, f"lot-{batch_id}-manifest.xml", "application/xml")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from versement.ledger.accounts import ROLE_LABELS_FR
+
 # How the ledger's actions read in the audit log shown to archivists and auditors.
 ACTIONS_FR = {
     "batch.created": "création du lot",
@@ -93,7 +95,8 @@ def event_summary(action: str, details_json: str) -> list[str]:
         ("error", "Erreur"),
     ):
         if details.get(key) not in (None, "", [], {}):
-            lines.append(f"{label} : {details[key]}")
+            value = ROLE_LABELS_FR.get(details[key], details[key]) if key == "role" else details[key]
+            lines.append(f"{label} : {value}")
     filters = details.get("filters")
     if filters:
         lines.append("Filtres : " + " ; ".join(f"{c} {OPERATORS_FR.get(o, o)} « {v} »" for c, o, v in filters))

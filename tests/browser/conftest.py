@@ -76,7 +76,26 @@ ATR = """<?xml version="1.0" encoding="UTF-8"?>
   <MessageRequestIdentifier>UNIV-DEMO-APOGEE-2023-2024-000001</MessageRequestIdentifier>
 </ArchiveTransferReply>
 """
-MANIFEST = '<?xml version="1.0" encoding="UTF-8"?><ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"/>'
+MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
+  <DataObjectPackage>
+    <DescriptiveMetadata>
+      <ArchiveUnit id="ID_SERIE">
+        <Management>
+          <AppraisalRule><Rule>APP-00001</Rule><StartDate>2024-08-31</StartDate><FinalAction>Keep</FinalAction></AppraisalRule>
+        </Management>
+        <Content><DescriptionLevel>Series</DescriptionLevel><Title>Apogée — scolarité 2023-2024</Title>
+          <StartDate>2023-09-01</StartDate><EndDate>2024-08-31</EndDate></Content>
+        <ArchiveUnit id="ID_INDIVIDUS">
+          <Management><AccessRule><Rule>ACC-00016</Rule><StartDate>2024-08-31</StartDate></AccessRule></Management>
+          <Content><DescriptionLevel>File</DescriptionLevel>
+            <Title>Individus &lt;script&gt;x&lt;/script&gt;</Title></Content>
+        </ArchiveUnit>
+      </ArchiveUnit>
+    </DescriptiveMetadata>
+  </DataObjectPackage>
+</ArchiveTransfer>
+"""
 
 
 def students_table(rows: int = 120) -> pa.Table:

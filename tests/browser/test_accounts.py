@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -211,7 +212,7 @@ def test_the_browser_program_serves_the_configured_ledger_with_its_settings(depl
 
     import browser.__main__ as program
 
-    served = {}
+    served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
     config = deployment('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]')
     assert program.main(["--config", config, "--port", "8765"]) == 0

@@ -192,3 +192,35 @@ def test_audit_log_pages_newest_first_and_takes_wildcards_literally(as_role, led
     assert "lecteur0<" in second and 'rel="prev"' in second
     assert "0 événement(s)" in client.get("/journal", params={"par": "%"}).text  # no LIKE wildcard
     assert "lecteur1<" in client.get("/journal", params={"par": "LECTEUR1"}).text
+
+
+def test_batch_page_summarises_the_manifest_unit_tree_with_rules_and_system_ids(as_role):
+    page = as_role("auditor").get("/lots/1").text
+    tree = page.split('id="bordereau"')[1].split("Jeux de données")[0]
+    assert "<strong>Apogée — scolarité 2023-2024</strong>" in tree and "Series, 2023-09-01 → 2024-08-31" in tree
+    assert (
+        "durée d&#39;utilité administrative : <code>APP-00001</code>, à compter du 2024-08-31, sort final : conserver"
+        in tree
+    )
+    assert "communicabilité : <code>ACC-00016</code>, à compter du 2024-08-31" in tree
+    assert "Identifiant VITAM : <code>aeaqaaaaaahgausqab7boamgjd7hnbqaaaba</code>" in tree
+    assert tree.index("Apogée — scolarité") < tree.index("Individus &lt;script&gt;")  # the child, escaped
+
+
+def test_a_hostile_manifest_reads_no_entity_and_no_file(tmp_path):
+    from browser import manifest
+
+    hostile = (
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"><DescriptiveMetadata>'
+        b"<ArchiveUnit id='U'><Content><DescriptionLevel>File</DescriptionLevel><Title>&x;</Title></Content>"
+        b"</ArchiveUnit></DescriptiveMetadata></ArchiveTransfer>"
+    )
+    (unit,) = manifest.units(hostile)
+    assert "root:" not in unit.title
+    import pytest
+
+    with pytest.raises(manifest.ManifestUnreadable):
+        manifest.units(b"<not-closed>")
+    with pytest.raises(manifest.ManifestUnreadable):
+        manifest.read_manifest(tmp_path / "absent.zip")
