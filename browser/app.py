@@ -178,6 +178,7 @@ def create_app(
         events = ledger.events()
         runs = [e for e in reversed(events) if e.to_state is not None][:10]
         waiting = [b for b in batches if b.state == State.AWAITING_APPROVAL]
+        failed = [b for b in batches if b.state == State.QUALITY_FAILED]
         stuck = {e.batch_id for e in events if e.action == "transfer.needs_operator"}
         stuck_batches = [b for b in batches if b.id in stuck and b.state == State.SUBMITTED]
         return render(
@@ -189,6 +190,7 @@ def create_app(
             runs=runs,
             waiting=waiting,
             stuck=stuck_batches,
+            failed=failed,
             check=ledger.verify(),
         )
 

@@ -22,6 +22,8 @@ def test_dashboard_counts_batches_per_source_and_state_and_shows_what_waits(as_r
     assert 'data-integrity="ok"' in page
     assert "en attente de validation" in page and "contrôle qualité en échec" in page
     assert 'href="/lots/3">Lot n° 3 — apogee 2022-2023</a> : validation demandée' in page
+    assert 'href="/lots/4">Lot n° 4 — harpege 2021-2022</a> : contrôle qualité en échec, à examiner' in page
+    assert '/lots/1">Lot n° 1' not in page  # an accepted batch awaits nobody
     # apogee: one accepted, one awaiting; harpege: one rejected, one failed quality
     assert '<th scope="row">apogee</th>' in page and '<th scope="row">harpege</th>' in page
 

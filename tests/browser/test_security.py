@@ -285,3 +285,21 @@ def test_after_sign_in_the_user_returns_only_to_a_page_of_this_site(app):
     sent = anonymous.get("/lots/1")
     assert sent.headers["location"] == "/connexion?suite=%2Flots%2F1"
     assert 'name="suite" value="/lots/1"' in anonymous.get(sent.headers["location"]).text
+
+
+def test_a_session_ends_after_its_lifetime(ledger):
+    import itsdangerous
+
+    config = BrowserConfig(session_minutes=1)
+    app = create_app(ledger, config, secret_key="k", accounts=Accounts(ledger, FAST_HASHER))
+    client = TestClient(app, follow_redirects=False)
+    assert login(client, "auditeur").status_code == 303
+    assert client.get("/").status_code == 200
+    signer = itsdangerous.TimestampSigner("k")
+    payload = signer.unsign(client.cookies["versement_session"])
+    client.cookies.set("versement_session", signer.sign(payload).decode())
+    assert client.get("/").status_code == 200  # re-signed now: still valid
+    old = itsdangerous.TimestampSigner("k")
+    old.get_timestamp = lambda: int(__import__("time").time()) - 120  # type: ignore[method-assign]
+    client.cookies.set("versement_session", old.sign(payload).decode())
+    assert client.get("/").status_code == 303  # signed two minutes ago: expired
