@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import and_, func, or_, select, true
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -47,7 +48,7 @@ STATIC = HERE / "static"
 PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
 CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
 
-Handler = Callable[[Request, User], Awaitable[Response]]
+Handler = Callable[[Request, User], Response]
 
 
 def create_app(
@@ -91,7 +92,8 @@ def create_app(
                     return refused(request, 401, "Veuillez vous connecter.")
                 if not user.may(permission):
                     return refused(request, 403, "Votre rôle ne donne pas accès à cette page.")
-                return await handler(request, user)
+                # The pages read SQLite/PostgreSQL and DuckDB, which block: off the event loop.
+                return await run_in_threadpool(handler, request, user)
 
             endpoint.__name__ = handler.__name__
             endpoint.permission = permission  # type: ignore[attr-defined]
@@ -169,7 +171,7 @@ def create_app(
     # -- pages ----------------------------------------------------------------------------
 
     @guarded("dashboard")
-    async def dashboard(request: Request, user: User) -> Response:
+    def dashboard(request: Request, user: User) -> Response:
         batches = ledger.batches()
         sources: dict[str, dict[str, int]] = {}
         for batch in batches:
@@ -195,7 +197,7 @@ def create_app(
         )
 
     @guarded("batch")
-    async def batch_page(request: Request, user: User) -> Response:
+    def batch_page(request: Request, user: User) -> Response:
         batch_id = request.path_params["batch_id"]
         found = find_batch(batch_id)
         if found is None:
@@ -222,7 +224,7 @@ def create_app(
         )
 
     @guarded("download")
-    async def atr_download(request: Request, user: User) -> Response:
+    def atr_download(request: Request, user: User) -> Response:
         batch_id = request.path_params["batch_id"]
         found = find_batch(batch_id)
         if found is None or not found.atr_path:
@@ -236,7 +238,7 @@ def create_app(
         return _attachment(content, f"lot-{batch_id}-atr.xml", "application/xml")
 
     @guarded("download")
-    async def manifest_download(request: Request, user: User) -> Response:
+    def manifest_download(request: Request, user: User) -> Response:
         batch_id = request.path_params["batch_id"]
         found = find_batch(batch_id)
         if found is None or not found.sip_path:
@@ -262,7 +264,7 @@ def create_app(
         return data.visible_columns(columns, user.role in config.sensitive_roles)
 
     @guarded("dataset")
-    async def dataset_page(request: Request, user: User) -> Response:
+    def dataset_page(request: Request, user: User) -> Response:
         found = dataset_of(request)
         if found is None:
             return refused(request, 404, "Ce jeu de données n'existe pas dans le registre.")
@@ -300,7 +302,7 @@ def create_app(
         )
 
     @guarded("export")
-    async def dataset_export(request: Request, user: User) -> Response:
+    def dataset_export(request: Request, user: User) -> Response:
         found = dataset_of(request)
         if found is None:
             return refused(request, 404, "Ce jeu de données n'existe pas dans le registre.")
@@ -330,7 +332,7 @@ def create_app(
         )
 
     @guarded("audit_log")
-    async def audit_log(request: Request, user: User) -> Response:
+    def audit_log(request: Request, user: User) -> Response:
         kind = request.query_params.get("type", "tout")
         if kind not in _KINDS:
             return refused(request, 400, "type d'événement inconnu")
@@ -355,7 +357,7 @@ def create_app(
         )
 
     @guarded("accounts")
-    async def accounts_page(request: Request, user: User) -> Response:
+    def accounts_page(request: Request, user: User) -> Response:
         return render(request, "accounts.html", accounts=accounts.all(), config=config)
 
     async def health(request: Request) -> JSONResponse:
@@ -413,7 +415,7 @@ class _Gate:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        user = self.resolve(request)
+        user = await run_in_threadpool(self.resolve, request)
         scope.setdefault("state", {})["user"] = user
         path = scope["path"]
         public = path in PUBLIC_PATHS or any(path.startswith(p) for p in PUBLIC_PATHS if p.endswith("/"))

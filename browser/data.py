@@ -10,6 +10,7 @@ a user types is a bound parameter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -150,19 +151,26 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@contextmanager
-def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB that can read ``path`` and nothing else."""
+@functools.lru_cache(maxsize=32)
+def _database(path: str) -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per dataset file, locked to it (opening one costs ~100 ms)."""
     connection = duckdb.connect(":memory:")
+    connection.execute("SET allowed_paths = ?", [[path]])
+    connection.execute("SET autoinstall_known_extensions = false")
+    connection.execute("SET autoload_known_extensions = false")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+@contextmanager
+def connect(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on a DuckDB that can read ``path`` and nothing else (one cursor per thread)."""
+    cursor = _database(str(path)).cursor()
     try:
-        connection.execute("SET allowed_paths = ?", [[str(path)]])
-        connection.execute("SET autoinstall_known_extensions = false")
-        connection.execute("SET autoload_known_extensions = false")
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET lock_configuration = true")
-        yield connection
+        yield cursor
     finally:
-        connection.close()
+        cursor.close()
 
 
 def _where(filters: Sequence[Filter]) -> tuple[str, list[Any]]:
