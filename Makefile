@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean bench-synthetic
+.PHONY: demo test lint format chromium clean bench-synthetic bench-browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -40,6 +40,11 @@ chromium:
 			echo "installing Debian's chromium for the browser tests"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium not found: the browser tests will be skipped (install chromium)" >&2; fi; }
+
+# The browser's pages alone and under 50 concurrent users, over a 1-million-row dataset
+# (BENCH_ROWS, BENCH_USERS to change); the last line is one JSON object.
+bench-browser: $(STAMP)
+	$(BIN)/python benchmarks/bench_browser.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,26 +1,49 @@
-"""``python -m browser``: serve the read-only browser on the configured ledger."""
+"""``python -m browser``: serve the consultation browser on the configured ledger.
+
+``versement browse`` and ``versement demo`` start this program; the configuration is found as
+the CLI finds it (``--config``, then ``$VERSEMENT_CONFIG``, then the embedded default).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import logging
+import sys
 
 import uvicorn
 
 from browser.app import create_app
-from versement.config import load
-from versement.ledger import open_ledger
+from versement.config import ConfigError, config_path, load
+from versement.ledger import LedgerError, open_ledger
+
+SESSION_SECRET = "browser_session"  # VERSEMENT_BROWSER_SESSION_PASSWORD signs the session cookies
+
+log = logging.getLogger("browser")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m browser")
-    parser.add_argument("--config", default=os.environ.get("VERSEMENT_CONFIG", "config/demo.toml"))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m browser", description="serve the consultation browser")
+    parser.add_argument("--config", help="deployment TOML file (default: $VERSEMENT_CONFIG, then the embedded default)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
-    ledger = open_ledger(load(args.config))
-    uvicorn.run(create_app(ledger), host=args.host, port=args.port, log_level="warning")
+    args = parser.parse_args(argv)
+    try:
+        settings = load(config_path(args.config))
+        ledger = open_ledger(settings)
+    except (ConfigError, LedgerError) as exc:
+        print(f"versement browse: error: {exc}", file=sys.stderr)
+        return 2
+    secret = settings.secret(SESSION_SECRET)
+    if secret is None:
+        print(
+            "versement browse: VERSEMENT_BROWSER_SESSION_PASSWORD is not set: sessions are signed with a random key "
+            "and end when the browser stops",
+            file=sys.stderr,
+        )
+    app = create_app(ledger, settings.browser, secret_key=secret)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,99 +1,560 @@
-"""The auditors' read-only web application: batches, their states and their history.
+"""The consultation browser: batches, their lineage to VITAM, their datasets, the audit trail.
 
-Server-rendered HTML in French. It only reads the ledger; nothing here changes a batch.
+Server-rendered HTML in French, usable without JavaScript, every asset served by the app. It
+reads the ledger and the staging files and changes nothing but the audit trail: each
+consultation of a batch or a dataset, each download and export is an audit event
+(``Ledger.record``). Every route but the login page, the static assets and the health probe
+needs a signed-in user whose role holds the route's permission (``browser.security``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import and_, func, or_, select, true
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from versement.ledger import LABELS_FR, Ledger, LedgerError, State
+from browser import data, manifest
+from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
+from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
+from versement.config import BrowserConfig
+from versement.ledger import LABELS_FR, AuditEvent, Ledger, LedgerError, State
+from versement.ledger.accounts import ROLE_LABELS_FR, Accounts
 
-TEMPLATES = Path(__file__).with_name("templates")
+__all__ = ["ACTIONS_FR", "CHECKS_FR", "create_app", "failed_checks"]
 
-# How the ledger's actions read in the audit log shown to archivists and auditors.
-ACTIONS_FR = {
-    "batch.created": "création du lot",
-    "extract": "extraction",
-    "extract.failed": "échec de l'extraction",
-    "validate": "contrôle qualité",
-    "package": "constitution du SIP",
-    "package.invalid": "SIP non conforme aux schémas",
-    "approval.requested": "demande de validation",
-    "approve": "validation par l'archiviste",
-    "reject": "refus par l'archiviste",
-    "transfer.submitted": "transfert à VITAM",
-    "transfer.needs_operator": "VITAM demande une intervention",
-    "transfer.reply": "réponse de VITAM (ATR)",
-    "dataset.quality": "résultat du contrôle qualité d'un jeu de données",
-    "package.failed": "échec de la constitution du SIP",
-    "approval.withdrawn": "validation retirée par l'archiviste",
-    "batch.superseded": "lot remplacé par un nouveau lot (correction)",
-}
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
+CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
+
+Handler = Callable[[Request, User], Response]
 
 
-# What each quality check means, for the archivist deciding on a batch.
-CHECKS_FR = {
-    "reconcile_with_source": "fichier différent de l'extraction (lignes ou empreinte)",
-    "expect_table_row_count_to_equal": "nombre de lignes différent de la source",
-    "expect_column_values_to_not_be_null": "valeurs manquantes",
-    "expect_column_values_to_be_unique": "clé en double",
-    "expect_compound_columns_to_be_unique": "clé composée en double",
-}
-
-
-def failed_checks(quality: dict[str, Any] | None) -> list[str]:
-    """The failed checks of a dataset, in French: what, on which column, how many rows."""
-    problems = []
-    for outcome in (quality or {}).get("outcomes", []):
-        if outcome.get("success"):
-            continue
-        text = CHECKS_FR.get(outcome.get("expectation", ""), outcome.get("expectation", "?"))
-        columns = outcome.get("column") or ", ".join(
-            outcome.get("details", {}).get("kwargs", {}).get("column_list", [])
-        )
-        if columns:
-            text += f" ({columns})"
-        count = outcome.get("unexpected_count")
-        if count:
-            text += f" : {count} ligne{'s' if count > 1 else ''}"
-        problems.append(text)
-    return problems
-
-
-def create_app(ledger: Ledger) -> Starlette:
+def create_app(
+    ledger: Ledger,
+    config: BrowserConfig | None = None,
+    *,
+    secret_key: str | None = None,
+    accounts: Accounts | None = None,
+) -> Starlette:
+    """The browser on ``ledger``; ``secret_key`` signs the session cookies (random when absent:
+    sessions then end when the process does)."""
+    config = config or BrowserConfig()
+    accounts = accounts or Accounts(ledger)
+    limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    env.globals["state_label"] = lambda state: LABELS_FR.get(State(state), state)
-    env.globals["action_label"] = lambda action: ACTIONS_FR.get(action, action)
-    env.globals["failed_checks"] = failed_checks
+    env.globals.update(
+        state_label=lambda state: LABELS_FR.get(State(state), state) if state else "—",
+        action_label=lambda action: ACTIONS_FR.get(action, action),
+        role_label=lambda role: ROLE_LABELS_FR.get(role, role),
+        failed_checks=failed_checks,
+        event_summary=event_summary,
+        operators=data.OPERATORS_FR,
+        page_sizes=data.PAGE_SIZES,
+    )
 
-    def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(**context), status_code=status)
+    def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        user = getattr(request.state, "user", None)
+        page = env.get_template(template).render(request=request, user=user, csrf=csrf_token(request), **context)
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
-    async def batches(request: Request) -> HTMLResponse:
-        return render("batches.html", batches=ledger.batches())
+    def refused(request: Request, status: int, message: str) -> HTMLResponse:
+        return render(request, "error.html", status=status, title=_ERROR_TITLES[status], message=message)
 
-    async def batch(request: Request) -> HTMLResponse:
-        batch_id = request.path_params["batch_id"]
+    def guarded(permission: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+        assert permission in PERMISSIONS
+
+        def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+            async def endpoint(request: Request) -> Response:
+                user: User | None = request.state.user
+                if user is None:  # the middleware refuses first; this is the second lock
+                    return refused(request, 401, "Veuillez vous connecter.")
+                if not user.may(permission):
+                    return refused(request, 403, "Votre rôle ne donne pas accès à cette page.")
+                # The pages read SQLite/PostgreSQL and DuckDB, which block: off the event loop.
+                return await run_in_threadpool(handler, request, user)
+
+            endpoint.__name__ = handler.__name__
+            endpoint.permission = permission  # type: ignore[attr-defined]
+            return endpoint
+
+        return wrap
+
+    def current_user(request: Request) -> User | None:
+        if config.auth == "header":
+            return header_user(config, request)
+        name, via = request.session.get("user"), request.session.get("via")
+        if not isinstance(name, str) or via != "local":
+            return None
+        account = accounts.get(name)  # a disabled or changed account takes effect at once
+        if account is None or not account.active:
+            return None
+        return User(account.name, account.role, "local")
+
+    def consulted(user: User, batch_id: int | None, action: str, **details: Any) -> None:
+        ledger.record(batch_id, actor=user.name, action=action, details={"role": user.role, **details})
+
+    def find_batch(batch_id: int) -> Any:
         try:
-            found = ledger.batch(batch_id)
+            return ledger.batch(batch_id)
         except LedgerError:
-            return render("not_found.html", status=404, what=f"Lot n° {batch_id}")
-        return render("batch.html", batch=found, events=ledger.events(batch_id))
+            return None
+
+    # -- sign in / out --------------------------------------------------------------------
+
+    async def login(request: Request) -> Response:
+        if config.auth == "header":
+            return refused(request, 401, "La connexion se fait par le service d'authentification de l'établissement.")
+        if request.method == "GET":
+            return render(
+                request, "login.html", error=None, name="", next=_local_path(request.query_params.get("suite"))
+            )
+        form = await request.form()
+        name = str(form.get("nom", ""))[:128]
+        following = _local_path(form.get("suite"))
+        password = str(form.get("mot_de_passe", ""))[:1024]
+        if not csrf_ok(request, form.get("csrf")):
+            return render(
+                request,
+                "login.html",
+                status=403,
+                error="Formulaire expiré : veuillez réessayer.",
+                name=name,
+                next=following,
+            )
+        address = request.client.host if request.client else "?"
+        wait = limiter.blocked(address, name)
+        if wait > 0:
+            minutes = max(1, round(wait / 60))
+            error = f"Trop de tentatives de connexion. Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
+            return render(request, "login.html", status=429, error=error, name=name, next=following)
+        account = accounts.authenticate(name, password)
+        if account is None:
+            limiter.failed(address, name)
+            ledger.record(None, actor=name or "?", action="auth.failed", details={"address": address})
+            error = "Nom ou mot de passe incorrect."
+            return render(request, "login.html", status=401, error=error, name=name, next=following)
+        limiter.succeeded(name)
+        request.session.clear()  # a new session on sign-in: no fixation
+        request.session.update({"user": account.name, "via": "local", "csrf": secrets.token_urlsafe(32)})
+        ledger.record(None, actor=account.name, action="auth.login", details={"role": account.role, "address": address})
+        return RedirectResponse(following, status_code=303)
+
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(request, form.get("csrf")):
+            return refused(request, 403, "Formulaire expiré : veuillez réessayer.")
+        request.session.clear()
+        return RedirectResponse("/connexion", status_code=303)
+
+    # -- pages ----------------------------------------------------------------------------
+
+    @guarded("dashboard")
+    def dashboard(request: Request, user: User) -> Response:
+        batches = ledger.batches()
+        sources: dict[str, dict[str, int]] = {}
+        for batch in batches:
+            sources.setdefault(batch.source, {}).setdefault(batch.state, 0)
+            sources[batch.source][batch.state] += 1
+        events = ledger.events()
+        runs = [e for e in reversed(events) if e.to_state is not None][:10]
+        waiting = [b for b in batches if b.state == State.AWAITING_APPROVAL]
+        failed = [b for b in batches if b.state == State.QUALITY_FAILED]
+        stuck = {e.batch_id for e in events if e.action == "transfer.needs_operator"}
+        stuck_batches = [b for b in batches if b.id in stuck and b.state == State.SUBMITTED]
+        return render(
+            request,
+            "dashboard.html",
+            batches=batches,
+            sources=sources,
+            states=[s for s in State if any(s in counts for counts in sources.values())],
+            runs=runs,
+            waiting=waiting,
+            stuck=stuck_batches,
+            failed=failed,
+            check=ledger.verify(),
+        )
+
+    @guarded("batch")
+    def batch_page(request: Request, user: User) -> Response:
+        batch_id = request.path_params["batch_id"]
+        found = find_batch(batch_id)
+        if found is None:
+            return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
+        consulted(user, batch_id, "consult.batch")
+        events = [e for e in ledger.events(batch_id) if not e.action.startswith(CONSULTATIONS)]
+        tree: tuple[manifest.Unit, ...] = ()
+        tree_error = None
+        if found.sip_path:
+            try:
+                tree = manifest.units(manifest.read_manifest(Path(found.sip_path)))
+            except manifest.ManifestUnreadable:
+                tree_error = "Le bordereau du SIP n'est pas lisible localement."
+        system_ids = dict((found.atr or {}).get("units") or {})
+        return render(
+            request,
+            "batch.html",
+            batch=found,
+            events=events,
+            may=user.may,
+            tree=tree,
+            tree_error=tree_error,
+            system_ids=system_ids,
+        )
+
+    @guarded("download")
+    def atr_download(request: Request, user: User) -> Response:
+        batch_id = request.path_params["batch_id"]
+        found = find_batch(batch_id)
+        if found is None or not found.atr_path:
+            return refused(request, 404, "Ce lot n'a pas d'ATR enregistré.")
+        path = Path(found.atr_path)  # from the ledger, never from the request
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return refused(request, 404, "Le fichier de l'ATR n'est plus disponible localement.")
+        consulted(user, batch_id, "download.atr")
+        return _attachment(content, f"lot-{batch_id}-atr.xml", "application/xml")
+
+    @guarded("download")
+    def manifest_download(request: Request, user: User) -> Response:
+        batch_id = request.path_params["batch_id"]
+        found = find_batch(batch_id)
+        if found is None or not found.sip_path:
+            return refused(request, 404, "Ce lot n'a pas de SIP enregistré.")
+        try:
+            content = manifest.read_manifest(Path(found.sip_path))  # the SIP path from the ledger
+        except manifest.ManifestUnreadable:
+            return refused(request, 404, "Le bordereau du SIP n'est plus disponible localement.")
+        consulted(user, batch_id, "download.manifest")
+        return _attachment(content, f"lot-{batch_id}-manifest.xml", "application/xml")
+
+    def dataset_of(request: Request) -> tuple[Any, Any] | None:
+        found = find_batch(request.path_params["batch_id"])
+        if found is None:
+            return None
+        for dataset in found.datasets:
+            if dataset.name == request.path_params["name"]:  # matched against the ledger's names
+                return found, dataset
+        return None
+
+    def explorer_input(request: Request, user: User, dataset: Any) -> tuple[tuple[data.Column, ...], ...]:
+        columns = data.schema(Path(dataset.path), dataset.spec)
+        return data.visible_columns(columns, user.role in config.sensitive_roles)
+
+    @guarded("dataset")
+    def dataset_page(request: Request, user: User) -> Response:
+        found = dataset_of(request)
+        if found is None:
+            return refused(request, 404, "Ce jeu de données n'existe pas dans le registre.")
+        batch, dataset = found
+        try:
+            shown, hidden = explorer_input(request, user, dataset)
+        except OSError:
+            return render(request, "dataset.html", batch=batch, dataset=dataset, missing=True, page=None, error=None)
+        try:
+            query = data.parse_query(request.query_params, request.query_params.getlist, shown)
+        except data.QueryError as exc:
+            empty = data.Page(shown, [], 0, data.Query(), hidden)
+            return render(
+                request,
+                "dataset.html",
+                status=400,
+                batch=batch,
+                dataset=dataset,
+                missing=False,
+                page=empty,
+                error=str(exc),
+                links=_links(request, data.Query()),
+            )
+        result = data.page(Path(dataset.path), shown, query, hidden)
+        consulted(user, batch.id, "consult.dataset", dataset=dataset.name, **_described(query))
+        return render(
+            request,
+            "dataset.html",
+            batch=batch,
+            dataset=dataset,
+            missing=False,
+            page=result,
+            error=None,
+            links=_links(request, query),
+        )
+
+    @guarded("export")
+    def dataset_export(request: Request, user: User) -> Response:
+        found = dataset_of(request)
+        if found is None:
+            return refused(request, 404, "Ce jeu de données n'existe pas dans le registre.")
+        batch, dataset = found
+        try:
+            shown, _hidden = explorer_input(request, user, dataset)
+            query = data.parse_query(request.query_params, request.query_params.getlist, shown)
+            rows = data.count(Path(dataset.path), query)
+        except OSError:
+            return refused(request, 404, "Le fichier de ce jeu de données n'est plus disponible localement.")
+        except data.QueryError as exc:
+            return refused(request, 400, str(exc))
+        consulted(
+            user,
+            batch.id,
+            "export.dataset",
+            dataset=dataset.name,
+            rows=rows,
+            columns=[c.name for c in shown],
+            **_described(query),
+        )
+        name = f"lot-{batch.id}-{dataset.name}.csv"
+        return StreamingResponse(
+            _csv(Path(dataset.path), shown, query),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
+
+    @guarded("audit_log")
+    def audit_log(request: Request, user: User) -> Response:
+        kind = request.query_params.get("type", "tout")
+        if kind not in _KINDS:
+            return refused(request, 400, "type d'événement inconnu")
+        actor = request.query_params.get("par", "")[:200]
+        try:
+            page = data.integer(request.query_params.get("page", "1"), "page")
+        except data.QueryError as exc:
+            return refused(request, 400, str(exc))
+        size = 50
+        total, shown, pages, page = _audit_page(ledger, kind, actor, page, size)
+        return render(
+            request,
+            "audit.html",
+            events=shown,
+            total=total,
+            kind=kind,
+            actor=actor,
+            page=page,
+            pages=pages,
+            kinds=_KIND_LABELS,
+            check=ledger.verify(),
+        )
+
+    @guarded("accounts")
+    def accounts_page(request: Request, user: User) -> Response:
+        return render(request, "accounts.html", accounts=accounts.all(), config=config)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     routes = [
-        Route("/", batches),
-        Route("/lots/{batch_id:int}", batch),
+        Route("/connexion", login, methods=["GET", "POST"]),
+        Route("/deconnexion", logout, methods=["POST"]),
+        Route("/", dashboard),
+        Route("/lots/{batch_id:int}", batch_page),
+        Route("/lots/{batch_id:int}/atr.xml", atr_download),
+        Route("/lots/{batch_id:int}/manifest.xml", manifest_download),
+        Route("/lots/{batch_id:int}/jeux/{name}", dataset_page),
+        Route("/lots/{batch_id:int}/jeux/{name}/export.csv", dataset_export),
+        Route("/journal", audit_log),
+        Route("/comptes", accounts_page),
         Route("/sante", health),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    middleware = [
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret_key or secrets.token_urlsafe(32),
+            session_cookie="versement_session",
+            max_age=config.session_minutes * 60,
+            same_site="strict",
+            https_only=config.secure_cookies,
+        ),
+        Middleware(_Gate, resolve=current_user, refuse=refused),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return refused(request, 404, "Cette page n'existe pas.")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return refused(request, 405, "Cette page ne s'utilise pas ainsi : le navigateur est en lecture seule.")
+
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_allowed})
+    app.state.accounts = accounts
+    app.state.limiter = limiter
+    return app
+
+
+class _Gate:
+    """Resolves the user of every request and refuses, before any route runs, a request without
+    one for anything but the public paths: a route added later cannot be reached anonymously."""
+
+    def __init__(self, app: ASGIApp, resolve: Callable[[Request], User | None], refuse: Any) -> None:
+        self.app = app
+        self.resolve = resolve
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        user = await run_in_threadpool(self.resolve, request)
+        scope.setdefault("state", {})["user"] = user
+        path = scope["path"]
+        public = path in PUBLIC_PATHS or any(path.startswith(p) for p in PUBLIC_PATHS if p.endswith("/"))
+        if user is None and not public:
+            if scope["method"] in ("GET", "HEAD"):
+                response: Response = RedirectResponse("/connexion?" + urlencode({"suite": path}), status_code=303)
+            else:
+                response = self.refuse(request, 401, "Veuillez vous connecter.")
+        else:
+            await self.app(scope, receive, _with_security_headers(send))
+            return
+        await response(scope, receive, _with_security_headers(send))
+
+
+def _with_security_headers(send: Send) -> Send:
+    async def wrapped(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers += [
+                (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"same-origin"),
+                (b"x-frame-options", b"DENY"),
+            ]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+_ERROR_TITLES = {
+    400: "Demande incorrecte",
+    401: "Connexion requise",
+    403: "Accès refusé",
+    404: "Introuvable",
+    405: "Action non permise",
+}
+
+
+def _prefixed(*prefixes: str) -> Any:
+    return or_(*(AuditEvent.action.startswith(p, autoescape=True) for p in prefixes))
+
+
+# Which events each filter of the audit log shows, as SQL conditions on the action.
+_KINDS: dict[str, Any] = {
+    "tout": true(),
+    "decisions": ~_prefixed(*CONSULTATIONS, "account."),
+    "consultations": _prefixed("consult.", "download.", "export."),
+    "exports": _prefixed("export."),
+    "connexions": _prefixed("auth.", "account."),
+}
+
+
+def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> tuple[int, list[Any], int, int]:
+    """One page of the audit trail, newest first, filtered and counted in the database."""
+    condition = _KINDS[kind]
+    if actor:
+        condition = and_(condition, func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
+    with ledger.session() as session:
+        total = session.scalar(select(func.count()).select_from(AuditEvent).where(condition)) or 0
+        pages = max(1, -(-total // size))
+        page = min(max(page, 1), pages)
+        query = select(AuditEvent).where(condition).order_by(AuditEvent.id.desc())
+        events = list(session.scalars(query.limit(size).offset((page - 1) * size)))
+    return total, events, pages, page
+
+
+_KIND_LABELS = {
+    "tout": "tous les événements",
+    "decisions": "états et décisions",
+    "consultations": "consultations et exports",
+    "exports": "exports",
+    "connexions": "connexions et comptes",
+}
+
+
+def _local_path(value: object) -> str:
+    """Where to go after signing in: a path of this site only (never ``//host`` or a URL)."""
+    if isinstance(value, str) and re.fullmatch(r"/(?![/\\])[A-Za-z0-9/._~%?&=+-]*", value) and len(value) < 500:
+        return value
+    return "/"
+
+
+def _attachment(content: bytes, name: str, media_type: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+def _described(query: data.Query) -> dict[str, Any]:
+    """The query as the audit trail records it."""
+    return {
+        "filters": [[f.column, f.operator, f.value] for f in query.filters],
+        "sort": query.sort,
+        "descending": query.descending,
+        "page": query.page,
+    }
+
+
+def _links(request: Request, query: data.Query) -> dict[str, Any]:
+    """Links that keep the filters: sort by a column, go to a page, export the same rows."""
+    base = [(k, v) for k, v in request.query_params.multi_items() if k not in ("tri", "ordre", "page")]
+
+    def with_(**extra: Any) -> str:
+        items = base + [(k, str(v)) for k, v in extra.items() if v is not None]
+        return "?" + urlencode(items)
+
+    current = [("tri", query.sort)] if query.sort else []
+    if query.sort:
+        current.append(("ordre", "desc" if query.descending else "asc"))
+    return {
+        "sort": lambda column: with_(
+            tri=column, ordre="desc" if query.sort == column and not query.descending else "asc"
+        ),
+        "page": lambda number: "?" + urlencode(base + current + [("page", str(number))]),
+        "export": request.url.path.rstrip("/") + "/export.csv?" + urlencode(base + current),
+    }
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv(path: Path, columns: tuple[data.Column, ...], query: data.Query) -> Iterator[bytes]:
+    """UTF-8 CSV (with a BOM, for spreadsheet software); text cells that a spreadsheet would run
+    as a formula get a leading apostrophe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.name for c in columns])
+    yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    for chunk in data.export_rows(path, columns, query):
+        buffer.seek(0)
+        buffer.truncate()
+        for row in chunk:
+            writer.writerow(
+                [
+                    "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else ("" if v is None else v)
+                    for v in row
+                ]
+            )
+        yield buffer.getvalue().encode("utf-8")

@@ -153,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     from vitam_sandbox.cli import add_arguments, run
 
     add_arguments(command("vitam-sandbox", run, "serve the VITAM sandbox, a test and demo server (not VITAM)"))
+    from versement.browse import add_commands  # browse, accounts
+
+    add_commands(command, _settings)
     return parser
 
 

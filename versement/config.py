@@ -21,10 +21,11 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -129,12 +130,37 @@ class _SourceFile(_Strict):
         return value
 
 
+Role = Literal["auditor", "archivist", "admin"]
+
+
+class _RoleMembersFile(_Strict):
+    users: list[NonEmpty] = []
+    groups: list[NonEmpty] = []
+
+
+class _BrowserFile(_Strict):
+    """The consultation browser (browser/): who may sign in, and how."""
+
+    auth: Literal["local", "header"] = "local"  # local accounts, or REMOTE_USER set by a CAS/Shibboleth proxy
+    trusted_proxies: list[IPvAnyNetwork] = []  # the only peers whose user header is believed
+    user_header: NonEmpty = "REMOTE_USER"
+    groups_header: NonEmpty | None = None  # e.g. "X-Remote-Groups", separated by ; or ,
+    roles: dict[Role, _RoleMembersFile] = {}  # header mode (and extra local users): role → users, groups
+    sensitive_roles: list[Role] = ["archivist"]  # who sees columns tagged nir, postal_address, bank_details, health
+    demo_accounts: bool = False  # the demo creates one account per role (only config/demo.toml sets this)
+    secure_cookies: bool = False  # set true behind HTTPS
+    session_minutes: Annotated[int, Field(gt=0)] = 480
+    login_attempts: Annotated[int, Field(gt=0)] = 5  # failed sign-ins allowed per address and name...
+    login_window_seconds: Annotated[int, Field(gt=0)] = 300  # ...within this window
+
+
 class _File(_Strict):
     institution: _InstitutionFile
     vitam: _VitamFile
     paths: _PathsFile
     ledger: _LedgerFile
     seda: _SedaFile = _SedaFile()
+    browser: _BrowserFile = _BrowserFile()
     sources: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], _SourceFile], Field(min_length=1)]
 
 
@@ -185,6 +211,21 @@ class InstitutionConfig:
 
 
 @dataclass(frozen=True)
+class BrowserConfig:
+    auth: str = "local"
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    user_header: str = "REMOTE_USER"
+    groups_header: str | None = None
+    roles: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)  # role → users/groups
+    sensitive_roles: tuple[str, ...] = ("archivist",)
+    demo_accounts: bool = False
+    secure_cookies: bool = False
+    session_minutes: int = 480
+    login_attempts: int = 5
+    login_window_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class Settings:
     source_file: Path
     institution: InstitutionConfig
@@ -195,6 +236,7 @@ class Settings:
     seda_version: SedaVersion
     seda_schemas: Path | None
     secrets: SecretLookup = field(default_factory=from_environment, repr=False, compare=False)
+    browser: BrowserConfig = field(default_factory=BrowserConfig)
 
     def secret(self, name: str) -> str | None:
         """A password by secret name (``ledger``, ``vitam_key``, ``source_<name>``), or None."""
@@ -384,6 +426,16 @@ class _Builder:
             seda_version=file.seda.version,
             seda_schemas=self.resolve(file.seda.schemas) if file.seda.schemas.strip() else None,
             secrets=secrets,
+            browser=self.browser(),
+        )
+
+    def browser(self) -> BrowserConfig:
+        node = self.file.browser
+        return BrowserConfig(
+            **node.model_dump(exclude={"trusted_proxies", "roles", "sensitive_roles"}),
+            trusted_proxies=tuple(node.trusted_proxies),
+            roles={r: {"users": tuple(m.users), "groups": tuple(m.groups)} for r, m in node.roles.items()},
+            sensitive_roles=tuple(node.sensitive_roles),
         )
 
     def vitam(self) -> VitamConfig:

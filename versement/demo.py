@@ -9,8 +9,6 @@ Running it again finds the batches already accepted and sends nothing twice.
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from extractors.scope import Scope
-from versement import progress
+from versement import browse, progress
+from versement.browse import demo_accounts, describe_demo_accounts
 from versement.config import Settings
 from versement.ledger import LABELS_FR, Batch, Ledger, State, open_ledger
 from versement.pipeline import (
@@ -42,6 +41,9 @@ def run_demo(settings: Settings, *, serve: bool, port: int = 8000) -> int:
     with sandbox(settings) as live:
         results = [drive(live, ledger, name) for name in live.sources]
     print(summary_table(results, ledger))
+    made = demo_accounts(settings, ledger)
+    if made:
+        print(describe_demo_accounts(made))
     ok = all(batch.state in (State.ACCEPTED, State.VERIFIED) for batch in results)
     if serve:
         serve_browser(settings, port)
@@ -152,11 +154,5 @@ def summary_table(batches: list[Batch], ledger: Ledger) -> str:
 
 
 def serve_browser(settings: Settings, port: int) -> None:
-    """Serve the consultation browser until Ctrl+C, as its own program (``python -m browser``).
-
-    The browser is an application on top of the ledger; versement itself never imports it.
-    """
-    print(f"Navigateur des versements : http://127.0.0.1:{port}/ (Ctrl+C pour arrêter)", file=sys.stderr)
-    command = [sys.executable, "-m", "browser", "--config", str(settings.source_file), "--port", str(port)]
-    with contextlib.suppress(KeyboardInterrupt):
-        subprocess.run(command, check=False)
+    """Serve the consultation browser until Ctrl+C, as ``versement browse`` does."""
+    browse.serve_browser(settings, "127.0.0.1", port)

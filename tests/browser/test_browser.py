@@ -1,122 +1,228 @@
-"""The auditors' browser, served for real and read by a real headless Chromium."""
+"""The browser's pages, in process: French text, lineage to VITAM, datasets, audit of consultations."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import csv
+import io
+import json
 
-import pytest
-from starlette.testclient import TestClient
-
-from browser import create_app
-from versement.ledger import Dataset, Ledger, State
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.browser.conftest import HOSTILE, REASON, SECRET_ADDRESS
+from versement.ledger import State
 
 
-FAILED_QUALITY = {
-    "outcomes": [
-        {"expectation": "reconcile_with_source", "column": None, "success": True, "unexpected_count": None},
-        {
-            "expectation": "expect_column_values_to_not_be_null",
-            "column": "NO_INDIVIDU",
-            "success": False,
-            "unexpected_count": 1,
-        },
-        {
-            "expectation": "expect_compound_columns_to_be_unique",
-            "column": None,
-            "success": False,
-            "unexpected_count": 2,
-            "details": {"kwargs": {"column_list": ["NO_INDIVIDU", "D_DEB"]}},
-        },
-    ]
-}
+def actions(ledger, prefix: str) -> list:
+    return [e for e in ledger.events() if e.action.startswith(prefix)]
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    instance = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    instance.migrate()
-    waiting = instance.create_batch("apogee", "2023-2024", "démo")
-    for state in (State.EXTRACTED, State.VALIDATED, State.PACKAGED, State.AWAITING_APPROVAL):
-        instance.transition(waiting.id, state, actor="démo", action=str(state))
-    rejected = instance.create_batch("harpege", "2022-2023", "démo")
-    agents = Dataset(
-        name="agents",
-        source_table="INDIVIDU",
-        path="agents.parquet",
-        rows=3,
-        source_count=3,
-        sha256="0" * 64,
-        columns=[["NO_INDIVIDU", "int64"], ["D_DEB", "date32[day]"]],
-        query='SELECT * FROM "INDIVIDU"',
-    )
-    instance.transition(rejected.id, State.EXTRACTED, actor="démo", action="extract", datasets=[agents])
-    instance.update_dataset_quality(rejected.id, "agents", FAILED_QUALITY, success=False)
-    instance.transition(rejected.id, State.QUALITY_FAILED, actor="démo", action="validate")
-    yield instance
-    instance.close()
+def test_dashboard_counts_batches_per_source_and_state_and_shows_what_waits(as_role):
+    page = as_role("auditor").get("/").text
+    assert '<html lang="fr">' in page
+    assert "<title>Tableau de bord — Versements aux archives</title>" in page
+    assert 'class="skip" href="#contenu"' in page
+    assert 'data-integrity="ok"' in page
+    assert "en attente de validation" in page and "contrôle qualité en échec" in page
+    assert 'href="/lots/3">Lot n° 3 — apogee 2022-2023</a> : validation demandée' in page
+    assert 'href="/lots/4">Lot n° 4 — harpege 2021-2022</a> : contrôle qualité en échec, à examiner' in page
+    assert '/lots/1">Lot n° 1' not in page  # an accepted batch awaits nobody
+    # apogee: one accepted, one awaiting; harpege: one rejected, one failed quality
+    assert '<th scope="row">apogee</th>' in page and '<th scope="row">harpege</th>' in page
 
 
-def test_pages_answer_in_french_in_process(ledger):
-    client = TestClient(create_app(ledger))
-    page = client.get("/")
-    assert page.status_code == 200
-    assert '<html lang="fr">' in page.text
-    assert "en attente de validation" in page.text
-    assert "contrôle qualité en échec" in page.text
-    detail = client.get("/lots/1")
-    assert "Journal d&#39;audit du lot" in detail.text or "Journal d'audit du lot" in detail.text
-    assert detail.text.count("<tr>") >= 5  # header rows + the five events of batch 1
-    failed = client.get("/lots/2").text
+def test_dashboard_says_when_the_audit_trail_was_edited(as_role, ledger):
+    with ledger.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE audit_event SET actor = 'quelqu''un' WHERE id = 3")
+    page = as_role("admin").get("/").text
+    assert 'data-integrity="broken"' in page and 'role="alert"' in page
+    assert "event 3: content does not match its hash" in page
+
+
+def test_batch_page_follows_the_lineage_to_vitam(as_role, ledger):
+    client = as_role("auditor")
+    page = client.get("/lots/1").text
+    assert "Lot n° 1 — apogee 2023-2024" in page
+    assert 'data-state="accepted"' in page and "accepté par VITAM" in page
+    assert "b" * 64 in page and "c" * 128 in page  # SIP and manifest digests
+    assert "Camille Archiviste le 2026-12-01 09:10:00 UTC" in page and "identique au SIP" in page
+    assert "Commentaire : Conforme au tableau de gestion" in page
+    assert "data-operation>aeeaaaaaagh23tjvabz5gamgjd7hmjaaaaaq" in page
+    assert 'data-reply="OK"' in page and "Succès du contrôle de conformité du bordereau" in page
+    assert "aeaqaaaaaahgausqab7boamgjd7hnbqaaaba" in page  # the unit's SystemId
+    assert "Individus (étudiants)" in page and 'href="/lots/1/jeux/individus"' in page
+    assert 'href="/lots/1/atr.xml"' in page and 'href="/lots/1/manifest.xml"' in page
+    consultations = actions(ledger, "consult.batch")
+    assert [(e.batch_id, e.actor) for e in consultations] == [(1, "auditeur")]
+    assert "consultation d" not in page.split('id="historique"')[1]  # the timeline keeps to the batch's life
+
+
+def test_rejection_reason_and_failed_checks_are_shown_as_text(as_role):
+    client = as_role("archivist")
+    rejected = client.get("/lots/2").text
+    assert "refusé par l&#39;archiviste" in rejected
+    assert "Motif : Périmètre incomplet &lt;img src=x onerror=alert(1)&gt; : manque 2022" in rejected
+    assert REASON not in rejected
+    failed = client.get("/lots/4").text
     assert "<li>valeurs manquantes (NO_INDIVIDU) : 1 ligne</li>" in failed
     assert "<li>clé composée en double (NO_INDIVIDU, D_DEB) : 2 lignes</li>" in failed
     assert "fichier différent" not in failed  # a passed check is not listed
     missing = client.get("/lots/999")
-    assert missing.status_code == 404 and "n'existe pas" in missing.text.replace("&#39;", "'")
+    assert missing.status_code == 404 and "n&#39;existe pas" in missing.text
 
 
-def test_the_browser_is_read_only(ledger):
-    client = TestClient(create_app(ledger))
+def test_downloads_come_from_the_ledgers_files_and_are_audited(as_role, ledger):
+    client = as_role("auditor")
+    atr = client.get("/lots/1/atr.xml")
+    assert atr.status_code == 200 and "<ReplyCode>OK</ReplyCode>" in atr.text
+    assert atr.headers["content-disposition"] == 'attachment; filename="lot-1-atr.xml"'
+    manifest = client.get("/lots/1/manifest.xml")
+    assert manifest.status_code == 200 and manifest.text.startswith("<?xml") and "ArchiveTransfer" in manifest.text
+    assert [e.action for e in actions(ledger, "download.")] == ["download.atr", "download.manifest"]
+    assert client.get("/lots/3/atr.xml").status_code == 404  # no ATR yet
+
+
+def test_dataset_explorer_shows_schema_labels_pages_filters_and_sorts(as_role, ledger):
+    client = as_role("auditor")
+    page = client.get("/lots/1/jeux/individus").text
+    assert "Nom de naissance" in page and "<code>LIB_NOM_PAT_IND</code>" in page
+    assert "120 ligne(s) correspondante(s) — page 1 sur 3." in page
+    assert 'rel="next"' in page
+    # accent- and case-insensitive "contains", sorted descending by the key
+    found = client.get(
+        "/lots/1/jeux/individus",
+        params={
+            "colonne": "LIB_NOM_PAT_IND",
+            "operateur": "contient",
+            "valeur": "lefevre",
+            "tri": "COD_IND",
+            "ordre": "desc",
+        },
+    ).text
+    assert "20 ligne(s) correspondante(s)" in found
+    rows = found.split('id="lignes"')[1]
+    assert rows.index("<td>115</td>") < rows.index("<td>109</td>")
+    assert 'aria-sort="descending"' in found
+    export = 'href="/lots/1/jeux/individus/export.csv?colonne=LIB_NOM_PAT_IND&amp;operateur=contient&amp;valeur=lefevre'
+    assert export in found  # the export keeps the filters
+    second = client.get("/lots/1/jeux/individus", params={"page": "3", "taille": "50"}).text
+    assert "<td>101</td>" in second and "<td>100</td>" not in second
+    empty = client.get("/lots/1/jeux/individus", params={"colonne": "COD_ETU", "operateur": "vide"}).text
+    assert "12 ligne(s) correspondante(s)" in empty
+    consulted = actions(ledger, "consult.dataset")
+    assert len(consulted) == 4
+    details = json.loads(consulted[1].details)
+    assert details["dataset"] == "individus" and details["filters"] == [["LIB_NOM_PAT_IND", "contient", "lefevre"]]
+    assert details["sort"] == "COD_IND" and details["descending"] is True
+
+
+def test_sensitive_columns_are_shown_only_to_the_roles_allowed(as_role):
+    auditor = as_role("auditor").get("/lots/1/jeux/individus").text
+    assert SECRET_ADDRESS not in auditor and "ADR_IND" not in auditor
+    assert "1 colonne(s) de données sensibles masquée(s)" in auditor
+    archivist = as_role("archivist").get("/lots/1/jeux/individus").text
+    assert SECRET_ADDRESS in archivist
+    # a hidden column cannot be filtered, sorted or exported either
+    client = as_role("auditor")
+    probe = client.get(
+        "/lots/1/jeux/individus", params={"colonne": "ADR_IND", "operateur": "contient", "valeur": "rue"}
+    )
+    assert probe.status_code == 400 and SECRET_ADDRESS not in probe.text
+    assert client.get("/lots/1/jeux/individus", params={"tri": "ADR_IND"}).status_code == 400
+    export = client.get("/lots/1/jeux/individus/export.csv").text
+    assert SECRET_ADDRESS not in export and "ADR_IND" not in export
+
+
+def test_csv_export_of_a_filtered_dataset_is_recorded(as_role, ledger):
+    client = as_role("archivist")
+    response = client.get(
+        "/lots/1/jeux/individus/export.csv",
+        params={"colonne": "LIB_NOM_PAT_IND", "operateur": "contient", "valeur": "œuv"},
+    )
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == 'attachment; filename="lot-1-individus.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["COD_IND", "COD_ETU", "LIB_NOM_PAT_IND"] and "ADR_IND" in rows[0]
+    assert len(rows) == 1 + 20 and all(r[2] == "Œuvray" for r in rows[1:])
+    everything = list(
+        csv.reader(io.StringIO(client.get("/lots/1/jeux/individus/export.csv").content.decode("utf-8-sig")))
+    )
+    assert len(everything) == 121
+    assert everything[6][3] == "'=1+2"  # a spreadsheet formula is neutralised
+    assert any(r[2] == HOSTILE for r in everything)  # CSV carries the value as it is
+    exports = actions(ledger, "export.dataset")
+    assert len(exports) == 2
+    first = json.loads(exports[0].details)
+    assert exports[0].actor == "archiviste" and first["rows"] == 20 and first["role"] == "archivist"
+    assert first["filters"] == [["LIB_NOM_PAT_IND", "contient", "œuv"]]
+
+
+def test_a_purged_dataset_file_is_said_missing(as_role):
+    page = as_role("auditor").get("/lots/4/jeux/agents")
+    assert page.status_code == 200 and "n'est plus disponible" in page.text
+
+
+def test_audit_log_lists_decisions_and_consultations_for_auditors_and_admins(as_role):
+    auditor = as_role("auditor")
+    auditor.get("/lots/1")
+    auditor.get("/lots/1/jeux/individus/export.csv")
+    log = auditor.get("/journal").text
+    assert "Journal d'audit" in log and 'data-integrity="ok"' in log
+    assert 'data-action="export.dataset"' in log and 'data-action="reject"' in log
+    assert "Motif : Périmètre incomplet &lt;img" in log
+    exports = auditor.get("/journal", params={"type": "exports"}).text
+    assert 'data-action="export.dataset"' in exports and 'data-action="reject"' not in exports
+    by_actor = auditor.get("/journal", params={"par": "camille"}).text
+    assert 'data-action="reject"' in by_actor and 'data-action="export.dataset"' not in by_actor
+    assert as_role("admin").get("/journal").status_code == 200
+    assert as_role("archivist").get("/journal").status_code == 403
+
+
+def test_the_browser_changes_no_batch(as_role, ledger):
+    client = as_role("admin")
     for method in ("post", "put", "delete"):
-        assert getattr(client, method)("/lots/1").status_code == 405
-    assert ledger.batch(1).state == State.AWAITING_APPROVAL
+        assert getattr(client, method)("/lots/3").status_code == 405
+    assert ledger.batch(3).state == State.AWAITING_APPROVAL
+    assert ledger.verify().ok
 
 
-@pytest.mark.chromium
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it as root)")
-def test_headless_chromium_renders_the_batches(ledger, tmp_path):
-    from vitam_sandbox import serve
-
-    with serve(create_app(ledger), tls=None) as base_url:
-        home = dump_dom(f"{base_url}/", tmp_path)
-        detail = dump_dom(f"{base_url}/lots/1", tmp_path)
-        failed = dump_dom(f"{base_url}/lots/2", tmp_path)
-    assert "Lots de versement" in home
-    assert 'data-state="awaiting_approval"' in home and "en attente de validation" in home
-    assert 'data-state="quality_failed"' in home
-    assert 'href="/lots/1"' in home
-    assert "Lot n° 1 — apogee 2023-2024" in detail
-    assert "démo" in detail
-    assert "clé composée en double (NO_INDIVIDU, D_DEB) : 2 lignes" in failed
+def test_audit_log_pages_newest_first_and_takes_wildcards_literally(as_role, ledger):
+    for n in range(60):
+        ledger.record(1, actor=f"lecteur{n}", action="consult.batch", details={})
+    client = as_role("auditor")
+    first = client.get("/journal", params={"type": "consultations"}).text
+    assert "60 événement(s)" in first and "page 1 sur 2" in first
+    assert first.index("lecteur59") < first.index("lecteur58") and "lecteur9<" not in first
+    second = client.get("/journal", params={"type": "consultations", "page": "2"}).text
+    assert "lecteur0<" in second and 'rel="prev"' in second
+    assert "0 événement(s)" in client.get("/journal", params={"par": "%"}).text  # no LIKE wildcard
+    assert "lecteur1<" in client.get("/journal", params={"par": "LECTEUR1"}).text
 
 
-def dump_dom(url: str, profile) -> str:
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile / 'chromium-profile'}",
-        "--dump-dom",
-        url,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout
+def test_batch_page_summarises_the_manifest_unit_tree_with_rules_and_system_ids(as_role):
+    page = as_role("auditor").get("/lots/1").text
+    tree = page.split('id="bordereau"')[1].split("Jeux de données")[0]
+    assert "<strong>Apogée — scolarité 2023-2024</strong>" in tree and "Series, 2023-09-01 → 2024-08-31" in tree
+    assert (
+        "durée d&#39;utilité administrative : <code>APP-00001</code>, à compter du 2024-08-31, sort final : conserver"
+        in tree
+    )
+    assert "communicabilité : <code>ACC-00016</code>, à compter du 2024-08-31" in tree
+    assert "Identifiant VITAM : <code>aeaqaaaaaahgausqab7boamgjd7hnbqaaaba</code>" in tree
+    assert tree.index("Apogée — scolarité") < tree.index("Individus &lt;script&gt;")  # the child, escaped
+
+
+def test_a_hostile_manifest_reads_no_entity_and_no_file(tmp_path):
+    from browser import manifest
+
+    hostile = (
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"><DescriptiveMetadata>'
+        b"<ArchiveUnit id='U'><Content><DescriptionLevel>File</DescriptionLevel><Title>&x;</Title></Content>"
+        b"</ArchiveUnit></DescriptiveMetadata></ArchiveTransfer>"
+    )
+    (unit,) = manifest.units(hostile)
+    assert "root:" not in unit.title
+    import pytest
+
+    with pytest.raises(manifest.ManifestUnreadable):
+        manifest.units(b"<not-closed>")
+    with pytest.raises(manifest.ManifestUnreadable):
+        manifest.read_manifest(tmp_path / "absent.zip")

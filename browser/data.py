@@ -1,0 +1,234 @@
+"""Reading a dataset's Parquet file for the explorer: DuckDB, read-only, nothing from outside.
+
+Each query opens an in-memory DuckDB whose only reachable file is the dataset's Parquet file
+(its path comes from the ledger, never from the request), then disables external access, the
+automatic installing and loading of extensions, and locks the configuration, so no later
+statement can read another file, write one or fetch code. Column names in a request are looked
+up in the file's own schema and only the schema's spelling reaches the SQL (quoted); every value
+a user types is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow.parquet as pq
+
+from extractors.specs import SENSITIVE_CLASSES
+
+Operator = Literal["contient", "egal", "commence", "vide", "non_vide"]
+OPERATORS_FR: dict[str, str] = {
+    "contient": "contient",
+    "egal": "est égal à",
+    "commence": "commence par",
+    "vide": "est vide",
+    "non_vide": "n'est pas vide",
+}
+PAGE_SIZES = (25, 50, 100)
+MAX_FILTERS = 3
+
+
+class QueryError(ValueError):
+    """A request the explorer refuses (unknown column, bad operator, bad page); shown in French."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    label: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def sensitive(self) -> tuple[str, ...]:
+        return tuple(t for t in self.tags if t in SENSITIVE_CLASSES)
+
+
+@dataclass(frozen=True)
+class Filter:
+    column: str
+    operator: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Query:
+    filters: tuple[Filter, ...] = ()
+    sort: str | None = None
+    descending: bool = False
+    page: int = 1
+    size: int = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+    total: int  # rows matching the filters
+    query: Query
+    hidden: tuple[Column, ...] = field(default=())
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.size))
+
+
+def schema(path: Path, spec: Mapping[str, Any] | None) -> tuple[Column, ...]:
+    """The file's columns, in file order, with labels and tags from the dataset's specification."""
+    described = (spec or {}).get("columns") or {}
+    columns = []
+    for arrow_field in pq.read_schema(path):
+        meta = described.get(arrow_field.name) or {}
+        columns.append(
+            Column(
+                name=arrow_field.name,
+                type=str(arrow_field.type),
+                label=str(meta.get("label") or ""),
+                tags=tuple(meta.get("tags") or ()),
+            )
+        )
+    return tuple(columns)
+
+
+def visible_columns(
+    columns: Sequence[Column], may_see_sensitive: bool
+) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
+    shown = tuple(c for c in columns if may_see_sensitive or not c.sensitive)
+    hidden = tuple(c for c in columns if c not in shown)
+    return shown, hidden
+
+
+def parse_query(params: Mapping[str, Any], getlist: Any, columns: Sequence[Column]) -> Query:
+    """The explorer's request parameters, checked against the visible columns."""
+    known = {c.name: c for c in columns}
+    names = getlist("colonne")[:MAX_FILTERS]
+    operators = getlist("operateur")[:MAX_FILTERS]
+    values = getlist("valeur")[:MAX_FILTERS]
+    filters = []
+    for index, name in enumerate(names):
+        if not name:
+            continue
+        if name not in known:
+            raise QueryError("colonne de filtre inconnue")
+        operator = operators[index] if index < len(operators) else "contient"
+        if operator not in OPERATORS_FR:
+            raise QueryError("opérateur de filtre inconnu")
+        value = values[index] if index < len(values) else ""
+        if len(value) > 200:
+            raise QueryError("valeur de filtre trop longue (200 caractères au plus)")
+        if operator in ("contient", "egal", "commence") and value == "":
+            continue
+        filters.append(Filter(known[name].name, operator, value))
+    sort = params.get("tri") or None
+    if sort is not None and sort not in known:
+        raise QueryError("colonne de tri inconnue")
+    order = params.get("ordre", "asc")
+    if order not in ("asc", "desc"):
+        raise QueryError("ordre de tri inconnu (asc ou desc)")
+    page = integer(params.get("page", "1"), "page")
+    size = integer(params.get("taille", "50"), "taille")
+    if size not in PAGE_SIZES:
+        raise QueryError(f"taille de page non prévue ({', '.join(map(str, PAGE_SIZES))})")
+    if page < 1 or page > 10_000_000:
+        raise QueryError("numéro de page hors limites")
+    return Query(tuple(filters), known[sort].name if sort else None, order == "desc", page, size)
+
+
+def integer(text: Any, name: str) -> int:
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise QueryError(f"paramètre {name} : nombre entier attendu")
+    return int(text)
+
+
+def quoted(name: str) -> str:
+    """A column name from the file's schema as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@functools.lru_cache(maxsize=32)
+def _database(path: str) -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per dataset file, locked to it (opening one costs ~100 ms)."""
+    connection = duckdb.connect(":memory:")
+    connection.execute("SET allowed_paths = ?", [[path]])
+    connection.execute("SET autoinstall_known_extensions = false")
+    connection.execute("SET autoload_known_extensions = false")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+@contextmanager
+def connect(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on a DuckDB that can read ``path`` and nothing else (one cursor per thread)."""
+    cursor = _database(str(path)).cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def _where(filters: Sequence[Filter]) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for item in filters:
+        text = f"strip_accents(lower(CAST({quoted(item.column)} AS VARCHAR)))"
+        if item.operator == "contient":
+            clauses.append(f"contains({text}, strip_accents(lower(?)))")
+            params.append(item.value)
+        elif item.operator == "commence":
+            clauses.append(f"starts_with({text}, strip_accents(lower(?)))")
+            params.append(item.value)
+        elif item.operator == "egal":
+            clauses.append(f"CAST({quoted(item.column)} AS VARCHAR) = ?")
+            params.append(item.value)
+        elif item.operator == "vide":
+            clauses.append(f"({quoted(item.column)} IS NULL OR CAST({quoted(item.column)} AS VARCHAR) = '')")
+        else:
+            clauses.append(f"({quoted(item.column)} IS NOT NULL AND CAST({quoted(item.column)} AS VARCHAR) <> '')")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _select(columns: Sequence[Column], query: Query) -> tuple[str, list[Any]]:
+    where, params = _where(query.filters)
+    listed = ", ".join(quoted(c.name) for c in columns)
+    order = ""
+    if query.sort is not None:
+        order = f" ORDER BY {quoted(query.sort)} {'DESC' if query.descending else 'ASC'} NULLS LAST"
+    return f"SELECT {listed} FROM read_parquet(?){where}{order}", params
+
+
+def page(path: Path, columns: Sequence[Column], query: Query, hidden: Sequence[Column] = ()) -> Page:
+    where, where_params = _where(query.filters)
+    sql, params = _select(columns, query)
+    with connect(path) as connection:
+        total = _count(connection, path, where, where_params)
+        offset = (query.page - 1) * query.size
+        rows = connection.execute(f"{sql} LIMIT ? OFFSET ?", [str(path), *params, query.size, offset]).fetchall()
+    return Page(tuple(columns), rows, total, query, tuple(hidden))
+
+
+def count(path: Path, query: Query) -> int:
+    where, params = _where(query.filters)
+    with connect(path) as connection:
+        return _count(connection, path, where, params)
+
+
+def _count(connection: duckdb.DuckDBPyConnection, path: Path, where: str, params: list[Any]) -> int:
+    found = connection.execute(f"SELECT count(*) FROM read_parquet(?){where}", [str(path), *params]).fetchone()
+    return int(found[0]) if found else 0
+
+
+def export_rows(
+    path: Path, columns: Sequence[Column], query: Query, batch_rows: int = 5000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Every row matching the filters, in chunks, so memory does not grow with the dataset."""
+    sql, params = _select(columns, query)
+    with connect(path) as connection:
+        result = connection.execute(sql, [str(path), *params])
+        while chunk := result.fetchmany(batch_rows):
+            yield chunk

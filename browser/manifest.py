@@ -1,0 +1,108 @@
+"""A readable summary of a SIP's manifest: its unit tree with levels, titles, dates and rules.
+
+The manifest is read from the SIP zip the ledger names (the member ``manifest.xml``, never a
+name from the request), with a parser that resolves no entity, loads no DTD and reaches no
+network, and a size cap, so a hostile file cannot make the browser read anything else.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+MANIFEST_MEMBER = "manifest.xml"
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+RULE_KINDS_FR = {"AppraisalRule": "durée d'utilité administrative", "AccessRule": "communicabilité"}
+FINAL_ACTIONS_FR = {"Keep": "conserver", "Destroy": "détruire"}
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    kind: str
+    rule: str
+    start_date: str | None
+    final_action: str | None
+
+
+@dataclass(frozen=True)
+class Unit:
+    unit_id: str
+    level: str
+    title: str
+    start_date: str | None
+    end_date: str | None
+    rules: tuple[RuleLine, ...]
+    children: tuple[Unit, ...] = field(default=())
+
+
+class ManifestUnreadable(Exception):
+    """The SIP or its manifest is missing, too large or not well-formed XML."""
+
+
+def read_manifest(sip_path: Path) -> bytes:
+    try:
+        with zipfile.ZipFile(sip_path) as sip:
+            info = sip.getinfo(MANIFEST_MEMBER)
+            if info.file_size > MAX_MANIFEST_BYTES:
+                raise ManifestUnreadable(f"manifest larger than {MAX_MANIFEST_BYTES} bytes")
+            return sip.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ManifestUnreadable(str(exc)) from None
+
+
+def units(content: bytes) -> tuple[Unit, ...]:
+    """The top-level archive units of the manifest, with their children."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ManifestUnreadable(str(exc)) from None
+    found = root.xpath("//*[local-name()='DescriptiveMetadata']/*[local-name()='ArchiveUnit']")
+    return tuple(_unit(element) for element in found)
+
+
+def _child(element: etree._Element, name: str) -> etree._Element | None:
+    for child in element:
+        if isinstance(child.tag, str) and etree.QName(child).localname == name:
+            return child
+    return None
+
+
+def _text(element: etree._Element | None, name: str) -> str | None:
+    found = _child(element, name) if element is not None else None
+    return found.text if found is not None and found.text else None
+
+
+def _unit(element: etree._Element) -> Unit:
+    content = _child(element, "Content")
+    management = _child(element, "Management")
+    rules = []
+    if management is not None:
+        for kind in ("AppraisalRule", "AccessRule"):
+            node = _child(management, kind)
+            if node is not None:
+                rules.append(
+                    RuleLine(
+                        kind=RULE_KINDS_FR[kind],
+                        rule=_text(node, "Rule") or "—",
+                        start_date=_text(node, "StartDate"),
+                        final_action=FINAL_ACTIONS_FR.get(_text(node, "FinalAction") or "", _text(node, "FinalAction")),
+                    )
+                )
+    children = tuple(_unit(child) for child in element if _is(child, "ArchiveUnit"))
+    return Unit(
+        unit_id=element.get("id", ""),
+        level=_text(content, "DescriptionLevel") or "",
+        title=_text(content, "Title") or "",
+        start_date=_text(content, "StartDate"),
+        end_date=_text(content, "EndDate"),
+        rules=tuple(rules),
+        children=children,
+    )
+
+
+def _is(element: etree._Element, name: str) -> bool:
+    return isinstance(element.tag, str) and etree.QName(element).localname == name

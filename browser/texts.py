@@ -1,0 +1,109 @@
+"""How the ledger's actions, checks and event details read in French."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from versement.ledger.accounts import ROLE_LABELS_FR
+
+# How the ledger's actions read in the audit log shown to archivists and auditors.
+ACTIONS_FR = {
+    "batch.created": "création du lot",
+    "extract": "extraction",
+    "extract.failed": "échec de l'extraction",
+    "validate": "contrôle qualité",
+    "package": "constitution du SIP",
+    "package.invalid": "SIP non conforme aux schémas",
+    "approval.requested": "demande de validation",
+    "approve": "validation par l'archiviste",
+    "reject": "refus par l'archiviste",
+    "transfer.submitted": "transfert à VITAM",
+    "transfer.needs_operator": "VITAM demande une intervention",
+    "transfer.reply": "réponse de VITAM (ATR)",
+    "consult.batch": "consultation d'un lot",
+    "consult.dataset": "consultation d'un jeu de données",
+    "download.atr": "téléchargement de l'ATR",
+    "download.manifest": "téléchargement du bordereau",
+    "export.dataset": "export CSV d'un jeu de données",
+    "auth.login": "connexion au navigateur",
+    "auth.failed": "échec de connexion",
+    "account.created": "création d'un compte",
+    "account.changed": "modification d'un compte",
+    "dataset.quality": "résultat du contrôle qualité d'un jeu de données",
+    "package.failed": "échec de la constitution du SIP",
+    "approval.withdrawn": "validation retirée par l'archiviste",
+    "batch.superseded": "lot remplacé par un nouveau lot (correction)",
+}
+
+# What each quality check means, for the archivist deciding on a batch.
+CHECKS_FR = {
+    "reconcile_with_source": "fichier différent de l'extraction (lignes ou empreinte)",
+    "expect_table_row_count_to_equal": "nombre de lignes différent de la source",
+    "expect_column_values_to_not_be_null": "valeurs manquantes",
+    "expect_column_values_to_be_unique": "clé en double",
+    "expect_compound_columns_to_be_unique": "clé composée en double",
+}
+
+OPERATORS_FR = {"contient": "contient", "egal": "=", "commence": "commence par", "vide": "vide", "non_vide": "non vide"}
+
+
+def failed_checks(quality: dict[str, Any] | None) -> list[str]:
+    """The failed checks of a dataset, in French: what, on which column, how many rows."""
+    problems = []
+    for outcome in (quality or {}).get("outcomes", []):
+        if outcome.get("success"):
+            continue
+        text = CHECKS_FR.get(outcome.get("expectation", ""), outcome.get("expectation", "?"))
+        columns = outcome.get("column") or ", ".join(
+            outcome.get("details", {}).get("kwargs", {}).get("column_list", [])
+        )
+        if columns:
+            text += f" ({columns})"
+        count = outcome.get("unexpected_count")
+        if count:
+            text += f" : {count} ligne{'s' if count > 1 else ''}"
+        problems.append(text)
+    return problems
+
+
+def event_summary(action: str, details_json: str) -> list[str]:
+    """The parts of an event's details a reader needs: reasons, comments, digests, outcomes."""
+    try:
+        details = json.loads(details_json or "{}")
+    except ValueError:
+        return []
+    if not isinstance(details, dict):
+        return []
+    lines: list[str] = []
+    if details.get("reason"):
+        lines.append(f"Motif : {details['reason']}")
+    if details.get("comment"):
+        lines.append(f"Commentaire : {details['comment']}")
+    if action == "validate":
+        for name, outcome in (details.get("datasets") or details).items():
+            if isinstance(outcome, dict) and outcome.get("failed"):
+                lines.append(f"{name} : contrôles en échec ({', '.join(map(str, outcome['failed']))})")
+    for key, label in (
+        ("sip", "SIP"),
+        ("sha256", "SHA-256"),
+        ("sip_sha256", "SHA-256 du SIP"),
+        ("operation_id", "Opération VITAM"),
+        ("reply_code", "ReplyCode"),
+        ("atr_sha256", "SHA-256 de l'ATR"),
+        ("dataset", "Jeu de données"),
+        ("rows", "Lignes"),
+        ("account", "Compte"),
+        ("role", "Rôle"),
+        ("status", "Statut VITAM"),
+        ("error", "Erreur"),
+    ):
+        if details.get(key) not in (None, "", [], {}):
+            value = ROLE_LABELS_FR.get(details[key], details[key]) if key == "role" else details[key]
+            lines.append(f"{label} : {value}")
+    filters = details.get("filters")
+    if filters:
+        lines.append("Filtres : " + " ; ".join(f"{c} {OPERATORS_FR.get(o, o)} « {v} »" for c, o, v in filters))
+    if details.get("sort"):
+        lines.append(f"Tri : {details['sort']}{' décroissant' if details.get('descending') else ''}")
+    return lines

@@ -1,0 +1,113 @@
+"""``versement browse`` and ``versement accounts``: serve the consultation browser, manage its accounts.
+
+The browser is an application on top of the ledger: versement starts it as its own program
+(``python -m browser``) and never imports it. Accounts live in the ledger database
+(``versement.ledger.accounts``); a password is read from the terminal without echo, or from
+standard input with ``--password-stdin``, never from the command line where ``ps`` shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from versement.config import Settings
+
+Command = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+
+ROLES = ("auditor", "archivist", "admin")  # versement.ledger.accounts.ROLES, without importing argon2 here
+DEMO_ACCOUNTS = (("auditeur", "auditor"), ("archiviste", "archivist"), ("admin", "admin"))
+
+
+def add_commands(command: Command, settings: Callable[[argparse.Namespace], Settings]) -> None:
+    """Register ``browse`` and ``accounts`` on the CLI's sub-command helper."""
+    browse = command(
+        "browse", lambda args: serve_browser(settings(args), args.host, args.port), "serve the consultation browser"
+    )
+    browse.add_argument("--host", default="127.0.0.1")
+    browse.add_argument("--port", type=int, default=8000)
+
+    accounts = command("accounts", lambda args: _accounts(settings(args), args), "manage the browser's local accounts")
+    accounts.add_argument("action", choices=["add", "list"])
+    accounts.add_argument("name", nargs="?")
+    accounts.add_argument("--role", choices=ROLES)
+    accounts.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    accounts.add_argument("--replace", action="store_true", help="change the role and password of an existing account")
+
+
+def serve_browser(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Serve the browser until Ctrl+C, as its own program, on this deployment's configuration."""
+    print(f"Navigateur des versements : http://{host}:{port}/ (Ctrl+C pour arrêter)", file=sys.stderr)
+    command = [
+        sys.executable,
+        "-m",
+        "browser",
+        "--config",
+        str(settings.source_file),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    with contextlib.suppress(KeyboardInterrupt):
+        return subprocess.run(command, check=False).returncode
+    return 0
+
+
+def _accounts(settings: Settings, args: argparse.Namespace) -> int:
+    from versement.cli import UsageError, _actor, _ledger
+    from versement.ledger.accounts import AccountError, Accounts
+
+    store = Accounts(_ledger(settings))
+    if args.action == "list":
+        for account in store.all():
+            print(f"{account.name}\t{account.role}\t{'actif' if account.active else 'inactif'}")
+        return 0
+    if not args.name or not args.role:
+        raise UsageError("accounts add: give NAME and --role auditor|archivist|admin")
+    password = _read_password(args.password_stdin)
+    try:
+        store.add(args.name, args.role, password, actor=_actor(), replace=args.replace)
+    except AccountError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"compte {args.name} ({args.role}) enregistré")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mot de passe : ")
+    if getpass.getpass("Confirmez le mot de passe : ") != first:
+        from versement.cli import UsageError
+
+        raise UsageError("accounts add: the two passwords differ")
+    return first
+
+
+def demo_accounts(settings: Settings, ledger: Any) -> list[tuple[str, str, str]]:
+    """One account per role with a fresh random password, only where the configuration asks
+    (``browser.demo_accounts``, set by config/demo.toml alone). Returns (name, role, password)."""
+    if not settings.browser.demo_accounts:
+        return []
+    from versement.ledger.accounts import Accounts
+
+    store = Accounts(ledger)
+    made = []
+    for name, role in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        store.add(name, role, password, actor="demo", replace=True)
+        made.append((name, role, password))
+    return made
+
+
+def describe_demo_accounts(made: list[tuple[str, str, str]]) -> str:
+    lines = ["Comptes de démonstration du navigateur (mots de passe renouvelés à chaque démonstration) :"]
+    lines += [f"  {role:<10} nom : {name:<11} mot de passe : {password}" for name, role, password in made]
+    return "\n".join(lines)
