@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--sha256", help="the SIP digest you reviewed; refused if the SIP differs")
     approve.add_argument("--comment", default="")
 
+    override = command("override", _override, "lift a failed quality gate, in writing (archivist)")
+    override.add_argument("batch", type=int)
+    override.add_argument("--by", required=True, help="the archivist's name")
+    override.add_argument("--reason", required=True, help="the justification, kept in the audit trail")
+
     reject = command("reject", _reject, "reject a batch awaiting approval")
     reject.add_argument("batch", type=int)
     reject.add_argument("--by", required=True)
@@ -185,11 +190,21 @@ class UsageError(Exception):
 
 def _validate(args: argparse.Namespace) -> int:
     from versement.pipeline import run_validate
+    from versement.quality import validate_table
 
     settings = _settings(args)
     batch = run_validate(settings, _ledger(settings), args.batch, actor=_actor())
-    print(f"batch {batch.id}: {batch.state}")
+    print(validate_table(batch))
     return 0 if batch.state == "validated" else 1
+
+
+def _override(args: argparse.Namespace) -> int:
+    from versement.quality import override
+
+    settings = _settings(args)
+    batch = override(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    print(f"Lot {batch.id} : contrôle qualité levé par {args.by} ({args.reason}) ; il peut être empaqueté.")
+    return 0
 
 
 def _package(args: argparse.Namespace) -> int:

@@ -53,8 +53,13 @@ def ledger(tmp_path):
         query='SELECT * FROM "INDIVIDU"',
     )
     instance.transition(rejected.id, State.EXTRACTED, actor="démo", action="extract", datasets=[agents])
-    instance.update_dataset_quality(rejected.id, "agents", FAILED_QUALITY, success=False)
-    instance.transition(rejected.id, State.QUALITY_FAILED, actor="démo", action="validate")
+    instance.transition(
+        rejected.id,
+        State.QUALITY_FAILED,
+        actor="démo",
+        action="validate",
+        dataset_updates={"agents": {"quality": FAILED_QUALITY, "quality_success": False}},
+    )
     yield instance
     instance.close()
 
