@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean
+.PHONY: demo test lint format chromium clean bench-validate
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -28,6 +28,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Quality gate on 1M and 5M ELP-results rows, each validated in its own subprocess (time, peak RSS).
+bench-validate: $(STAMP)
+	$(BIN)/python benchmarks/bench_validate.py
 
 # The browser tests drive a real headless Chromium; install Debian's when we may.
 chromium:
