@@ -109,7 +109,7 @@ KINDS: Final[dict[str, Kind]] = {
         ("column",), optional=frozenset({"min_value", "max_value", "mostly"})
     ),
     "expect_column_pair_values_a_to_be_greater_than_b": Kind(
-        ("column_A", "column_B"), optional=frozenset({"or_equal", "mostly"})
+        ("column_A", "column_B"), optional=frozenset({"or_equal", "ignore_row_if", "mostly"})
     ),
     # versement's own (validation.gx_custom declares them to great-expectations too)
     "expect_column_values_to_be_valid_nir": Kind(("column", "key_column"), optional=_MAP_OPTIONS),

@@ -189,12 +189,13 @@ class UsageError(Exception):
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from versement.pipeline import run_validate
-    from versement.quality import validate_table
+    from versement.pipeline import batch_folder, run_validate
+    from versement.quality import REPORT_NAME, validate_table
 
     settings = _settings(args)
     batch = run_validate(settings, _ledger(settings), args.batch, actor=_actor())
     print(validate_table(batch))
+    print(f"Rapport détaillé (HTML, hors ligne) : {batch_folder(settings, batch.id) / REPORT_NAME}")
     return 0 if batch.state == "validated" else 1
 
 
