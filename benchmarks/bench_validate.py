@@ -3,7 +3,9 @@
 Each size is synthesised as Parquet (row groups of 100k rows, written batch by batch), then
 validated in its own subprocess with the default suite (keys, person key, references to a
 reference dataset, grades within scale, academic year, text warnings) and two source
-aggregates. Last line: ``{"results": [{"rows": N, "seconds": s, "peak_rss_mb": m}, ...]}``.
+aggregates. At 1M rows the previous gate's approach (the file loaded into pandas, then the key
+checks) is measured in the same run as the baseline, with the ratios. Last line:
+``{"results": [{"rows": N, "seconds": s, "peak_rss_mb": m}, ...], "baseline": [...]}``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pyarrow.parquet as pq
 
 SIZES = (1_000_000, 5_000_000)
 CHUNK = 100_000
-ELEMENTS = 2_000
+BASELINE_MAX_ROWS = 1_000_000
 
 
 def synthesise(folder: Path, rows: int) -> dict[str, object]:
@@ -106,32 +108,67 @@ def child(folder: Path, rows: int, aggregates: dict[str, object]) -> None:
     )
 
 
+def baseline(folder: Path, rows: int) -> None:
+    """The previous gate's way, for comparison: the file into pandas, then the key checks there."""
+    started = time.perf_counter()
+    frame = pq.read_table(folder / "resultats_elements.parquet").to_pandas(
+        integer_object_nulls=True, date_as_object=True, timestamp_as_object=True
+    )
+    key = ["COD_IND", "COD_ELP", "COD_ANU", "COD_SES", "COD_ADM"]
+    assert not frame[key].isna().any().any() and not frame.duplicated(subset=key).any()
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1), "checks": 2}))
+
+
+def measure(mode: str, folder: Path, rows: int, aggregates: dict[str, object]) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, mode, str(folder), str(rows)],
+        input=json.dumps(aggregates),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         child(Path(sys.argv[2]), int(sys.argv[3]), json.loads(sys.stdin.read()))
         return
+    if len(sys.argv) == 4 and sys.argv[1] == "--baseline":
+        baseline(Path(sys.argv[2]), int(sys.argv[3]))
+        return
     sizes = [int(s) for s in sys.argv[1:]] or list(SIZES)
     results = []
+    baselines: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
         for rows in sizes:
             folder = Path(tmp) / str(rows)
             folder.mkdir()
             aggregates = synthesise(folder, rows)
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", str(folder), str(rows)],
-                input=json.dumps(aggregates),
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+            result = measure("--child", folder, rows, aggregates)
+            if rows <= BASELINE_MAX_ROWS:  # beyond, pandas would need several GB on a shared machine
+                base = measure("--baseline", folder, rows, aggregates)
+                print(
+                    f"{rows:>9} rows, baseline (pandas load + key checks): {base['seconds']:>6.2f} s, "
+                    f"peak RSS {base['peak_rss_mb']:>7.1f} MB",
+                    flush=True,
+                )
+                baselines.append(
+                    {
+                        **{k: base[k] for k in ("rows", "seconds", "peak_rss_mb")},
+                        "time_ratio": round(result["seconds"] / base["seconds"], 2),
+                        "rss_ratio": round(result["peak_rss_mb"] / base["peak_rss_mb"], 2),
+                    }
+                )
             print(
                 f"{rows:>9} rows: {result['seconds']:>6.2f} s, peak RSS {result['peak_rss_mb']:>7.1f} MB, "
                 f"{result['checks']} checks",
                 flush=True,
             )
             results.append({k: result[k] for k in ("rows", "seconds", "peak_rss_mb")})
-    print(json.dumps({"results": results}))
+    print(json.dumps({"results": results, "baseline": baselines}))
 
 
 if __name__ == "__main__":

@@ -137,3 +137,25 @@ def test_dataset_updates_for_an_unknown_dataset_roll_everything_back(ledger: Led
             batch_id, State.VALIDATED, actor="t", action="validate", dataset_updates={"nope": {"quality": {}}}
         )
     assert ledger.batch(batch_id).state == State.EXTRACTED
+
+
+def test_the_cli_prints_the_french_table_and_overrides(
+    ledger: Ledger, tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    from types import SimpleNamespace
+
+    import versement.cli as cli
+
+    batch_id = extracted_batch(ledger, tmp_path / "data", ["P", "P"])
+    monkeypatch.setattr(cli, "_settings", lambda args: SimpleNamespace(staging=tmp_path / "staging"))
+    monkeypatch.setattr(cli, "_ledger", lambda settings: ledger)
+    assert cli.main(["validate", str(batch_id)]) == 1
+    out = capsys.readouterr().out
+    assert "jeu de données" in out and "NON CONFORME" in out and "✗ mentions : clé unique (COD_MEN)" in out
+    assert "rapport-qualite.html" in out and f"Lot {batch_id} : contrôle qualité en échec" in out
+    assert cli.main(["validate", str(batch_id)]) == 1  # refused: no longer extracted
+    assert "seul un lot extrait peut être contrôlé" in capsys.readouterr().err
+    assert cli.main(["override", str(batch_id), "--by", "Camille Archiviste", "--reason", "doublon signalé"]) == 0
+    assert "contrôle qualité levé par Camille Archiviste" in capsys.readouterr().out
+    assert ledger.batch(batch_id).state == State.VALIDATED
+    assert cli.main(["override", str(batch_id), "--by", "Camille Archiviste", "--reason", "encore"]) == 1
