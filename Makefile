@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean bench-synthetic bench-browser
+.PHONY: demo test lint format chromium clean bench-synthetic bench-browser bench-validate
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -32,6 +32,9 @@ format: $(STAMP)
 # A benchmark, not a test: a synthetic Apogée of 1 and 5 million RESULTAT_ELP rows in the local PostgreSQL.
 bench-synthetic: $(STAMP)
 	$(BIN)/python -m extractors.synthetic.bench
+# Quality gate on 1M and 5M ELP-results rows, each validated in its own subprocess (time, peak RSS).
+bench-validate: $(STAMP)
+	$(BIN)/python benchmarks/bench_validate.py
 
 # The browser tests drive a real headless Chromium; install Debian's when we may.
 chromium:

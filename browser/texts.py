@@ -13,6 +13,8 @@ ACTIONS_FR = {
     "extract": "extraction",
     "extract.failed": "échec de l'extraction",
     "validate": "contrôle qualité",
+    "quality.override": "dérogation de l'archiviste au contrôle qualité",
+    "validate.error": "contrôle qualité impossible (configuration)",
     "package": "constitution du SIP",
     "package.invalid": "SIP non conforme aux schémas",
     "approval.requested": "demande de validation",

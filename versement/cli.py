@@ -122,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     withdraw.add_argument("batch", type=int)
     withdraw.add_argument("--by", required=True, help="the archivist's name")
     withdraw.add_argument("--reason", required=True)
+    override = command("override", _override, "lift a failed quality gate, in writing (archivist)")
+    override.add_argument("batch", type=int)
+    override.add_argument("--by", required=True, help="the archivist's name")
+    override.add_argument("--reason", required=True, help="the justification, kept in the audit trail")
 
     reject = command("reject", _reject, "reject a batch awaiting approval")
     reject.add_argument("batch", type=int)
@@ -245,12 +249,23 @@ class UsageError(Exception):
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from versement.pipeline import run_validate
+    from versement.pipeline import batch_folder, run_validate
+    from versement.quality import REPORT_NAME, validate_table
 
     settings = _settings(args)
     batch = run_validate(settings, _ledger(settings), args.batch, actor=_actor())
-    print(f"lot {batch.id} : {_label(batch.state)}")
+    print(validate_table(batch))
+    print(f"Rapport détaillé (HTML, hors ligne) : {batch_folder(settings, batch.id) / REPORT_NAME}")
     return 0 if batch.state == "validated" else 1
+
+
+def _override(args: argparse.Namespace) -> int:
+    from versement.quality import override
+
+    settings = _settings(args)
+    batch = override(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    print(f"Lot {batch.id} : contrôle qualité levé par {args.by} ({args.reason}) ; il peut être empaqueté.")
+    return 0
 
 
 def _package(args: argparse.Namespace) -> int:

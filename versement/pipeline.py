@@ -25,7 +25,7 @@ from extractors.scope import Scope
 from extractors.specs import DatasetSpec
 from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
 from seda.validation import SKIPPED_ON_REQUEST
-from validation import check_dataset, reconcile
+from versement import quality as quality_stage
 from versement.config import Settings, SourceConfig
 from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, State, trail
 from versement.ledger.states import ARCHIVED
@@ -166,30 +166,11 @@ def dataset_spec_record(spec: DatasetSpec) -> dict[str, Any]:
 
 
 def run_validate(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str) -> Batch:
-    """Check every dataset (digest hand-off, counts, great-expectations suite) and decide."""
+    """Check every dataset (hand-off, reconciliation, suites) and decide, in one transition (versement.quality)."""
     batch = ledger.batch(batch_id)
-    summary: dict[str, Any] = {}
-    for dataset in batch.datasets:
-        spec = dataset.spec or {}
-        key = tuple(spec.get("key") or ())
-        person_key = spec.get("person_key")
-        handoff = reconcile(_extracted(dataset))
-        report = check_dataset(
-            dataset.name,
-            Path(dataset.path),
-            key=key,
-            not_null=tuple(c for c in (person_key,) if c and c not in key),
-            expected_rows=dataset.rows,
-        )
-        result = report.to_dict()
-        result["outcomes"] = [handoff.to_dict(), *result["outcomes"]]
-        success = report.success and handoff.success
-        result["success"] = success
-        ledger.update_dataset_quality(batch_id, dataset.name, result, success, actor=actor)
-        summary[dataset.name] = {"success": success, "failed": _failed(result)}
-    passed = all(item["success"] for item in summary.values())
-    target = State.VALIDATED if passed else State.QUALITY_FAILED
-    return ledger.transition(batch_id, target, actor=actor, action="validate", details={"datasets": summary})
+    return quality_stage.validate(
+        ledger, batch_id, scope=batch_scope(batch), folder=batch_folder(settings, batch_id), actor=actor
+    )
 
 
 def _dataset_row(extracted: ExtractedDataset, spec: DatasetSpec) -> Dataset:
@@ -206,29 +187,6 @@ def _dataset_row(extracted: ExtractedDataset, spec: DatasetSpec) -> Dataset:
         spec=dataset_spec_record(spec),
         manifest=dict(extracted.manifest),
     )
-
-
-def _extracted(dataset: Dataset) -> ExtractedDataset:
-    """...and back, for the hand-off check against the file on disk."""
-    return ExtractedDataset(
-        name=dataset.name,
-        path=Path(dataset.path),
-        rows=dataset.rows,
-        source_count=dataset.source_count,
-        sha256=dataset.sha256,
-        columns=tuple((str(c[0]), str(c[1])) for c in dataset.columns),
-        query=dataset.query,
-        parameters={},
-        manifest=dataset.manifest or {},
-    )
-
-
-def _failed(result: dict[str, Any]) -> list[str]:
-    return [
-        f"{o['expectation']}({o['column']})" if o.get("column") else o["expectation"]
-        for o in result["outcomes"]
-        if not o["success"]
-    ]
 
 
 # -- package ----------------------------------------------------------------------------------
@@ -441,6 +399,7 @@ def approval_request(batch: Batch) -> str:
             f"contrôle qualité {quality} ; sort final {_final_action_fr(rules.final_action)} "
             f"({rules.appraisal or 'sans règle'}), communicabilité {rules.access}"
         )
+    lines.extend(quality_stage.approval_lines(batch))
     lines.append(f"Empreinte SHA-256 du SIP : {batch.sip_sha256}")
     lines.append(f'Pour valider : versement approve {batch.id} --by "Prénom Nom" --sha256 {batch.sip_sha256}')
     return "\n".join(lines)

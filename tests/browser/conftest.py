@@ -142,8 +142,13 @@ def build_ledger(folder: Path) -> Ledger:
         datasets=[students],
         changes={"snapshot_marker": "sqlite:2026-12-01T09:00:00"},
     )
-    ledger.update_dataset_quality(accepted.id, "individus", {"outcomes": [], "success": True}, success=True)
-    ledger.transition(accepted.id, State.VALIDATED, actor="extraction", action="validate")
+    ledger.transition(
+        accepted.id,
+        State.VALIDATED,
+        actor="extraction",
+        action="validate",
+        dataset_updates={"individus": {"quality": {"outcomes": [], "success": True}, "quality_success": True}},
+    )
     sip = staging / "UNIV-DEMO-APOGEE-2023-2024-000001.zip"
     with zipfile.ZipFile(sip, "w") as archive:
         archive.writestr("manifest.xml", MANIFEST)
@@ -242,8 +247,13 @@ def build_ledger(folder: Path) -> Ledger:
         query='SELECT * FROM "INDIVIDU"',
     )
     ledger.transition(failed.id, State.EXTRACTED, actor="démo", action="extract", datasets=[agents])
-    ledger.update_dataset_quality(failed.id, "agents", FAILED_QUALITY, success=False)
-    ledger.transition(failed.id, State.QUALITY_FAILED, actor="démo", action="validate")
+    ledger.transition(
+        failed.id,
+        State.QUALITY_FAILED,
+        actor="démo",
+        action="validate",
+        dataset_updates={"agents": {"quality": FAILED_QUALITY, "quality_success": False}},
+    )
 
     accounts = Accounts(ledger, FAST_HASHER)
     for name, password in PASSWORDS.items():

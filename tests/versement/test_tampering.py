@@ -41,8 +41,13 @@ def accepted_batch(ledger: Ledger) -> int:
         query="SELECT …",
     )
     ledger.transition(batch.id, State.EXTRACTED, actor="t", action="extract", datasets=[dataset])
-    ledger.update_dataset_quality(batch.id, "individus", {"success": True, "outcomes": []}, True, actor="t")
-    ledger.transition(batch.id, State.VALIDATED, actor="t", action="validate")
+    ledger.transition(
+        batch.id,
+        State.VALIDATED,
+        actor="t",
+        action="validate",
+        dataset_updates={"individus": {"quality": {"success": True, "outcomes": []}, "quality_success": True}},
+    )
     ledger.transition(batch.id, State.PACKAGED, actor="t", action="package", changes={"sip_sha256": "b" * 64})
     ledger.transition(batch.id, State.AWAITING_APPROVAL, actor="t", action="approval.requested")
     ledger.transition(

@@ -3,8 +3,8 @@
 The chain proves the events were not edited; this proves the rows were not edited *alone*:
 every change the ledger makes to a row is written, with its value, in the event that makes it
 (``details["row"]`` for batch columns, ``details["row_datasets"]`` for datasets added,
-``dataset.quality`` events for quality results). A row whose value differs from what its
-events say was changed outside the ledger.
+``details["row_quality"]`` for the quality results a validation or override writes). A row
+whose value differs from what its events say was changed outside the ledger.
 
 Batches created before rows were recorded in events (no ``row_format`` in their creation
 event) are checked on their state only, as before.
@@ -92,9 +92,10 @@ def replay(events: Iterable[Any]) -> dict[int, Expected]:
         expected.fields.update(details.get("row") or {})
         for name, record in (details.get("row_datasets") or {}).items():
             expected.datasets[name] = dict(record, quality_success=None, quality=quality_digest(None))
-        if event.action == "dataset.quality" and details.get("dataset") in expected.datasets:
-            record = expected.datasets[details["dataset"]]
-            record.update(quality_success=details.get("success"), quality=details.get("quality_sha256"))
+        for name, quality in (details.get("row_quality") or {}).items():
+            if name in expected.datasets and isinstance(quality, dict):
+                record = expected.datasets[name]
+                record.update(quality_success=quality.get("success"), quality=quality.get("quality_sha256"))
     return batches
 
 

@@ -24,7 +24,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.NEW: frozenset({State.EXTRACTED}),
     State.EXTRACTED: frozenset({State.VALIDATED, State.QUALITY_FAILED}),
     State.VALIDATED: frozenset({State.PACKAGED}),
-    State.QUALITY_FAILED: frozenset(),  # only an archivist's written override will lift it (roadmap)
+    State.QUALITY_FAILED: frozenset({State.VALIDATED}),  # only by an archivist's written override
     State.PACKAGED: frozenset({State.AWAITING_APPROVAL}),
     State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED}),
     State.APPROVED: frozenset({State.SUBMITTED, State.AWAITING_APPROVAL}),  # back: approval withdrawn
@@ -56,6 +56,11 @@ LABELS_FR: dict[State, str] = {
     State.REFUSED: "rejeté par VITAM",
     State.VERIFIED: "vérifié dans VITAM",
 }
+
+
+# The audited action that lifts a failed quality gate (quality_failed → validated).
+OVERRIDE_ACTION = "quality.override"
+OVERRIDE_LABEL_FR = "dérogation de l'archiviste au contrôle qualité"
 
 
 class IllegalTransition(Exception):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ANCHORED_SINCE = "0002"  # the first revision whose ledgers keep an anchor log
+_DATASET_UPDATABLE = frozenset({"quality", "quality_success"})
 
 
 class LedgerError(Exception):
@@ -258,7 +259,14 @@ class Ledger:
         details: Mapping[str, Any] | None = None,
         changes: Mapping[str, Any] | None = None,
         datasets: list[Dataset] | None = None,
+        dataset_updates: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Batch:
+        """Move a batch to ``target`` and record why, in one transaction.
+
+        ``dataset_updates`` (dataset name → fields, e.g. ``quality`` and ``quality_success``) are
+        written in the same transaction, so a dataset's quality and the batch's state never
+        disagree; an unknown dataset or field rolls everything back.
+        """
         with self.session() as session:
             # Datasets loaded with the batch: callers read them after the session has closed.
             batch = session.get(Batch, batch_id, with_for_update=True, options=[selectinload(Batch.datasets)])
@@ -277,6 +285,19 @@ class Ledger:
                 batch.datasets.append(dataset)
             if datasets:
                 recorded["row_datasets"] = {d.name: dataset_record(d) for d in datasets}
+            by_name = {d.name: d for d in batch.datasets}
+            for name, fields in (dataset_updates or {}).items():
+                if name not in by_name:
+                    raise LedgerError(f"batch {batch_id} has no dataset {name!r}")
+                for field_name, value in fields.items():
+                    if field_name not in _DATASET_UPDATABLE:
+                        raise LedgerError(f"dataset field {field_name!r} cannot be updated by a transition")
+                    setattr(by_name[name], field_name, value)
+                row = by_name[name]  # the event vouches for the result by its digest: verify replays it
+                recorded.setdefault("row_quality", {})[name] = {
+                    "success": row.quality_success,
+                    "quality_sha256": quality_digest(row.quality),
+                }
             batch.state = target
             batch.updated_at = now()
             if target in CLOSED:
@@ -288,18 +309,6 @@ class Ledger:
         """An audit event that changes no state (a consultation, a skipped check, a retry...)."""
         with self.session() as session:
             self._append(session, batch_id, actor, action, None, None, dict(details))
-
-    def update_dataset_quality(
-        self, batch_id: int, name: str, quality: dict[str, Any], success: bool, *, actor: str = "versement"
-    ) -> None:
-        """A dataset's quality result, with the event that vouches for it (its digest)."""
-        with self.session() as session:
-            query = select(Dataset).where(Dataset.batch_id == batch_id, Dataset.name == name)
-            dataset = session.scalars(query).one()
-            dataset.quality = quality
-            dataset.quality_success = success
-            details = {"dataset": name, "success": success, "quality_sha256": quality_digest(quality)}
-            self._append(session, batch_id, actor, "dataset.quality", None, None, details)
 
     def _append(
         self,
