@@ -78,7 +78,9 @@ def conform(array: pa.Array, target: pa.DataType, *, digits: int | None = None) 
     if pa.types.is_timestamp(target):
         return _to_timestamp(array, target)
     if pa.types.is_float64(target):
-        _require_kind(array, pa.types.is_integer(source) or pa.types.is_floating(source) or pa.types.is_decimal(source))
+        # Text only from PostgreSQL, which prints floats in their shortest exact form.
+        numeric = pa.types.is_integer(source) or pa.types.is_floating(source) or pa.types.is_decimal(source)
+        _require_kind(array, numeric or pa.types.is_string(source))
         return _cast(array, target)
     if pa.types.is_boolean(target):
         return _to_boolean(array)
@@ -183,15 +185,19 @@ def _to_boolean(array: pa.Array) -> pa.Array:
     if pa.types.is_boolean(source):
         return array
     if pa.types.is_integer(source):
-        _require(pc.is_in(array, pa.array([0, 1], source)), array, "expected 0 or 1")
+        _require(_in_or_null(array, pa.array([0, 1], source)), array, "expected 0 or 1")
         return _cast(array, pa.bool_())
     if pa.types.is_string(source):  # PostgreSQL's text form
-        _require(pc.is_in(array, pa.array(["t", "f"])), array, "expected t or f")
+        _require(_in_or_null(array, pa.array(["t", "f"])), array, "expected t or f")
         return pc.equal(array, "t")
     raise _first_valid(array, f"expected a boolean, got {source}")
 
 
 # -- checks ----------------------------------------------------------------------------------
+
+
+def _in_or_null(array: pa.Array, allowed: pa.Array) -> pa.Array:
+    return pc.or_(pc.is_in(array, value_set=allowed), pc.is_null(array))
 
 
 def _exact_float_integers(array: pa.Array) -> pa.Array:

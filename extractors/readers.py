@@ -233,7 +233,10 @@ class PostgresReader:
         internal = [f"c{i}" for i in range(len(names))]
         cursor = self.conn.cursor()
         with cursor.copy(reading.select) as copy:
-            stream = pa.PythonFile(_CopyStream(copy), mode="r")
+            raw = _CopyStream(copy)
+            if raw.empty():
+                return  # Arrow's CSV reader refuses an empty file; no row is no batch
+            stream = pa.PythonFile(raw, mode="r")
             reader = pcsv.open_csv(
                 stream,
                 read_options=pcsv.ReadOptions(
@@ -288,6 +291,16 @@ class _CopyStream:
 
     def readable(self) -> bool:
         return True
+
+    def empty(self) -> bool:
+        """Whether the COPY sent no row at all (reads the first one to know)."""
+        if not self.buffer and not self.ended:
+            chunk = self.copy.read()
+            if chunk:
+                self.buffer += chunk
+            else:
+                self.ended = True
+        return not self.buffer
 
     def seekable(self) -> bool:
         return False
@@ -454,7 +467,6 @@ class OracleReader:
     def __post_init__(self) -> None:
         import oracledb
 
-        oracledb.defaults.fetch_decimals = True  # NUMBER as exact decimals, never through a float
         service = self.url.query.get("service_name")
         dsn = oracledb.makedsn(
             self.url.host or "localhost",
@@ -502,7 +514,11 @@ class OracleReader:
         return sql
 
     def batches(self, reading: Reading, parameters: Mapping[str, Any]) -> Iterator[list[Any]]:
-        for frame in self.conn.fetch_df_batches(reading.select, parameters=dict(parameters), size=self.batch_rows):
+        # fetch_decimals: NUMBER as exact decimals, never through a float.
+        frames = self.conn.fetch_df_batches(
+            reading.select, parameters=dict(parameters), size=self.batch_rows, fetch_decimals=True
+        )
+        for frame in frames:
             table = pa.table(frame)
             yield [table.column(i).combine_chunks() for i in range(table.num_columns)]
 

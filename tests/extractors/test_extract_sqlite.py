@@ -198,7 +198,9 @@ def test_excluded_columns_are_left_out_and_joins_are_allowed(apogee_db: Path, tm
     (dataset,) = extract(url(apogee_db), [spec], tmp_path, parameters=YEAR).datasets
     table = pq.read_table(dataset.path)
     assert table.column_names == [*IAE_KEY, "LIB_NOM_PAT_IND"]
-    assert dataset.query.startswith('SELECT "COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "NUM_OCC_IAE", "LIB_NOM_PAT_IND" FROM (')
+    assert dataset.query.startswith(
+        'SELECT "COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "NUM_OCC_IAE", "LIB_NOM_PAT_IND" FROM ('
+    )
     (expected,) = sqlite_rows(apogee_db, "SELECT count(*) FROM INS_ADM_ETP WHERE COD_ANU = '2023'")[0]
     assert dataset.rows == expected
 

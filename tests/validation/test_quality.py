@@ -10,7 +10,8 @@ from pathlib import Path
 import great_expectations as gx
 import pytest
 
-from extractors import DatasetSpec, extract, generate_apogee
+from extractors import extract, generate_apogee
+from tests.extractors.helpers import table_spec
 from tests.validation.conftest import WriteParquet
 from validation import ExpectationOutcome, QualityReport, check_dataset
 
@@ -24,8 +25,8 @@ def outcome(report: QualityReport, expectation: str, column: str | None = None) 
 
 def test_a_clean_extracted_dataset_passes(tmp_path: Path) -> None:
     source = generate_apogee(tmp_path / "apogee.sqlite", students=30)
-    spec = DatasetSpec("inscriptions", "INS_ADM_ETP", IAE_KEY)
-    (dataset,) = extract(f"sqlite:///{source.path}", [spec], tmp_path / "out").datasets
+    spec = table_spec("inscriptions", "INS_ADM_ETP", IAE_KEY)
+    (dataset,) = extract(f"sqlite:///{source.path}", [spec], tmp_path / "out", parameters={}).datasets
     report = check_dataset(
         dataset.name, dataset.path, key=IAE_KEY, not_null=("ETA_IAE",), expected_rows=dataset.source_count
     )

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from extractors import DatasetSpec, ExtractedDataset, extract, generate_apogee
+from extractors import ExtractedDataset, extract, generate_apogee
+from tests.extractors.helpers import table_spec
 from validation import reconcile
 
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> ExtractedDataset:
     source = generate_apogee(tmp_path / "apogee.sqlite", students=10)
-    spec = DatasetSpec("individus", "INDIVIDU", ("COD_IND",))
-    (extracted,) = extract(f"sqlite:///{source.path}", [spec], tmp_path / "out").datasets
+    spec = table_spec("individus", "INDIVIDU", ("COD_IND",))
+    (extracted,) = extract(f"sqlite:///{source.path}", [spec], tmp_path / "out", parameters={}).datasets
     return extracted
 
 
