@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean
+.PHONY: demo test lint format chromium clean bench-extract
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -28,6 +28,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Extraction throughput and memory against the raw COPY floor and pandas (local PostgreSQL).
+bench-extract: $(STAMP)
+	$(BIN)/python benchmarks/bench_extract.py
 
 # The browser tests drive a real headless Chromium; install Debian's when we may.
 chromium:

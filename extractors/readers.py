@@ -32,8 +32,8 @@ Any other dialect is refused: an extraction that cannot promise consistency must
 from __future__ import annotations
 
 import contextlib
-import os
 import re
+import select
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,8 +51,7 @@ from extractors import statements
 from extractors.errors import ExtractionError
 
 FETCH_ROWS = 10_000
-_CSV_BLOCK_BYTES = 4 * 1024 * 1024
-_CSV_THREADS = os.environ.get("VERSEMENT_CSV_THREADS", "1") == "1"
+_CSV_BLOCK_BYTES = 1024 * 1024
 _SQLITE_DIALECT = sqlite.dialect()
 
 
@@ -231,17 +230,14 @@ class PostgresReader:
         names = [c.name for c in reading.columns]
         # Arrow's CSV reader needs distinct names; the real ones are restored by position.
         internal = [f"c{i}" for i in range(len(names))]
-        cursor = self.conn.cursor()
-        with cursor.copy(reading.select) as copy:
-            raw = _CopyStream(copy)
+        raw = _CopyStream(self.conn, reading.select)
+        try:
             if raw.empty():
                 return  # Arrow's CSV reader refuses an empty file; no row is no batch
             stream = pa.PythonFile(raw, mode="r")
             reader = pcsv.open_csv(
                 stream,
-                read_options=pcsv.ReadOptions(
-                    column_names=internal, block_size=_CSV_BLOCK_BYTES, use_threads=_CSV_THREADS
-                ),
+                read_options=pcsv.ReadOptions(column_names=internal, block_size=_CSV_BLOCK_BYTES, use_threads=True),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),
                 convert_options=pcsv.ConvertOptions(
                     column_types=dict.fromkeys(internal, pa.string()),
@@ -251,6 +247,9 @@ class PostgresReader:
             )
             for batch in reader:
                 yield [_pg_column(batch.column(i), c) for i, c in enumerate(reading.columns)]
+        finally:
+            # Left midway (a bad value): read no more; closing the reader closes the connection.
+            raw.ended = True
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -276,44 +275,91 @@ def _pg_column(text: pa.Array, column: Column) -> pa.Array:
 
 
 class _CopyStream:
-    """The bytes of a psycopg COPY as a readable file, for Arrow's CSV reader.
+    """The bytes of ``COPY ... TO STDOUT`` as a readable file, for Arrow's CSV reader.
 
-    The server sends one message per row; each is appended to one buffer (and its driver
-    buffer freed at once) until the reader's request is met.
+    Read through psycopg's documented libpq layer (``psycopg.pq``) rather than ``Copy.read()``:
+    the server sends one message per row, and the per-row cost of the high-level generator is
+    what bounded throughput. Rows already received are taken without waiting
+    (``PQgetCopyData`` in non-blocking mode); when none is, the socket is waited on with the
+    GIL released, so the checks and the Parquet writer run meanwhile. At the end the COPY's
+    own result is read and a server error raised as psycopg's exception for its SQLSTATE.
     """
 
     closed = False
 
-    def __init__(self, copy: Any) -> None:
-        self.copy = copy
+    def __init__(self, conn: Any, statement: str) -> None:
+        from psycopg import pq
+
+        self.pq = pq
+        self.pgconn = conn.pgconn
+        self.encoding = conn.info.encoding
         self.buffer = bytearray()
         self.ended = False
+        self.pgconn.send_query(statement.encode(self.encoding))
+        result = self._result()
+        if result is None or result.status != pq.ExecStatus.COPY_OUT:
+            self._drain()
+            raise self._error(result)
 
-    def readable(self) -> bool:
-        return True
+    def _wait(self) -> None:
+        select.select([self.pgconn.socket], [], [])
+        self.pgconn.consume_input()
+
+    def _result(self) -> Any:
+        while self.pgconn.is_busy():
+            self._wait()
+        return self.pgconn.get_result()
+
+    def _drain(self) -> None:
+        while self._result() is not None:
+            pass
+
+    def _error(self, result: Any) -> Exception:
+        import psycopg
+
+        if result is None:
+            return psycopg.OperationalError(self.pgconn.get_error_message(self.encoding))
+        sqlstate = result.error_field(self.pq.DiagnosticField.SQLSTATE)
+        message = (result.error_message or b"").decode(self.encoding, "replace").strip()
+        if sqlstate:
+            return psycopg.errors.lookup(sqlstate.decode())(message)
+        return psycopg.OperationalError(message or "COPY failed")
+
+    def _finish(self) -> None:
+        self.ended = True
+        result = self._result()
+        self._drain()
+        if result is None or result.status != self.pq.ExecStatus.COMMAND_OK:
+            raise self._error(result)
 
     def empty(self) -> bool:
         """Whether the COPY sent no row at all (reads the first one to know)."""
-        if not self.buffer and not self.ended:
-            chunk = self.copy.read()
-            if chunk:
-                self.buffer += chunk
+        self._fill(1)
+        return not self.buffer
+
+    def _fill(self, size: int) -> None:
+        buffer, get = self.buffer, self.pgconn.get_copy_data
+        while not self.ended and (size < 0 or len(buffer) < size):
+            nbytes, data = get(1)
+            if nbytes > 0:
+                buffer += data
+            elif nbytes == 0:
+                self._wait()
+            elif nbytes == -1:
+                self._finish()
             else:
                 self.ended = True
-        return not self.buffer
+                raise self._error(self.pgconn.get_result())
+
+    def readable(self) -> bool:
+        return True
 
     def seekable(self) -> bool:
         return False
 
     def read(self, size: int = -1) -> bytes:
+        self._fill(size)
         buffer = self.buffer
-        read = self.copy.read
-        while (size < 0 or len(buffer) < size) and not self.ended:
-            chunk = read()
-            if not chunk:
-                self.ended = True
-                break
-            buffer += chunk
         if 0 <= size < len(buffer):
             data = bytes(buffer[:size])
             del buffer[:size]
