@@ -277,3 +277,17 @@ def test_unknown_table_names_dataset_and_source_without_the_password(source: str
     assert PASSWORD not in str(caught.value)
     assert caught.value.dataset == "x" and not caught.value.transient
     assert str(sa.make_url(source).database) in str(caught.value)
+
+
+def test_a_query_failing_midway_leaves_nothing_and_names_dataset_and_source(postgres_url: str, tmp_path: Path) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t AS SELECT i AS id, 200000 - i AS d FROM generate_series(1, 200000) i"))
+    engine.dispose()
+    spec = table_spec("quotients", "", ("id",), sql="SELECT id, 1000000 / d AS q FROM t")  # row 200000 divides by 0
+    with pytest.raises(ExtractionError, match="division by zero") as caught:
+        extract(postgres_url, [spec], tmp_path, parameters={}, password=PASSWORD)
+    message = str(caught.value)
+    assert "dataset quotients" in message and "127.0.0.1:5432" in message and PASSWORD not in message
+    assert not caught.value.transient
+    assert list(tmp_path.iterdir()) == []
