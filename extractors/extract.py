@@ -286,6 +286,10 @@ def _extract_dataset(
 ) -> ExtractedDataset:
     final = out_dir / f"{spec.name}.parquet"
     partial = partial_path(final)
+    manifest = manifests.manifest_path(out_dir, spec.name)
+    # A manifest that no longer matches goes first: whatever happens next, no manifest in the
+    # folder describes a file other than its own.
+    manifest.unlink(missing_ok=True)
     started = datetime.now(UTC)
     clock = time.monotonic()
     try:
@@ -312,7 +316,6 @@ def _extract_dataset(
     seconds = time.monotonic() - clock
     schema = pa.schema([pa.field(c.name, t) for c, t in zip(columns, reading.targets, strict=True)])
     described_columns = tuple((f.name, str(f.type)) for f in schema)
-    manifest = manifests.manifest_path(out_dir, spec.name)
     with source.reporting(spec.name, "cannot write the manifest of"):
         manifests.write_manifest(
             manifest,

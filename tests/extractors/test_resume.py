@@ -100,3 +100,14 @@ def test_a_dataset_whose_file_or_query_changed_is_redone(source: Path, tmp_path:
     assert extract(url, narrower, tmp_path, parameters={"academic_year": "2022"}).resumed == ("a", "b")
     os.remove(tmp_path / "b.manifest.json")
     assert extract(url, narrower, tmp_path, parameters={"academic_year": "2022"}).resumed == ("a", "c")
+
+
+def test_a_redone_dataset_that_fails_leaves_no_manifest_behind(source: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{source}"
+    extract(url, SPECS, tmp_path, parameters=YEAR)
+    with closing(sqlite3.connect(source)) as conn, conn:
+        conn.execute("INSERT INTO B VALUES (1, 'K9', '2022', 'pas une note')")
+    with pytest.raises(Exception, match="column NOTE"):
+        extract(url, SPECS, tmp_path, parameters={"academic_year": "2022"})
+    assert not (tmp_path / "b.manifest.json").exists()  # the 2023 file stays, described by nothing
+    assert extract(url, SPECS[:1], tmp_path, parameters=YEAR).resumed == ("a",)
