@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean bench-synthetic bench-browser bench-validate
+.PHONY: demo test lint format chromium clean bench-synthetic bench-browser bench-validate bench-extract
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -35,6 +35,9 @@ bench-synthetic: $(STAMP)
 # Quality gate on 1M and 5M ELP-results rows, each validated in its own subprocess (time, peak RSS).
 bench-validate: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py
+# Extraction throughput and memory against the raw COPY floor and pandas (local PostgreSQL).
+bench-extract: $(STAMP)
+	$(BIN)/python benchmarks/bench_extract.py
 
 # The browser tests drive a real headless Chromium; install Debian's when we may.
 chromium:

@@ -2,30 +2,37 @@
 
 Entry points::
 
-    from extractors import DatasetSpec, extract, generate_apogee
+    from extractors import extract, generate_apogee, load_tool
+    from extractors.scope import Scope
 
     generate_apogee(Path("var/demo/apogee.sqlite"))
+    scope = Scope.academic_year(2023)
     snapshot = extract(
         "sqlite:///var/demo/apogee.sqlite",
-        [DatasetSpec("inscriptions", "INS_ADM_ETP",
-                     key=("COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "NUM_OCC_IAE"),
-                     filters={"COD_ANU": "2023"})],
+        load_tool("apogee").select(),
         Path("var/staging/run-1"),
+        parameters=scope.parameters(),
     )
 """
 
-from extractors.datasets import DatasetSpec, ExtractedDataset, Snapshot
+from extractors.datasets import ExtractedDataset, Snapshot
 from extractors.errors import ExtractionError
-from extractors.extract import extract
+from extractors.extract import Progress, extract
+from extractors.scope import Scope
+from extractors.specs import DatasetSpec, ToolSpec, load_tool
 from extractors.synthetic import SourceSummary, generate, generate_apogee
 
 __all__ = [
     "DatasetSpec",
     "ExtractedDataset",
     "ExtractionError",
+    "Progress",
+    "Scope",
     "Snapshot",
     "SourceSummary",
+    "ToolSpec",
     "extract",
     "generate",
     "generate_apogee",
+    "load_tool",
 ]

@@ -1,5 +1,8 @@
 """Per-value checks turning what a DBAPI driver returns into what an Arrow column holds.
 
+The fallback of ``extractors.conform`` (vectorised) for the one case it cannot take whole: a
+SQLite column whose values come in several storage classes within one batch.
+
 Drivers disagree: PostgreSQL returns ``Decimal`` for ``NUMERIC``, Oracle returns ``int`` for
 ``NUMBER(38)``, SQLite returns whatever storage class the value happened to get (text for a
 date, ``float`` for ``NUMERIC(8,3)``, text again for ``'0000-00-00'``). Each converter accepts

@@ -1,11 +1,33 @@
 """Extraction stage: copy datasets from a source database into Parquet, in one snapshot.
 
-``extract()`` opens one connection and one read-only transaction (see ``snapshot``), and for each
-dataset: reflects the table, counts the rows the filters select, streams them in batches of
-``batch_rows`` through per-value checks (``convert``) into ``<name>.parquet.partial``, and
-compares the rows written with the count. Only when every dataset is complete are the partial
-files renamed to ``<name>.parquet`` and hashed: a failed extraction leaves no file that looks
-finished. Memory is bounded by one batch, whatever the table size.
+``extract()`` opens one reader (``extractors.readers``: one consistent read-only snapshot of
+the source for the whole batch) and, for each dataset of the spec, runs::
+
+    SELECT <columns minus exclude_columns> FROM (<spec sql>) q ORDER BY <key>
+    SELECT COUNT(*) FROM (<spec sql>) q
+
+in that snapshot with the scope's values bound (``extractors.statements``). The Arrow types come
+from the result's metadata through the documented mapping (``extractors.types``); every record
+batch is checked and converted with vectorised pyarrow compute (``extractors.conform``) and
+streamed into a ``ParquetWriter``: memory is bounded by one row group, whatever the table size.
+
+**Resumable.** Each dataset is written to ``<name>.parquet.partial``, compared with the count,
+renamed to ``<name>.parquet`` when complete, and only then described by ``<name>.manifest.json``
+(``extractors.manifest``: source without password, spec SQL and statement sent, bound
+parameters, snapshot marker, rows, COUNT(*), SHA-256, Arrow schema, times, rows/s, spec
+identity). Re-running an interrupted batch into the same folder keeps every dataset whose file
+matches its manifest and redoes the rest. Files are written deterministically (fixed row
+groups, no timestamps in the file), so a batch killed midway and resumed gives files
+byte-identical to an uninterrupted run of the same source state.
+
+**What a resumed batch's snapshot means.** On PostgreSQL and SQLite a snapshot cannot outlive
+its connection: the datasets redone come from a *later* snapshot than the ones kept. Both
+markers are recorded (``Snapshot.markers``, each dataset's ``marker`` and manifest), and the
+batch is consistent only if the source did not change in between, which holds for a
+decommissioned tool frozen for its archiving, not for a live one; re-extract the whole batch
+(empty folder) when that matters. On Oracle the redone datasets are read AS OF the SCN the kept
+ones recorded, so the batch stays one snapshot as long as the undo still reaches back to it
+(otherwise "snapshot too old").
 """
 
 from __future__ import annotations
@@ -13,77 +35,130 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import MetaData, Table, create_engine, inspect
-from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
-from extractors.convert import Converter, converter
-from extractors.datasets import DatasetSpec, ExtractedDataset, Snapshot
-from extractors.errors import ExtractionError, value_error
+from extractors import manifest as manifests
+from extractors.conform import BadValue, conform, from_python
+from extractors.datasets import ExtractedDataset, Snapshot
+from extractors.errors import ExtractionError, is_transient, value_error
 from extractors.files import partial_path, sha256_file
-from extractors.query import DatasetQuery, build_query, compiled_sql
-from extractors.snapshot import snapshot_transaction
-from extractors.types import declared_digits
+from extractors.readers import (
+    FETCH_ROWS,
+    SNAPSHOT_TOO_OLD,
+    Column,
+    PythonColumn,
+    Reader,
+    Reading,
+    open_reader,
+    oracle_scn,
+)
+from extractors.specs import DatasetSpec
+from extractors.statements import check_parameters, count_sql
+from extractors.types import UnsupportedTypeError, arrow_type, declared_digits
 
-__all__ = ["DatasetSpec", "ExtractedDataset", "ExtractionError", "Snapshot", "extract"]
+__all__ = ["ExtractionError", "Progress", "Snapshot", "extract"]
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, float], None]
+"""``progress(dataset, rows_so_far, elapsed_seconds)``, after each batch read (once with 0 for an empty one)."""
+
+ROW_GROUP_ROWS = 131_072
+"""Rows per Parquet row group: fixed, so the file does not depend on how the driver batched rows."""
+
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
 # Dataset names become file names: no separators, no leading dot.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
+class Writer(Protocol):
+    def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+OpenWriter = Callable[[Path, pa.Schema], Writer]
+
+
+def parquet_writer(path: Path, schema: pa.Schema) -> Writer:
+    return pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
+
+
 def extract(
     source_url: str,
-    specs: Sequence[DatasetSpec],
+    datasets: Sequence[DatasetSpec],
     out_dir: Path,
     *,
-    batch_rows: int = 10_000,
-    progress: Progress | None = None,
+    parameters: Mapping[str, Any],
     password: str | None = None,
+    progress: Progress | None = None,
+    batch_rows: int = FETCH_ROWS,
+    row_group_rows: int = ROW_GROUP_ROWS,
+    open_writer: OpenWriter = parquet_writer,
 ) -> Snapshot:
-    """Extract ``specs`` from ``source_url`` into ``out_dir``, all from one consistent snapshot.
+    """Extract ``datasets`` from ``source_url`` into ``out_dir``, in one snapshot (see the module notes).
 
-    ``password`` is given apart from the URL (secrets never live in configuration) and is never
-    shown: URLs are logged and reported with ``***`` in its place. ``progress(name, rows)`` is
-    called after each batch with the rows written so far for that dataset (once with 0 for an
-    empty dataset), inside the snapshot transaction.
-    Raises :class:`ExtractionError` naming the table, column and row of any problem.
+    ``parameters`` are the batch scope's bound values (``Scope.parameters()``); each dataset
+    gets those its SQL names. ``password`` is given apart from the URL (secrets never live in
+    configuration) and is never shown. ``batch_rows`` is the fetch size of SQLite and Oracle
+    (PostgreSQL streams by size); ``open_writer`` is a test seam (a full disk).
+    Raises :class:`ExtractionError` naming the dataset, the source's host and database, and
+    the column and row of a bad value; ``transient`` says whether a retry may help.
     """
-    if batch_rows < 1:
-        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
-    _check_specs(specs)
+    if row_group_rows < 1 or batch_rows < 1:
+        raise ValueError(f"row_group_rows and batch_rows must be positive, got {row_group_rows}, {batch_rows}")
+    _check_specs(datasets)
     source = _Source.parse(source_url, password)
-    engine = source.engine()
     started = datetime.now(UTC)
-    logger.info("extracting %d dataset(s) from %s", len(specs), source.shown)
-    written: list[_Written] = []
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with source.reporting(), snapshot_transaction(engine) as (conn, marker):
-            for spec in specs:
-                written.append(_extract_dataset(conn, spec, out_dir, source, batch_rows, progress))
-        datasets = tuple(_publish(item) for item in written)
-    except BaseException:
-        for item in written:
-            item.partial.unlink(missing_ok=True)
-        raise
-    finally:
-        engine.dispose()
-    logger.info("snapshot %s: %d dataset(s) written to %s", marker, len(datasets), out_dir)
-    return Snapshot(datasets, marker, engine.dialect.name, started, datetime.now(UTC))
+    bound = {spec.name: check_parameters(spec.name, spec.sql, parameters) for spec in datasets}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = {spec.name: item for spec in datasets if (item := _kept(spec, bound[spec.name], source, out_dir))}
+    todo = [spec for spec in datasets if spec.name not in kept]
+    logger.info("extracting %d dataset(s) from %s (%d kept from an earlier run)", len(todo), source.shown, len(kept))
+    done: dict[str, ExtractedDataset] = dict(kept)
+    marker = next(iter(kept.values())).marker if kept else ""
+    details: dict[str, str] = {}
+    dialect = source.url.get_backend_name()
+    if todo:
+        reuse = next((d.marker for d in kept.values() if oracle_scn(d.marker) is not None), None)
+        with source.reporting(todo[0].name, "cannot open a snapshot of"):
+            reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows)
+        try:
+            marker, details, dialect = reader.marker, dict(reader.details), reader.dialect
+            for spec in todo:
+                done[spec.name] = _extract_dataset(
+                    reader, spec, bound[spec.name], out_dir, source, progress, row_group_rows, open_writer
+                )
+        finally:
+            reader.close()
+    result = tuple(done[spec.name] for spec in datasets)
+    markers = tuple(dict.fromkeys(d.marker for d in result))
+    logger.info("snapshot %s: %d dataset(s) in %s", marker, len(result), out_dir)
+    return Snapshot(
+        datasets=result,
+        marker=marker,
+        dialect=dialect,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        markers=markers,
+        resumed=tuple(kept),
+        details=details,
+    )
+
+
+# -- source and errors ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -102,208 +177,311 @@ class _Source:
             # The message would repeat the URL, and with it any password it holds.
             raise ExtractionError("the source URL is not a valid SQLAlchemy URL") from None
         if password is not None and url.get_backend_name() == "sqlite":
-            # SQLite has no logins; put in the URL, a password makes SQLAlchemy refuse it.
             logger.warning("a password was given for the SQLite source %s; SQLite has no passwords, ignored", url)
         elif password is not None:
             url = url.set(password=password)
-        secrets = tuple(s for s in (password, url.password) if s)
-        return cls(url, url.render_as_string(hide_password=True), tuple(map(str, secrets)))
+        secrets = tuple(str(s) for s in (password, url.password) if s)
+        return cls(url, url.render_as_string(hide_password=True), secrets)
 
-    def engine(self) -> Engine:
-        database = self.url.database
-        if (
-            self.url.get_backend_name() == "sqlite"
-            and database not in (None, "", ":memory:")
-            and not str(database).startswith("file:")
-            and not Path(str(database)).is_file()
-        ):
-            # SQLite would silently create an empty database and report missing tables.
-            raise ExtractionError(f"SQLite database not found: {database}")
-        try:
-            # One connection for the whole snapshot, closed at the end: no pool.
-            return create_engine(self.url, poolclass=NullPool)
-        except (ArgumentError, ImportError) as exc:
-            raise self.error(exc, "cannot use source") from None
+    def hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
     @contextmanager
-    def reporting(self, table: str | None = None) -> Iterator[None]:
-        """Turn database errors into ExtractionError, without the password."""
+    def reporting(self, dataset: str, doing: str) -> Iterator[None]:
+        """Driver and system errors as ExtractionError naming dataset and source, without the password."""
         try:
             yield
-        except SQLAlchemyError as exc:
-            doing = f"reading table {table} from" if table else "reading from"
-            leaked = any(secret in str(exc) for secret in self.secrets)
-            raise self.error(exc, doing, table=table) from (None if leaked else exc)
+        except ExtractionError as exc:
+            if exc.dataset is None:
+                raise ExtractionError(
+                    self.hide(f"dataset {dataset}: {exc}"),
+                    dataset=dataset,
+                    column=exc.column,
+                    key=exc.key,
+                    transient=exc.transient,
+                ) from None
+            raise
+        except OSError as exc:
+            if not _from_driver(exc):
+                raise self._error(exc, dataset, f"cannot write the files of ({exc.strerror or exc})") from None
+            raise self._error(exc, dataset, doing) from None
+        except Exception as exc:
+            if not _from_driver(exc):
+                raise
+            raise self._error(exc, dataset, doing) from None
 
-    def error(self, exc: BaseException, doing: str, table: str | None = None) -> ExtractionError:
-        cause = str(getattr(exc, "orig", None) or exc).strip()
-        for secret in self.secrets:
-            cause = cause.replace(secret, "***")
-        return ExtractionError(f"{doing} {self.shown}: {cause}", table=table)
+    def _error(self, exc: BaseException, dataset: str, doing: str) -> ExtractionError:
+        cause = " ".join(str(exc).split())
+        if "ORA-01555" in cause or "ORA-08181" in cause:
+            cause = f"{SNAPSHOT_TOO_OLD} ({cause})"
+        message = self.hide(f"dataset {dataset}: {doing} {self.shown}: {cause}")
+        return ExtractionError(message, dataset=dataset, transient=is_transient(exc))
 
 
-@dataclass(frozen=True)
-class _Written:
-    """A dataset written to its partial file, waiting for the snapshot to complete."""
-
-    spec: DatasetSpec
-    partial: Path
-    final: Path
-    rows: int
-    source_count: int
-    columns: tuple[tuple[str, str], ...]
-    query: str
-    parameters: Mapping[str, Any]
+def _from_driver(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in ("psycopg", "sqlite3", "oracledb", "pyarrow")
 
 
-def _check_specs(specs: Sequence[DatasetSpec]) -> None:
+def _check_specs(datasets: Sequence[DatasetSpec]) -> None:
     seen: set[str] = set()
-    for spec in specs:
+    for spec in datasets:
         if not _SAFE_NAME.fullmatch(spec.name):
-            raise ExtractionError(
-                f"dataset name {spec.name!r} (table {spec.table}) is not a safe file name",
-                table=spec.table,
-            )
+            raise ExtractionError(f"dataset {spec.name}: the name is not a safe file name", dataset=spec.name)
         if spec.name in seen:
-            raise ExtractionError(f"dataset name {spec.name!r} is used twice", table=spec.table)
+            raise ExtractionError(f"dataset name {spec.name!r} is used twice", dataset=spec.name)
+        if not spec.key:
+            raise ExtractionError(f"dataset {spec.name}: a key is required to order the rows", dataset=spec.name)
         seen.add(spec.name)
 
 
+# -- resume -----------------------------------------------------------------------------------
+
+
+def _kept(spec: DatasetSpec, parameters: Mapping[str, Any], source: _Source, out_dir: Path) -> ExtractedDataset | None:
+    """The dataset an earlier run of this batch finished, if its file still matches its manifest."""
+    final = out_dir / f"{spec.name}.parquet"
+    data = manifests.read_manifest(manifests.manifest_path(out_dir, spec.name))
+    if data is None or not final.is_file():
+        return None
+    expected = {
+        "dataset": spec.name,
+        "spec_identity": manifests.spec_identity(spec),
+        "source": source.shown,
+        "sql": spec.sql,
+        "parameters": manifests.json_parameters(parameters),
+    }
+    if any(data.get(k) != v for k, v in expected.items()) or sha256_file(final) != data.get("sha256"):
+        logger.info("%s: the file does not match its manifest, extracted again", spec.name)
+        return None
+    logger.info("%s: kept from an earlier run (snapshot %s)", spec.name, data["snapshot"])
+    return ExtractedDataset(
+        name=spec.name,
+        path=final,
+        rows=int(data["rows"]),
+        source_count=int(data["source_count"]),
+        sha256=str(data["sha256"]),
+        columns=tuple((str(n), str(t)) for n, t in data["columns"]),
+        query=str(data["query"]),
+        parameters=dict(parameters),
+        marker=str(data["snapshot"]),
+        manifest=manifests.manifest_path(out_dir, spec.name),
+        resumed=True,
+    )
+
+
+# -- one dataset ------------------------------------------------------------------------------
+
+
 def _extract_dataset(
-    conn: Connection,
+    reader: Reader,
     spec: DatasetSpec,
+    parameters: Mapping[str, Any],
     out_dir: Path,
     source: _Source,
-    batch_rows: int,
     progress: Progress | None,
-) -> _Written:
+    row_group_rows: int,
+    open_writer: OpenWriter,
+) -> ExtractedDataset:
     final = out_dir / f"{spec.name}.parquet"
     partial = partial_path(final)
+    manifest = manifests.manifest_path(out_dir, spec.name)
+    # A manifest that no longer matches goes first: whatever happens next, no manifest in the
+    # folder describes a file other than its own.
+    manifest.unlink(missing_ok=True)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
     try:
-        with source.reporting(spec.table):
-            query = build_query(_reflect(conn, spec, source), spec, conn.dialect)
-            source_count = int(conn.execute(query.count).scalar_one())
-            rows = _write_parquet(conn, spec, query, partial, batch_rows, progress)
+        with source.reporting(spec.name, "reading from"):
+            sql = reader.rewrite(spec.sql, parameters)
+            described = reader.describe(spec.name, spec.sql, parameters)
+            columns, key = _output_columns(spec, described)
+            reading = _reading(spec, reader, sql, columns, key)
+            source_count = reader.count(spec.sql, parameters)
+            rows = _write(reader, spec, reading, parameters, key, partial, progress, clock, row_group_rows, open_writer)
         if rows != source_count:
             raise ExtractionError(
-                f"table {spec.table}: {rows} row(s) written but the same query counted "
-                f"{source_count} in the same snapshot",
-                table=spec.table,
+                f"dataset {spec.name}: {rows} row(s) written but the same query counted {source_count} "
+                f"in the same snapshot of {source.shown}",
+                dataset=spec.name,
             )
+        with source.reporting(spec.name, "cannot finish the file of"):
+            digest = sha256_file(partial)
+            os.replace(partial, final)
+            _sync_folder(out_dir)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    sql, parameters = compiled_sql(query.select, conn.dialect)
-    logger.info("%s: %d row(s) from %s", spec.name, rows, spec.table)
-    return _Written(
-        spec=spec,
-        partial=partial,
-        final=final,
+    seconds = time.monotonic() - clock
+    schema = pa.schema([pa.field(c.name, t) for c, t in zip(columns, reading.targets, strict=True)])
+    described_columns = tuple((f.name, str(f.type)) for f in schema)
+    with source.reporting(spec.name, "cannot write the manifest of"):
+        manifests.write_manifest(
+            manifest,
+            {
+                "format": manifests.FORMAT,
+                "dataset": spec.name,
+                "label": spec.label,
+                "record_type": spec.record_type,
+                "spec_identity": manifests.spec_identity(spec),
+                "source": source.shown,
+                "dialect": reader.dialect,
+                "sql": spec.sql,
+                "query": reading.select,
+                "count_query": count_sql(sql),
+                "parameters": manifests.json_parameters(parameters),
+                "snapshot": reader.marker,
+                "source_details": dict(reader.details),
+                "rows": rows,
+                "source_count": source_count,
+                "file": final.name,
+                "bytes": final.stat().st_size,
+                "sha256": digest,
+                "columns": [list(c) for c in described_columns],
+                "arrow_schema": schema.to_string(show_schema_metadata=False),
+                "key": list(key),
+                "excluded_columns": list(spec.exclude_columns),
+                "started_at": started.isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "seconds": round(seconds, 3),
+                "rows_per_second": round(rows / seconds) if seconds > 0 else None,
+            },
+        )
+    logger.info("%s: %d row(s) in %.1f s", spec.name, rows, seconds)
+    return ExtractedDataset(
+        name=spec.name,
+        path=final,
         rows=rows,
         source_count=source_count,
-        columns=tuple((f.name, str(f.type)) for f in query.schema),
-        query=sql,
-        parameters=parameters,
+        sha256=digest,
+        columns=described_columns,
+        query=reading.select,
+        parameters=dict(parameters),
+        marker=reader.marker,
+        manifest=manifest,
     )
 
 
-def _reflect(conn: Connection, spec: DatasetSpec, source: _Source) -> Table:
-    schema, _, name = spec.table.rpartition(".")
-    inspector = inspect(conn)
-    available = inspector.get_table_names(schema or None) + inspector.get_view_names(schema or None)
-    if name not in available:
-        folded = [t for t in available if t.casefold() == name.casefold()]
-        if len(folded) != 1:
-            raise ExtractionError(
-                f"dataset {spec.name}: table {spec.table} not found in {source.shown}",
-                table=spec.table,
-            )
-        name = folded[0]
-    return Table(name, MetaData(), schema=schema or None, autoload_with=conn)
+def _output_columns(spec: DatasetSpec, described: Sequence[Column]) -> tuple[list[Column], list[str]]:
+    """The result columns minus those left out, and the key as the result spells it."""
+    names = [c.name for c in described]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ExtractionError(
+            f"dataset {spec.name}: column(s) {', '.join(twice)} appear twice in the result (alias them in the SQL)",
+            dataset=spec.name,
+            column=twice[0],
+        )
+
+    def resolve(name: str, role: str) -> str:
+        if name in names:
+            return name
+        folded = [n for n in names if n.casefold() == name.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        raise ExtractionError(
+            f"dataset {spec.name}: {role} column {name!r} is not in the result (columns: {', '.join(names)})",
+            dataset=spec.name,
+            column=name,
+        )
+
+    excluded = {resolve(n, "excluded") for n in spec.exclude_columns}
+    key = [resolve(n, "key") for n in spec.key]
+    if excluded & set(key):
+        raise ExtractionError(
+            f"dataset {spec.name}: key column(s) {', '.join(sorted(excluded & set(key)))} cannot be left out",
+            dataset=spec.name,
+            column=sorted(excluded & set(key))[0],
+        )
+    return [c for c in described if c.name not in excluded], key
 
 
-def _write_parquet(
-    conn: Connection,
-    spec: DatasetSpec,
-    query: DatasetQuery,
-    partial: Path,
-    batch_rows: int,
-    progress: Progress | None,
-) -> int:
-    schema = query.schema.with_metadata({"versement.table": spec.table, "versement.key": ",".join(spec.key)})
-    converters = [
-        converter(field.type, digits=declared_digits(column.type))
-        for field, column in zip(schema, query.columns, strict=True)
-    ]
-    rows = 0
-    options = {"stream_results": True, "yield_per": batch_rows}
-    with pq.ParquetWriter(partial, schema) as writer:
-        result = conn.execute(query.select, execution_options=options)
+def _reading(spec: DatasetSpec, reader: Reader, sql: str, columns: Sequence[Column], key: Sequence[str]) -> Reading:
+    targets, digits = [], []
+    for column in columns:
         try:
-            for batch in result.partitions():
-                writer.write_table(_to_arrow(batch, spec, query, schema, converters))
-                rows += len(batch)
-                if progress is not None:
-                    progress(spec.name, rows)
-        finally:
-            result.close()
+            targets.append(arrow_type(column.sql_type, dialect=reader.dialect))
+        except UnsupportedTypeError as exc:
+            raise ExtractionError(
+                f"dataset {spec.name}, column {column.name}: {exc}", dataset=spec.name, column=column.name
+            ) from exc
+        digits.append(declared_digits(column.sql_type))
+    return Reading(select=reader.statement(sql, columns, key), columns=columns, targets=targets, digits=digits)
+
+
+def _write(
+    reader: Reader,
+    spec: DatasetSpec,
+    reading: Reading,
+    parameters: Mapping[str, Any],
+    key: Sequence[str],
+    partial: Path,
+    progress: Progress | None,
+    clock: float,
+    row_group_rows: int,
+    open_writer: OpenWriter,
+) -> int:
+    fields = [pa.field(c.name, t) for c, t in zip(reading.columns, reading.targets, strict=True)]
+    metadata = {"versement.dataset": spec.name, "versement.key": ",".join(key)}
+    schema = pa.schema(fields, metadata=metadata)
+    positions = [[c.name for c in reading.columns].index(k) for k in key]
+    rows = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    writer = open_writer(partial, schema)
+    try:
+        for raw in reader.batches(reading, parameters):
+            batch = _conform_batch(spec, reading, raw, positions, schema)
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            rows += batch.num_rows
+            while pending_rows >= row_group_rows:
+                table = pa.Table.from_batches(pending, schema)
+                writer.write_table(table.slice(0, row_group_rows), row_group_size=row_group_rows)
+                rest = table.slice(row_group_rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+            if progress is not None:
+                progress(spec.name, rows, time.monotonic() - clock)
+        if pending_rows:
+            writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=row_group_rows)
+    finally:
+        writer.close()
     if rows == 0 and progress is not None:
-        progress(spec.name, 0)
+        progress(spec.name, 0, time.monotonic() - clock)
     return rows
 
 
-def _to_arrow(
-    batch: Sequence[Row[Any]],
-    spec: DatasetSpec,
-    query: DatasetQuery,
-    schema: pa.Schema,
-    converters: Sequence[Converter],
-) -> pa.Table:
+def _conform_batch(
+    spec: DatasetSpec, reading: Reading, raw: Sequence[Any], positions: Sequence[int], schema: pa.Schema
+) -> pa.RecordBatch:
     arrays = []
-    for position, values in enumerate(zip(*batch, strict=True)):
-        field = schema.field(position)
-        converted = _convert_column(values, converters[position], batch, spec, query, field)
+    for index, (column, values) in enumerate(zip(reading.columns, raw, strict=True)):
+        target, digits = reading.targets[index], reading.digits[index]
         try:
-            arrays.append(pa.array(converted, type=field.type))
-        except pa.ArrowException as exc:  # the converters should have caught it first
-            raise ExtractionError(
-                f"table {spec.table}, column {field.name}: {exc}",
-                table=spec.table,
-                column=field.name,
-            ) from exc
-    return pa.Table.from_arrays(arrays, schema=schema)
+            if isinstance(values, PythonColumn):
+                arrays.append(from_python(values, target, digits=digits))
+            else:
+                arrays.append(conform(values, target, digits=digits))
+        except BadValue as bad:
+            row_key = {reading.columns[p].name: _value_at(raw[p], bad.index) for p in positions}
+            raise value_error(spec.name, column.name, row_key, bad.value, str(target), bad.reason) from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _convert_column(
-    values: Sequence[object],
-    convert: Converter,
-    batch: Sequence[Row[Any]],
-    spec: DatasetSpec,
-    query: DatasetQuery,
-    field: pa.Field,
-) -> list[object]:
-    converted: list[object] = []
+def _value_at(values: Any, index: int) -> object:
+    if isinstance(values, PythonColumn):
+        return values[index]
+    return values[index].as_py()
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (a crash must not lose a dataset its manifest then describes)."""
     try:
-        for value in values:
-            converted.append(convert(value))
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        row = batch[len(converted)]  # the first value not converted
-        key = {query.names[p]: row[p] for p in query.key_positions}
-        bad = values[len(converted)]
-        raise value_error(spec.table, field.name, key, bad, str(field.type), exc) from exc
-    return converted
-
-
-def _publish(item: _Written) -> ExtractedDataset:
-    os.replace(item.partial, item.final)
-    return ExtractedDataset(
-        name=item.spec.name,
-        table=item.spec.table,
-        path=item.final,
-        rows=item.rows,
-        source_count=item.source_count,
-        sha256=sha256_file(item.final),
-        columns=item.columns,
-        query=item.query,
-        parameters=item.parameters,
-    )
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +36,7 @@ from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
 
 log = logging.getLogger("versement.pipeline")
 
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, float], None]
 
 
 class StageError(Exception):
@@ -185,7 +186,7 @@ def _dataset_row(extracted: ExtractedDataset, spec: DatasetSpec) -> Dataset:
         columns=[list(column) for column in extracted.columns],
         query=extracted.query,
         spec=dataset_spec_record(spec),
-        manifest=dict(extracted.manifest),
+        manifest=json.loads(extracted.manifest.read_text(encoding="utf-8")) if extracted.manifest else None,
     )
 
 

@@ -13,10 +13,17 @@ if TYPE_CHECKING:
     from vitam_client import OperationStatus
 
 
-def rows_extracted(dataset: str, rows: int) -> None:
-    """Extraction: rows written so far for a dataset (French thousands separator)."""
-    count = f"{rows:,}".replace(",", "\u202f")
-    _show(f"  {dataset} : {count} lignes extraites")
+def rows_extracted(dataset: str, rows: int, elapsed: float = 0.0) -> None:
+    """Extraction: rows written so far for a dataset, its rate and elapsed time (French number format)."""
+    text = f"  {dataset} : {_number(rows)} lignes extraites"
+    if elapsed > 0:
+        minutes, seconds = divmod(int(elapsed), 60)
+        text += f", {_number(round(rows / elapsed))} lignes/s, {minutes} min {seconds:02d} s"
+    _show(text)
+
+
+def _number(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")
 
 
 def operation_status(status: OperationStatus) -> None:

@@ -1,134 +1,219 @@
-"""What the extraction would send to Oracle, checked by compiling with the Oracle dialect."""
+"""What the extraction sends to Oracle and how it reads the answers, without an Oracle server.
+
+The statements are checked as the Oracle dialect compiles them; the reader runs against a
+stand-in for a python-oracledb connection that records every statement and answers with
+Arrow data, as ``fetch_df_batches`` does.
+"""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import oracledb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
-from sqlalchemy.exc import DBAPIError
 
-from extractors import DatasetSpec, ExtractionError
-from extractors.query import build_query, compiled_sql
-from extractors.snapshot import ORACLE_READ_ONLY, ORACLE_SCN, pin_oracle, snapshot_transaction
+from extractors import ExtractionError, extract, readers
+from extractors.statements import count_sql, select_sql
+from extractors.types import arrow_type
+from tests.extractors.helpers import table_spec
 
-DIALECT = oracle.dialect()
-IAE_KEY = ("COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "NUM_OCC_IAE")
+IAE_KEY = ("COD_ANU", "COD_IND", "COD_ETP")
+SQL = (
+    "SELECT iae.COD_ANU, iae.COD_IND, iae.COD_ETP, iae.DAT_CRE_IAE, ind.NUM_TECH_IND, iae.NOT_MOY "
+    "FROM APOGEE.INS_ADM_ETP iae JOIN APOGEE.INDIVIDU ind ON ind.COD_IND = iae.COD_IND "
+    "WHERE iae.COD_ANU = :academic_year AND iae.ETA_IAE = 'E'"
+)
+URL = "oracle+oracledb://apogee_lecture:Mot2passe-Oracle@apogee-db.univ.example:1521/?service_name=APOPROD"
 
 
-def ins_adm_etp(metadata: sa.MetaData, *, lower: bool = False) -> sa.Table:
-    """INS_ADM_ETP as declared in Oracle; ``lower`` names it as Oracle reflection reports it."""
-
-    def name(text: str) -> str:
-        return text.lower() if lower else text
-
-    return sa.Table(
-        name("INS_ADM_ETP"),
-        metadata,
-        sa.Column(name("COD_ANU"), oracle.VARCHAR2(4)),
-        sa.Column(name("COD_IND"), oracle.NUMBER(8, 0)),
-        sa.Column(name("COD_ETP"), oracle.VARCHAR2(6)),
-        sa.Column(name("COD_VRS_VET"), oracle.NUMBER(3, 0)),
-        sa.Column(name("NUM_OCC_IAE"), oracle.NUMBER()),
-        sa.Column(name("ETA_IAE"), oracle.VARCHAR2(1)),
-        sa.Column(name("DAT_CRE_IAE"), oracle.DATE()),
-        sa.Column(name("NUM_TECH_IAE"), oracle.NUMBER(38, 0)),
-        sa.Column(name("NBR_INS_ETP"), sa.INTEGER()),
-        schema=name("APOGEE"),
+def test_select_and_count_compile_with_the_oracle_dialect_and_bind_the_scope() -> None:
+    select = select_sql(SQL, ["COD_ANU", "COD_IND", "COD_ETP", "NOT_MOY"], IAE_KEY)
+    assert select == (
+        f'SELECT "COD_ANU", "COD_IND", "COD_ETP", "NOT_MOY" FROM ({SQL}) q ORDER BY "COD_ANU", "COD_IND", "COD_ETP"'
     )
+    for statement in (select, count_sql(SQL)):
+        compiled = sa.text(statement).compile(dialect=oracle.dialect())
+        assert list(compiled.params) == ["academic_year"]  # one bound parameter, named as in the spec
+        assert ":academic_year" in str(compiled) and "2023" not in str(compiled)
 
 
-SPEC = DatasetSpec("inscriptions", "APOGEE.INS_ADM_ETP", IAE_KEY, filters={"COD_ANU": 2023, "ETA_IAE": "E"})
+@pytest.mark.parametrize(
+    ("type_name", "precision", "scale", "expected"),
+    [
+        ("DB_TYPE_NUMBER", 38, 0, pa.decimal128(38, 0)),
+        ("DB_TYPE_NUMBER", 8, 0, pa.int64()),
+        ("DB_TYPE_NUMBER", 8, 3, pa.decimal128(8, 3)),
+        ("DB_TYPE_NUMBER", 0, -127, pa.decimal128(38, 10)),  # NUMBER without precision
+        ("DB_TYPE_NUMBER", 126, -127, pa.float64()),  # FLOAT
+        ("DB_TYPE_VARCHAR", 0, 0, pa.string()),
+        ("DB_TYPE_NVARCHAR", 0, 0, pa.string()),
+        ("DB_TYPE_CHAR", 0, 0, pa.string()),
+        ("DB_TYPE_CLOB", 0, 0, pa.string()),
+        ("DB_TYPE_NCLOB", 0, 0, pa.string()),
+        ("DB_TYPE_DATE", 0, 0, pa.timestamp("us")),  # Oracle DATE has a time of day
+        ("DB_TYPE_TIMESTAMP", 0, 6, pa.timestamp("us")),
+        ("DB_TYPE_TIMESTAMP_TZ", 0, 6, pa.timestamp("us", tz="UTC")),
+        ("DB_TYPE_RAW", 0, 0, pa.binary()),
+        ("DB_TYPE_BLOB", 0, 0, pa.binary()),
+        ("DB_TYPE_ROWID", 0, 0, pa.string()),
+    ],
+)
+def test_result_description_follows_the_oracle_type_mapping(
+    type_name: str, precision: int, scale: int, expected: pa.DataType
+) -> None:
+    assert getattr(oracledb, type_name).name == type_name  # the names the driver really uses
+    sql_type = readers.oracle_type(type_name, precision, scale)
+    assert sql_type is not None
+    assert arrow_type(sql_type, dialect="oracle") == expected
 
 
-def test_select_quotes_upper_case_names_binds_filters_and_orders_by_key() -> None:
-    query = build_query(ins_adm_etp(sa.MetaData()), SPEC, DIALECT)
-    sql, parameters = compiled_sql(query.select, DIALECT)
-    assert sql.startswith('SELECT "APOGEE"."INS_ADM_ETP"."COD_ANU" AS "COD_ANU", ')
-    assert 'FROM "APOGEE"."INS_ADM_ETP"' in sql
-    assert (
-        'WHERE "APOGEE"."INS_ADM_ETP"."COD_ANU" = :COD_ANU_1 AND "APOGEE"."INS_ADM_ETP"."ETA_IAE" = :ETA_IAE_1' in sql
-    )
-    order = ", ".join(f'"APOGEE"."INS_ADM_ETP"."{k}"' for k in IAE_KEY)
-    assert sql.endswith(f"ORDER BY {order}")
-    assert parameters == {"COD_ANU_1": "2023", "ETA_IAE_1": "E"}  # text, as COD_ANU is VARCHAR2
-    assert "2023" not in sql
+def test_unknown_oracle_types_have_no_mapping() -> None:
+    assert readers.oracle_type("DB_TYPE_OBJECT", 0, 0) is None
 
 
-def test_count_uses_the_same_filters() -> None:
-    query = build_query(ins_adm_etp(sa.MetaData()), SPEC, DIALECT)
-    sql, parameters = compiled_sql(query.count, DIALECT)
-    assert sql == (
-        'SELECT count(*) AS count_1 \nFROM "APOGEE"."INS_ADM_ETP" \n'
-        'WHERE "APOGEE"."INS_ADM_ETP"."COD_ANU" = :COD_ANU_1 '
-        'AND "APOGEE"."INS_ADM_ETP"."ETA_IAE" = :ETA_IAE_1'
-    )
-    assert parameters == {"COD_ANU_1": "2023", "ETA_IAE_1": "E"}
+class FakeCursor:
+    def __init__(self, conn: FakeOracle) -> None:
+        self.conn = conn
+        self.description: list[tuple[Any, ...]] | None = None
+        self.answer: list[tuple[Any, ...]] = []
+
+    def execute(self, sql: str, parameters: Any = None, **named: Any) -> None:
+        self.conn.statements.append((" ".join(sql.split()), dict(parameters or named)))
+        if self.conn.fail_on and self.conn.fail_on in sql:
+            raise oracledb.DatabaseError("ORA-01555: snapshot too old: rollback segment number 7 too small")
+        if "GET_SYSTEM_CHANGE_NUMBER" in sql:
+            self.answer = [(987654321,)]
+        elif "NLS_DATABASE_PARAMETERS" in sql:
+            self.answer = [("WE8ISO8859P15",)]
+        elif sql.startswith("SELECT COUNT(*)"):
+            self.answer = [(len(self.conn.rows),)]
+        elif "WHERE 1 = 0" in sql:
+            self.description = [
+                ("COD_ANU", oracledb.DB_TYPE_VARCHAR, 4, 4, None, None, False),
+                ("COD_IND", oracledb.DB_TYPE_NUMBER, 9, None, 8, 0, False),
+                ("COD_ETP", oracledb.DB_TYPE_VARCHAR, 6, 6, None, None, False),
+                ("DAT_CRE_IAE", oracledb.DB_TYPE_DATE, 23, None, None, None, True),
+                ("NUM_TECH_IND", oracledb.DB_TYPE_NUMBER, 39, None, 38, 0, True),
+                ("NOT_MOY", oracledb.DB_TYPE_NUMBER, 127, None, 0, -127, True),
+            ]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.answer[0] if self.answer else None
 
 
-def test_reflected_lower_case_names_are_written_back_in_oracle_case() -> None:
-    # SQLAlchemy reports Oracle's COD_IND as cod_ind (case-insensitive); the archive keeps COD_IND.
-    query = build_query(ins_adm_etp(sa.MetaData(), lower=True), SPEC, DIALECT)
-    sql, _ = compiled_sql(query.select, DIALECT)
-    assert query.names[:2] == ("COD_ANU", "COD_IND")
-    assert 'apogee.ins_adm_etp.cod_anu AS "COD_ANU"' in sql  # unquoted: Oracle upper-cases it
-    assert "WHERE apogee.ins_adm_etp.cod_anu = :cod_anu_1" in sql
+class FakeOracle:
+    """Records statements; answers the probe, the count and the data as python-oracledb would."""
+
+    def __init__(self, rows: pa.Table, fail_on: str | None = None) -> None:
+        self.rows = rows
+        self.statements: list[tuple[str, dict[str, Any]]] = []
+        self.fetched: list[tuple[str, dict[str, Any], int, bool]] = []
+        self.fail_on = fail_on
+        self.closed = False
+
+    def cursor(self) -> FakeCursor:
+        return FakeCursor(self)
+
+    def fetch_df_batches(self, statement: str, parameters: Any, size: int, fetch_decimals: bool) -> Any:
+        self.fetched.append((statement, parameters, size, fetch_decimals))
+        return iter(self.rows.to_batches(max_chunksize=size))
+
+    def close(self) -> None:
+        self.closed = True
 
 
-def test_schema_follows_the_oracle_type_mapping() -> None:
-    query = build_query(ins_adm_etp(sa.MetaData()), SPEC, DIALECT)
-    types = {field.name: field.type for field in query.schema}
-    assert types == {
-        "COD_ANU": pa.string(),
-        "COD_IND": pa.int64(),
-        "COD_ETP": pa.string(),
-        "COD_VRS_VET": pa.int64(),
-        "NUM_OCC_IAE": pa.decimal128(38, 10),
-        "ETA_IAE": pa.string(),
-        "DAT_CRE_IAE": pa.timestamp("us"),
-        "NUM_TECH_IAE": pa.decimal128(38, 0),
-        "NBR_INS_ETP": pa.decimal128(38, 0),  # Oracle INTEGER is NUMBER(38)
+ROWS = pa.table(
+    {
+        "COD_ANU": pa.array(["2023", "2023"]),
+        "COD_IND": pa.array([100001, 100002], pa.int64()),
+        "COD_ETP": pa.array(["L1DRT", "L1DRT"]),
+        "DAT_CRE_IAE": pa.array([None, 253402300799], pa.timestamp("s")),  # 9999-12-31 23:59:59
+        "NUM_TECH_IND": pa.array([Decimal("9" * 38), None], pa.decimal128(38, 0)),
+        "NOT_MOY": pa.array([Decimal("12.5"), Decimal("0.125")], pa.decimal128(38, 3)),
     }
+)
 
 
-class RecordingConnection:
-    """Stands in for a SQLAlchemy Connection to an Oracle server."""
+def fake_oracle(monkeypatch: pytest.MonkeyPatch, rows: pa.Table = ROWS, fail_on: str | None = None) -> FakeOracle:
+    fake = FakeOracle(rows, fail_on)
+    seen: dict[str, Any] = {}
 
-    def __init__(self, scn: int | None) -> None:
-        self.statements: list[str] = []
-        self.scn = scn
+    def connect(**kwargs: Any) -> FakeOracle:
+        seen.update(kwargs)
+        return fake
 
-    def exec_driver_sql(self, sql: str) -> Any:
-        self.statements.append(sql)
-        if sql == ORACLE_SCN and self.scn is None:
-            raise DBAPIError(sql, None, Exception("ORA-00904: invalid identifier"))
-        return SimpleNamespace(scalar=lambda: self.scn)
-
-
-def test_oracle_snapshot_sets_the_transaction_read_only_first() -> None:
-    conn = RecordingConnection(scn=987654321)
-    marker = pin_oracle(conn)  # type: ignore[arg-type]
-    assert conn.statements == [
-        "SET TRANSACTION READ ONLY",
-        "SELECT DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER FROM DUAL",
-    ]
-    assert conn.statements[0] == ORACLE_READ_ONLY
-    assert marker == "oracle:SET TRANSACTION READ ONLY scn=987654321"
+    monkeypatch.setattr(oracledb, "connect", connect)
+    fake.connect_arguments = seen  # type: ignore[attr-defined]
+    return fake
 
 
-def test_oracle_snapshot_without_flashback_privilege_still_runs_read_only() -> None:
-    conn = RecordingConnection(scn=None)
-    assert pin_oracle(conn) == "oracle:SET TRANSACTION READ ONLY scn=unknown"  # type: ignore[arg-type]
-    assert conn.statements[0] == ORACLE_READ_ONLY
+def test_a_batch_reads_as_of_one_scn_and_records_the_character_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = fake_oracle(monkeypatch)
+    spec = table_spec("inscriptions", "", IAE_KEY, sql=SQL)
+    snapshot = extract(URL, [spec], tmp_path, parameters={"academic_year": "2023"}, batch_rows=1)
+    statements = [s for s, _ in fake.statements]
+    assert statements[:3] == [readers.ORACLE_SCN, readers.ORACLE_FLASHBACK, readers.ORACLE_CHARSET]
+    assert fake.statements[1][1] == {"scn": 987654321}  # the SCN is bound, then every query is AS OF it
+    assert snapshot.marker == "oracle:flashback AS OF SCN 987654321"
+    assert snapshot.details == {"nls_characterset": "WE8ISO8859P15"}
+    (select, parameters, size, decimals) = fake.fetched[0]
+    assert select.startswith('SELECT "COD_ANU", "COD_IND"') and parameters == {"academic_year": "2023"}
+    assert (size, decimals) == (1, True)
+    assert statements[-1] == readers.ORACLE_FLASHBACK_OFF and fake.closed
+    dataset = snapshot.datasets[0]
+    assert dict(dataset.columns) == {
+        "COD_ANU": "string",
+        "COD_IND": "int64",
+        "COD_ETP": "string",
+        "DAT_CRE_IAE": "timestamp[us]",
+        "NUM_TECH_IND": "decimal128(38, 0)",
+        "NOT_MOY": "decimal128(38, 10)",
+    }
+    rows = pq.read_table(dataset.path).to_pylist()
+    assert rows[0]["NUM_TECH_IND"] == Decimal("9" * 38)
+    assert str(rows[1]["DAT_CRE_IAE"]) == "9999-12-31 23:59:59"
+    assert rows[1]["NOT_MOY"] == Decimal("0.125")
+    assert '"source_details": {\n    "nls_characterset": "WE8ISO8859P15"' in dataset.manifest.read_text()  # type: ignore[union-attr]
 
 
-def test_a_dialect_without_snapshot_strategy_is_refused() -> None:
-    engine = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))
-    with (
-        pytest.raises(ExtractionError, match="no consistent-snapshot strategy for the mysql"),
-        snapshot_transaction(engine),  # type: ignore[arg-type]
-    ):
-        pass
+def test_a_resumed_batch_reads_the_redone_datasets_as_of_the_recorded_scn(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = fake_oracle(monkeypatch)
+    reader = readers.open_reader(sa.make_url(URL), reuse_marker="oracle:flashback AS OF SCN 42")
+    assert [s for s, _ in fake.statements] == [readers.ORACLE_FLASHBACK, readers.ORACLE_CHARSET]
+    assert fake.statements[0][1] == {"scn": 42}
+    assert reader.marker == "oracle:flashback AS OF SCN 42"
+    assert fake.connect_arguments["user"] == "apogee_lecture"  # type: ignore[attr-defined]
+    assert "APOPROD" in fake.connect_arguments["dsn"]  # type: ignore[attr-defined]
+
+
+def test_snapshot_too_old_is_reported_as_such(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_oracle(monkeypatch, fail_on="COUNT(*)")
+    spec = table_spec("inscriptions", "", IAE_KEY, sql=SQL)
+    with pytest.raises(ExtractionError) as caught:
+        extract(URL, [spec], tmp_path, parameters={"academic_year": "2023"})
+    message = str(caught.value)
+    assert "snapshot too old: retry with a shorter batch or a larger undo retention" in message
+    assert "dataset inscriptions" in message and "apogee-db.univ.example:1521" in message
+    assert "Mot2passe-Oracle" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_number_read_as_a_float_with_lost_digits_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    lossy = ROWS.set_column(4, "NUM_TECH_IND", pa.array([1.2345678901234567e37, None], pa.float64()))
+    fake_oracle(monkeypatch, rows=lossy)
+    spec = table_spec("inscriptions", "", IAE_KEY, sql=SQL)
+    with pytest.raises(ExtractionError, match=r"column NUM_TECH_IND, row \(COD_ANU='2023', COD_IND=100001, "):
+        extract(URL, [spec], tmp_path, parameters={"academic_year": "2023"})
+
+
+def test_a_dialect_without_snapshot_strategy_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ExtractionError, match="no consistent-snapshot strategy for the mysql"):
+        extract("mysql://u@h/db", [table_spec("x", "T", ("ID",))], tmp_path, parameters={})

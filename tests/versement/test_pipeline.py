@@ -256,7 +256,7 @@ def test_nasty_source_stops_extraction_cleanly_then_travels_whole_once_mended(tm
     settings = demo_settings(tmp_path, seda_schemas, vitam_sandbox, VERSEMENT__SOURCES__APOGEE__SYNTHETIC="false")
     ledger = open_ledger(settings)
 
-    with pytest.raises(Exception, match="table RESULTAT_VDI, column DAT_OBT_VDI, row") as caught:
+    with pytest.raises(Exception, match="dataset diplomes_obtenus, column DAT_OBT_VDI, row") as caught:
         run_extract(settings, ledger, "apogee", actor="test")
     assert "'0000-00-00'" in str(caught.value)
     (batch,) = ledger.batches()
@@ -264,7 +264,12 @@ def test_nasty_source_stops_extraction_cleanly_then_travels_whole_once_mended(tm
     failure = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
     assert len(failure) == 1 and "DAT_OBT_VDI" in json.loads(failure[0].details)["error"]
     data = tmp_path / "staging" / "batches" / f"{batch.id:06d}" / "data"
-    assert not data.exists() or not any(p.suffix == ".parquet" for p in data.rglob("*"))
+    # Datasets finished before the failure stay, each with its manifest, for the resumed run;
+    # the failed one leaves nothing, and the ledger holds none of them.
+    assert not (data / "diplomes_obtenus.parquet").exists() and not list(data.glob("*.partial"))
+    assert sorted(p.stem for p in data.glob("*.parquet")) == sorted(
+        p.name.removesuffix(".manifest.json") for p in data.glob("*.manifest.json")
+    )
 
     with sqlite3.connect(source) as db:  # the DSI mends the source...
         db.execute("UPDATE RESULTAT_VDI SET DAT_OBT_VDI = NULL WHERE DAT_OBT_VDI = '0000-00-00'")

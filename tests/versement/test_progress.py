@@ -38,3 +38,10 @@ def test_on_a_terminal_one_line_rewrites_itself_until_the_operation_ends(monkeyp
     text = terminal.getvalue()
     assert text.count("\r") == 2 and text.endswith("\n")
     assert text.rstrip().endswith("COMPLETED/KO")
+
+
+def test_extraction_progress_shows_rows_per_second_and_elapsed_time(capsys):
+    progress.rows_extracted("resultats_elp", 1_500_000, 125.0)
+    assert capsys.readouterr().err.splitlines() == [
+        "  resultats_elp : 1\u202f500\u202f000 lignes extraites, 12\u202f000 lignes/s, 2 min 05 s"
+    ]
