@@ -295,7 +295,8 @@ def _extract_dataset(
     try:
         with source.reporting(spec.name, "reading from"):
             sql = reader.rewrite(spec.sql, parameters)
-            described = reader.describe(spec.name, spec.sql, parameters)
+            declared = {c.name: c.type for c in spec.columns.values() if c.type}
+            described = reader.describe(spec.name, spec.sql, parameters, declared)
             columns, key = _output_columns(spec, described)
             reading = _reading(spec, reader, sql, columns, key)
             source_count = reader.count(spec.sql, parameters)

@@ -78,7 +78,9 @@ class Reader(Protocol):
     marker: str
     details: dict[str, str]
 
-    def describe(self, dataset: str, sql: str, parameters: Mapping[str, Any]) -> list[Column]: ...
+    def describe(
+        self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
+    ) -> list[Column]: ...
 
     def count(self, sql: str, parameters: Mapping[str, Any]) -> int: ...
 
@@ -194,7 +196,9 @@ class PostgresReader:
     def _sql(self, sql: str, parameters: Mapping[str, Any]) -> str:
         return statements.postgresql_settings_sql(sql, parameters)
 
-    def describe(self, dataset: str, sql: str, parameters: Mapping[str, Any]) -> list[Column]:
+    def describe(
+        self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
+    ) -> list[Column]:
         self._bind(parameters)
         cursor = self.conn.execute(statements.describe_sql(self._sql(sql, parameters)))
         columns = []
@@ -396,7 +400,9 @@ class SqliteReader:
         self.marker = f"sqlite:{SQLITE_BEGIN} + first read (journal_mode={journal[0] if journal else '?'})"
         self._views = 0
 
-    def describe(self, dataset: str, sql: str, parameters: Mapping[str, Any]) -> list[Column]:
+    def describe(
+        self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
+    ) -> list[Column]:
         self._views += 1
         view = f"versement_probe_{self._views}"
         # A view takes no parameter; declared types do not depend on their values.
@@ -406,15 +412,18 @@ class SqliteReader:
         finally:
             self.conn.execute(f"DROP VIEW temp.{view}")
         columns = []
-        for _cid, name, declared, *_ in info:
-            if not declared:
+        # An expression (a || b, COALESCE) has no declared type in SQLite: the specification names it.
+        given = {k.casefold(): v for k, v in (declared or {}).items()}
+        for _cid, name, column_type, *_ in info:
+            column_type = column_type or given.get(str(name).casefold(), "")
+            if not column_type:
                 raise ExtractionError(
-                    f"dataset {dataset}, column {name}: an expression without a declared type; "
-                    "a SQLite source can only extract table columns",
+                    f"dataset {dataset}, column {name}: an expression without a declared type; on SQLite "
+                    "give its type in the specification ([datasets.columns] NAME = { type = \"VARCHAR2(11)\" })",
                     dataset=dataset,
                     column=name,
                 )
-            columns.append(Column(name, _SQLITE_DIALECT._resolve_type_affinity(declared)))
+            columns.append(Column(name, _SQLITE_DIALECT._resolve_type_affinity(column_type)))
         return columns
 
     def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
@@ -531,7 +540,9 @@ class OracleReader:
         self.details["nls_characterset"] = str(row[0]) if row else "unknown"
         self.marker = oracle_marker(scn)
 
-    def describe(self, dataset: str, sql: str, parameters: Mapping[str, Any]) -> list[Column]:
+    def describe(
+        self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
+    ) -> list[Column]:
         cursor = self.conn.cursor()
         cursor.execute(statements.describe_sql(sql), dict(parameters))
         columns = []

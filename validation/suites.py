@@ -192,7 +192,13 @@ class Suite:
 
 
 def tagged(spec: Mapping[str, Any], tag: str) -> list[str]:
-    return [name for name, column in (spec.get("columns") or {}).items() if tag in (column.get("tags") or ())]
+    """Columns carrying ``tag`` that the extraction kept (sensitive ones may have been left out)."""
+    left_out = set(spec.get("exclude_columns") or ())
+    return [
+        name
+        for name, column in (spec.get("columns") or {}).items()
+        if tag in (column.get("tags") or ()) and name not in left_out
+    ]
 
 
 def personal_columns(spec: Mapping[str, Any]) -> frozenset[str]:
@@ -224,8 +230,16 @@ def default_suite(context: DatasetContext) -> list[Expectation]:
     today = context.extraction_date.isoformat()
     for column in tagged(spec, "birth_date"):
         add("expect_column_values_to_be_between", column=column, min_value=EARLIEST_BIRTH.isoformat(), max_value=today)
+    # Event dates include planned ends (a contract ending next year) and the placeholders sources
+    # use for "no end" (9999-12-31, 0001-01-01): implausible ones are flagged, never blocking.
     for column in tagged(spec, "event_date"):
-        add("expect_column_values_to_be_between", column=column, min_value=EARLIEST_EVENT.isoformat(), max_value=today)
+        add(
+            "expect_column_values_to_be_between",
+            "warning",
+            column=column,
+            min_value=EARLIEST_EVENT.isoformat(),
+            max_value=today,
+        )
     # Apogée binds the academic year to COD_ANU: every row of a scoped dataset is of that year.
     if spec.get("scoped", True) and context.scope.kind == "academic_year" and "COD_ANU" in columns:
         add("expect_column_values_to_be_in_set", column="COD_ANU", value_set=[str(context.scope.year)])

@@ -34,6 +34,7 @@ File layout::
     [datasets.columns]
     COD_NNE_IND = { label = "INE", tags = ["ine"] }
     COD_THP = { label = "Type de handicap", tags = ["health"] }   # sensitive: left out by default
+    COD_INE = { label = "INE", tags = ["ine"], type = "VARCHAR2(11)" }  # computed: its type is given
 
 Instead of ``sql``, a dataset may give ``table = "PAYS"`` for a whole table. The extraction
 adds the ORDER BY on the key and wraps the SQL to leave out columns; the SQL itself must not
@@ -94,6 +95,7 @@ SEMANTIC_TAGS: tuple[str, ...] = get_args(SemanticTag)
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*")
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*(\.[A-Za-z_][A-Za-z0-9_$#]*)?")
+_SQL_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9 ]*(\(\s*\d+\s*(,\s*-?\d+\s*)?\))?")
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _SCOPE_PARAMETERS: dict[str, frozenset[str]] = {
     "academic_year": frozenset({"academic_year"}),
@@ -124,6 +126,7 @@ class ColumnSpec:
     name: str
     label: str = ""
     tags: frozenset[str] = frozenset()
+    type: str = ""  # the SQL type of a computed column, where the source cannot tell it (SQLite)
 
     @property
     def sensitive(self) -> frozenset[str]:
@@ -262,7 +265,7 @@ _DATASET_KEYS = frozenset(
         "columns",
     }
 )
-_COLUMN_KEYS = frozenset({"label", "tags"})
+_COLUMN_KEYS = frozenset({"label", "tags", "type"})
 
 
 class _Reader:
@@ -391,7 +394,10 @@ class _Reader:
             for tag in tags:
                 if tag not in SEMANTIC_TAGS:
                     raise self.fail(f"{key}.tags", unknown_key_problem(tag, SEMANTIC_TAGS))
-            columns[name] = ColumnSpec(name, self.text(item, "label", key, ""), frozenset(tags))
+            column_type = self.text(item, "type", key, "")
+            if column_type and not _SQL_TYPE.fullmatch(column_type):
+                raise self.fail(f"{key}.type", f"{column_type!r} is not a SQL type such as VARCHAR2(11) or NUMBER(8)")
+            columns[name] = ColumnSpec(name, self.text(item, "label", key, ""), frozenset(tags), column_type)
         return columns
 
 

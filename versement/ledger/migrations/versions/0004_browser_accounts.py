@@ -1,7 +1,7 @@
 """Local accounts of the consultation browser (argon2 hashes, one role each).
 
-Revision ID: 0003_accounts
-Revises: 0002_scope
+Revision ID: 0004_accounts
+Revises: 0003_scope
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_accounts"
-down_revision = "0002_scope"
+revision = "0004_accounts"
+down_revision = "0003_scope"
 branch_labels = None
 depends_on = None
 

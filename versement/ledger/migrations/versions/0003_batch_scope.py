@@ -1,7 +1,7 @@
 """Batches record their scope and the dataset specification they were extracted with.
 
-Revision ID: 0002_scope
-Revises: 0001
+Revision ID: 0003_scope
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_scope"
-down_revision = "0001"
+revision = "0003_scope"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
