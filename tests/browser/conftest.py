@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from browser import create_app
+from extractors.files import sha256_file
 from versement.config import BrowserConfig
 from versement.ledger import Dataset, Ledger, State
 from versement.ledger.accounts import Accounts
@@ -153,16 +154,17 @@ def build_ledger(folder: Path) -> Ledger:
     with zipfile.ZipFile(sip, "w") as archive:
         archive.writestr("manifest.xml", MANIFEST)
         archive.writestr("content/individus.csv", "COD_IND\n1\n")
+    sip_sha256 = sha256_file(sip)  # audit verify re-reads every packaged SIP
     ledger.transition(
         accepted.id,
         State.PACKAGED,
         actor="extraction",
         action="package",
-        details={"sip": sip.name, "sha256": "b" * 64},
+        details={"sip": sip.name, "sha256": sip_sha256},
         changes={
             "message_identifier": "UNIV-DEMO-APOGEE-2023-2024-000001",
             "sip_path": str(sip),
-            "sip_sha256": "b" * 64,
+            "sip_sha256": sip_sha256,
             "manifest_sha512": "c" * 128,
             "sip_validation": {
                 "version": "2.1",
@@ -179,11 +181,11 @@ def build_ledger(folder: Path) -> Ledger:
         State.APPROVED,
         actor="Camille Archiviste",
         action="approve",
-        details={"sip_sha256": "b" * 64, "comment": "Conforme au tableau de gestion"},
+        details={"sip_sha256": sip_sha256, "comment": "Conforme au tableau de gestion"},
         changes={
             "approved_by": "Camille Archiviste",
             "approved_at": "2026-12-01T09:10:00+00:00",
-            "approved_sha256": "b" * 64,
+            "approved_sha256": sip_sha256,
         },
     )
     ledger.transition(
