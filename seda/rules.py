@@ -66,7 +66,7 @@ class RulesReferential:
         if rule is None:
             return f"rule {rule_id!r} is not in the rules referential {self.path.name}"
         if rule.rule_type != category:
-            return f"rule {rule_id!r} is a {rule.rule_type} in {self.path.name}, it cannot be used as a {category}"
+            return f"rule {rule_id!r} is of type {rule.rule_type} in {self.path.name}, not {category}"
         return None
 
 
