@@ -43,7 +43,7 @@ from seda.references import declared_ids, reference_issue, references_in
 from seda.report import Issue, ReportBuilder, ValidationReport
 from seda.rules import RulesReferential
 from seda.unitchecks import RULE_CATEGORIES, RULES, TREE, UnitChecker
-from seda.versions import namespace, version_of
+from seda.versions import version_of
 
 log = logging.getLogger("versement.seda")
 
@@ -90,11 +90,12 @@ def validate_sip_streamed(
         if layout.manifest is None:
             return builder.build(None)
         manifest = layout.manifest
-        declared = _declared_version(archive, manifest)
+        builder.ran(WELL_FORMED)
+        ns = _root_namespace(archive, manifest)
+        declared = version_of(ns)
         plan = _SchemaPlan(schema_dir, declared, vitam, builder)
         vitam_future = _start_vitam_pass(Path(sip), manifest, plan, parallel)
         try:
-            ns = namespace(declared) if declared else None
             state = _checking_pass(archive, layout, manifest, plan.official, rules, ns)
             if state.fatal is not None:
                 builder.add(state.fatal)
@@ -111,8 +112,12 @@ def validate_sip_streamed(
             actual = version_of(etree.QName(state.root).namespace)
             if actual is None:
                 return builder.build(None)
-            _official_verdict(archive, manifest, plan, builder)
-            _vitam_verdict(archive, manifest, plan, builder, vitam_future)
+            # libxml2 does not check ID uniqueness nor IDREF targets when it validates a stream
+            # (the schemas have no other identity constraint); the references check does. When
+            # it finds a problem, both schema verdicts are taken from the whole document.
+            ids_sound = not state.reference_issues
+            _official_verdict(archive, manifest, plan, builder, ids_sound)
+            _vitam_verdict(archive, manifest, plan, builder, vitam_future, ids_sound)
         finally:
             if vitam_future is not None:
                 vitam_future.cancel()
@@ -163,12 +168,12 @@ class _SchemaPlan:
         self.builder.skip(check, reason)
 
 
-def _declared_version(archive: zipfile.ZipFile, manifest: str) -> str | None:
-    """The version named by the root namespace (read from the first start tag only)."""
+def _root_namespace(archive: zipfile.ZipFile, manifest: str) -> str | None:
+    """The namespace of the root element (read from the first start tag only)."""
     try:
         with archive.open(manifest) as stream:
             for _event, element in etree.iterparse(stream, events=("start",), **_PARSER):
-                return version_of(etree.QName(element).namespace)
+                return etree.QName(element).namespace
     except (etree.XMLSyntaxError, *READ_ERRORS):
         return None
     return None
@@ -177,10 +182,12 @@ def _declared_version(archive: zipfile.ZipFile, manifest: str) -> str | None:
 _PARSER: dict[str, Any] = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": True}
 
 
-def _official_verdict(archive: zipfile.ZipFile, manifest: str, plan: _SchemaPlan, builder: ReportBuilder) -> None:
+def _official_verdict(
+    archive: zipfile.ZipFile, manifest: str, plan: _SchemaPlan, builder: ReportBuilder, ids_sound: bool
+) -> None:
     if plan.official is None:
         return
-    if plan.streamed_official_error is None:
+    if plan.streamed_official_error is None and ids_sound:
         builder.ran(plan.official_name)
         return
     info = archive.getinfo(manifest)
@@ -188,8 +195,10 @@ def _official_verdict(archive: zipfile.ZipFile, manifest: str, plan: _SchemaPlan
         root = etree.fromstring(archive.read(manifest), etree.XMLParser(**_PARSER))
         plan.official.validate(root.getroottree())
         builder.extend(plan.official_name, (_official_issue(plan.official_name, e) for e in plan.official.error_log))
-    else:
+    elif plan.streamed_official_error is not None:
         builder.extend(plan.official_name, [Issue(plan.official_name, plan.streamed_official_error)])
+    else:  # too big to hold: the references check has already refused the SIP
+        builder.ran(plan.official_name)
 
 
 def _official_issue(check: str, error: Any) -> Issue:
@@ -236,11 +245,12 @@ def _vitam_verdict(
     plan: _SchemaPlan,
     builder: ReportBuilder,
     future: Future[str | None] | None,
+    ids_sound: bool,
 ) -> None:
     if future is None or plan.vitam_main is None:
         return
     refusal = future.result()
-    if refusal is None:
+    if refusal is None and ids_sound:
         builder.ran(plan.vitam_name)
         return
     # The derived schema is stricter than VITAM's: let VITAM's own schema decide.
@@ -376,19 +386,28 @@ def _on_event(
     tag = element.tag
     parent = element.getparent()
     parent_tag = parent.tag if parent is not None else None
+    # ids are recorded in document order (a duplicate is reported where the second one is):
+    # a unit's own id at its start, its Management and Content when they end, the rest of it
+    # (references to objects, stubs) when it ends, after its children.
     if event == "start":
         if tag == tags.unit and parent_tag in tags.unit_parents:
             checker.open_unit((element.get("id") or "").strip(), element.sourceline)
+            tracker.declare(element)
         return
     if tag == tags.content:
         if parent_tag == tags.unit:
             checker.content(element, tracker.ns)
+            tracker.scan(element)
     elif tag == tags.unit:
         if parent_tag in tags.unit_parents:
             for stub in element.iterchildren(tags.stub):
                 checker.unit_reference((stub.text or "").strip(), stub.sourceline)
             checker.close_unit()
-            _drop(element, tracker)
+            for child in element:
+                if child.tag not in (tags.management, tags.content):
+                    tracker.scan(child)
+            element.clear()
+            parent.remove(element)
     elif tag == tags.binary:
         state.object_issues.extend(check_object(archive, layout, element, tracker.ns, referenced))
         if parent_tag == tags.package:  # SEDA 2.0-style bare object
@@ -396,6 +415,7 @@ def _on_event(
     elif tag == tags.management:
         if parent_tag == tags.unit:
             _rules_of(element, checker, tags)
+            tracker.scan(element)
     elif tag == tags.metadata:
         _rules_of(element, checker, tags)
     elif tag in (tags.group, tags.physical) and parent_tag == tags.package:
@@ -436,14 +456,16 @@ class _References:
     def scan(self, subtree: Any) -> None:
         # Both searches run in C: elements with an id (any namespace, as seda.references reads
         # them), and the elements whose text is a reference or a SEDA 2.0 group id.
+        if not isinstance(subtree.tag, str):
+            return
         for element in _HAS_ID(subtree):
-            self._declare(element)
+            self.declare(element)
         for element in subtree.iter(*self.special):
             if element.tag == self.group_id and element.get("id") is None and element.get(_XML_ID) is None:
-                self._declare(element)
+                self.declare(element)
             self._refer(element)
 
-    def _declare(self, element: Any) -> None:
+    def declare(self, element: Any) -> None:
         for value, kind in declared_ids(element, self.ns):
             first = self.declared.get(value)
             if first is not None:
