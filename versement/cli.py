@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder holding 2.1/ 2.2/ 2.3/ (default: from the configuration)",
     )
+    sip.add_argument("--rules", type=Path, help="VITAM rules referential (CSV) every rule id is checked against")
     return parser
 
 
@@ -316,7 +317,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _sip_validate(args: argparse.Namespace) -> int:
-    from seda import validate_manifest, validate_sip
+    from seda import SipError, validate_manifest, validate_sip
 
     schemas = args.schemas
     if schemas is None:
@@ -328,10 +329,19 @@ def _sip_validate(args: argparse.Namespace) -> int:
     if not path.exists():
         _error(f"{path}: no such file")
         return 2
+    rules = None
+    if args.rules is not None:
+        from seda.rules import load_rules
+
+        try:
+            rules = load_rules(args.rules)
+        except SipError as exc:
+            _error(str(exc))
+            return 2
     if path.suffix.lower() == ".xml":
-        report = validate_manifest(path, schemas, version=args.seda)
+        report = validate_manifest(path, schemas, version=args.seda, rules=rules)
     else:
-        report = validate_sip(path, schemas, version=args.seda)
+        report = validate_sip(path, schemas, version=args.seda, rules=rules)
     if args.json:
         print(
             json.dumps(
