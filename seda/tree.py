@@ -24,6 +24,7 @@ children may be produced lazily, and the writer streams it into one or more SIPs
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -83,7 +84,7 @@ class DataObject:
             raise ValueError("a DataObject has exactly one of source or data")
 
     def size_hint(self) -> int:
-        return len(self.data) if self.data is not None else Path(self.source or "").stat().st_size
+        return len(self.data) if self.data is not None else os.stat(self.source or "").st_size
 
 
 @dataclass(frozen=True)

@@ -81,13 +81,15 @@ def write_package(
     limits: Limits | None = None,
     keep_digests: bool = False,
     path_for: Callable[[str], Path] | None = None,
+    on_sip: Callable[[SipPart], None] | None = None,
 ) -> PackageResult:
     """Write `root` as one SIP, or several when it is over `limits`; every SIP with its digests.
 
     Nothing is left half-done: SIPs are written to ``.partial`` files and renamed when complete,
     and a failure removes every SIP of this call. `path_for` maps a part's MessageIdentifier to
-    its zip path (default ``out_dir / "<id>.zip"``). Raises SipError (UnitError naming the unit)
-    for a tree that cannot become a valid SIP.
+    its zip path (default ``out_dir / "<id>.zip"``). `on_sip` is called with each SIP as soon as
+    it is complete, e.g. to start validating it while the next one is written. Raises SipError
+    (UnitError naming the unit) for a tree that cannot become a valid SIP.
     """
     _check_header(header)
     out_dir = Path(out_dir)
@@ -98,6 +100,7 @@ def write_package(
         limits or Limits(),
         keep_digests,
         path_for or (lambda identifier: out_dir / f"{identifier}.zip"),
+        on_sip,
     )
     try:
         writer.run(root)
@@ -187,7 +190,9 @@ class _PackageWriter:
         limits: Limits,
         keep_digests: bool,
         path_for: Callable[[str], Path],
+        on_sip: Callable[[SipPart], None] | None = None,
     ) -> None:
+        self.on_sip = on_sip
         self.header = header
         self.out_dir = out_dir
         self.limits = limits
@@ -355,7 +360,7 @@ class _PackageWriter:
                 raise UnitError(label, "object", "the data object is empty (SEDA Size must be above 0)")
             stored = part.zip.write_bytes(uri, obj.data)
         else:
-            source = Path(obj.source or "")
+            source = obj.source or ""
             try:
                 stored = part.zip.write_file(uri, source)
             except OSError as exc:
@@ -433,6 +438,8 @@ class _PackageWriter:
             )
         )
         self.part = None
+        if self.on_sip is not None:
+            self.on_sip(self.done[-1])
 
     def _manifest_frame(self, identifier: str, comment: str) -> tuple[bytes, bytes, bytes]:
         return _manifest_head(self.header, identifier, comment), b"<DescriptiveMetadata>\n", _manifest_tail(self.header)

@@ -87,9 +87,9 @@ class ZipStreamWriter:
         self._entry(name, crc, compressed, len(data))
         return Written(digest, len(data))
 
-    def write_file(self, name: str, source: Path) -> Written:
+    def write_file(self, name: str, source: Path | str) -> Written:
         """One entry copied from a file, read once, whatever its size."""
-        with source.open("rb") as reader:
+        with open(source, "rb") as reader:
             head = reader.read(_ONE_SHOT + 1)
             if len(head) <= _ONE_SHOT:
                 return self.write_bytes(name, head)
