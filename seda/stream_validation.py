@@ -214,8 +214,12 @@ def _start_vitam_pass(sip: Path, manifest: str, plan: _SchemaPlan, parallel: boo
         done: Future[str | None] = Future()
         done.set_result(derived_pass(str(sip), manifest, str(plan.vitam_main)))
         return done
-    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    future = executor.submit(derived_pass, str(sip), manifest, str(plan.vitam_main))
+    try:
+        executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = executor.submit(derived_pass, str(sip), manifest, str(plan.vitam_main))
+    except (AssertionError, OSError, RuntimeError) as exc:  # e.g. inside a daemonic worker
+        log.info("derived VITAM pass runs in process (%s)", exc)
+        return _start_vitam_pass(sip, manifest, plan, False)
     executor.shutdown(wait=False)
     return future
 
