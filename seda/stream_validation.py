@@ -61,7 +61,6 @@ _REF_NAMES = (
     "Relationship",
 )
 _XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
-_HAS_ID = etree.XPath("descendant-or-self::*[@id or @xml:id]")
 
 
 def validate_sip_streamed(
@@ -390,28 +389,19 @@ def _on_event(
     tag = element.tag
     parent = element.getparent()
     parent_tag = parent.tag if parent is not None else None
-    # ids are recorded in document order (a duplicate is reported where the second one is):
-    # a unit's own id at its start, its Management and Content when they end, the rest of it
-    # (references to objects, stubs) when it ends, after its children.
     if event == "start":
         if tag == tags.unit and parent_tag in tags.unit_parents:
             checker.open_unit((element.get("id") or "").strip(), element.sourceline)
-            tracker.declare(element)
         return
     if tag == tags.content:
         if parent_tag == tags.unit:
             checker.content(element, tracker.ns)
-            tracker.scan(element)
     elif tag == tags.unit:
         if parent_tag in tags.unit_parents:
             for stub in element.iterchildren(tags.stub):
                 checker.unit_reference((stub.text or "").strip(), stub.sourceline)
             checker.close_unit()
-            for child in element:
-                if child.tag not in (tags.management, tags.content):
-                    tracker.scan(child)
-            element.clear()
-            parent.remove(element)
+            _drop(element, tracker)
     elif tag == tags.binary:
         state.object_issues.extend(check_object(archive, layout, element, tracker.ns, referenced))
         if parent_tag == tags.package:  # SEDA 2.0-style bare object
@@ -419,7 +409,6 @@ def _on_event(
     elif tag == tags.management:
         if parent_tag == tags.unit:
             _rules_of(element, checker, tags)
-            tracker.scan(element)
     elif tag == tags.metadata:
         _rules_of(element, checker, tags)
     elif tag in (tags.group, tags.physical) and parent_tag == tags.package:
@@ -456,27 +445,38 @@ class _References:
         self.issues: list[Issue] = []
         self.special = [f"{self.prefix}{name}" for name in _REF_NAMES]
         self.group_id = f"{self.prefix}DataObjectGroupId"
+        self.special_set = frozenset(self.special)
 
     def scan(self, subtree: Any) -> None:
         # Both searches run in C: elements with an id (any namespace, as seda.references reads
         # them), and the elements whose text is a reference or a SEDA 2.0 group id.
         if not isinstance(subtree.tag, str):
             return
-        for element in _HAS_ID(subtree):
-            self.declare(element)
-        for element in subtree.iter(*self.special):
-            if element.tag == self.group_id and element.get("id") is None and element.get(_XML_ID) is None:
+        special = self.special_set
+        for element in subtree.iter():
+            tag = element.tag
+            if tag in special:
+                if element.get("id") is not None or element.get(_XML_ID) is not None or tag == self.group_id:
+                    self.declare(element)
+                self._refer(element)
+            elif isinstance(tag, str) and (element.get("id") is not None or element.get(_XML_ID) is not None):
                 self.declare(element)
-            self._refer(element)
 
     def declare(self, element: Any) -> None:
+        # Subtrees are scanned when they end, so a unit's own id is seen after its children's:
+        # a duplicate is reported at the later line with the earlier as "first", whatever the
+        # order of discovery, which is what the document path (document order) reports.
+        line = element.sourceline
         for value, kind in declared_ids(element, self.ns):
             first = self.declared.get(value)
-            if first is not None:
-                message = f"id {value!r} is declared twice (first at line {first.line})"
-                self.issues.append(Issue(REFERENCES, message, element.sourceline))
-            else:
-                self.declared[value] = _Declared(kind, element.sourceline)
+            if first is None:
+                self.declared[value] = _Declared(kind, line)
+                continue
+            early, late = (first.line, line) if (first.line or 0) <= (line or 0) else (line, first.line)
+            message = f"id {value!r} is declared twice (first at line {early})"
+            self.issues.append(Issue(REFERENCES, message, late))
+            if late == first.line:
+                self.declared[value] = _Declared(kind, line)
 
     def _refer(self, element: Any) -> None:
         for ref in references_in(element, self.ns):
