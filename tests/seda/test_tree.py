@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 from lxml import etree
 
-from seda import validate_sip
+from seda import Management, Rule, validate_sip
 from seda.errors import UnitError
 from seda.rules import load_rules
 from seda.tree import CSV, DataObject, Keyword, Limits, Unit
@@ -194,3 +194,27 @@ def test_keywords_and_dates_are_optional_and_checked(tmp_path):
     unit = Unit("Item", "Pièce", start_date=date(2024, 1, 2), end_date=date(2023, 1, 1), keywords=[Keyword("x")])
     with pytest.raises(UnitError, match="after EndDate"):
         write_package(header(), Unit("Fonds", "F", children=[unit]), tmp_path)
+
+
+@pytest.mark.parametrize("version", ["2.1", "2.3"])
+def test_storage_rule_is_written_first_and_checked(tmp_path, seda_schemas, version):
+    storage = Management(
+        storage=Rule("STO-00001", date(2024, 1, 1)),
+        storage_final_action="RestrictAccess",
+        appraisal=Rule("APP-00003"),
+        access=Rule("ACC-00017", date(2024, 6, 30)),
+    )
+    root = Unit("Fonds", "Fonds", key="f", management=storage, children=[person(1)])
+    (sip,) = write_package(header(version), root, tmp_path).sips
+
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES_CSV)).issues == ()
+    tree_root = etree.fromstring(manifest_of(sip.path))
+    blocks = tree_root.find(".//s:ArchiveUnit/s:Management", ns(version))
+    assert [etree.QName(b).localname for b in blocks] == ["StorageRule", "AppraisalRule", "AccessRule"]
+    assert blocks[0].findtext("s:FinalAction", namespaces=ns(version)) == "RestrictAccess"
+    assert blocks[1].findtext("s:FinalAction", namespaces=ns(version)) == "Keep"
+
+    wrong = Unit("Fonds", "Fonds", key="f", management=Management(storage=Rule("APP-00003")), children=[person(1)])
+    (bad,) = write_package(header(version), wrong, tmp_path / "bad").sips
+    (issue,) = validate_sip(bad.path, seda_schemas, rules=load_rules(RULES_CSV)).issues
+    assert issue.check == "rules" and "StorageRule" in issue.message and "'f'" in issue.message
