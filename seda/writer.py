@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -50,7 +50,6 @@ from seda.errors import SipError, UnitError
 from seda.model import Management, Rule
 from seda.text import check_text
 from seda.tree import (
-    Counts,
     DataObject,
     Limits,
     PackageResult,
@@ -169,10 +168,6 @@ class _Part:
     frames: list[_Frame] = field(default_factory=list)
     digests: dict[str, str] | None = None
 
-    @property
-    def counts(self) -> Counts:
-        return Counts(self.n_units, self.n_objects, self.n_bytes)
-
     def unit_id(self) -> str:
         self.next_unit += 1
         return f"AU{self.next_unit}"
@@ -232,18 +227,23 @@ class _PackageWriter:
         self._close()
 
     def _atomic(self, unit: Unit) -> None:
-        cost = _measure(unit, self._label(unit))
+        units, objects, size = _measure(unit)
         part = self._current()
-        if part.has_atomic and _over(part.counts + cost, self.limits):
-            self._rollover()
-            part = self._current()
-        if _over(part.counts + cost, self.limits):
-            raise UnitError(
-                self._label(unit),
-                "size",
-                f"holds {cost.items} units and objects and {cost.bytes} bytes, more than one SIP may "
-                f"({self.limits.max_items} units and objects, {self.limits.max_bytes} bytes) with its ancestors",
-            )
+        limits = self.limits
+        if part.n_units + part.n_objects + units + objects > limits.max_items or part.n_bytes + size > limits.max_bytes:
+            if part.has_atomic:
+                self._rollover()
+                part = self._current()
+            if (
+                part.n_units + part.n_objects + units + objects > limits.max_items
+                or part.n_bytes + size > limits.max_bytes
+            ):
+                raise UnitError(
+                    self._label(unit),
+                    "size",
+                    f"holds {units + objects} units and objects and {size} bytes, more than one SIP may "
+                    f"({limits.max_items} units and objects, {limits.max_bytes} bytes) with its ancestors",
+                )
         self._write_whole(unit)
         part.has_atomic = True
 
@@ -516,24 +516,30 @@ def _management_blocks(management: Management, label: str) -> str:
     return "".join(out)
 
 
-def _measure(unit: Unit, label: str) -> Counts:
+def _measure(unit: Unit) -> tuple[int, int, int]:
     """Units, objects and payload bytes of an atomic subtree (its children are all Sequences)."""
-    counts = Counts(units=1)
-    if unit.object is not None:
+    units, objects, size = 1, 0, 0
+    obj = unit.object
+    if obj is not None:
+        objects = 1
         try:
-            size = unit.object.size_hint()
+            size = len(obj.data) if obj.data is not None else os.stat(obj.source or "").st_size
         except OSError as exc:
-            raise UnitError(label, "object", f"cannot read {unit.object.source}: {exc.strerror or exc}") from exc
-        counts = Counts(units=1, objects=1, bytes=size)
-    if not unit.atomic:
-        raise UnitError(label, "children", "inside a person's file (an atomic subtree) children must be a list")
-    for child in unit.children:
-        counts = counts + _measure(child, child.key or child.title)
-    return counts
+            label = unit.key or unit.title
+            raise UnitError(label, "object", f"cannot read {obj.source}: {exc.strerror or exc}") from exc
+    children = unit.children
+    if not isinstance(children, Sequence):
+        raise UnitError(unit.key or unit.title, "children", "inside an atomic subtree children must be a list")
+    for child in children:
+        more_units, more_objects, more_size = _measure(child)
+        units += more_units
+        objects += more_objects
+        size += more_size
+    return units, objects, size
 
 
-def _over(counts: Counts, limits: Limits) -> bool:
-    return counts.items > limits.max_items or counts.bytes > limits.max_bytes
+def _fits(part: _Part, items: int, size: int, limits: Limits) -> bool:
+    return part.n_units + part.n_objects + items <= limits.max_items and part.n_bytes + size <= limits.max_bytes
 
 
 def _day(day: date) -> str:

@@ -92,12 +92,8 @@ class ZipStreamWriter:
         """One entry copied from a file, read once, whatever its size."""
         descriptor = os.open(source, os.O_RDONLY)  # cheaper than open() for many small files
         try:
+            # A short read of a regular file means its end: one system call for a small file.
             head = os.read(descriptor, _ONE_SHOT + 1)
-            if len(head) <= _ONE_SHOT:
-                while more := os.read(descriptor, _ONE_SHOT + 1 - len(head)):
-                    head += more
-                    if len(head) > _ONE_SHOT:
-                        break
             if len(head) <= _ONE_SHOT:
                 return self.write_bytes(name, head)
             with os.fdopen(os.dup(descriptor), "rb") as reader:
