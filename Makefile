@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium clean bench-synthetic bench-browser bench-validate bench-extract
+.PHONY: demo test lint format chromium clean bench-synthetic bench-browser bench-validate bench-extract bench-package
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -24,6 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# Benchmark (not part of make test): Parquet -> validated SIP(s) for 100,000 person files.
+bench-package: $(STAMP)
+	$(BIN)/python benchmarks/bench_package.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

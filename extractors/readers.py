@@ -419,7 +419,7 @@ class SqliteReader:
             if not column_type:
                 raise ExtractionError(
                     f"dataset {dataset}, column {name}: an expression without a declared type; on SQLite "
-                    "give its type in the specification ([datasets.columns] NAME = { type = \"VARCHAR2(11)\" })",
+                    'give its type in the specification ([datasets.columns] NAME = { type = "VARCHAR2(11)" })',
                     dataset=dataset,
                     column=name,
                 )

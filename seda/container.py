@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import zipfile
 import zlib
 from collections import Counter
@@ -173,6 +174,9 @@ def _check_size(element: Any, ns: str | None, label: str, name: str, actual: int
 
 
 def _hash_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str) -> tuple[str, int]:
+    small = _small_entry(archive, info)
+    if small is not None:
+        return hashlib.new(algorithm, small).hexdigest(), len(small)
     digest = hashlib.new(algorithm)
     size = 0
     with archive.open(info) as reader:
@@ -180,3 +184,34 @@ def _hash_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, algorithm: str)
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+
+
+def _small_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """The bytes of a small stored or deflated entry, read in one go (most objects of a SIP of
+    person files are a few kilobytes, and opening a ZipExtFile costs more than inflating them).
+    The same checks as zipfile's reader: local header signature and name, CRC-32. None when
+    the entry is large, encrypted or compressed otherwise: the caller then streams it."""
+    if info.compress_size > CHUNK or info.file_size > CHUNK or info.flag_bits & 0x1:
+        return None
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or archive.fp is None:
+        return None
+    handle = archive.fp
+    handle.seek(info.header_offset)
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+    name = handle.read(name_length)
+    if name != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+        raise zipfile.BadZipFile(f"local header name {name!r} differs from the directory's {info.orig_filename!r}")
+    handle.seek(extra_length, 1)
+    raw = handle.read(info.compress_size)
+    data = zlib.decompress(raw, -15) if info.compress_type == zipfile.ZIP_DEFLATED else raw
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile(f"bad CRC-32 or size for {info.filename}")
+    return data
+
+
+check_object = _check_object  # one object element against the zip, for the streamed path

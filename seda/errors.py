@@ -13,3 +13,13 @@ class SipError(ValueError):
 
 class SchemaError(RuntimeError):
     """A configured schema set exists but cannot be compiled: a deployment problem, not a SIP one."""
+
+
+class UnitError(SipError):
+    """A unit of the tree cannot be written as it is: names the unit (its key or title path)."""
+
+    def __init__(self, unit: str, field: str, problem: str) -> None:
+        super().__init__(f"unit {unit!r}: {field}: {problem}")
+        self.unit = unit
+        self.field = field
+        self.problem = problem

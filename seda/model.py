@@ -26,6 +26,8 @@ class Management:
     appraisal: Rule | None = None
     final_action: Literal["Keep", "Destroy"] = "Keep"  # only written when appraisal is set
     access: Rule | None = None
+    storage: Rule | None = None  # optional: written only when the deployment configures one
+    storage_final_action: Literal["RestrictAccess", "Transfer", "Copy"] = "Copy"  # with storage only
 
 
 @dataclass(frozen=True)

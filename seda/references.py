@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ _ID_ELEMENTS = frozenset({"DataObjectGroupId"})
 
 
 @dataclass(frozen=True)
-class _Declared:
+class Declared:
     kind: str
     line: int | None
 
@@ -42,7 +42,7 @@ class _Reference:
 def check_references(root: Any) -> list[Issue]:
     """Every id unique, every reference pointing to an existing id of the right kind."""
     ns = etree.QName(root).namespace
-    declared: dict[str, _Declared] = {}
+    declared: dict[str, Declared] = {}
     issues: list[Issue] = []
     references: list[_Reference] = []
     for element in root.iter(etree.Element):
@@ -53,7 +53,7 @@ def check_references(root: Any) -> list[Issue]:
                     Issue(CHECK, f"id {value!r} is declared twice (first at line {first.line})", element.sourceline)
                 )
             else:
-                declared[value] = _Declared(kind, element.sourceline)
+                declared[value] = Declared(kind, element.sourceline)
         references.extend(_references_of(element, ns))
     for ref in references:
         problem = _resolve(ref, declared)
@@ -86,7 +86,7 @@ def _references_of(element: Any, ns: str | None) -> Iterator[_Reference]:
         yield _Reference(f"{name}@target", element.get("target").strip(), None, element.sourceline)
 
 
-def _resolve(ref: _Reference, declared: dict[str, _Declared]) -> Issue | None:
+def _resolve(ref: _Reference, declared: Mapping[str, Declared]) -> Issue | None:
     if not ref.value:
         return Issue(CHECK, f"{ref.name} is empty", ref.line)
     target = declared.get(ref.value)
@@ -100,3 +100,9 @@ def _resolve(ref: _Reference, declared: dict[str, _Declared]) -> Issue | None:
             ref.line,
         )
     return None
+
+
+# The same rules, element by element, for the streamed path (seda.stream_validation).
+declared_ids = _ids_of
+references_in = _references_of
+reference_issue = _resolve

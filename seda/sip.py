@@ -1,74 +1,91 @@
-"""build_sip: one SipRequest in, one zipped SIP (manifest.xml + content/) out."""
+"""build_sip: one SipRequest in, one zipped SIP (manifest.xml + content/) out.
+
+A thin layer over the tree writer (``seda.writer.write_package``): the request's Fonds › Series
+› Item shape becomes a ``seda.tree.Unit`` tree written as one SIP at `out_path`.
+"""
 
 from __future__ import annotations
 
-import os
-import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 
-from seda.archive import HashingWriter, Stored, entry, sha256_file, store_file, zip_time
-from seda.errors import SipError
-from seda.manifest import write_manifest
-from seda.model import SipRequest, SipResult
-from seda.plan import ObjectPlan, SipPlan, plan_sip
+from seda.checks import check_request
+from seda.model import Payload, SipRequest, SipResult
+from seda.plan import safe_extension
+from seda.tree import DataObject, Format, Limits, SipHeader, Unit
+from seda.writer import write_package
 
-MANIFEST_NAME = "manifest.xml"
-
-_Time = tuple[int, int, int, int, int, int]
+# build_sip writes what it is asked for in one SIP, whatever its size.
+_NO_SPLIT = Limits(max_items=2**62, max_bytes=2**62)
 
 
 def build_sip(request: SipRequest, out_path: Path) -> SipResult:
     """Pack `request` into a SIP zip at `out_path`.
 
     The request is fully checked before anything is written (SipError names the field).
-    The zip is written to `<out_path>.partial` and renamed only once complete, so `out_path`
+    The zip is written to a ``.partial`` file and renamed only once complete, so `out_path`
     never holds a half-written SIP. Same request and same payload bytes give the same bytes.
     """
-    plan = plan_sip(request)
+    check_request(request)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
-    try:
-        stored, manifest_sha512 = _write_zip(plan, partial)
-        sha256 = sha256_file(partial)
-        os.replace(partial, out_path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    result = write_package(
+        _header(request),
+        _tree(request),
+        out_path.parent,
+        limits=_NO_SPLIT,
+        keep_digests=True,
+        path_for=lambda _identifier: out_path,
+    )
+    (sip,) = result.sips
     return SipResult(
-        path=out_path,
-        sha256=sha256,
-        manifest_sha512=manifest_sha512,
-        unit_count=plan.unit_count,
-        object_count=len(plan.objects),
-        objects={obj.uri: stored[obj.object_id].sha512 for obj in plan.objects},
+        path=sip.path,
+        sha256=sip.sha256,
+        manifest_sha512=sip.manifest_sha512,
+        unit_count=sip.unit_count,
+        object_count=sip.object_count,
+        objects=sip.objects,
     )
 
 
-def _write_zip(plan: SipPlan, path: Path) -> tuple[dict[str, Stored], str]:
-    """Payloads first, manifest last: each payload is read once, and the digest written in the
-    manifest is the one computed on the very bytes handed to the zip writer."""
-    when = zip_time(plan.request.date)
-    with path.open("wb") as raw:
-        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            stored = {obj.object_id: _store_payload(archive, obj, when) for obj in plan.objects}
-            manifest_sha512 = _store_manifest(archive, plan, stored, when)
-        raw.flush()
-        os.fsync(raw.fileno())
-    return stored, manifest_sha512
+def _header(request: SipRequest) -> SipHeader:
+    return SipHeader(
+        message_identifier=request.message_identifier,
+        comment=request.comment,
+        archival_agreement=request.archival_agreement,
+        archival_agency=request.archival_agency,
+        transferring_agency=request.transferring_agency,
+        originating_agency=request.originating_agency,
+        date=request.date,
+        seda_version=request.seda_version,
+        submission_agency=request.submission_agency,
+        legal_status=request.legal_status,
+        management=request.management,
+    )
 
 
-def _store_payload(archive: zipfile.ZipFile, obj: ObjectPlan, when: _Time) -> Stored:
-    source = Path(obj.payload.source)
-    stored = store_file(archive, entry(obj.uri, when, source.stat().st_size), source)
-    if stored.size == 0:  # checked when planning; the file was emptied since
-        raise SipError(f"{obj.field}.source: {source} is empty (0 bytes)")
-    return stored
+def _tree(request: SipRequest) -> Unit:
+    series = [
+        Unit(
+            level="Series",
+            title=s.title,
+            description=s.description,
+            start_date=s.start_date,
+            end_date=s.end_date,
+            management=s.management,
+            children=[_item(p) for p in s.payloads],
+        )
+        for s in request.series
+    ]
+    return Unit(level="Fonds", title=request.fonds_title, description=request.fonds_description, children=series)
 
 
-def _store_manifest(archive: zipfile.ZipFile, plan: SipPlan, stored: Mapping[str, Stored], when: _Time) -> str:
-    with archive.open(entry(MANIFEST_NAME, when), "w") as target:
-        writer = HashingWriter(target)
-        write_manifest(writer, plan, stored)
-    return writer.hexdigest()
+def _item(payload: Payload) -> Unit:
+    fmt = Format(payload.mime_type, payload.format_id, payload.format_name or "", safe_extension(payload.filename))
+    return Unit(
+        level="Item",
+        title=payload.title,
+        description=payload.description,
+        start_date=payload.start_date,
+        end_date=payload.end_date,
+        management=payload.management,
+        object=DataObject(filename=payload.filename, format=fmt, source=Path(payload.source)),
+    )

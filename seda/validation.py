@@ -41,6 +41,8 @@ from seda.hostile import HEAD_BYTES, doctype_line, hardened_parser, hostile_issu
 from seda.references import CHECK as REFERENCES
 from seda.references import check_references
 from seda.report import Issue, ReportBuilder, ValidationReport
+from seda.rules import RulesReferential
+from seda.unitchecks import RULES, TREE, check_tree
 from seda.versions import SUPPORTED_VERSIONS, version_of
 
 __all__ = [
@@ -94,13 +96,14 @@ def validate_manifest(
     version: str | None = None,
     vitam: bool = True,
     skip_reason: str = NOT_CONFIGURED,
+    rules: RulesReferential | None = None,
 ) -> ValidationReport:
     """Validate a manifest given as bytes or as a file path."""
     builder = ReportBuilder()
     root = _parse(manifest, builder)
     if root is None:
         return builder.build(None)
-    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason)
+    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason, rules)
 
 
 def validate_sip(
@@ -110,8 +113,19 @@ def validate_sip(
     version: str | None = None,
     vitam: bool = True,
     skip_reason: str = NOT_CONFIGURED,
+    rules: RulesReferential | None = None,
+    streamed: bool = True,
 ) -> ValidationReport:
-    """Validate a zipped SIP: its layout, every object against the manifest, then the manifest."""
+    """Validate a zipped SIP: its layout, every object against the manifest, then the manifest.
+
+    `rules` adds the check of every rule id against the institution's referential. By default
+    the manifest is streamed (``seda.stream_validation``: flat memory, same verdicts);
+    ``streamed=False`` runs the document path below, which holds the manifest as one tree.
+    """
+    if streamed:
+        from seda.stream_validation import validate_sip_streamed
+
+        return validate_sip_streamed(sip, schema_dir, version=version, vitam=vitam, rules=rules)
     builder = ReportBuilder()
     builder.ran(CONTAINER)
     try:
@@ -123,7 +137,7 @@ def validate_sip(
         root = _read_sip(archive, builder)
     if root is None:
         return builder.build(None)
-    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason)
+    return _validate_root(root, builder, schema_dir, version, vitam, skip_reason, rules)
 
 
 def _read_sip(archive: zipfile.ZipFile, builder: ReportBuilder) -> Any:
@@ -185,13 +199,23 @@ def _validate_root(
     expected: str | None,
     vitam: bool,
     skip_reason: str,
+    rules: RulesReferential | None = None,
 ) -> ValidationReport:
     builder.extend(VERSION, _version_issues(root, expected))
     builder.extend(REFERENCES, check_references(root))
+    _tree_checks(root, builder, rules)
     actual = version_of(etree.QName(root).namespace)
     if actual is not None:
         _schema_checks(root, builder, schema_dir, actual, vitam, skip_reason)
     return builder.build(actual)
+
+
+def _tree_checks(root: Any, builder: ReportBuilder, rules: RulesReferential | None) -> None:
+    """Titles, levels and cycles always; rule ids when a referential is given (seda.unitchecks)."""
+    found = check_tree(root, rules)
+    builder.extend(TREE, [issue for issue in found if issue.check == TREE])
+    if rules is not None:
+        builder.extend(RULES, [issue for issue in found if issue.check == RULES])
 
 
 def _version_issues(root: Any, expected: str | None) -> list[Issue]:

@@ -153,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
         help="folder holding 2.1/ 2.2/ 2.3/ (default: from the configuration)",
     )
     sip.add_argument("--no-schemas", action="store_true", help="skip the schema checks, saying so in the report")
+    sip.add_argument("--rules", type=Path, help="VITAM rules referential (CSV) every rule id is checked against")
 
     from vitam_sandbox.cli import add_arguments, run
 
@@ -416,7 +417,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _sip_validate(args: argparse.Namespace) -> int:
-    from seda import validate_manifest, validate_sip
+    from seda import SipError, validate_manifest, validate_sip
     from seda.validation import SKIPPED_ON_REQUEST
 
     path: Path = args.path
@@ -430,8 +431,16 @@ def _sip_validate(args: argparse.Namespace) -> int:
             "or skip the schema checks explicitly with --no-schemas",
             2,
         )
+    rules = None
+    if args.rules is not None:
+        from seda.rules import load_rules
+
+        try:
+            rules = load_rules(args.rules)
+        except SipError as exc:
+            return _fail(args, str(exc), 2)
     validate = validate_manifest if path.suffix.lower() == ".xml" else validate_sip
-    report = validate(path, schemas, version=args.seda, skip_reason=SKIPPED_ON_REQUEST)
+    report = validate(path, schemas, version=args.seda, skip_reason=SKIPPED_ON_REQUEST, rules=rules)
     if args.json:
         extra = {"schema_checks": SKIPPED_ON_REQUEST if args.no_schemas else "run"}
         print(

@@ -110,6 +110,9 @@ class _LedgerFile(_Strict):
 class _SedaFile(_Strict):
     version: SedaVersion = "2.1"
     schemas: str = ""
+    rules: str = ""  # the institution's VITAM rules referential (CSV); every rule id is checked against it
+    max_items: Annotated[int, Field(gt=0)] = 100_000  # units plus objects per SIP; a bigger batch is split
+    max_bytes: Annotated[int, Field(gt=0)] = 1_000_000_000  # payload bytes per SIP
 
 
 class _SourceFile(_Strict):
@@ -237,6 +240,9 @@ class Settings:
     seda_schemas: Path | None
     secrets: SecretLookup = field(default_factory=from_environment, repr=False, compare=False)
     browser: BrowserConfig = field(default_factory=BrowserConfig)
+    seda_rules: Path | None = None  # VITAM rules referential CSV
+    seda_max_items: int = 100_000  # units plus objects per SIP
+    seda_max_bytes: int = 1_000_000_000  # payload bytes per SIP
 
     def secret(self, name: str) -> str | None:
         """A password by secret name (``ledger``, ``vitam_key``, ``source_<name>``), or None."""
@@ -427,6 +433,9 @@ class _Builder:
             seda_schemas=self.resolve(file.seda.schemas) if file.seda.schemas.strip() else None,
             secrets=secrets,
             browser=self.browser(),
+            seda_rules=self.resolve(file.seda.rules) if file.seda.rules.strip() else None,
+            seda_max_items=file.seda.max_items,
+            seda_max_bytes=file.seda.max_bytes,
         )
 
     def browser(self) -> BrowserConfig:

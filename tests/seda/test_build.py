@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-import seda.sip
+import seda.writer
 from seda import SipError, build_sip, validate_sip
 from seda.archive import zip_time
 from seda.plan import URI_SEGMENT, safe_extension
@@ -214,7 +214,7 @@ def test_failure_while_writing_leaves_no_partial_and_keeps_the_previous_sip(tmp_
     def broken_manifest(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(seda.sip, "write_manifest", broken_manifest)
+    monkeypatch.setattr(seda.writer, "_manifest_head", broken_manifest)
     with pytest.raises(OSError, match="disk full"):
         build_sip(make_request(tmp_path / "src"), out)
 
