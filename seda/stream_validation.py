@@ -90,6 +90,9 @@ def validate_sip_streamed(
             return builder.build(None)
         manifest = layout.manifest
         builder.ran(WELL_FORMED)
+        refused = _hostile_prolog(archive, manifest, builder)
+        if refused:
+            return builder.build(None)
         ns = _root_namespace(archive, manifest)
         declared = version_of(ns)
         plan = _SchemaPlan(schema_dir, declared, vitam, builder)
@@ -494,3 +497,28 @@ class _References:
             if issue is not None:
                 found.append(issue)
         return found
+
+
+def _hostile_prolog(archive: zipfile.ZipFile, manifest: str, builder: ReportBuilder) -> bool:
+    """The xml-safety check of the document path, on the manifest's prolog: a DTD is refused
+    before anything parses the document (XXE, entity expansion)."""
+    from seda.hostile import CHECK, HEAD_BYTES, doctype_line
+
+    builder.ran(CHECK)
+    try:
+        with archive.open(manifest) as stream:
+            head = stream.read(HEAD_BYTES)
+    except READ_ERRORS:
+        return False  # the checking pass reports the unreadable manifest
+    line = doctype_line(head)
+    if line is None:
+        return False
+    builder.add(
+        Issue(
+            CHECK,
+            "manifest declares a DTD: refused, a SEDA manifest needs none "
+            "and DTDs carry XXE and entity-expansion attacks",
+            line,
+        )
+    )
+    return True
