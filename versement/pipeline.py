@@ -26,6 +26,7 @@ from versement.ledger import Batch, Dataset, Ledger, LedgerError, State
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
+from vitam_client.errors import Terminal
 
 log = logging.getLogger("versement.pipeline")
 
@@ -36,7 +37,7 @@ class StageError(Exception):
     """A stage could not complete; the batch keeps its previous state."""
 
 
-class DigestMismatch(StageError):
+class DigestMismatch(Terminal, StageError):
     """A file changed between two hand-offs (source → Parquet → SIP → VITAM)."""
 
 

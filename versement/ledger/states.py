@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from vitam_client.errors import Terminal
+
 
 class State(StrEnum):
     NEW = "new"
@@ -55,7 +57,7 @@ LABELS_FR: dict[State, str] = {
 }
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Terminal, Exception):
     """A state change the life cycle does not allow; nothing was changed."""
 
     def __init__(self, batch_id: int, current: State, target: State) -> None:
