@@ -50,8 +50,10 @@ storage strategy and availability; end-date computation of rules (only ids and c
 checked); contract and profile details (status, formats, archival profiles, attachments,
 contexts and security profiles, certificates); archive-unit profiles, classification levels,
 ontology; file-name character checks; per-unit and per-object LogBook events in the ATR;
-step-by-step workflows, FILING_SCHEME and HOLDING_SCHEME, local ingest (501); the logbook and
-every other access-external query (501); operation purging; VITAM's TLS 1.2-only policy. Mutual TLS is available through
+step-by-step workflows, FILING_SCHEME and HOLDING_SCHEME, local ingest (501); access-external
+queries other than those of ``access.py`` (logbook by id and by obIdIn, one unit, object
+groups; admin referentials) and ``#opi`` (501); operation purging; VITAM's TLS 1.2-only policy.
+Mutual TLS is available through
 ``serve`` with ``make_tls_material(..., require_client_cert=True)``.
 """
 

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from vitam_client.sandbox import guid
+from vitam_client.sandbox.access import AccessRecords, AccessRoutes
 from vitam_client.sandbox.config import SandboxConfig
 from vitam_client.sandbox.events import message_time
 from vitam_client.sandbox.reply import build_refused_upload_reply, build_reply
@@ -57,6 +58,18 @@ def create_app(config: SandboxConfig) -> Starlette:
         Route(f"{INGEST}/ingests/{{operation_id}}/manifests", sandbox.get_manifest),
         Route(f"{ADMIN}/operations/{{operation_id}}", sandbox.operation, methods=["GET", "HEAD"]),
         Route(f"{ACCESS}/units", sandbox.units, methods=["GET", "POST"]),
+        # Read-back endpoints (access.py): logbook, one unit, object groups, referentials.
+        Route(f"{ACCESS}/logbookoperations", sandbox.access.logbook_operations, methods=["GET", "POST"]),
+        Route(
+            f"{ACCESS}/logbookoperations/{{operation_id}}", sandbox.access.logbook_operation, methods=["GET", "POST"]
+        ),
+        Route(f"{ACCESS}/units/{{unit_id}}", sandbox.access.unit, methods=["GET", "POST"]),
+        Route(f"{ACCESS}/units/{{unit_id}}/objects", sandbox.access.unit_objects, methods=["GET", "POST"]),
+        *(
+            Route(path, sandbox.access.referential(name), methods=["GET", "POST"])
+            for name in ("rules", "ingestcontracts", "agencies")
+            for path in (f"{ADMIN}/{name}", f"{ADMIN}/{name}/{{identifier}}")
+        ),
     ]
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -75,6 +88,7 @@ class _Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.store = Store(config.storage_dir)
+        self.access = AccessRoutes(config, self.store, AccessRecords(config.storage_dir))
 
     # -- ingest-external ---------------------------------------------------------------------
 
@@ -204,11 +218,13 @@ class _Sandbox:
             message_identifier=outcome.manifest.message_identifier if outcome.manifest else None,
         )
         accepted = outcome.status in ("OK", "WARNING")
+        units = _unit_records(outcome, operation) if accepted and not ingest.blank_test else []
+        self.access.records.record(operation, outcome, sip, units)  # before the store makes it visible
         self.store.add(
             operation,
             atr=build_reply(outcome, operation_id, blank_test=ingest.blank_test),
             manifest=outcome.manifest_bytes if accepted else None,
-            units=_unit_records(outcome, operation) if accepted and not ingest.blank_test else [],
+            units=units,
         )
 
     def _find(self, request: Request) -> Operation | None:
