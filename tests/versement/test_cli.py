@@ -155,6 +155,7 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     assert main(["transfer", "1"]) == 0
     out, err = capsys.readouterr()
     assert "VITAM sandbox (test and demo server) listening on https://127.0.0.1:" in err
-    assert "batch 1: accepted" in out and "ReplyCode OK" in out
-    assert main(["transfer", "1"]) == 1  # an accepted batch is not sent again
+    assert "Lot 1 : accepté par VITAM (opération aeeaaa" in out and "ReplyCode OK" in out
+    assert "Lot 1 : vérifié dans VITAM : 7 unités et 3 objets relus, identiques à ce qui a été envoyé" in out
+    assert main(["transfer", "1"]) == 1  # a verified batch is not sent again
     assert "only an approved batch can be transferred" in capsys.readouterr().err

@@ -63,7 +63,7 @@ def to_awaiting_approval(settings, ledger: Ledger) -> int:
 
 def check_accepted(settings, ledger: Ledger, batch_id: int, seda_schemas: Path) -> None:
     batch = ledger.batch(batch_id)
-    assert batch.state == State.ACCEPTED
+    assert batch.state == State.VERIFIED  # accepted, then read back from VITAM
     assert batch.atr_reply_code == "OK"
     atr = etree.parse(batch.atr_path)
     ns = {"s": "fr:gouv:culture:archivesdefrance:seda:v2.1"}
@@ -158,12 +158,12 @@ def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
     settings = replace(settings, vitam=replace(settings.vitam, sandbox=True))
     assert run_demo(settings, serve=False) == 0
     first = capsys.readouterr().out
-    assert "accepté par VITAM" in first
+    assert "vérifié dans VITAM" in first
     ledger = open_ledger(settings)
     (batch,) = ledger.batches()
     events = len(ledger.events())
     assert run_demo(settings, serve=False) == 0
-    assert f"lot {batch.id} déjà traité (accepté par VITAM) : rien à refaire" in capsys.readouterr().err
+    assert f"lot {batch.id} déjà traité (vérifié dans VITAM) : rien à refaire" in capsys.readouterr().err
     assert [b.id for b in ledger.batches()] == [batch.id]
     assert ledger.batch(batch.id).vitam_operation_id == batch.vitam_operation_id
     assert len(ledger.events()) == events
