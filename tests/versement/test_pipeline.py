@@ -126,6 +126,10 @@ def test_a_sip_changed_after_approval_is_not_sent(tmp_path, seda_schemas, vitam_
         run_transfer(settings, ledger, batch_id, actor="test")
     after = ledger.batch(batch_id)
     assert after.state == State.APPROVED and after.vitam_operation_id is None
+    (refusal,) = [e for e in ledger.events(batch_id) if e.action == "transfer.refused"]
+    details = json.loads(refusal.details)
+    assert details["expected_sha256"] == after.approved_sha256 != details["found_sha256"]
+    assert ledger.verify().ok
 
 
 def test_a_rejected_batch_frees_its_scope(tmp_path, seda_schemas, vitam_sandbox):
