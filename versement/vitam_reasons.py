@@ -240,7 +240,7 @@ def reasons(atr: ArchiveTransferReply) -> list[Reason]:
     detailed = [e for e in events if not _framing(e)] or events[-1:]
     for event in detailed:
         found.append(_reason(event, None))
-    for kind, local in (("unité", atr.unit_events), ("objet", atr.object_events)):
+    for kind, local in (("unité", atr.unit_events), ("objet ou groupe d'objets", atr.object_events)):
         for element_id, element_events in local.items():
             for event in element_events:
                 if event.outcome in ("KO", "FATAL", "WARNING"):

@@ -53,7 +53,8 @@ class ArchiveTransferReply:
     objects: Mapping[str, str] = field(default_factory=dict)  # manifest object id -> system id
     events: tuple[AtrEvent, ...] = ()
     groups: Mapping[str, str] = field(default_factory=dict)  # manifest group id -> system id
-    # KO/WARNING events VITAM attached to one unit or one object (Management/LogBook, LogBook).
+    # KO/WARNING events VITAM attached to one unit (Management/LogBook) or to one object group
+    # or object (LogBook), by manifest id.
     unit_events: Mapping[str, tuple[AtrEvent, ...]] = field(default_factory=dict)
     object_events: Mapping[str, tuple[AtrEvent, ...]] = field(default_factory=dict)
 
@@ -165,7 +166,8 @@ class _Reader:
 
     def objects(self, root: etree._Element) -> dict[str, str]:
         objects: dict[str, str] = {}
-        for kind in ("BinaryDataObject", "PhysicalDataObject"):
+        # VITAM puts them on the group (DataObjectGroup/LogBook); accept them on an object too.
+        for kind in ("DataObjectGroup", "BinaryDataObject", "PhysicalDataObject"):
             for item in root.iterfind(f"s:DataObjectPackage//s:{kind}", self.ns):
                 system_id = self.text(item, "DataObjectSystemId")
                 if item.get("id") and system_id:
@@ -192,7 +194,8 @@ class _Reader:
 
     def object_events(self, root: etree._Element) -> dict[str, tuple[AtrEvent, ...]]:
         found: dict[str, tuple[AtrEvent, ...]] = {}
-        for kind in ("BinaryDataObject", "PhysicalDataObject"):
+        # VITAM puts them on the group (DataObjectGroup/LogBook); accept them on an object too.
+        for kind in ("DataObjectGroup", "BinaryDataObject", "PhysicalDataObject"):
             found.update(self.local_events(root, f"s:DataObjectPackage//s:{kind}", "LogBook"))
         return found
 
