@@ -404,7 +404,9 @@ def run_dry_run(
     return dry_run(settings, ledger, batch_id, actor=actor, on_status=on_status, client=client)
 
 
-def with_sandbox_urls(settings: Settings, base_url: str, ca_bundle: str) -> Settings:
+def with_sandbox_urls(
+    settings: Settings, base_url: str, ca_bundle: str, *, client_cert: tuple[str, str] | None = None
+) -> Settings:
     """Point the settings at a running sandbox (the demo's in-process test server)."""
     vitam = replace(
         settings.vitam,
@@ -413,4 +415,6 @@ def with_sandbox_urls(settings: Settings, base_url: str, ca_bundle: str) -> Sett
         access_url=f"{base_url}/access-external/v1",
         ca_bundle=ca_bundle,
     )
+    if client_cert is not None:
+        vitam = replace(vitam, client_cert=client_cert[0], client_key=client_cert[1])
     return replace(settings, vitam=vitam)

@@ -316,3 +316,25 @@ def test_units_missing_from_vitam_fail_the_verification(world: World) -> None:
     problems = world.details(batch_id, "verify.mismatch")["problems"]
     assert any("VITAM restitue 6 unités d'archives pour l'opération, le bordereau en déclare 7" in p for p in problems)
     assert any("introuvable dans VITAM" in p for p in problems)
+
+
+def test_accepted_with_warnings_is_verified_and_says_so(world: World) -> None:
+    batch_id = world.approved()
+    warning = (
+        b"<ReplyCode>WARNING</ReplyCode><Operation><Event><EventTypeCode>CHECK_OBJECT_SIZE</EventTypeCode>"
+        b"<EventType>V\xc3\xa9rification de la taille des objets</EventType><Outcome>WARNING</Outcome>"
+        b"<OutcomeDetail>CHECK_OBJECT_SIZE.WARNING</OutcomeDetail>"
+        b"<OutcomeDetailMessage>taille d\xc3\xa9clar\xc3\xa9e incorrecte</OutcomeDetailMessage></Event></Operation>"
+    )
+
+    def warned(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/archivetransferreply"):
+            return httpx.Response(200, content=response.content.replace(b"<ReplyCode>OK</ReplyCode>", warning))
+        return response
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(warned))
+    assert batch.state == State.VERIFIED and batch.atr_reply_code == "WARNING"
+    assert "transfer.accepted_with_warnings" in world.actions(batch_id)
+    text = outcome_text(world.ledger, batch)
+    assert "accepté par VITAM avec avertissements" in text
+    assert "la taille d'un fichier diffère de celle déclarée" in text
