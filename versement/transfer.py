@@ -135,16 +135,40 @@ def transfer(
     client: VitamClient | None = None,
 ) -> Batch:
     """Drive a batch from ``approved`` (or wherever an earlier run stopped) to ``verified``."""
+    with _client(settings, client) as vitam:
+        submit(settings, ledger, batch_id, actor=actor, client=vitam)
+        return complete(settings, ledger, batch_id, actor=actor, on_status=on_status, client=vitam)
+
+
+def submit(
+    settings: Settings, ledger: Ledger, batch_id: int, *, actor: str, client: VitamClient | None = None
+) -> Batch:
+    """The exactly-once part: ``approved`` or ``submitting`` to ``submitted``; a batch already
+    further along is returned as it is. (Airflow's operator submits, then defers.)"""
     batch = ledger.batch(batch_id)
     state = State(batch.state)
-    resumable = (State.APPROVED, State.SUBMITTING, State.SUBMITTED, State.ACCEPTED)
-    if state not in resumable:
+    if state not in (State.APPROVED, State.SUBMITTING, State.SUBMITTED, State.ACCEPTED):
         raise StageError(f"batch {batch_id} is {batch.state}; only an approved batch can be transferred")
+    if state not in (State.APPROVED, State.SUBMITTING):
+        return batch
     with _client(settings, client) as vitam:
         if state == State.APPROVED:
-            batch = _submit(vitam, ledger, batch, actor)
-        elif state == State.SUBMITTING:
-            batch = _resume(vitam, ledger, batch, actor)
+            return _submit(vitam, ledger, batch, actor)
+        return _resume(vitam, ledger, batch, actor)
+
+
+def complete(
+    settings: Settings,
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    actor: str,
+    on_status: OnStatus | None = None,
+    client: VitamClient | None = None,
+) -> Batch:
+    """Follow a ``submitted`` batch to its ATR, then verify an accepted one by reading it back."""
+    batch = ledger.batch(batch_id)
+    with _client(settings, client) as vitam:
         if State(batch.state) == State.SUBMITTED:
             batch = _follow(settings, vitam, ledger, batch, actor, on_status)
         if State(batch.state) == State.ACCEPTED:
