@@ -62,7 +62,7 @@ LABELS_FR: dict[State, str] = {
     State.ACCEPTED: "accepté par VITAM",
     State.REFUSED: "rejeté par VITAM",
     State.VERIFIED: "vérifié dans VITAM",
-    State.VERIFICATION_FAILED: "VÉRIFICATION EN ÉCHEC : VITAM ne détient pas ce qui a été envoyé",
+    State.VERIFICATION_FAILED: "VÉRIFICATION EN ÉCHEC",
 }
 
 
