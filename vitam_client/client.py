@@ -121,6 +121,28 @@ class VitamClient:
     ) -> None:
         self.close()
 
+    def status(self) -> dict[str, bool]:
+        """``GET /status`` of each external service (204 when up; vitam-api.md §1), by service.
+
+        No security-profile check applies there, but the TLS handshake (and so the client
+        certificate) does: a refused certificate shows as a transport error, raised.
+        """
+        found = {}
+        for name, base in (
+            ("ingest-external", self.endpoint.ingest_url),
+            ("admin-external", self.endpoint.admin_url),
+            ("access-external", self.endpoint.access_url),
+        ):
+            try:
+                self._idempotent("GET", f"{_base(base)}/status", ok=(200, 204))
+            except VitamTransportError:
+                raise
+            except VitamError:
+                found[name] = False
+            else:
+                found[name] = True
+        return found
+
     # -- ingest-external ---------------------------------------------------------------------
 
     def ingest(

@@ -126,6 +126,17 @@ def test_a_wrong_connection_is_named(host: str | None, extra: dict[str, Any], pr
     assert "bad_vitam" in str(caught.value)
 
 
+def test_the_connection_test_button(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from versement.airflow.hooks.vitam import VitamHook
+
+    assert VitamHook(CONN_ID).test_connection() == (True, "VITAM answers")
+    closed = "https://127.0.0.1:9"
+    urls = {f"{name}_url": f"{closed}/{name}-external/v1" for name in ("ingest", "admin", "access")}
+    monkeypatch.setenv("AIRFLOW_CONN_VITAM_CLOSED", json.dumps({"conn_type": "vitam", "extra": urls}))
+    ok, message = VitamHook("vitam_closed").test_connection()
+    assert not ok and "no answer" in message
+
+
 # -- trigger ------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from vitam_client import (
     VitamClient,
     VitamConfigurationError,
     VitamNotFound,
+    VitamTransportError,
     VitamUnauthorized,
     parse_atr,
 )
@@ -160,3 +161,10 @@ def test_everything_over_https_with_client_certificates(sandbox_config: SandboxC
         unit_id = atr.units["AU2"]
         assert client.object_group_of_unit(unit_id).versions[0].size == 1
         assert client.rules("APP-00001")
+        assert client.status() == {"ingest-external": True, "admin-external": True, "access-external": True}
+    with (
+        serve(create_app(sandbox_config), tls=tls) as base_url,
+        VitamClient(endpoint(base_url, verify=str(tls.ca_path)), sleep=no_sleep) as anonymous,
+        pytest.raises(VitamTransportError),  # no client certificate: the handshake fails
+    ):
+        anonymous.status()

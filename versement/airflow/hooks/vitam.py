@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from vitam_client import VitamClient, VitamConfigurationError, VitamEndpoint
+from vitam_client import RetryPolicy, VitamClient, VitamConfigurationError, VitamEndpoint, VitamError
 
 INGEST_PORT = 8443  # vitam-api.md §1: deployment defaults
 ACCESS_PORT = 8444
@@ -34,6 +34,17 @@ class VitamHook(BaseHook):
     def get_conn(self) -> VitamClient:
         """A new client (close it, or use it in a ``with`` block)."""
         return VitamClient(self.get_endpoint())
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The "Test" button of the connection form: each service's /status over mutual TLS."""
+        try:
+            # One attempt: the form waits for the answer.
+            with VitamClient(self.get_endpoint(), retry=RetryPolicy(attempts=1)) as client:
+                found = client.status()
+        except VitamError as exc:
+            return False, str(exc)
+        down = [name for name, up in found.items() if not up]
+        return (not down, "VITAM answers" if not down else f"not answering: {', '.join(down)}")
 
 
 def endpoint_from_connection(connection: Any) -> VitamEndpoint:
