@@ -244,3 +244,67 @@ def test_terminal_errors_fail_without_retry_and_transient_ones_do_not(
     verify = VitamVerifyOperator(task_id="v", batch_id=batch_id, vitam_conn_id=CONN_ID, deployment=deployment)
     with pytest.raises(AirflowFailException, match="only a batch accepted by VITAM can be verified"):
         verify.execute(context={})
+
+
+def test_the_transfer_dag_defers_through_the_operator() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "dags" / "versement_transfer.py"
+    spec = importlib.util.spec_from_file_location("versement_transfer_dag", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from versement.airflow.operators.transfer import VitamTransferOperator
+
+    dag = module.transfer_dag
+    (task,) = dag.tasks
+    assert isinstance(task, VitamTransferOperator) and task.batch_id == "{{ params.batch_id }}"
+    assert task.retries == 3 and "batch_id" in task.template_fields
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):  # the batch number must be given when triggered
+        dag.params.validate()
+
+
+RUN_TRANSFER_DAG = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("versement_transfer_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+run = module.transfer_dag.test(run_conf={"batch_id": int(sys.argv[2])})
+print("DAG-RUN-STATE", run.state)
+"""
+
+
+def test_the_transfer_dag_runs_an_approved_batch_to_verified(world: World, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    batch_id = world.approved()
+    env = {
+        **os.environ,
+        **world.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(repo / "dags"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW_CONN_VITAM_DEFAULT": os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"],
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    script = tmp_path / "run_transfer_dag.py"
+    script.write_text(RUN_TRANSFER_DAG)
+    done = subprocess.run(
+        [sys.executable, script, repo / "dags" / "versement_transfer.py", str(batch_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "DAG-RUN-STATE success" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    batch = world.ledger.batch(batch_id)
+    assert batch.state == State.VERIFIED
+    assert world.ingests(batch_id) == [batch.vitam_operation_id]
+    actors = {e.actor for e in world.ledger.events(batch_id) if e.action.startswith(("transfer.", "verify"))}
+    assert actors == {"airflow:versement_transfer.transfer"}
