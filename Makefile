@@ -58,3 +58,9 @@ bench-browser: $(STAMP)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+# Uploads a 2 GiB SIP to the sandbox over mutual TLS with the client and with curl (baseline),
+# same run; prints the client's peak RSS and its throughput ratio. BENCH_TRANSFER_BYTES to change.
+.PHONY: bench-transfer
+bench-transfer: $(STAMP)
+	$(BIN)/python benchmarks/bench_transfer.py

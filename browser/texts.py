@@ -36,6 +36,17 @@ ACTIONS_FR = {
     "package.failed": "échec de la constitution du SIP",
     "approval.withdrawn": "validation retirée par l'archiviste",
     "batch.superseded": "lot remplacé par un nouveau lot (correction)",
+    "transfer.submitting": "envoi à VITAM décidé (avant le premier octet)",
+    "transfer.upload_failed": "envoi à VITAM interrompu",
+    "transfer.resumed": "reprise de l'envoi : VITAM consulté",
+    "transfer.refused": "envoi refusé : SIP modifié depuis sa validation",
+    "transfer.accepted": "accepté par VITAM (ATR)",
+    "transfer.accepted_with_warnings": "accepté par VITAM avec avertissements (ATR)",
+    "transfer.refused_by_vitam": "rejeté par VITAM (ATR)",
+    "transfer.dry_run": "essai à blanc dans VITAM (rien archivé)",
+    "transfer.dry_run_refused": "essai à blanc refusé : SIP modifié",
+    "verify": "vérifié par relecture dans VITAM",
+    "verify.mismatch": "VÉRIFICATION EN ÉCHEC : VITAM ne restitue pas ce qui a été envoyé",
 }
 
 # What each quality check means, for the archivist deciding on a batch.

@@ -105,12 +105,23 @@ def _parser() -> argparse.ArgumentParser:
     for name, handler, text in (
         ("validate", _validate, "run the quality checks of an extracted batch"),
         ("package", _package, "build and check the SIP of a validated batch, and ask for approval"),
-        ("transfer", _transfer, "send an approved batch to VITAM and record the ATR"),
+        ("transfer", _transfer, "send an approved batch to VITAM (exactly once), record the ATR, verify"),
+        ("verify", _verify, "read an accepted batch back from VITAM and compare it with what was sent"),
     ):
         sub = command(name, handler, text)
         sub.add_argument("batch", type=int)
         if name == "package":
             sub.add_argument("--no-schemas", action="store_true", help="skip the SIP's schema checks (recorded)")
+    commands.choices["transfer"].add_argument(
+        "--dry-run",
+        action="store_true",
+        help="ingest with BLANK_TEST: VITAM checks the SIP and archives nothing; no state changes",
+    )
+
+    atr = command("atr", _atr_parse, "read an ArchiveTransferReply (ATR) file")
+    atr.add_argument("action", choices=["parse"])
+    atr.add_argument("path", type=Path)
+    atr.add_argument("--json", action="store_true")
 
     approve = command("approve", _approve, "approve a batch awaiting approval (bound to its SIP's SHA-256)")
     approve.add_argument("batch", type=int)
@@ -311,18 +322,67 @@ def _reject(args: argparse.Namespace) -> int:
 
 def _transfer(args: argparse.Namespace) -> int:
     from versement.demo import sandbox
-    from versement.pipeline import run_transfer
+    from versement.pipeline import run_dry_run, run_transfer
+    from versement.transfer import outcome_text
 
     # With vitam.sandbox = true (the embedded default) the test and demo server runs for the
     # length of the command, keeping its operations in the staging folder.
     with sandbox(_settings(args)) as settings:
         ledger = _ledger(settings)
+        if args.dry_run:
+            report = run_dry_run(settings, ledger, args.batch, actor=_actor(), on_status=progress.operation_status)
+            print(report.text())
+            return 0 if report.outcome in ("OK", "WARNING") else 1
         batch = run_transfer(settings, ledger, args.batch, actor=_actor(), on_status=progress.operation_status)
-    print(
-        f"lot {batch.id} : {_label(batch.state)} "
-        f"(opération VITAM {batch.vitam_operation_id}, ReplyCode {batch.atr_reply_code})"
-    )
-    return 0 if batch.state == "accepted" else 1
+        print(outcome_text(ledger, batch))
+    return 0 if batch.state == "verified" else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from versement.demo import sandbox
+    from versement.pipeline import run_verify
+    from versement.transfer import outcome_text
+
+    with sandbox(_settings(args)) as settings:
+        ledger = _ledger(settings)
+        batch = run_verify(settings, ledger, args.batch, actor=_actor())
+        print(outcome_text(ledger, batch))
+    return 0 if batch.state == "verified" else 1
+
+
+def _atr_parse(args: argparse.Namespace) -> int:
+    from versement.vitam_reasons import reason_lines
+    from vitam_client import AtrError, parse_atr
+
+    path: Path = args.path
+    if not path.is_file():
+        _error(f"{path}: no such file")
+        return 2
+    try:
+        atr = parse_atr(path.read_bytes())
+    except AtrError as exc:
+        _error(f"{path}: {exc}")
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {"path": str(path), **atr.to_dict(), "reasons_fr": reason_lines(atr)}, ensure_ascii=False, indent=2
+            )
+        )
+        return 0
+    verdict = {"OK": "accepté", "WARNING": "accepté avec avertissements", "KO": "refusé", "FATAL": "erreur technique"}
+    lines = [
+        f"{path}: ATR SEDA {atr.seda_version}, ReplyCode {atr.reply_code or '(absent)'}"
+        f" — {'essai à blanc, ' if atr.is_test else ''}{verdict.get(atr.outcome, 'réponse inconnue')}",
+        f"  opération VITAM      {atr.operation_id or '-'}",
+        f"  versement (SIP)      {atr.message_request_identifier or '-'}",
+        f"  date d'acceptation   {atr.grant_date or '-'}",
+        f"  unités d'archives    {len(atr.units)}",
+        f"  objets               {len(atr.objects)}",
+    ]
+    lines += [f"  • {line}" for line in reason_lines(atr)]
+    print("\n".join(lines))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -83,10 +83,11 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
     from vitam_sandbox import create_app, make_tls_material, serve
 
     folder = settings.staging / "vitam-sandbox"
-    tls = make_tls_material(folder / "tls")
+    # Mutual TLS, as VITAM requires: the sandbox refuses a client without the generated certificate.
+    tls = make_tls_material(folder / "tls", require_client_cert=True)
     with serve(create_app(sandbox_config(settings, folder / "storage")), tls=tls) as base_url:
         print(f"VITAM sandbox (test and demo server) listening on {base_url}", file=sys.stderr)
-        yield with_sandbox_urls(settings, base_url, str(tls.ca_path))
+        yield with_sandbox_urls(settings, base_url, str(tls.ca_path), client_cert=tls.client_cert)
 
 
 def sandbox_config(settings: Settings, storage: Path | None) -> Any:

@@ -9,7 +9,6 @@ and leaves the batch in the state it had: nothing is half-marked done.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,8 @@ from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, Sta
 from versement.ledger.states import ARCHIVED
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
-from vitam_client import OperationStatus, VitamClient, VitamEndpoint, parse_atr
+from vitam_client import OperationStatus, VitamClient, VitamEndpoint
+from vitam_client.errors import Terminal
 
 log = logging.getLogger("versement.pipeline")
 
@@ -43,7 +43,7 @@ class StageError(Exception):
     """A stage could not complete; the batch keeps its previous state."""
 
 
-class DigestMismatch(StageError):
+class DigestMismatch(Terminal, StageError):
     """A file changed between two hand-offs (source → Parquet → SIP → VITAM)."""
 
 
@@ -555,93 +555,46 @@ def run_transfer(
     *,
     actor: str,
     on_status: Callable[[OperationStatus], None] | None = None,
+    client: VitamClient | None = None,
 ) -> Batch:
-    """Send an approved SIP to VITAM (never twice), follow the operation, store the ATR.
+    """Send an approved SIP to VITAM exactly once, follow the operation, store the ATR, and
+    verify an accepted batch by reading it back (``versement.transfer``).
 
-    ``on_status`` sees each operation status read while waiting (progress for the CLI).
+    ``on_status`` sees each operation status read while waiting (progress for the CLI);
+    ``client`` replaces the one built from the settings (tests).
     """
-    batch = ledger.batch(batch_id)
-    with vitam_client(settings) as client:
-        if batch.state == State.APPROVED:
-            batch = _submit(client, ledger, batch, actor)
-        elif batch.state != State.SUBMITTED:
-            raise StageError(f"batch {batch_id} is {batch.state}; only an approved batch can be transferred")
-        assert batch.vitam_operation_id is not None
-        return _follow(settings, client, ledger, batch, actor, on_status)
+    from versement.transfer import transfer
+
+    return transfer(settings, ledger, batch_id, actor=actor, on_status=on_status, client=client)
 
 
-def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
-    assert batch.sip_path is not None
-    actual = sha256_file(Path(batch.sip_path))
-    if actual != batch.approved_sha256:
-        raise DigestMismatch(
-            f"batch {batch.id}: the SIP's SHA-256 is {actual} but the archivist approved {batch.approved_sha256}"
-        )
-    operation_id = client.ingest(Path(batch.sip_path), manifest_sha512=batch.manifest_sha512)
-    # Persisted before anything else: from now on a retry follows this operation, never re-uploads.
-    return ledger.transition(
-        batch.id,
-        State.SUBMITTED,
-        actor=actor,
-        action="transfer.submitted",
-        details={"operation_id": operation_id, "sip_sha256": actual},
-        changes={"vitam_operation_id": operation_id},
-    )
-
-
-def _follow(
-    settings: Settings,
-    client: VitamClient,
-    ledger: Ledger,
-    batch: Batch,
-    actor: str,
-    on_status: Callable[[OperationStatus], None] | None,
+def run_verify(
+    settings: Settings, ledger: Ledger, batch_id: int, *, actor: str, client: VitamClient | None = None
 ) -> Batch:
-    operation_id = batch.vitam_operation_id
-    assert operation_id is not None
-    status = client.wait_for_operation(operation_id, timeout=settings.vitam.poll_timeout, on_status=on_status)
-    if status.needs_operator:
-        ledger.record(
-            batch.id,
-            actor=actor,
-            action="transfer.needs_operator",
-            details={"state": status.state, "status": status.status},
-        )
-        raise StageError(
-            f"batch {batch.id}: VITAM operation {operation_id} is stuck in {status.status}; ask the VITAM operator"
-        )
-    raw = client.archive_transfer_reply(operation_id)
-    atr_path = batch_folder(settings, batch.id) / "atr.xml"
-    atr_path.write_bytes(raw)
-    atr = parse_atr(raw)
-    # VITAM leaves MessageRequestIdentifier empty when it refuses a SIP before reading its header.
-    answered = atr.message_request_identifier
-    if (answered or atr.accepted) and answered != batch.message_identifier:
-        raise StageError(
-            f"batch {batch.id}: the ATR answers {atr.message_request_identifier!r}, not {batch.message_identifier!r}"
-        )
-    target = State.ACCEPTED if atr.accepted else State.REFUSED
-    summary = {
-        "reply_code": atr.reply_code,
-        "operation_id": operation_id,
-        "grant_date": atr.grant_date,
-        "units": dict(atr.units),
-        "objects": dict(atr.objects),
-        "events": [
-            {"code": e.type_code, "outcome": e.outcome, "detail": e.detail, "message": e.message} for e in atr.events
-        ],
-    }
-    return ledger.transition(
-        batch.id,
-        target,
-        actor=actor,
-        action="transfer.reply",
-        details={"reply_code": atr.reply_code, "atr_sha256": hashlib.sha256(raw).hexdigest()},
-        changes={"atr_path": str(atr_path), "atr_reply_code": atr.reply_code, "atr": summary},
-    )
+    """Check by reading back that VITAM holds what was sent; ``verified`` or ``verification_failed``."""
+    from versement.transfer import verify
+
+    return verify(settings, ledger, batch_id, actor=actor, client=client)
 
 
-def with_sandbox_urls(settings: Settings, base_url: str, ca_bundle: str) -> Settings:
+def run_dry_run(
+    settings: Settings,
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    actor: str,
+    on_status: Callable[[OperationStatus], None] | None = None,
+    client: VitamClient | None = None,
+) -> Any:
+    """Ingest with BLANK_TEST and report what VITAM would say; no state changes (an audit event)."""
+    from versement.transfer import dry_run
+
+    return dry_run(settings, ledger, batch_id, actor=actor, on_status=on_status, client=client)
+
+
+def with_sandbox_urls(
+    settings: Settings, base_url: str, ca_bundle: str, *, client_cert: tuple[str, str] | None = None
+) -> Settings:
     """Point the settings at a running sandbox (the demo's in-process test server)."""
     vitam = replace(
         settings.vitam,
@@ -650,4 +603,6 @@ def with_sandbox_urls(settings: Settings, base_url: str, ca_bundle: str) -> Sett
         access_url=f"{base_url}/access-external/v1",
         ca_bundle=ca_bundle,
     )
+    if client_cert is not None:
+        vitam = replace(vitam, client_cert=client_cert[0], client_key=client_cert[1])
     return replace(settings, vitam=vitam)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 
 from lxml import etree
@@ -36,6 +36,7 @@ class AtrEvent:
     detail: str | None
     message: str | None
     date: str | None
+    detail_data: str | None = None  # EventDetailData: a JSON string, often with evDetTechData
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class ArchiveTransferReply:
     units: Mapping[str, str] = field(default_factory=dict)  # manifest unit id -> SystemId
     objects: Mapping[str, str] = field(default_factory=dict)  # manifest object id -> system id
     events: tuple[AtrEvent, ...] = ()
+    groups: Mapping[str, str] = field(default_factory=dict)  # manifest group id -> system id
+    # KO/WARNING events VITAM attached to one unit (Management/LogBook) or to one object group
+    # or object (LogBook), by manifest id.
+    unit_events: Mapping[str, tuple[AtrEvent, ...]] = field(default_factory=dict)
+    object_events: Mapping[str, tuple[AtrEvent, ...]] = field(default_factory=dict)
 
     @property
     def is_test(self) -> bool:
@@ -61,6 +67,34 @@ class ArchiveTransferReply:
     def accepted(self) -> bool:
         """VITAM took charge of the archives: OK or WARNING, never a dry run."""
         return self.reply_code in _ACCEPTED
+
+    @property
+    def outcome(self) -> str:
+        """OK, WARNING, KO or FATAL, with the ``Test `` of a dry run removed ("" if absent)."""
+        return self.reply_code.removeprefix(_TEST_PREFIX)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready values (``versement atr parse --json``)."""
+
+        def events(found: tuple[AtrEvent, ...]) -> list[dict[str, str | None]]:
+            return [asdict(event) for event in found]
+
+        return {
+            "seda_version": self.seda_version,
+            "reply_code": self.reply_code,
+            "test": self.is_test,
+            "accepted": self.accepted,
+            "operation_id": self.operation_id,
+            "message_request_identifier": self.message_request_identifier,
+            "grant_date": self.grant_date,
+            "archival_agreement": self.archival_agreement,
+            "units": dict(self.units),
+            "groups": dict(self.groups),
+            "objects": dict(self.objects),
+            "events": events(self.events),
+            "unit_events": {key: events(value) for key, value in self.unit_events.items()},
+            "object_events": {key: events(value) for key, value in self.object_events.items()},
+        }
 
 
 def parse_atr(xml: bytes) -> ArchiveTransferReply:
@@ -83,6 +117,11 @@ def parse_atr(xml: bytes) -> ArchiveTransferReply:
         units=MappingProxyType(reader.units(root)),
         objects=MappingProxyType(reader.objects(root)),
         events=reader.events(root),
+        groups=MappingProxyType(reader.groups(root)),
+        unit_events=MappingProxyType(
+            reader.local_events(root, "s:DataObjectPackage/s:DescriptiveMetadata//s:ArchiveUnit", "Management/LogBook")
+        ),
+        object_events=MappingProxyType(reader.object_events(root)),
     )
 
 
@@ -127,12 +166,38 @@ class _Reader:
 
     def objects(self, root: etree._Element) -> dict[str, str]:
         objects: dict[str, str] = {}
-        for kind in ("BinaryDataObject", "PhysicalDataObject"):
+        # VITAM puts them on the group (DataObjectGroup/LogBook); accept them on an object too.
+        for kind in ("DataObjectGroup", "BinaryDataObject", "PhysicalDataObject"):
             for item in root.iterfind(f"s:DataObjectPackage//s:{kind}", self.ns):
                 system_id = self.text(item, "DataObjectSystemId")
                 if item.get("id") and system_id:
                     objects[item.get("id", "")] = system_id
         return objects
+
+    def groups(self, root: etree._Element) -> dict[str, str]:
+        groups: dict[str, str] = {}
+        for group in root.iterfind("s:DataObjectPackage//s:DataObjectGroup", self.ns):
+            for item in group:
+                system_id = self.text(item, "DataObjectGroupSystemId")
+                if group.get("id") and system_id:
+                    groups[group.get("id", "")] = system_id
+                    break
+        return groups
+
+    def local_events(self, root: etree._Element, where: str, logbook: str) -> dict[str, tuple[AtrEvent, ...]]:
+        found: dict[str, tuple[AtrEvent, ...]] = {}
+        for element in root.iterfind(where, self.ns):
+            events = element.findall(f"{self._path(logbook)}/s:Event", self.ns)
+            if element.get("id") and events:
+                found[element.get("id", "")] = tuple(self._event(event) for event in events)
+        return found
+
+    def object_events(self, root: etree._Element) -> dict[str, tuple[AtrEvent, ...]]:
+        found: dict[str, tuple[AtrEvent, ...]] = {}
+        # VITAM puts them on the group (DataObjectGroup/LogBook); accept them on an object too.
+        for kind in ("DataObjectGroup", "BinaryDataObject", "PhysicalDataObject"):
+            found.update(self.local_events(root, f"s:DataObjectPackage//s:{kind}", "LogBook"))
+        return found
 
     def events(self, root: etree._Element) -> tuple[AtrEvent, ...]:
         found = root.findall("s:Operation/s:Event", self.ns)
@@ -148,6 +213,7 @@ class _Reader:
             detail=self.text(event, "OutcomeDetail"),
             message=self.text(event, "OutcomeDetailMessage"),
             date=self.text(event, "EventDateTime"),
+            detail_data=self.text(event, "EventDetailData"),
         )
 
     @staticmethod

@@ -199,7 +199,7 @@ def test_scheduler_runs_the_dag_with_a_connection_then_the_cli_completes(airflow
     transferred = cli("transfer", str(batch["id"]))
     assert transferred.returncode == 0, transferred.stderr
     (batch,) = json.loads(cli("status", "--json").stdout)["batches"]
-    assert batch["state"] == "accepted" and batch["atr_reply_code"] == "OK"
+    assert batch["state"] == "verified" and batch["atr_reply_code"] == "OK"
     assert cli("audit", "verify").returncode == 0
 
     ledger = open_ledger(load(env["VERSEMENT_CONFIG"], environ=env))

@@ -151,10 +151,17 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     assert request.startswith("Demande de validation du lot n° 1 — Apogée — scolarité, 2023-2024")
     assert "Identité des étudiants : 120 lignes (source : 120), contrôle qualité conforme" in request
     sha256 = request.rsplit("--sha256 ", 1)[1].strip()
+    assert main(["transfer", "1", "--dry-run"]) == 0  # before approval: what would VITAM say?
+    out = capsys.readouterr().out
+    assert "Lot 1 : essai à blanc (BLANK_TEST, opération aeeaaa" in out and "VITAM accepterait ce paquet" in out
+    assert "l'état du lot est inchangé" in out
     assert main(["approve", "1", "--by", "Camille Archiviste", "--sha256", sha256]) == 0
     assert main(["transfer", "1"]) == 0
     out, err = capsys.readouterr()
     assert "VITAM sandbox (test and demo server) listening on https://127.0.0.1:" in err
-    assert "lot 1 : accepté par VITAM (opération VITAM" in out and "ReplyCode OK" in out
-    assert main(["transfer", "1"]) == 1  # an accepted batch is not sent again
+    assert "Lot 1 : accepté par VITAM (opération aeeaaa" in out and "ReplyCode OK" in out
+    assert "Lot 1 : vérifié dans VITAM : 7 unités et 3 objets relus, identiques à ce qui a été envoyé" in out
+    assert main(["transfer", "1"]) == 1  # a verified batch is not sent again
     assert "only an approved batch can be transferred" in capsys.readouterr().err
+    assert main(["verify", "1"]) == 1  # verified already: nothing to verify
+    assert "only a batch accepted by VITAM can be verified" in capsys.readouterr().err

@@ -63,6 +63,6 @@ def test_dag_runs_to_awaiting_approval_then_cli_completes(tmp_path, vitam_sandbo
     assert transferred.returncode == 0, transferred.stderr
     (batch,) = json.loads(cli("status", "--json").stdout)["batches"]
     assert f"opération VITAM {batch['vitam_operation_id']} : COMPLETED/OK" in transferred.stderr
-    assert batch["state"] == "accepted" and batch["atr_reply_code"] == "OK"
+    assert batch["state"] == "verified" and batch["atr_reply_code"] == "OK"
     assert batch["approved_by"] == "Camille Lefèvre"
     assert cli("audit", "verify").returncode == 0

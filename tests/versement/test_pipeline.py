@@ -63,7 +63,7 @@ def to_awaiting_approval(settings, ledger: Ledger) -> int:
 
 def check_accepted(settings, ledger: Ledger, batch_id: int, seda_schemas: Path) -> None:
     batch = ledger.batch(batch_id)
-    assert batch.state == State.ACCEPTED
+    assert batch.state == State.VERIFIED  # accepted, then read back from VITAM
     assert batch.atr_reply_code == "OK"
     atr = etree.parse(batch.atr_path)
     ns = {"s": "fr:gouv:culture:archivesdefrance:seda:v2.1"}
@@ -126,6 +126,10 @@ def test_a_sip_changed_after_approval_is_not_sent(tmp_path, seda_schemas, vitam_
         run_transfer(settings, ledger, batch_id, actor="test")
     after = ledger.batch(batch_id)
     assert after.state == State.APPROVED and after.vitam_operation_id is None
+    (refusal,) = [e for e in ledger.events(batch_id) if e.action == "transfer.refused"]
+    details = json.loads(refusal.details)
+    assert details["expected_sha256"] == after.approved_sha256 != details["found_sha256"]
+    assert ledger.verify().ok
 
 
 def test_a_rejected_batch_frees_its_scope(tmp_path, seda_schemas, vitam_sandbox):
@@ -158,12 +162,12 @@ def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
     settings = replace(settings, vitam=replace(settings.vitam, sandbox=True))
     assert run_demo(settings, serve=False) == 0
     first = capsys.readouterr().out
-    assert "accepté par VITAM" in first
+    assert "vérifié dans VITAM" in first
     ledger = open_ledger(settings)
     (batch,) = ledger.batches()
     events = len(ledger.events())
     assert run_demo(settings, serve=False) == 0
-    assert f"lot {batch.id} déjà traité (accepté par VITAM) : rien à refaire" in capsys.readouterr().err
+    assert f"lot {batch.id} déjà traité (vérifié dans VITAM) : rien à refaire" in capsys.readouterr().err
     assert [b.id for b in ledger.batches()] == [batch.id]
     assert ledger.batch(batch.id).vitam_operation_id == batch.vitam_operation_id
     assert len(ledger.events()) == events

@@ -16,6 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
+from tests.vitam_client.asgi import InProcessTransport
 from vitam_client import VitamClient, VitamEndpoint
 from vitam_sandbox import DEMO_REFERENTIALS, SandboxConfig, create_app, load_referentials
 
@@ -59,12 +60,20 @@ def http(app: Starlette) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_client(http: TestClient) -> Iterator[Callable[..., VitamClient]]:
-    """VitamClients going through the TestClient's transport (an httpx.BaseTransport)."""
+def transport(app: Starlette) -> Iterator[InProcessTransport]:
+    """The sandbox behind an httpx transport, in process."""
+    in_process = InProcessTransport(app)
+    yield in_process
+    in_process.close()
+
+
+@pytest.fixture
+def make_client(transport: InProcessTransport) -> Iterator[Callable[..., VitamClient]]:
+    """VitamClients going through the in-process transport."""
 
     def make(**overrides: Any) -> VitamClient:
-        # Not closed afterwards: the TestClient owns the transport they share.
-        return VitamClient(endpoint(**overrides), transport=http._transport, sleep=no_sleep)
+        # Not closed afterwards: the fixture owns the transport they share.
+        return VitamClient(endpoint(**overrides), transport=transport, sleep=no_sleep)
 
     yield make
 

@@ -11,7 +11,16 @@ import httpx
 import pytest
 
 from tests.vitam_client.conftest import endpoint, no_sleep
-from vitam_client import OperationStatus, VitamClient, VitamError, VitamTimeout, VitamTransportError
+from vitam_client import (
+    OperationStatus,
+    VitamClient,
+    VitamError,
+    VitamPreconditionFailed,
+    VitamServerError,
+    VitamTimeout,
+    VitamTransportError,
+    is_transient,
+)
 
 OPERATION = "aeeaaaaaachk7bs6abo3walwa3jx6vyaaaaq"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -193,11 +202,22 @@ def test_atr_still_missing_after_all_attempts() -> None:
     assert sleeps == [2.0, 4.0]
 
 
-def test_atr_other_errors_are_not_retried() -> None:
+def test_atr_server_errors_are_retried_with_backoff_then_raised_as_transient() -> None:
     handler, seen = scripted(httpx.Response(500, json={"httpCode": 500, "code": "040105", "message": "boom"}))
-    with pytest.raises(VitamError, match="boom"):
+    sleeps: list[float] = []
+    with pytest.raises(VitamServerError, match="boom") as caught:
+        make(handler, sleeps).archive_transfer_reply(OPERATION)
+    assert len(seen) == 4  # RetryPolicy().attempts
+    assert sleeps == [2.0, 4.0, 8.0]
+    assert is_transient(caught.value) and not caught.value.terminal
+
+
+def test_atr_client_errors_are_not_retried() -> None:
+    handler, seen = scripted(httpx.Response(412, json={"httpCode": 412, "code": "040101", "message": "bad id"}))
+    with pytest.raises(VitamPreconditionFailed, match="bad id") as caught:
         make(handler).archive_transfer_reply(OPERATION)
     assert len(seen) == 1
+    assert caught.value.terminal and not is_transient(caught.value)
 
 
 def test_atr_network_errors_are_retried() -> None:

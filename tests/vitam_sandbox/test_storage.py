@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from starlette.exceptions import StarletteDeprecationWarning
+import httpx
 
+from tests.vitam_client.asgi import InProcessTransport
 from tests.vitam_client.conftest import endpoint, no_sleep
 from tests.vitam_client.sips import build_sip
 from vitam_client import VitamClient, parse_atr
 from vitam_sandbox import SandboxConfig, create_app
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
 
-
-def client_for(config: SandboxConfig) -> tuple[TestClient, VitamClient]:
-    http = TestClient(create_app(config))
-    return http, VitamClient(endpoint(), transport=http._transport, sleep=no_sleep)
+def client_for(config: SandboxConfig) -> tuple[InProcessTransport, VitamClient]:
+    transport = InProcessTransport(create_app(config))
+    return transport, VitamClient(endpoint(), transport=transport, sleep=no_sleep)
 
 
 def test_operations_atrs_and_units_survive_a_restart(sandbox_config: SandboxConfig, tmp_path: Path) -> None:
@@ -54,8 +50,8 @@ def test_without_storage_a_restart_forgets(sandbox_config: SandboxConfig, tmp_pa
     with first_http:
         operation_id = first.ingest(build_sip(tmp_path))
     second_http, _ = client_for(sandbox_config)
-    with second_http:
-        answer = second_http.head(f"/admin-external/v1/operations/{operation_id}", headers={"X-Tenant-Id": "0"})
+    with httpx.Client(transport=second_http, base_url="http://testserver") as raw:
+        answer = raw.head(f"/admin-external/v1/operations/{operation_id}", headers={"X-Tenant-Id": "0"})
         assert answer.status_code == 404
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from vitam_client.errors import Terminal
+
 
 class State(StrEnum):
     NEW = "new"
@@ -14,10 +16,14 @@ class State(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # The intent to upload is recorded before the first byte leaves: a transfer found here was
+    # interrupted, and VITAM's logbook decides whether the SIP arrived (versement/transfer.py).
+    SUBMITTING = "submitting"
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     REFUSED = "refused"
     VERIFIED = "verified"
+    VERIFICATION_FAILED = "verification_failed"  # what VITAM holds differs from what was sent
 
 
 TRANSITIONS: dict[State, frozenset[State]] = {
@@ -27,12 +33,15 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.QUALITY_FAILED: frozenset({State.VALIDATED}),  # only by an archivist's written override
     State.PACKAGED: frozenset({State.AWAITING_APPROVAL}),
     State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED}),
-    State.APPROVED: frozenset({State.SUBMITTED, State.AWAITING_APPROVAL}),  # back: approval withdrawn
+    State.APPROVED: frozenset({State.SUBMITTING, State.AWAITING_APPROVAL}),  # back: approval withdrawn
     State.REJECTED: frozenset(),
+    State.SUBMITTING: frozenset({State.SUBMITTED}),
     State.SUBMITTED: frozenset({State.ACCEPTED, State.REFUSED}),
-    State.ACCEPTED: frozenset({State.VERIFIED}),
+    State.ACCEPTED: frozenset({State.VERIFIED, State.VERIFICATION_FAILED}),
     State.REFUSED: frozenset(),
     State.VERIFIED: frozenset(),
+    # Not closed: the archives are in VITAM. A later verification may succeed once explained.
+    State.VERIFICATION_FAILED: frozenset({State.VERIFIED}),
 }
 
 # A batch in one of these states no longer blocks a new batch for the same source and scope.
@@ -51,10 +60,12 @@ LABELS_FR: dict[State, str] = {
     State.AWAITING_APPROVAL: "en attente de validation",
     State.APPROVED: "validé par l'archiviste",
     State.REJECTED: "refusé par l'archiviste",
+    State.SUBMITTING: "envoi à VITAM en cours",
     State.SUBMITTED: "transféré, en attente de VITAM",
     State.ACCEPTED: "accepté par VITAM",
     State.REFUSED: "rejeté par VITAM",
     State.VERIFIED: "vérifié dans VITAM",
+    State.VERIFICATION_FAILED: "VÉRIFICATION EN ÉCHEC",
 }
 
 
@@ -63,7 +74,7 @@ OVERRIDE_ACTION = "quality.override"
 OVERRIDE_LABEL_FR = "dérogation de l'archiviste au contrôle qualité"
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Terminal, Exception):
     """A state change the life cycle does not allow; nothing was changed."""
 
     def __init__(self, batch_id: int, current: State, target: State) -> None:

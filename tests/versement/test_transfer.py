@@ -1,0 +1,340 @@
+"""Exactly-once transfer, outcomes, dry run and verification, against a sandbox of their own over
+HTTPS with client certificates (each test counts the ingests the sandbox received)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from vitam_sandbox import TlsMaterial, create_app, make_tls_material, serve
+
+from tests.versement.conftest import demo_environ
+from tests.versement.test_pipeline import to_awaiting_approval
+from versement.config import Settings, load
+from versement.demo import sandbox_config
+from versement.ledger import Ledger, State, open_ledger
+from versement.pipeline import DigestMismatch, approve, endpoint, run_dry_run, run_transfer, run_verify
+from versement.transfer import OperationFatal, OperationStuck, outcome_text
+from vitam_client import Terminal, Transient, UploadOutcomeUnknown, VitamClient
+from vitam_client.tls import ssl_context
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class World:
+    settings: Settings
+    environ: dict[str, str]
+    ledger: Ledger
+    tls: TlsMaterial
+
+    def client(self, rewrite: Callable[[httpx.Request, httpx.Response], httpx.Response] | None = None) -> VitamClient:
+        """A client over mutual TLS; ``rewrite`` may alter VITAM's answers (fault injection)."""
+        vitam = self.settings.vitam
+        assert vitam.ca_bundle and vitam.client_cert and vitam.client_key
+        inner = httpx.HTTPTransport(verify=ssl_context(vitam.ca_bundle, (vitam.client_cert, vitam.client_key)))
+        transport: httpx.BaseTransport = Rewriting(inner, rewrite) if rewrite else inner
+        return VitamClient(endpoint(self.settings), transport=transport, sleep=lambda s: time.sleep(min(s, 0.02)))
+
+    def ingests(self, batch_id: int) -> list[str]:
+        """The INGEST operations VITAM holds for the batch's MessageIdentifier."""
+        identifier = self.ledger.batch(batch_id).message_identifier
+        assert identifier
+        with VitamClient(endpoint(self.settings)) as client:
+            return [op.operation_id for op in client.ingests_of_message(identifier)]
+
+    def actions(self, batch_id: int) -> list[str]:
+        return [e.action for e in self.ledger.events(batch_id)]
+
+    def details(self, batch_id: int, action: str) -> dict[str, Any]:
+        found = [json.loads(e.details) for e in self.ledger.events(batch_id) if e.action == action]
+        assert found, f"no {action} event"
+        return found[-1]
+
+    def approved(self) -> int:
+        batch_id = to_awaiting_approval(self.settings, self.ledger)
+        approve(self.ledger, batch_id, approver="Camille Archiviste", sha256=self.ledger.batch(batch_id).sip_sha256)
+        return batch_id
+
+
+class Rewriting(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, rewrite: Callable[[httpx.Request, httpx.Response], httpx.Response]):
+        self.inner = inner
+        self.rewrite = rewrite
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        return self.rewrite(request, response)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def make_world(tmp_path: Path, seda_schemas: Path, **config_changes: Any) -> Iterator[World]:
+    tls = make_tls_material(tmp_path / "tls", require_client_cert=True)
+    assert tls.client_cert_path and tls.client_key_path
+    base = load(REPO / "config" / "demo.toml", environ={"VERSEMENT__SEDA__SCHEMAS": str(seda_schemas)})
+    config = replace(sandbox_config(base, tmp_path / "vitam-storage"), **config_changes)
+    with serve(create_app(config), tls=tls) as base_url:
+        environ = demo_environ(
+            tmp_path,
+            seda_schemas,
+            (base_url, tls.ca_path),
+            VERSEMENT__VITAM__CLIENT_CERT=str(tls.client_cert_path),
+            VERSEMENT__VITAM__CLIENT_KEY=str(tls.client_key_path),
+        )
+        settings = load(REPO / "config" / "demo.toml", environ=environ)
+        yield World(settings, environ, open_ledger(settings), tls)
+
+
+@pytest.fixture
+def world(tmp_path: Path, seda_schemas: Path) -> Iterator[World]:
+    yield from make_world(tmp_path, seda_schemas)
+
+
+# -- exactly once -------------------------------------------------------------------------------
+
+KILLED_AFTER_THE_202 = """
+import os, sys
+from versement.config import config_path, load
+from versement.ledger import open_ledger
+from versement.pipeline import endpoint, run_transfer
+from vitam_client import VitamClient
+
+class KilledAfterThe202(VitamClient):
+    def ingest(self, *args, **kwargs):
+        super().ingest(*args, **kwargs)
+        os._exit(137)  # as SIGKILL: the upload finished, the operation id was never written
+
+settings = load(config_path(None))
+with KilledAfterThe202(endpoint(settings)) as client:
+    run_transfer(settings, open_ledger(settings), int(sys.argv[1]), actor="doomed", client=client)
+"""
+
+
+def test_a_process_killed_after_the_upload_is_resumed_with_exactly_one_ingest(world: World, tmp_path: Path) -> None:
+    batch_id = world.approved()
+    script = tmp_path / "doomed.py"
+    script.write_text(KILLED_AFTER_THE_202)
+    env = {**os.environ, **world.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script), str(batch_id)], env=env, cwd=REPO, timeout=120)
+    assert done.returncode == 137
+    killed = world.ledger.batch(batch_id)
+    assert killed.state == State.SUBMITTING and killed.vitam_operation_id is None
+    (sent,) = world.ingests(batch_id)  # VITAM did receive it
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    assert batch.vitam_operation_id == sent
+    assert world.ingests(batch_id) == [sent]  # exactly one ingest
+    decision = world.details(batch_id, "transfer.resumed")
+    assert decision["decision"] == "follow" and decision["operation_id"] == sent
+    assert "transfer.submitted" not in world.actions(batch_id)
+    assert world.ledger.verify().ok
+
+
+def test_an_upload_that_never_reached_vitam_is_sent_again_once(world: World) -> None:
+    batch_id = world.approved()
+
+    class NeverArrives(VitamClient):
+        def ingest(self, *args: Any, **kwargs: Any) -> str:
+            raise UploadOutcomeUnknown("POST /ingests: no answer (ConnectError: connection refused)")
+
+    with NeverArrives(endpoint(world.settings)) as client, pytest.raises(UploadOutcomeUnknown) as caught:
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=client)
+    assert isinstance(caught.value, Transient)
+    assert world.ledger.batch(batch_id).state == State.SUBMITTING
+    assert world.details(batch_id, "transfer.upload_failed")["kind"] == "UploadOutcomeUnknown"
+    assert world.ingests(batch_id) == []
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    assert world.details(batch_id, "transfer.resumed")["decision"] == "upload"
+    assert world.ingests(batch_id) == [batch.vitam_operation_id]
+
+
+def test_a_connection_dropped_after_the_upload_is_followed_not_resent(world: World) -> None:
+    batch_id = world.approved()
+
+    def drop_the_202(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/ingests"):
+            raise httpx.RemoteProtocolError("server disconnected without sending a response")
+        return response
+
+    with pytest.raises(UploadOutcomeUnknown):
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(drop_the_202))
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    assert world.ingests(batch_id) == [batch.vitam_operation_id]
+
+
+def test_a_sip_changed_while_submitting_is_not_sent_and_the_refusal_is_recorded(world: World) -> None:
+    batch_id = world.approved()
+
+    class NeverArrives(VitamClient):
+        def ingest(self, *args: Any, **kwargs: Any) -> str:
+            raise UploadOutcomeUnknown("no answer")
+
+    with NeverArrives(endpoint(world.settings)) as client, pytest.raises(UploadOutcomeUnknown):
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=client)
+    sip = Path(str(world.ledger.batch(batch_id).sip_path))
+    sip.write_bytes(sip.read_bytes() + b"\0")
+    with pytest.raises(DigestMismatch) as caught:
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert isinstance(caught.value, Terminal)
+    refusal = world.details(batch_id, "transfer.refused")
+    assert refusal["found_sha256"] != refusal["expected_sha256"]
+    assert "il n'est pas envoyé" in refusal["reason"]
+    assert world.ingests(batch_id) == []
+    assert world.ledger.batch(batch_id).state == State.SUBMITTING
+
+
+# -- outcomes -----------------------------------------------------------------------------------
+
+
+def test_a_refusal_is_explained_in_french(tmp_path: Path, seda_schemas: Path) -> None:
+    rules = {"ACC-00016": "AccessRule", "ACC-00017": "AccessRule"}  # APP-00001 unknown to this VITAM
+    for world in make_world(tmp_path, seda_schemas, rules=rules):
+        batch_id = world.approved()
+        batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+        assert batch.state == State.REFUSED and batch.atr_reply_code == "KO"
+        (reason,) = world.details(batch_id, "transfer.refused_by_vitam")["reasons"]
+        assert reason["code"] == "UNITS_RULES_COMPUTE.UNKNOWN.KO"
+        assert reason["step"] == "contrôle des unités d'archives"
+        assert "APP-00001" in (reason["where"] or "")
+        text = outcome_text(world.ledger, batch)
+        assert text.startswith(f"Lot {batch_id} : REFUSÉ par VITAM")
+        assert "une règle de gestion citée n'existe pas" in text and "À faire" in text
+        assert batch.active_key is None  # the scope is free for a new attempt
+
+
+def test_a_fatal_operation_waits_for_an_operator(world: World) -> None:
+    batch_id = world.approved()
+
+    def fatal(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.method == "HEAD" and "/operations/" in request.url.path:
+            headers = {"X-Global-Execution-State": "PAUSE", "X-Global-Execution-Status": "FATAL"}
+            return httpx.Response(202, headers=headers)
+        return response
+
+    with pytest.raises(OperationFatal) as caught:
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(fatal))
+    assert isinstance(caught.value, Terminal)
+    assert "l'exploitant VITAM doit la reprendre" in str(caught.value)
+    assert world.ledger.batch(batch_id).state == State.SUBMITTED
+    assert world.details(batch_id, "transfer.needs_operator")["reason"] == "fatal"
+    # Once the operator has acted, the same command finishes the job, without a second upload.
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED and world.ingests(batch_id) == [batch.vitam_operation_id]
+
+
+def test_an_operation_stuck_past_the_poll_timeout(world: World) -> None:
+    batch_id = world.approved()
+    world.settings = replace(world.settings, vitam=replace(world.settings.vitam, poll_timeout=0.2))
+
+    def running(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.method == "HEAD" and "/operations/" in request.url.path:
+            headers = {"X-Global-Execution-State": "RUNNING", "X-Global-Execution-Status": "STARTED"}
+            return httpx.Response(202, headers=headers)
+        return response
+
+    with pytest.raises(OperationStuck) as caught:
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(running))
+    assert isinstance(caught.value, Transient)
+    assert world.details(batch_id, "transfer.needs_operator")["reason"] == "timeout"
+    assert world.ledger.batch(batch_id).state == State.SUBMITTED
+
+
+# -- dry run ------------------------------------------------------------------------------------
+
+
+def test_a_dry_run_reports_and_changes_nothing(world: World) -> None:
+    batch_id = to_awaiting_approval(world.settings, world.ledger)  # also before approval
+    report = run_dry_run(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert report.reply_code == "Test OK" and report.outcome == "OK"
+    assert "VITAM accepterait ce paquet" in report.text()
+    assert world.ledger.batch(batch_id).state == State.AWAITING_APPROVAL
+    event = world.details(batch_id, "transfer.dry_run")
+    assert event["reply_code"] == "Test OK" and event["operation_id"] == report.operation_id
+    assert world.ingests(batch_id) == []  # BLANK_TEST is INGEST_TEST: nothing archived
+    with VitamClient(endpoint(world.settings)) as client:
+        assert client.logbook_operation(report.operation_id).type_proc == "INGEST_TEST"
+        assert client.units_by_operation(report.operation_id) == []
+
+
+# -- verification -------------------------------------------------------------------------------
+
+
+def test_a_mismatch_read_back_is_loud_and_a_later_verification_can_clear_it(world: World) -> None:
+    batch_id = world.approved()
+
+    def altered(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/objects"):
+            data = response.json()
+            version = data["$results"][0]["#qualifiers"][0]["versions"][0]
+            version["MessageDigest"] = "0" * 128
+            version["Size"] += 1
+            return httpx.Response(200, json=data)
+        return response
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(altered))
+    assert batch.state == State.VERIFICATION_FAILED
+    problems = world.details(batch_id, "verify.mismatch")["problems"]
+    assert any("l'empreinte SHA-512 détenue par VITAM diffère" in p for p in problems)
+    assert any("octets" in p for p in problems)
+    text = outcome_text(world.ledger, batch)
+    assert "VÉRIFICATION EN ÉCHEC" in text and "✗" in text
+
+    batch = run_verify(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    verified = world.details(batch_id, "verify")
+    assert verified["units_read"] == 7 and verified["objects_checked"] == 3
+
+
+def test_units_missing_from_vitam_fail_the_verification(world: World) -> None:
+    batch_id = world.approved()
+
+    def one_unit_less(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/access-external/v1/units"):
+            data = response.json()
+            data["$results"] = data["$results"][1:]
+            return httpx.Response(200, json=data)
+        return response
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(one_unit_less))
+    assert batch.state == State.VERIFICATION_FAILED
+    problems = world.details(batch_id, "verify.mismatch")["problems"]
+    assert any("VITAM restitue 6 unités d'archives pour l'opération, le bordereau en déclare 7" in p for p in problems)
+    assert any("introuvable dans VITAM" in p for p in problems)
+
+
+def test_accepted_with_warnings_is_verified_and_says_so(world: World) -> None:
+    batch_id = world.approved()
+    warning = (
+        b"<ReplyCode>WARNING</ReplyCode><Operation><Event><EventTypeCode>CHECK_OBJECT_SIZE</EventTypeCode>"
+        b"<EventType>V\xc3\xa9rification de la taille des objets</EventType><Outcome>WARNING</Outcome>"
+        b"<OutcomeDetail>CHECK_OBJECT_SIZE.WARNING</OutcomeDetail>"
+        b"<OutcomeDetailMessage>taille d\xc3\xa9clar\xc3\xa9e incorrecte</OutcomeDetailMessage></Event></Operation>"
+    )
+
+    def warned(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/archivetransferreply"):
+            return httpx.Response(200, content=response.content.replace(b"<ReplyCode>OK</ReplyCode>", warning))
+        return response
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(warned))
+    assert batch.state == State.VERIFIED and batch.atr_reply_code == "WARNING"
+    assert "transfer.accepted_with_warnings" in world.actions(batch_id)
+    text = outcome_text(world.ledger, batch)
+    assert "accepté par VITAM avec avertissements" in text
+    assert "la taille d'un fichier diffère de celle déclarée" in text
