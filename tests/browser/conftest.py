@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from browser import create_app
 from extractors.files import sha256_file
 from versement.config import BrowserConfig
-from versement.ledger import Dataset, Ledger, State
+from versement.ledger import Dataset, Ledger, State, trail
 from versement.ledger.accounts import Accounts
 
 PASSWORDS = {
@@ -80,6 +80,10 @@ ATR = """<?xml version="1.0" encoding="UTF-8"?>
 MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
 <ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
   <DataObjectPackage>
+    <DataObjectGroup id="GRP_TRAIL">
+      <BinaryDataObject id="BDO_TRAIL"><Uri>content/journal-audit-lot-000001.json</Uri>
+        <FileInfo><Filename>journal-audit-lot-000001.json</Filename></FileInfo></BinaryDataObject>
+    </DataObjectGroup>
     <DescriptiveMetadata>
       <ArchiveUnit id="ID_SERIE">
         <Management>
@@ -154,6 +158,9 @@ def build_ledger(folder: Path) -> Ledger:
     with zipfile.ZipFile(sip, "w") as archive:
         archive.writestr("manifest.xml", MANIFEST)
         archive.writestr("content/individus.csv", "COD_IND\n1\n")
+        # The batch's trail up to packaging travels inside its SIP, as run_package puts it.
+        trail_document = trail.document(ledger.batch(accepted.id), ledger.events(accepted.id))
+        archive.writestr(f"content/{trail.filename(accepted.id)}", trail_document)
     sip_sha256 = sha256_file(sip)  # audit verify re-reads every packaged SIP
     ledger.transition(
         accepted.id,
@@ -188,6 +195,7 @@ def build_ledger(folder: Path) -> Ledger:
             "approved_sha256": sip_sha256,
         },
     )
+    ledger.transition(accepted.id, State.SUBMITTING, actor="extraction", action="transfer.submitting")
     ledger.transition(
         accepted.id,
         State.SUBMITTED,

@@ -41,7 +41,7 @@ def test_batch_page_follows_the_lineage_to_vitam(as_role, ledger):
     page = client.get("/lots/1").text
     assert "Lot n° 1 — apogee 2023-2024" in page
     assert 'data-state="accepted"' in page and "accepté par VITAM" in page
-    assert "b" * 64 in page and "c" * 128 in page  # SIP and manifest digests
+    assert ledger.batch(1).sip_sha256 in page and "c" * 128 in page  # SIP and manifest digests
     assert "Camille Archiviste le 2026-12-01 09:10:00 UTC" in page and "identique au SIP" in page
     assert "Commentaire : Conforme au tableau de gestion" in page
     assert "data-operation>aeeaaaaaagh23tjvabz5gamgjd7hmjaaaaaq" in page

@@ -19,7 +19,7 @@ from versement.ledger.accounts import Accounts
 PUBLIC = {"/connexion", "/sante", "/static"}
 SAMPLE = {"batch_id": "1", "name": "individus"}
 # What must never show to someone not signed in: data, digests, names, paths.
-SECRETS = ("apogee", "LEFÈVRE", "Camille", "b" * 64, "staging", "individus.parquet")
+SECRETS = ("apogee", "LEFÈVRE", "Camille", "Conforme au tableau de gestion", "staging", "individus.parquet")
 
 
 def route_paths(app) -> list[tuple[str, set[str]]]:

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, create_engine, insert
 
+from extractors.scope import Scope
 from versement.config import Settings, load
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+DEMO_YEAR_SCOPE = Scope.academic_year(2023)  # the last year the synthetic Apogée holds
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +35,7 @@ def demo_environ(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], 
         "VERSEMENT__LEDGER__URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
         "VERSEMENT__PATHS__STAGING": str(tmp_path / "staging"),
         "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{tmp_path / 'apogee.sqlite'}",
+        "VERSEMENT__SOURCES__HARPEGE__URL": f"sqlite:///{tmp_path / 'harpege.sqlite'}",
         "VERSEMENT__SEDA__SCHEMAS": str(seda_schemas),
         "VERSEMENT__VITAM__SANDBOX": "false",
         "VERSEMENT__VITAM__INGEST_URL": f"{base_url}/ingest-external/v1",
@@ -86,7 +89,7 @@ def packaged(tmp_path, seda_schemas, monkeypatch):
     settings = load(Path(environ["VERSEMENT_CONFIG"]), environ=environ)
     ledger = open_ledger(settings)
     prepare_sources(settings)
-    batch = run_extract(settings, ledger, "apogee", actor="test")
+    batch = run_extract(settings, ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
     run_validate(settings, ledger, batch.id, actor="test")
     batch = run_package(settings, ledger, batch.id, actor="test")
     yield settings, ledger, batch

@@ -23,6 +23,7 @@ PATH_TO_ACCEPTED = [
     State.PACKAGED,
     State.AWAITING_APPROVAL,
     State.APPROVED,
+    State.SUBMITTING,
     State.SUBMITTED,
     State.ACCEPTED,
 ]

@@ -57,6 +57,7 @@ def accepted_batch(ledger: Ledger) -> int:
         action="approve",
         changes={"approved_by": "Camille Archiviste", "approved_sha256": "b" * 64, "approver_identity": "os:camille"},
     )
+    ledger.transition(batch.id, State.SUBMITTING, actor="t", action="transfer.submitting")
     ledger.transition(
         batch.id, State.SUBMITTED, actor="t", action="transfer.submitted", changes={"vitam_operation_id": OPERATION}
     )

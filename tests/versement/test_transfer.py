@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from vitam_sandbox import TlsMaterial, create_app, make_tls_material, serve
 
 from tests.versement.conftest import demo_environ
 from tests.versement.test_pipeline import to_awaiting_approval
@@ -26,6 +25,7 @@ from versement.pipeline import DigestMismatch, approve, endpoint, run_dry_run, r
 from versement.transfer import OperationFatal, OperationStuck, outcome_text
 from vitam_client import Terminal, Transient, UploadOutcomeUnknown, VitamClient
 from vitam_client.tls import ssl_context
+from vitam_sandbox import TlsMaterial, create_app, make_tls_material, serve
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from vitam_sandbox import SandboxConfig, create_app, make_tls_material, serve
 
 from tests.vitam_client.conftest import endpoint, no_sleep
 from tests.vitam_client.sips import CONTENT, MANIFEST_21, MESSAGE_IDENTIFIER, build_sip
@@ -24,6 +23,7 @@ from vitam_client import (
     VitamUnauthorized,
     parse_atr,
 )
+from vitam_sandbox import SandboxConfig, create_app, make_tls_material, serve
 
 
 def finished(client: VitamClient, sip: Path, **options: str) -> str:

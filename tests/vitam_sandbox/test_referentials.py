@@ -40,10 +40,12 @@ def test_every_identifier_of_the_demo_configuration_is_in_its_referentials() -> 
     institution = demo["institution"]
     for agency in (institution["identifier"], institution["submission_agency"], demo["vitam"]["archival_agency"]):
         assert agency in referentials.agencies
-    for source in demo["sources"].values():
-        for dataset in source["datasets"]:
-            assert referentials.rule_type(dataset["appraisal_rule"]) == "AppraisalRule"
-            assert referentials.rule_type(dataset["access_rule"]) == "AccessRule"
+    from versement.pipeline import RULES_BY_RECORD_TYPE  # the rules each record type is packaged with
+
+    for rules in RULES_BY_RECORD_TYPE.values():
+        if rules.appraisal:
+            assert referentials.rule_type(rules.appraisal) == "AppraisalRule"
+        assert referentials.rule_type(rules.access) == "AccessRule"
 
 
 def folder_with(tmp_path: Path, name: str, text: str) -> Path:
