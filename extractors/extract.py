@@ -315,7 +315,8 @@ def _extract_dataset(
         partial.unlink(missing_ok=True)
         raise
     seconds = time.monotonic() - clock
-    schema = pa.schema([pa.field(c.name, t) for c, t in zip(columns, reading.targets, strict=True)])
+    names = archive_names(spec, [c.name for c in columns])
+    schema = pa.schema([pa.field(n, t) for n, t in zip(names, reading.targets, strict=True)])
     described_columns = tuple((f.name, str(f.type)) for f in schema)
     with source.reporting(spec.name, "cannot write the manifest of"):
         manifests.write_manifest(
@@ -362,6 +363,28 @@ def _extract_dataset(
         marker=reader.marker,
         manifest=manifest,
     )
+
+
+def archive_names(spec: DatasetSpec, names: Sequence[str]) -> list[str]:
+    """Column names as the archive keeps them: as the specification spells them.
+
+    PostgreSQL folds unquoted names to lower case and Oracle to upper case, so the same spec SQL
+    returns ``cod_ind`` from one and ``COD_IND`` from the other. A name the specification
+    declares (key, person key, described column) keeps the spec's spelling; any other folded
+    name follows the spec's convention (an upper-case key: upper case), so a dataset reads the
+    same whatever database it came from.
+    """
+    declared = {n.casefold(): n for n in (*spec.key, *(spec.columns or {}), spec.person_key or "") if n}
+    upper = all(k == k.upper() for k in spec.key)
+    out = []
+    for name in names:
+        if name.casefold() in declared:
+            out.append(declared[name.casefold()])
+        elif upper and name == name.lower():
+            out.append(name.upper())
+        else:
+            out.append(name)
+    return out
 
 
 def _output_columns(spec: DatasetSpec, described: Sequence[Column]) -> tuple[list[Column], list[str]]:
@@ -423,8 +446,9 @@ def _write(
     row_group_rows: int,
     open_writer: OpenWriter,
 ) -> int:
-    fields = [pa.field(c.name, t) for c, t in zip(reading.columns, reading.targets, strict=True)]
-    metadata = {"versement.dataset": spec.name, "versement.key": ",".join(key)}
+    names = archive_names(spec, [c.name for c in reading.columns])
+    fields = [pa.field(n, t) for n, t in zip(names, reading.targets, strict=True)]
+    metadata = {"versement.dataset": spec.name, "versement.key": ",".join(archive_names(spec, key))}
     schema = pa.schema(fields, metadata=metadata)
     positions = [[c.name for c in reading.columns].index(k) for k in key]
     rows = 0

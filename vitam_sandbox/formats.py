@@ -43,6 +43,13 @@ def identify(path: Path, *, declared_puid: str | None = None) -> Identification 
         return None
     candidates = [candidate for _, candidate in matches]
     chosen = next((c for c in candidates if c.puid == declared_puid), candidates[0])
+    if chosen.puid != declared_puid and chosen.basis == "extension" and declared_puid is not None:
+        # A match on the extension alone cannot tell formats sharing it (.json: JSON, Tweet JSON,
+        # GeoJSON...). A declared format of the same MIME type is as good a reading of the
+        # extension, so the declaration stands, as a signature-less identification allows.
+        declared = fido_formats().get(declared_puid)
+        if declared is not None and chosen.mime_type and chosen.mime_type in declared.mime_types:
+            return Identification(declared_puid, declared.name, chosen.mime_type, "extension")
     return chosen
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from seda import SchemaError
-from tests.versement.conftest import demo_settings
+from tests.versement.conftest import DEMO_YEAR_SCOPE, demo_settings
 from versement.cli import main
 from versement.ledger import Ledger, State
 
@@ -127,7 +127,7 @@ def test_packaging_without_schemas_is_refused_unless_asked_and_then_recorded(
     ledger = Ledger(settings.ledger_url)
     ledger.migrate()
     prepare_sources(settings)
-    batch = run_extract(settings, ledger, "apogee", actor="test")
+    batch = run_extract(settings, ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
     batch = run_validate(settings, ledger, batch.id, actor="test")
     with pytest.raises(SchemaError, match=r"typo does not hold the SEDA 2\.1 schemas"):
         run_package(settings, ledger, batch.id, actor="test")
