@@ -37,6 +37,7 @@ from lxml import etree
 from seda import schemas
 from seda.container import CONTAINER, DIGEST, READ_ERRORS, Layout, check_object, inspect_layout
 from seda.derived import derived_vitam_schema
+from seda.hostile import CHECK as SAFETY_CHECK
 from seda.references import CHECK as REFERENCES
 from seda.references import Declared as _Declared
 from seda.references import declared_ids, reference_issue, references_in
@@ -71,6 +72,7 @@ def validate_sip_streamed(
     vitam: bool = True,
     rules: RulesReferential | None = None,
     parallel: bool = True,
+    skip_reason: str = "schemas folder not configured",
 ) -> ValidationReport:
     """Validate a zipped SIP without holding its manifest; same checks and verdict as the
     document path (``seda.validation.validate_sip``)."""
@@ -90,12 +92,17 @@ def validate_sip_streamed(
             return builder.build(None)
         manifest = layout.manifest
         builder.ran(WELL_FORMED)
-        refused = _hostile_prolog(archive, manifest, builder)
-        if refused:
-            return builder.build(None)
+        if _declares_dtd(archive, manifest):
+            # The document path's xml-safety check names every hostile construct (DTD, external
+            # entities, XInclude) without expanding or fetching any: let it answer, once.
+            archive.close()
+            return validation.validate_sip(
+                sip, schema_dir, version=version, vitam=vitam, skip_reason=skip_reason, rules=rules, streamed=False
+            )
+        builder.ran(SAFETY_CHECK)  # no DTD: nothing can declare or pull in entities
         ns = _root_namespace(archive, manifest)
         declared = version_of(ns)
-        plan = _SchemaPlan(schema_dir, declared, vitam, builder)
+        plan = _SchemaPlan(schema_dir, declared, vitam, builder, skip_reason)
         vitam_future = _start_vitam_pass(Path(sip), manifest, plan, parallel)
         try:
             state = _checking_pass(archive, layout, manifest, plan.official, rules, ns)
@@ -132,7 +139,16 @@ def validate_sip_streamed(
 class _SchemaPlan:
     """Which schema checks run for this manifest, and which are skipped (and why)."""
 
-    def __init__(self, schema_dir: Path | None, version: str | None, vitam: bool, builder: ReportBuilder) -> None:
+    def __init__(
+        self,
+        schema_dir: Path | None,
+        version: str | None,
+        vitam: bool,
+        builder: ReportBuilder,
+        skip_reason: str = "schemas folder not configured",
+    ) -> None:
+        from seda.validation import _require  # a folder given must hold the schemas: one rule, both paths
+
         self.version = version
         self.official: Any = None
         self.official_name = f"seda-{version}"
@@ -143,27 +159,21 @@ class _SchemaPlan:
         if version is None:
             return
         if schema_dir is None:
-            self._skip(self.official_name, "schemas folder not configured")
+            self._skip(self.official_name, skip_reason)
             if vitam:
-                self._skip(self.vitam_name, "schemas folder not configured")
+                self._skip(self.vitam_name, skip_reason)
             else:
                 builder.skip(self.vitam_name, "disabled by the caller")
             return
         official = schemas.official_path(Path(schema_dir), version)
-        reason = schemas.missing_reason(official)
-        if reason is None:
-            self.official = schemas.official_schema(official.resolve())
-        else:
-            self._skip(self.official_name, reason)
+        _require(Path(schema_dir), official, version)
+        self.official = schemas.official_schema(official.resolve())
         if not vitam:
             builder.skip(self.vitam_name, "disabled by the caller")
             return
         main = schemas.vitam_path(Path(schema_dir), version)
-        reason = schemas.missing_reason(main)
-        if reason is None:
-            self.vitam_main = main.resolve()
-        else:
-            self._skip(self.vitam_name, reason)
+        _require(Path(schema_dir), main, version)
+        self.vitam_main = main.resolve()
 
     def _skip(self, check: str, reason: str) -> None:
         log.warning("SEDA schema validation SKIPPED: %s (%s)", check, reason)
@@ -499,26 +509,13 @@ class _References:
         return found
 
 
-def _hostile_prolog(archive: zipfile.ZipFile, manifest: str, builder: ReportBuilder) -> bool:
-    """The xml-safety check of the document path, on the manifest's prolog: a DTD is refused
-    before anything parses the document (XXE, entity expansion)."""
-    from seda.hostile import CHECK, HEAD_BYTES, doctype_line
+def _declares_dtd(archive: zipfile.ZipFile, manifest: str) -> bool:
+    """Whether the manifest's prolog holds a DOCTYPE (read from its head, nothing parsed)."""
+    from seda.hostile import HEAD_BYTES, doctype_line
 
-    builder.ran(CHECK)
     try:
         with archive.open(manifest) as stream:
             head = stream.read(HEAD_BYTES)
     except READ_ERRORS:
         return False  # the checking pass reports the unreadable manifest
-    line = doctype_line(head)
-    if line is None:
-        return False
-    builder.add(
-        Issue(
-            CHECK,
-            "manifest declares a DTD: refused, a SEDA manifest needs none "
-            "and DTDs carry XXE and entity-expansion attacks",
-            line,
-        )
-    )
-    return True
+    return doctype_line(head) is not None

@@ -125,7 +125,9 @@ def validate_sip(
     if streamed:
         from seda.stream_validation import validate_sip_streamed
 
-        return validate_sip_streamed(sip, schema_dir, version=version, vitam=vitam, rules=rules)
+        return validate_sip_streamed(
+            sip, schema_dir, version=version, vitam=vitam, rules=rules, skip_reason=skip_reason
+        )
     builder = ReportBuilder()
     builder.ran(CONTAINER)
     try:

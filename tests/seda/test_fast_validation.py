@@ -190,8 +190,10 @@ def test_a_doctype_is_refused(good_sip, tmp_path, seda_schemas):
     report = validate_sip(sip, seda_schemas)
 
     assert not report.valid
-    assert [issue.check for issue in report.issues] == ["xml"]
-    assert "DOCTYPE" in report.issues[0].message
+    assert {issue.check for issue in report.issues} == {"xml-safety"}  # refused before any schema check
+    assert "declares a DTD" in report.issues[0].message and report.issues[0].line == 2
+    assert any("external entity" in issue.message and "nothing was read" in issue.message for issue in report.issues)
+    assert report.to_dict() == validate_sip(sip, seda_schemas, streamed=False).to_dict()  # both paths agree
 
 
 def test_streamed_validation_memory_is_flat(tmp_path, seda_schemas):

@@ -144,6 +144,8 @@ def test_record_appends_to_the_same_chain(ledger):
 
 
 def test_migrations_produce_exactly_the_models(ledger):
+    import versement.ledger.accounts  # noqa: F401  (the browser's accounts table is a ledger model too)
+
     with ledger.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
