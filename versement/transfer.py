@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -254,7 +255,7 @@ def _resume(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             "(no vitam.access_contract): the SIP is not sent again"
         )
     intent = _intent_time(ledger, batch.id)
-    found = client.ingests_of_message(message_identifier)
+    found = _ingests_once_read(client, message_identifier)
     candidates: list[tuple[LogbookOperation, str | None]] = []
     ignored: list[tuple[LogbookOperation, str | None]] = []
     for operation in found:
@@ -633,3 +634,19 @@ def _last_details(ledger: Ledger, batch_id: int, actions: tuple[str, ...]) -> di
         return {}
     details = json.loads(events[-1].details)
     return details if isinstance(details, dict) else {}
+
+
+# VITAM sets an ingest's obIdIn to the MessageIdentifier only once CHECK_HEADER has read the
+# manifest, a few seconds after the 202: an upload that has just arrived is not yet findable.
+HEADER_WAIT_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _ingests_once_read(client: VitamClient, message_identifier: str) -> list[LogbookOperation]:
+    """The ingests VITAM holds for the SIP, asked again while a just-arrived one may be unread."""
+    found = client.ingests_of_message(message_identifier)
+    for pause in HEADER_WAIT_SECONDS:
+        if found:
+            break
+        time.sleep(pause)
+        found = client.ingests_of_message(message_identifier)
+    return found

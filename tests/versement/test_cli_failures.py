@@ -171,18 +171,17 @@ def test_extracting_an_archived_scope_again_needs_supersede_and_reason(tmp_path,
         monkeypatch.setenv(name, value)
     settings = load(DEMO, environ=environ)
     ledger = open_ledger(settings)
-    scope = settings.source("apogee").scope()
-    archived = ledger.create_batch("apogee", scope, "test")
+    archived = ledger.create_batch("apogee", DEMO_YEAR_SCOPE.label, "test", scope_detail=DEMO_YEAR_SCOPE.to_json())
     for state in PATH_TO_ACCEPTED:
         ledger.transition(archived.id, state, actor="test", action=f"to-{state}")
 
-    assert main(["extract", "apogee"]) == 2
+    assert main(["extract", "apogee", "--year", "2023"]) == 2
     assert f"--supersede {archived.id} --reason TEXT" in capsys.readouterr().err
-    assert main(["extract", "apogee", "--supersede", str(archived.id)]) == 2
+    assert main(["extract", "apogee", "--year", "2023", "--supersede", str(archived.id)]) == 2
     assert "needs a reason" in capsys.readouterr().err
     assert len(ledger.batches()) == 1
 
-    assert main(["extract", "apogee", "--supersede", str(archived.id), "--reason", "Correction des notes"]) == 0
+    assert main(["extract", "apogee", "--year", "2023", "--supersede", str(archived.id), "--reason", "Correction"]) == 0
     capsys.readouterr()
     new = ledger.batches()[-1]
     assert new.supersedes == archived.id and new.state == State.EXTRACTED
