@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -83,7 +84,7 @@ def build(folder: Path) -> Ledger:
     return ledger
 
 
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+def serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
     import socket
 
     sock = socket.socket()
