@@ -148,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = command("audit", _audit_verify, "check the audit trail")
     audit.add_argument("action", choices=["verify"])
+    audit.add_argument(
+        "--vitam", action="store_true", help="also compare transferred batches with VITAM's logbook (needs VITAM)"
+    )
 
     from versement.sources_cli import add_commands as add_sources_commands
 
@@ -462,7 +465,20 @@ def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: A
 
 def _audit_verify(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    check = _ledger(settings).verify()
+    ledger = _ledger(settings)
+    check = ledger.verify()
+    if args.vitam:
+        from dataclasses import replace
+
+        from versement.demo import sandbox
+        from versement.pipeline import vitam_client
+        from versement.transfer import logbook_mismatches
+
+        with sandbox(settings) as live, vitam_client(live) as client:
+            outside = logbook_mismatches(ledger, client)
+        check = replace(check, ok=check.ok and not outside, problems=(*check.problems, *outside))
+        if check.ok:
+            print("VITAM's logbook holds every transferred batch, for its SIP, with the outcome the ledger recorded")
     if check.ok:
         anchored = f", and against the anchor log {check.anchor}" if check.anchor else " (no anchor log)"
         print(

@@ -650,3 +650,39 @@ def _ingests_once_read(client: VitamClient, message_identifier: str) -> list[Log
         time.sleep(pause)
         found = client.ingests_of_message(message_identifier)
     return found
+
+
+# States whose batch VITAM has answered for: the ledger's record of them must match VITAM's logbook.
+_ANSWERED = {State.ACCEPTED, State.VERIFIED, State.REFUSED, State.VERIFICATION_FAILED}
+
+
+def logbook_mismatches(ledger: Ledger, client: VitamClient) -> list[str]:
+    """How the ledger's transferred batches differ from what VITAM's logbook holds.
+
+    The ledger proves itself (chain, rows, anchor log); this anchors it outside the institution
+    too: each batch VITAM answered for must have its ingest operation in VITAM's logbook, for
+    its SIP (obIdIn), with the outcome the ledger recorded from the ATR.
+    """
+    problems = []
+    for batch in ledger.batches():
+        if State(batch.state) not in _ANSWERED or not batch.vitam_operation_id:
+            continue
+        try:
+            operation = client.logbook_operation(batch.vitam_operation_id)
+        except VitamNotFound:
+            problems.append(
+                f"batch {batch.id}: VITAM's logbook has no operation {batch.vitam_operation_id}, "
+                "which the ledger says VITAM answered"
+            )
+            continue
+        if operation.message_identifier != batch.message_identifier:
+            problems.append(
+                f"batch {batch.id}: VITAM's operation {operation.operation_id} is for "
+                f"{operation.message_identifier!r}, the ledger sent {batch.message_identifier!r}"
+            )
+        if operation.outcome != batch.atr_reply_code:
+            problems.append(
+                f"batch {batch.id}: VITAM's logbook says {operation.outcome} for operation "
+                f"{operation.operation_id}, the ledger recorded {batch.atr_reply_code}"
+            )
+    return problems

@@ -359,3 +359,25 @@ def test_accepted_with_warnings_is_verified_and_says_so(world: World) -> None:
     text = outcome_text(world.ledger, batch)
     assert "accepté par VITAM avec avertissements" in text
     assert "la taille d'un fichier diffère de celle déclarée" in text
+
+
+def test_the_ledger_is_compared_with_vitams_logbook(world: World) -> None:
+    from sqlalchemy import update
+
+    from versement.ledger.models import Batch
+    from versement.transfer import logbook_mismatches
+
+    batch_id = world.approved()
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    assert logbook_mismatches(world.ledger, world.client()) == []
+
+    # A ledger rewritten whole (events and rows alike) still disagrees with VITAM's own record.
+    with world.ledger.session() as session:
+        session.execute(update(Batch).where(Batch.id == batch_id).values(atr_reply_code="KO"))
+    (problem,) = logbook_mismatches(world.ledger, world.client())
+    assert f"batch {batch_id}: VITAM's logbook says OK" in problem and "the ledger recorded KO" in problem
+    with world.ledger.session() as session:
+        session.execute(update(Batch).where(Batch.id == batch_id).values(vitam_operation_id="aeeaaaaaaaunknown"))
+    (problem,) = logbook_mismatches(world.ledger, world.client())
+    assert "VITAM's logbook has no operation aeeaaaaaaaunknown" in problem
