@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, insert
 
 from extractors.scope import Scope
 from versement.config import Settings, load
@@ -50,27 +49,6 @@ def demo_environ(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], 
 def demo_settings(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], **overrides: str) -> Settings:
     """The embedded default with every writable path under tmp_path, pointed at the sandbox."""
     return load(DEMO, environ=demo_environ(tmp_path, seda_schemas, sandbox, **overrides))
-
-
-def copy_source_to(url: str, sqlite_path: Path) -> None:
-    """Load the synthetic Apogée tables into another database, with the same column types."""
-    source = create_engine(f"sqlite:///{sqlite_path}")
-    target = create_engine(url)
-    metadata = MetaData()
-    metadata.reflect(source)
-    tables = [t for t in metadata.sorted_tables if not t.name.startswith("_")]
-    with target.begin() as connection:
-        for table in tables:
-            table.create(connection)
-    with source.connect() as reading, target.begin() as writing:
-        for table in tables:
-            # Raw values: SQLite keeps 38-digit numbers and dates as text, PostgreSQL casts them.
-            result = reading.exec_driver_sql(f'SELECT * FROM "{table.name}"')
-            rows = [dict(zip(result.keys(), row, strict=True)) for row in result]
-            if rows:
-                writing.execute(insert(table), rows)
-    source.dispose()
-    target.dispose()
 
 
 NO_SANDBOX = ("https://127.0.0.1:9", Path("/nonexistent-ca.pem"))  # packaging never calls VITAM

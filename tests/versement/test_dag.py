@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.versement.conftest import demo_environ
+from versement.config import load
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = REPO / "config" / "demo.toml"
 
 RUN_DAG = """
 import importlib.util, sys
@@ -55,7 +57,8 @@ def test_dag_runs_to_awaiting_approval_then_cli_completes(tmp_path, vitam_sandbo
 
     (batch,) = json.loads(cli("status", "--json").stdout)["batches"]
     assert batch["state"] == "awaiting_approval"
-    assert all(d["quality"] for d in batch["datasets"]) and len(batch["datasets"]) == 3
+    shipped = load(DEMO_CONFIG, environ={}).source("apogee").datasets
+    assert all(d["quality"] for d in batch["datasets"]) and len(batch["datasets"]) == len(shipped)
 
     approved = cli("approve", str(batch["id"]), "--by", "Camille Lefèvre", "--sha256", batch["sip_sha256"])
     assert approved.returncode == 0, approved.stderr
