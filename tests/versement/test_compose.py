@@ -47,7 +47,9 @@ def compose() -> list[str]:
     if command is None and os.geteuid() == 0 and shutil.which("apt-get"):
         quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=quiet, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "docker-compose"], env=quiet, capture_output=True, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "docker-compose"], env=quiet, capture_output=True, timeout=600
+        )
         command = _compose_command()
     if command is None:
         pytest.skip("no docker compose client, and Debian's docker-compose could not be installed")

@@ -13,9 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -90,6 +87,12 @@ class Ledger:
 
     def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision (idempotent)."""
+        # Alembic is imported here, not with the module: DAG files import the ledger's types and
+        # must load fast (tests/versement/test_dag_hygiene.py).
+        from alembic import command
+        from alembic.config import Config
+        from alembic.migration import MigrationContext
+
         self._check_reachable()
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
