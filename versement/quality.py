@@ -89,12 +89,15 @@ def _brief(summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def override(ledger: Ledger, batch_id: int, *, by: str, reason: str) -> Batch:
+def override(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
     """An archivist lifts a failed quality gate, in writing: quality_failed → validated, audited.
 
     The justification is in the audit event and beside each failed dataset's quality summary,
-    so it travels with the batch to the approval request and the browser.
+    so it travels with the batch to the approval request and the browser. ``identity`` is the
+    authenticated identity of the caller where there is one (the browser's signed-in account);
+    the event keeps it beside the declared name, else the operating-system account.
     """
+    from versement.pipeline import approver_identity  # pipeline imports this module
     if not by.strip():
         raise QualityRefused("une dérogation doit porter le nom de l'archiviste (--by)")
     if not reason.strip():
@@ -131,7 +134,13 @@ def override(ledger: Ledger, batch_id: int, *, by: str, reason: str) -> Batch:
         State.VALIDATED,
         actor=by,
         action=OVERRIDE_ACTION,
-        details={**record, "label": OVERRIDE_LABEL_FR, "lifted": failed},
+        details={
+            **record,
+            "label": OVERRIDE_LABEL_FR,
+            "lifted": failed,
+            "identity": approver_identity(identity),
+            "authenticated": identity is not None and bool(identity.strip()),
+        },
         changes={"active_key": key},
         dataset_updates=updates,
     )
