@@ -98,6 +98,7 @@ def override(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: s
     the event keeps it beside the declared name, else the operating-system account.
     """
     from versement.pipeline import approver_identity  # pipeline imports this module
+
     if not by.strip():
         raise QualityRefused("une dérogation doit porter le nom de l'archiviste (--by)")
     if not reason.strip():
