@@ -120,7 +120,7 @@ def override(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: s
         d.name: [
             describe_outcome(o)
             for o in (d.quality or {}).get("outcomes", [])
-            if not o["success"] and o["severity"] == "critical"
+            if not o.get("success") and o.get("severity", "critical") == "critical"
         ]
         for d in batch.datasets
         if d.quality_success is False
