@@ -164,11 +164,17 @@ def approval_lines(batch: Batch) -> list[str]:
                     f"    ⚠ {dataset.name} : {describe_outcome(o)} — {o.get('unexpected_count') or 0} ligne(s)"
                     " (avertissement)"
                 )
+        for disabled in quality.get("disabled") or ():
+            kwargs = disabled.get("kwargs") or {}
+            described = describe_outcome(
+                {"expectation": disabled.get("type"), "column": kwargs.get("column"), "details": disabled}
+            )
+            lines.append(f"    ○ {dataset.name} : {described} non effectué — {disabled.get('reason')}")
         if quality.get("override"):
             record = quality["override"]
             lines.append(f"    ✎ {dataset.name} : dérogation de {record['by']} : {record['reason']}")
     if lines:
-        lines.insert(0, "  Contrôle qualité (échecs ✗, avertissements ⚠, dérogations ✎) :")
+        lines.insert(0, "  Contrôle qualité (échecs ✗, avertissements ⚠, contrôles non effectués ○, dérogations ✎) :")
     return lines
 
 
