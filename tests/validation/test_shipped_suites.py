@@ -195,6 +195,7 @@ PLANTED: Mapping[str, list[tuple[str, str, Any, str, str | None, str]]] = {
         ),
         ("resultats_elements", "COD_ADM", "9", "expect_column_values_to_be_in_set", "COD_ADM", "critical"),
         ("resultats_elements", "NOT_SUB_ELP", "XYZ", REFERENCE, "NOT_SUB_ELP", "warning"),
+        ("ref_etablissements", "COD_ETB", "075065E", "expect_column_values_to_match_regex", "COD_ETB", "critical"),
         ("ref_types_resultat", "COD_NEG_TRE", 7, "expect_column_values_to_be_in_set", "COD_NEG_TRE", "critical"),
         ("theses_hdr", "DAT_FIN_CFD_THS", date(2001, 1, 1), PAIR, None, "warning"),
     ],
