@@ -32,11 +32,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from browser import data, manifest
+from browser.quality import batch_quality
 from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
 from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
 from versement.config import BrowserConfig
 from versement.ledger import LABELS_FR, AuditEvent, Ledger, LedgerError, State
 from versement.ledger.accounts import ROLE_LABELS_FR, Accounts
+from versement.quality import QualityRefused, override
 
 __all__ = ["ACTIONS_FR", "CHECKS_FR", "create_app", "failed_checks"]
 
@@ -221,7 +223,35 @@ def create_app(
             tree=tree,
             tree_error=tree_error,
             system_ids=system_ids,
+            quality=batch_quality(found.datasets, user, config.sensitive_roles),
         )
+
+    async def batch_override(request: Request) -> Response:
+        """An archivist lifts the batch's failed quality gate: versement.quality.override, in writing."""
+        user: User | None = request.state.user
+        if user is None:
+            return refused(request, 401, "Veuillez vous connecter.")
+        if not user.may("override"):
+            return refused(request, 403, "Votre rôle ne permet pas de lever un contrôle qualité.")
+        form = await request.form()
+        if not csrf_ok(request, form.get("csrf")):
+            return refused(request, 403, "Formulaire expiré : veuillez réessayer.")
+        batch_id = request.path_params["batch_id"]
+        reason = str(form.get("motif", ""))[:4000].strip()
+
+        def lift() -> str | None:
+            try:
+                override(ledger, batch_id, by=user.name, reason=reason, identity=f"{user.via}:{user.name}")
+            except (QualityRefused, LedgerError) as exc:
+                return str(exc)
+            return None
+
+        problem = await run_in_threadpool(lift)
+        if problem is not None:
+            return refused(request, 400, f"Dérogation refusée : {problem}.")
+        return RedirectResponse(f"/lots/{batch_id}#qualite", status_code=303)
+
+    batch_override.permission = "override"  # type: ignore[attr-defined]
 
     @guarded("download")
     def atr_download(request: Request, user: User) -> Response:
@@ -368,6 +398,7 @@ def create_app(
         Route("/deconnexion", logout, methods=["POST"]),
         Route("/", dashboard),
         Route("/lots/{batch_id:int}", batch_page),
+        Route("/lots/{batch_id:int}/derogation", batch_override, methods=["POST"]),
         Route("/lots/{batch_id:int}/atr.xml", atr_download),
         Route("/lots/{batch_id:int}/manifest.xml", manifest_download),
         Route("/lots/{batch_id:int}/jeux/{name}", dataset_page),

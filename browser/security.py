@@ -34,6 +34,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "export": frozenset({"auditor", "archivist"}),
     "audit_log": frozenset({"auditor", "admin"}),
     "accounts": frozenset({"admin"}),
+    "override": frozenset({"archivist", "admin"}),  # lift a failed quality gate (versement.quality)
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from validation.labels import describe_outcome
 from versement.ledger.accounts import ROLE_LABELS_FR
 
 # How the ledger's actions read in the audit log shown to archivists and auditors.
@@ -61,22 +62,29 @@ CHECKS_FR = {
 OPERATORS_FR = {"contient": "contient", "egal": "=", "commence": "commence par", "vide": "vide", "non_vide": "non vide"}
 
 
-def failed_checks(quality: dict[str, Any] | None) -> list[str]:
-    """The failed checks of a dataset, in French: what, on which column, how many rows."""
+def describe_check(outcome: dict[str, Any]) -> str:
+    """One failed check in French: what, on which column, how many rows."""
+    text = CHECKS_FR.get(outcome.get("expectation", "")) or describe_outcome(outcome)
+    columns = outcome.get("column") or ", ".join(outcome.get("details", {}).get("kwargs", {}).get("column_list", []))
+    if columns and outcome.get("expectation", "") in CHECKS_FR:
+        text += f" ({columns})"
+    count = outcome.get("unexpected_count")
+    if count:
+        text += f" : {count} ligne{'s' if count > 1 else ''}"
+    return text
+
+
+def failed_checks(quality: dict[str, Any] | None, severity: str | None = None) -> list[str]:
+    """The failed checks of a dataset, in French; ``severity="critical"`` keeps the blocking ones
+    only, ``"warning"`` the others (warnings and information), None all of them."""
     problems = []
     for outcome in (quality or {}).get("outcomes", []):
         if outcome.get("success"):
             continue
-        text = CHECKS_FR.get(outcome.get("expectation", ""), outcome.get("expectation", "?"))
-        columns = outcome.get("column") or ", ".join(
-            outcome.get("details", {}).get("kwargs", {}).get("column_list", [])
-        )
-        if columns:
-            text += f" ({columns})"
-        count = outcome.get("unexpected_count")
-        if count:
-            text += f" : {count} ligne{'s' if count > 1 else ''}"
-        problems.append(text)
+        blocking = outcome.get("severity", "critical") == "critical"
+        if severity is not None and blocking != (severity == "critical"):
+            continue
+        problems.append(describe_check(outcome))
     return problems
 
 

@@ -1,7 +1,11 @@
 """A self-contained HTML quality report per batch (opens offline: no script, no remote asset).
 
-great-expectations' Data Docs load jQuery, Vega and Font Awesome from CDNs, so they would not
-open on an isolated archive workstation; this page carries its own style and nothing else.
+great-expectations' Data Docs are not used: the templates of great-expectations 1.x (checked on
+1.24.1, ``render/view/templates/js_script_imports.j2`` and ``page.j2``) load jQuery, Bootstrap,
+bootstrap-table, popper, Vega and Font Awesome from public CDNs with no setting for local copies,
+so the pages would not render on an isolated archive workstation; building them would also need
+a file data context, the results rebuilt as great-expectations objects and renderers for
+versement's own expectation types. This page carries its own style and nothing else.
 Examples that hold personal data are masked: the browser shows them to authorised roles only.
 """
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from extractors.scope import Scope
-from extractors.specs import SPECS_DIR, unknown_key_problem
+from extractors.specs import SPECS_DIR, SpecError, load_tool, unknown_key_problem
 
 SUITES_DIR = SPECS_DIR / "suites"
 SEVERITIES: Final = ("critical", "warning", "info")
@@ -365,6 +365,8 @@ def build_suite(context: DatasetContext, *, tool: str | None, folder: Path | Non
                         "which the default suite does not hold",
                     )
                 disabled.append((expectations.pop(expectation.identity), str(reason)))
+            elif (skipped := _not_extracted(expectation, context, tool)) is not None:
+                disabled.append((expectation, skipped))
             else:
                 expectations[expectation.identity] = expectation
     suite = Suite(context.name, tuple(expectations.values()), tuple(disabled), tuple(files))
@@ -372,9 +374,36 @@ def build_suite(context: DatasetContext, *, tool: str | None, folder: Path | Non
     return suite
 
 
+def _not_extracted(expectation: Expectation, context: DatasetContext, tool: str | None) -> str | None:
+    """Why a file's expectation cannot apply to this batch by the deployment's choice, or None.
+
+    A column the deployment left out (``exclude_columns``, sensitive classes) or a dataset of the
+    tool's specification the deployment did not extract: the expectation is reported as not run,
+    with the reason. Any other missing column or dataset stays a configuration error.
+    """
+    left_out = set(context.spec.get("exclude_columns") or ())
+    for column in expectation.columns:
+        if column in left_out and column not in context.columns:
+            return f"colonne {column} laissée de côté à l'extraction"
+    reference = expectation.kwargs.get("reference_dataset")
+    if isinstance(reference, str) and reference not in context.batch_datasets and tool:
+        try:
+            known: tuple[str, ...] = load_tool(tool).names()
+        except (SpecError, OSError):  # a tool without a shipped specification: nothing is known absent
+            known = ()
+        if reference in known:
+            return f"jeu de données {reference} non extrait dans ce lot"
+    return None
+
+
 def check_columns(suite: Suite, columns: Mapping[str, str]) -> None:
-    """Every column an expectation names exists in the dataset (configuration error otherwise)."""
+    """Every column an expectation names exists in the dataset (configuration error otherwise).
+
+    ``expect_column_to_exist`` is the exception: a missing column is its failure, not an error.
+    """
     for expectation in suite.expectations:
+        if expectation.type == "expect_column_to_exist":
+            continue
         for column in expectation.columns:
             if column not in columns:
                 raise SuiteError(

@@ -89,12 +89,16 @@ def _brief(summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def override(ledger: Ledger, batch_id: int, *, by: str, reason: str) -> Batch:
+def override(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
     """An archivist lifts a failed quality gate, in writing: quality_failed → validated, audited.
 
     The justification is in the audit event and beside each failed dataset's quality summary,
-    so it travels with the batch to the approval request and the browser.
+    so it travels with the batch to the approval request and the browser. ``identity`` is the
+    authenticated identity of the caller where there is one (the browser's signed-in account);
+    the event keeps it beside the declared name, else the operating-system account.
     """
+    from versement.pipeline import approver_identity  # pipeline imports this module
+
     if not by.strip():
         raise QualityRefused("une dérogation doit porter le nom de l'archiviste (--by)")
     if not reason.strip():
@@ -116,7 +120,7 @@ def override(ledger: Ledger, batch_id: int, *, by: str, reason: str) -> Batch:
         d.name: [
             describe_outcome(o)
             for o in (d.quality or {}).get("outcomes", [])
-            if not o["success"] and o["severity"] == "critical"
+            if not o.get("success") and o.get("severity", "critical") == "critical"
         ]
         for d in batch.datasets
         if d.quality_success is False
@@ -131,7 +135,13 @@ def override(ledger: Ledger, batch_id: int, *, by: str, reason: str) -> Batch:
         State.VALIDATED,
         actor=by,
         action=OVERRIDE_ACTION,
-        details={**record, "label": OVERRIDE_LABEL_FR, "lifted": failed},
+        details={
+            **record,
+            "label": OVERRIDE_LABEL_FR,
+            "lifted": failed,
+            "identity": approver_identity(identity),
+            "authenticated": identity is not None and bool(identity.strip()),
+        },
         changes={"active_key": key},
         dataset_updates=updates,
     )
@@ -154,11 +164,17 @@ def approval_lines(batch: Batch) -> list[str]:
                     f"    ⚠ {dataset.name} : {describe_outcome(o)} — {o.get('unexpected_count') or 0} ligne(s)"
                     " (avertissement)"
                 )
+        for disabled in quality.get("disabled") or ():
+            kwargs = disabled.get("kwargs") or {}
+            described = describe_outcome(
+                {"expectation": disabled.get("type"), "column": kwargs.get("column"), "details": disabled}
+            )
+            lines.append(f"    ○ {dataset.name} : {described} non effectué — {disabled.get('reason')}")
         if quality.get("override"):
             record = quality["override"]
             lines.append(f"    ✎ {dataset.name} : dérogation de {record['by']} : {record['reason']}")
     if lines:
-        lines.insert(0, "  Contrôle qualité (échecs ✗, avertissements ⚠, dérogations ✎) :")
+        lines.insert(0, "  Contrôle qualité (échecs ✗, avertissements ⚠, contrôles non effectués ○, dérogations ✎) :")
     return lines
 
 

@@ -159,3 +159,27 @@ def test_the_cli_prints_the_french_table_and_overrides(
     assert "contrôle qualité levé par Camille Archiviste" in capsys.readouterr().out
     assert ledger.batch(batch_id).state == State.VALIDATED
     assert cli.main(["override", str(batch_id), "--by", "Camille Archiviste", "--reason", "encore"]) == 1
+
+
+def test_checks_not_run_travel_to_the_approval_request() -> None:
+    from types import SimpleNamespace
+
+    from versement.quality import approval_lines
+
+    quality = {
+        "outcomes": [],
+        "disabled": [
+            {
+                "type": "expect_column_values_to_be_valid_nir",
+                "kwargs": {"column": "NO_INSEE"},
+                "reason": "colonne NO_INSEE laissée de côté à l'extraction",
+            }
+        ],
+    }
+    batch = cast(Any, SimpleNamespace(datasets=[SimpleNamespace(name="agents_identite", quality=quality)]))
+    lines = approval_lines(batch)
+    assert "contrôles non effectués ○" in lines[0]
+    assert lines[1] == (
+        "    ○ agents_identite : NIR bien formé, clé exacte (NO_INSEE) non effectué"
+        " — colonne NO_INSEE laissée de côté à l'extraction"
+    )
