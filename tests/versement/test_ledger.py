@@ -281,7 +281,7 @@ def test_an_archived_scope_is_superseded_only_on_purpose(ledger, archived):
     assert json.loads(superseded.details)["superseded_by"] == new.id
     assert json.loads(superseded.details)["reason"] == reason
     assert ledger.verify().ok
-    with pytest.raises(LedgerError, match=f"already superseded by batch {new.id}"):
+    with pytest.raises(LedgerError, match=f"a déjà été remplacé par le lot {new.id}"):
         ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason=reason)
     with ledger.engine.begin() as connection:  # the link cannot be edited away unseen
         connection.execute(text(f"UPDATE batch SET superseded_by = NULL WHERE id = {old}"))
