@@ -18,6 +18,7 @@ from typing import Any
 
 from versement import progress
 from versement.config import ConfigError, Settings, config_path, load
+from versement.messages import FrenchArgumentParser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,11 +78,11 @@ def _error(message: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="versement", description=__doc__.splitlines()[0])
+    parser = FrenchArgumentParser(prog="versement", description="versement des lots d'une source dans VITAM")
     parser.add_argument(
         "--config",
         type=Path,
-        help="deployment TOML file (default: $VERSEMENT_CONFIG, then config/demo.toml)",
+        help="fichier TOML du déploiement (par défaut : $VERSEMENT_CONFIG, puis config/demo.toml)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -90,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    demo = command("demo", _demo, "run the whole pipeline on the embedded default, then serve the browser")
+    demo = command(
+        "demo", _demo, "dérouler tout le versement sur la configuration embarquée, puis servir le navigateur"
+    )
     demo.add_argument("--no-serve", action="store_true", default=bool(os.environ.get("NO_SERVE")))
     demo.add_argument("--port", type=int, default=8000)
 
@@ -99,14 +102,22 @@ def _parser() -> argparse.ArgumentParser:
         _extract,
         "extraire les jeux de données d'une source (un instantané) dans un nouveau lot par périmètre",
     )
-    extract.add_argument("source")
+    extract.add_argument("source", help="la source, par son nom dans la configuration (apogee, harpege…)")
     scope = extract.add_mutually_exclusive_group()
-    scope.add_argument("--year", help="année universitaire par sa première année (2023 = 2023-2024), ou année civile")
-    scope.add_argument("--years", help="une suite d'années universitaires, un lot par année : 2005-2023")
-    scope.add_argument("--period", help="une période, pour les outils extraits par période : 2000-01-01..2023-12-31")
+    scope.add_argument(
+        "--year", metavar="ANNÉE", help="année universitaire par sa première année (2023 = 2023-2024), ou année civile"
+    )
+    scope.add_argument(
+        "--years", metavar="ANNÉES", help="une suite d'années universitaires, un lot par année : 2005-2023"
+    )
+    scope.add_argument(
+        "--period", metavar="PÉRIODE", help="une période, pour les outils extraits par période : 2000-01-01..2023-12-31"
+    )
     scope.add_argument("--all", action="store_true", help="tout (outils extraits sans périmètre)")
     extract.add_argument("--supersede", type=int, metavar="N", help="le lot archivé de ce périmètre à remplacer")
-    extract.add_argument("--reason", help="pourquoi le lot archivé est remplacé (obligatoire avec --supersede)")
+    extract.add_argument(
+        "--reason", metavar="MOTIF", help="pourquoi le lot archivé est remplacé (obligatoire avec --supersede)"
+    )
     for name, handler, text in (
         ("validate", _validate, "lancer le contrôle qualité d'un lot extrait"),
         ("package", _package, "construire et contrôler le SIP d'un lot contrôlé, puis demander sa validation"),
@@ -114,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         ("verify", _verify, "relire dans VITAM un lot accepté et le comparer avec ce qui a été envoyé"),
     ):
         sub = command(name, handler, text)
-        sub.add_argument("batch", type=int)
+        sub.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
         if name == "package":
             sub.add_argument(
                 "--no-schemas", action="store_true", help="passer les contrôles de schéma du SIP (consigné)"
@@ -133,24 +144,28 @@ def _parser() -> argparse.ArgumentParser:
     approve = command(
         "approve", _approve, "valider un lot en attente de validation (liée à l'empreinte SHA-256 de son SIP)"
     )
-    approve.add_argument("batch", type=int)
-    approve.add_argument("--by", required=True, help="le nom de l'archiviste qui valide")
-    approve.add_argument("--sha256", help="l'empreinte du SIP examiné (obligatoire) ; refusée si le SIP diffère")
-    approve.add_argument("--comment", default="", help="un commentaire, gardé au journal")
+    approve.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    approve.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste qui valide")
+    approve.add_argument(
+        "--sha256", metavar="EMPREINTE", help="l'empreinte du SIP examiné (obligatoire) ; refusée si le SIP diffère"
+    )
+    approve.add_argument("--comment", metavar="TEXTE", default="", help="un commentaire, gardé au journal")
 
     withdraw = command("withdraw", _withdraw, "retirer la validation d'un lot pas encore transféré")
-    withdraw.add_argument("batch", type=int)
-    withdraw.add_argument("--by", required=True, help="le nom de l'archiviste")
-    withdraw.add_argument("--reason", required=True, help="le motif, gardé au journal d'audit")
+    withdraw.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    withdraw.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    withdraw.add_argument("--reason", required=True, metavar="MOTIF", help="le motif, gardé au journal d'audit")
     override = command("override", _override, "lever par écrit un contrôle qualité en échec (archiviste)")
-    override.add_argument("batch", type=int)
-    override.add_argument("--by", required=True, help="le nom de l'archiviste")
-    override.add_argument("--reason", required=True, help="la justification, gardée au journal d'audit")
+    override.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    override.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    override.add_argument(
+        "--reason", required=True, metavar="MOTIF", help="la justification, gardée au journal d'audit"
+    )
 
     reject = command("reject", _reject, "refuser un lot en attente de validation")
-    reject.add_argument("batch", type=int)
-    reject.add_argument("--by", required=True, help="le nom de l'archiviste")
-    reject.add_argument("--reason", required=True, help="le motif, gardé au journal d'audit")
+    reject.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    reject.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    reject.add_argument("--reason", required=True, metavar="MOTIF", help="le motif, gardé au journal d'audit")
 
     status = command("status", _status, "lister les lots et leur état")
     status.add_argument("--json", action="store_true")
@@ -167,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_sources_commands(command)
 
-    sip = command("sip", _sip_validate, "check a SIP (zip) or a manifest against the SEDA and VITAM schemas")
+    sip = command("sip", _sip_validate, "contrôler un SIP (zip) ou un bordereau sur les schémas SEDA et VITAM")
     sip.add_argument("action", choices=["validate"])
     sip.add_argument("path", type=Path)
     sip.add_argument("--seda", choices=["2.1", "2.2", "2.3"])
@@ -182,7 +197,9 @@ def _parser() -> argparse.ArgumentParser:
 
     from vitam_sandbox.cli import add_arguments, run
 
-    add_arguments(command("vitam-sandbox", run, "serve the VITAM sandbox, a test and demo server (not VITAM)"))
+    add_arguments(
+        command("vitam-sandbox", run, "servir le bac à sable VITAM, serveur de test et de démonstration (pas VITAM)")
+    )
     from versement.browse import add_commands  # browse, accounts
 
     add_commands(command, _settings)

@@ -116,3 +116,31 @@ def test_the_main_failure_paths_speak_french(cli, capsys):
     for text in said:
         assert "versement: error" not in text and "Traceback" not in text
         assert english_in(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["approve", "1", "--sha256", "ab"], "versement approve : erreur : arguments obligatoires manquants : --by"),
+        (["approve", "un", "--by", "Camille"], "argument LOT : un nombre entier est attendu, pas 'un'"),
+        (["extract", "apogee", "--year", "2023", "--all"], "argument --all : incompatible avec l'argument --year"),
+        (["audit", "check"], "argument action : choix invalide 'check' (possibles : 'verify')"),
+        (["status", "--tout"], "versement : erreur : arguments inconnus : --tout"),
+    ],
+    ids=["missing-option", "not-a-number", "exclusive", "bad-choice", "unknown"],
+)
+def test_a_command_line_mistake_is_explained_in_french(capsys, argv, expected):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.startswith("usage : versement")
+    assert english_in(err.split("\n", 1)[1].split("erreur :", 1)[1]) == []
+
+
+def test_the_help_of_a_batch_command_is_french(capsys):
+    with pytest.raises(SystemExit):
+        main(["approve", "--help"])
+    text = capsys.readouterr().out
+    assert "afficher cette aide et quitter" in text and "le numéro du lot" in text
+    assert english_in(text) == [] and "show this help" not in text
