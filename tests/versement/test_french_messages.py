@@ -144,3 +144,23 @@ def test_the_help_of_a_batch_command_is_french(capsys):
     text = capsys.readouterr().out
     assert "afficher cette aide et quitter" in text and "le numéro du lot" in text
     assert english_in(text) == [] and "show this help" not in text
+
+
+def test_audit_verify_against_vitam_is_opt_in_and_french(cli, capsys):
+    settings, _, batch = cli
+    lot = str(batch.id)
+    assert run(capsys, "approve", lot, "--by", "Camille Archiviste", "--sha256", batch.sip_sha256)[0] == 0
+    code, text = run(capsys, "transfer", lot)
+    assert code == 0 and f"Lot {lot} : vérifié dans VITAM" in text, text
+    code, text = run(capsys, "audit", "verify")
+    assert code == 0 and "VITAM" not in text  # without --vitam, VITAM is not asked
+    code, text = run(capsys, "audit", "verify", "--vitam")
+    assert code == 0 and "journal des opérations de VITAM conforme" in text and "journal d'audit intègre" in text
+    assert english_in(text) == [], text
+
+    with sqlite3.connect(re.sub("^sqlite:///", "", settings.ledger_url)) as raw:
+        raw.execute("UPDATE batch SET atr_reply_code = 'KO'")
+    code, text = run(capsys, "audit", "verify", "--vitam")
+    assert code == 1
+    assert f"ALTÉRATION : lot {lot} : le journal des opérations de VITAM indique OK pour l'opération" in text
+    assert "le registre a enregistré KO" in text and english_in(text) == [], text
