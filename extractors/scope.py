@@ -38,13 +38,13 @@ class Scope:
     @classmethod
     def academic_year(cls, year: int) -> Scope:
         if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
-            raise ScopeError(f"{year!r} is not a plausible academic year ({FIRST_YEAR}–{LAST_YEAR})")
+            raise ScopeError(f"{year!r} n'est pas une année universitaire plausible ({FIRST_YEAR}–{LAST_YEAR})")
         return cls("academic_year", date(year, 9, 1), date(year + 1, 8, 31), year)
 
     @classmethod
     def period(cls, start: date, end: date) -> Scope:
         if end < start:
-            raise ScopeError(f"the period ends ({end}) before it starts ({start})")
+            raise ScopeError(f"la période finit ({end}) avant de commencer ({start})")
         return cls("period", start, end)
 
     @classmethod
@@ -59,7 +59,9 @@ class Scope:
             return cls.everything()
         if kind == "academic_year":
             if not re.fullmatch(r"\d{4}", text):
-                raise ScopeError(f"{text!r} is not an academic year (expected its first year, e.g. 2023)")
+                raise ScopeError(
+                    f"{text!r} n'est pas une année universitaire (attendu : sa première année, par exemple 2023)"
+                )
             return cls.academic_year(int(text))
         if re.fullmatch(r"\d{4}", text):
             return cls.period(date(int(text), 1, 1), date(int(text), 12, 31))
@@ -69,7 +71,9 @@ class Scope:
                 raise ValueError
             return cls.period(date.fromisoformat(start.strip()), date.fromisoformat(end.strip()))
         except ValueError:
-            raise ScopeError(f"{text!r} is not a period (expected YYYY-MM-DD..YYYY-MM-DD or a calendar year)") from None
+            raise ScopeError(
+                f"{text!r} n'est pas une période (attendu : AAAA-MM-JJ..AAAA-MM-JJ ou une année civile)"
+            ) from None
 
     @property
     def label(self) -> str:

@@ -28,12 +28,16 @@ DEMO_ACCOUNTS = (("auditeur", "auditor"), ("archiviste", "archivist"), ("admin",
 def add_commands(command: Command, settings: Callable[[argparse.Namespace], Settings]) -> None:
     """Register ``browse`` and ``accounts`` on the CLI's sub-command helper."""
     browse = command(
-        "browse", lambda args: serve_browser(settings(args), args.host, args.port), "serve the consultation browser"
+        "browse",
+        lambda args: serve_browser(settings(args), args.host, args.port),
+        "servir le navigateur de consultation",
     )
     browse.add_argument("--host", default="127.0.0.1")
     browse.add_argument("--port", type=int, default=8000)
 
-    accounts = command("accounts", lambda args: _accounts(settings(args), args), "manage the browser's local accounts")
+    accounts = command(
+        "accounts", lambda args: _accounts(settings(args), args), "gérer les comptes locaux du navigateur"
+    )
     accounts.add_argument("action", choices=["add", "list"])
     accounts.add_argument("name", nargs="?")
     accounts.add_argument("--role", choices=ROLES)

@@ -18,6 +18,7 @@ from typing import Any
 
 from versement import progress
 from versement.config import ConfigError, Settings, config_path, load
+from versement.messages import FrenchArgumentParser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
     except SystemExit as exc:
         if exc.code and "--json" in words:  # argparse has said why on stderr; --json still gets its object
-            print(json.dumps({"ok": False, "error": "invalid command line (see stderr)", "exit": exc.code}))
+            print(json.dumps({"ok": False, "error": "ligne de commande invalide (voir stderr)", "exit": exc.code}))
         raise
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -54,8 +55,9 @@ def _broken_pipe() -> int:
 def _report_failure(args: argparse.Namespace, exc: Exception) -> int:
     from seda import SchemaError
     from versement.ledger import IllegalTransition, LedgerError
+    from versement.messages import archivist_text
 
-    message = str(exc) or type(exc).__name__
+    message = archivist_text(exc)
     if isinstance(exc, LedgerError | FileNotFoundError | SchemaError):
         return _fail(args, message, 2)
     if isinstance(exc, IllegalTransition) or not os.environ.get("VERSEMENT_DEBUG"):
@@ -72,15 +74,15 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"versement: error: {message}", file=sys.stderr)
+    print(f"versement : erreur : {message}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="versement", description=__doc__.splitlines()[0])
+    parser = FrenchArgumentParser(prog="versement", description="versement des lots d'une source dans VITAM")
     parser.add_argument(
         "--config",
         type=Path,
-        help="deployment TOML file (default: $VERSEMENT_CONFIG, then config/demo.toml)",
+        help="fichier TOML du déploiement (par défaut : $VERSEMENT_CONFIG, puis config/demo.toml)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -89,74 +91,98 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    demo = command("demo", _demo, "run the whole pipeline on the embedded default, then serve the browser")
+    demo = command(
+        "demo", _demo, "dérouler tout le versement sur la configuration embarquée, puis servir le navigateur"
+    )
     demo.add_argument("--no-serve", action="store_true", default=bool(os.environ.get("NO_SERVE")))
     demo.add_argument("--port", type=int, default=8000)
 
-    extract = command("extract", _extract, "extract a source's datasets (one snapshot) into a new batch per scope")
-    extract.add_argument("source")
+    extract = command(
+        "extract",
+        _extract,
+        "extraire les jeux de données d'une source (un instantané) dans un nouveau lot par périmètre",
+    )
+    extract.add_argument("source", help="la source, par son nom dans la configuration (apogee, harpege…)")
     scope = extract.add_mutually_exclusive_group()
-    scope.add_argument("--year", help="academic year by its first year (2023 = 2023-2024), or a calendar year")
-    scope.add_argument("--years", help="a range of academic years, one batch per year: 2005-2023")
-    scope.add_argument("--period", help="a period for period-scoped tools: 2000-01-01..2023-12-31")
-    scope.add_argument("--all", action="store_true", help="everything (tools extracted without scope)")
-    extract.add_argument("--supersede", type=int, metavar="N", help="the archived batch of this scope to supersede")
-    extract.add_argument("--reason", help="why the archived batch is superseded (required with --supersede)")
+    scope.add_argument(
+        "--year", metavar="ANNÉE", help="année universitaire par sa première année (2023 = 2023-2024), ou année civile"
+    )
+    scope.add_argument(
+        "--years", metavar="ANNÉES", help="une suite d'années universitaires, un lot par année : 2005-2023"
+    )
+    scope.add_argument(
+        "--period", metavar="PÉRIODE", help="une période, pour les outils extraits par période : 2000-01-01..2023-12-31"
+    )
+    scope.add_argument("--all", action="store_true", help="tout (outils extraits sans périmètre)")
+    extract.add_argument("--supersede", type=int, metavar="N", help="le lot archivé de ce périmètre à remplacer")
+    extract.add_argument(
+        "--reason", metavar="MOTIF", help="pourquoi le lot archivé est remplacé (obligatoire avec --supersede)"
+    )
     for name, handler, text in (
-        ("validate", _validate, "run the quality checks of an extracted batch"),
-        ("package", _package, "build and check the SIP of a validated batch, and ask for approval"),
-        ("transfer", _transfer, "send an approved batch to VITAM (exactly once), record the ATR, verify"),
-        ("verify", _verify, "read an accepted batch back from VITAM and compare it with what was sent"),
+        ("validate", _validate, "lancer le contrôle qualité d'un lot extrait"),
+        ("package", _package, "construire et contrôler le SIP d'un lot contrôlé, puis demander sa validation"),
+        ("transfer", _transfer, "verser un lot validé dans VITAM (une seule fois), enregistrer l'ATR, vérifier"),
+        ("verify", _verify, "relire dans VITAM un lot accepté et le comparer avec ce qui a été envoyé"),
     ):
         sub = command(name, handler, text)
-        sub.add_argument("batch", type=int)
+        sub.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
         if name == "package":
-            sub.add_argument("--no-schemas", action="store_true", help="skip the SIP's schema checks (recorded)")
+            sub.add_argument(
+                "--no-schemas", action="store_true", help="passer les contrôles de schéma du SIP (consigné)"
+            )
     commands.choices["transfer"].add_argument(
         "--dry-run",
         action="store_true",
-        help="ingest with BLANK_TEST: VITAM checks the SIP and archives nothing; no state changes",
+        help="essai à blanc (BLANK_TEST) : VITAM contrôle le SIP sans rien archiver ; l'état ne change pas",
     )
 
-    atr = command("atr", _atr_parse, "read an ArchiveTransferReply (ATR) file")
+    atr = command("atr", _atr_parse, "lire un fichier ArchiveTransferReply (ATR)")
     atr.add_argument("action", choices=["parse"])
     atr.add_argument("path", type=Path)
     atr.add_argument("--json", action="store_true")
 
-    approve = command("approve", _approve, "approve a batch awaiting approval (bound to its SIP's SHA-256)")
-    approve.add_argument("batch", type=int)
-    approve.add_argument("--by", required=True, help="the approving archivist's name")
-    approve.add_argument("--sha256", help="the SIP digest you reviewed (required); refused if the SIP differs")
-    approve.add_argument("--comment", default="")
+    approve = command(
+        "approve", _approve, "valider un lot en attente de validation (liée à l'empreinte SHA-256 de son SIP)"
+    )
+    approve.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    approve.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste qui valide")
+    approve.add_argument(
+        "--sha256", metavar="EMPREINTE", help="l'empreinte du SIP examiné (obligatoire) ; refusée si le SIP diffère"
+    )
+    approve.add_argument("--comment", metavar="TEXTE", default="", help="un commentaire, gardé au journal")
 
-    withdraw = command("withdraw", _withdraw, "withdraw the approval of a batch not yet transferred")
-    withdraw.add_argument("batch", type=int)
-    withdraw.add_argument("--by", required=True, help="the archivist's name")
-    withdraw.add_argument("--reason", required=True)
-    override = command("override", _override, "lift a failed quality gate, in writing (archivist)")
-    override.add_argument("batch", type=int)
-    override.add_argument("--by", required=True, help="the archivist's name")
-    override.add_argument("--reason", required=True, help="the justification, kept in the audit trail")
+    withdraw = command("withdraw", _withdraw, "retirer la validation d'un lot pas encore transféré")
+    withdraw.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    withdraw.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    withdraw.add_argument("--reason", required=True, metavar="MOTIF", help="le motif, gardé au journal d'audit")
+    override = command("override", _override, "lever par écrit un contrôle qualité en échec (archiviste)")
+    override.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    override.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    override.add_argument(
+        "--reason", required=True, metavar="MOTIF", help="la justification, gardée au journal d'audit"
+    )
 
-    reject = command("reject", _reject, "reject a batch awaiting approval")
-    reject.add_argument("batch", type=int)
-    reject.add_argument("--by", required=True)
-    reject.add_argument("--reason", required=True)
+    reject = command("reject", _reject, "refuser un lot en attente de validation")
+    reject.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    reject.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    reject.add_argument("--reason", required=True, metavar="MOTIF", help="le motif, gardé au journal d'audit")
 
-    status = command("status", _status, "list batches and their states")
+    status = command("status", _status, "lister les lots et leur état")
     status.add_argument("--json", action="store_true")
 
-    audit = command("audit", _audit_verify, "check the audit trail")
+    audit = command("audit", _audit_verify, "vérifier le journal d'audit")
     audit.add_argument("action", choices=["verify"])
     audit.add_argument(
-        "--vitam", action="store_true", help="also compare transferred batches with VITAM's logbook (needs VITAM)"
+        "--vitam",
+        action="store_true",
+        help="comparer aussi les lots transférés avec le journal des opérations de VITAM (joint VITAM)",
     )
 
     from versement.sources_cli import add_commands as add_sources_commands
 
     add_sources_commands(command)
 
-    sip = command("sip", _sip_validate, "check a SIP (zip) or a manifest against the SEDA and VITAM schemas")
+    sip = command("sip", _sip_validate, "contrôler un SIP (zip) ou un bordereau sur les schémas SEDA et VITAM")
     sip.add_argument("action", choices=["validate"])
     sip.add_argument("path", type=Path)
     sip.add_argument("--seda", choices=["2.1", "2.2", "2.3"])
@@ -171,7 +197,9 @@ def _parser() -> argparse.ArgumentParser:
 
     from vitam_sandbox.cli import add_arguments, run
 
-    add_arguments(command("vitam-sandbox", run, "serve the VITAM sandbox, a test and demo server (not VITAM)"))
+    add_arguments(
+        command("vitam-sandbox", run, "servir le bac à sable VITAM, serveur de test et de démonstration (pas VITAM)")
+    )
     from versement.browse import add_commands  # browse, accounts
 
     add_commands(command, _settings)
@@ -210,7 +238,7 @@ def _extract(args: argparse.Namespace) -> int:
     source = settings.source(args.source)
     scopes = requested_scopes(args, source.spec.scope)
     if args.supersede is not None and len(scopes) > 1:
-        raise UsageError("--supersede replaces one archived batch: give one --year or --period")
+        raise UsageError("--supersede remplace un seul lot archivé : donnez une seule --year ou --period")
     prepare_sources(settings, only=source.name)  # only sources marked synthetic, and only when missing
     ledger = _ledger(settings)
     for scope in scopes:
@@ -239,24 +267,24 @@ def requested_scopes(args: argparse.Namespace, kind: str) -> list[Any]:
     try:
         if args.all:
             if kind != "all":
-                raise ScopeError(f"this tool is extracted by {kind}: give --year, --years or --period")
+                raise ScopeError(f"cet outil s'extrait par {kind} : donnez --year, --years ou --period")
             return [Scope.everything()]
         if kind == "all":
             if args.year or args.years or args.period:
-                raise ScopeError("this tool is extracted whole: give --all or nothing")
+                raise ScopeError("cet outil s'extrait en entier : donnez --all ou rien")
             return [Scope.everything()]
         if args.years:
             first, sep, last = args.years.partition("-")
             if not (sep and first.strip().isdigit() and last.strip().isdigit()) or int(last) < int(first):
-                raise ScopeError(f"--years {args.years!r}: expected FIRST-LAST, e.g. 2005-2023")
+                raise ScopeError(f"--years {args.years!r} : attendu PREMIÈRE-DERNIÈRE, par exemple 2005-2023")
             return [Scope.parse(kind, str(year)) for year in range(int(first), int(last) + 1)]  # type: ignore[arg-type]
         text = args.year or args.period
         if text is None:
-            flag = "--year" if kind == "academic_year" else "--period (or --year for a calendar year)"
-            raise ScopeError(f"say which scope to extract: {flag}")
+            flag = "--year" if kind == "academic_year" else "--period (ou --year pour une année civile)"
+            raise ScopeError(f"à préciser ({flag})")
         return [Scope.parse(kind, text)]  # type: ignore[arg-type]
     except ScopeError as exc:
-        raise UsageError(f"scope: {exc}") from None
+        raise UsageError(f"périmètre : {exc}") from None
 
 
 class UsageError(Exception):
@@ -359,12 +387,12 @@ def _atr_parse(args: argparse.Namespace) -> int:
 
     path: Path = args.path
     if not path.is_file():
-        _error(f"{path}: no such file")
+        _error(f"{path} : fichier introuvable")
         return 2
     try:
         atr = parse_atr(path.read_bytes())
     except AtrError as exc:
-        _error(f"{path}: {exc}")
+        _error(f"{path} : ATR illisible : {exc}")
         return 1
     if args.json:
         print(
@@ -478,17 +506,22 @@ def _audit_verify(args: argparse.Namespace) -> int:
             outside = logbook_mismatches(ledger, client)
         check = replace(check, ok=check.ok and not outside, problems=(*check.problems, *outside))
         if check.ok:
-            print("VITAM's logbook holds every transferred batch, for its SIP, with the outcome the ledger recorded")
+            print(
+                "journal des opérations de VITAM conforme : chaque lot transféré y figure, pour son SIP, avec "
+                "l'issue que le registre a enregistrée"
+            )
     if check.ok:
-        anchored = f", and against the anchor log {check.anchor}" if check.anchor else " (no anchor log)"
+        anchored = (
+            f", et comparés au journal d'ancrage {check.anchor}" if check.anchor else " (pas de journal d'ancrage)"
+        )
         print(
-            f"audit trail intact: {check.events} events, every hash and link checked, every batch and dataset "
-            f"row equal to what its events say{anchored}"
+            f"journal d'audit intègre : {check.events} événements, chaque empreinte et chaque chaînage vérifiés, "
+            f"chaque ligne de lot et de jeu de données conforme à ses événements{anchored}"
         )
         return 0
     for problem in check.problems:
-        print(f"TAMPERED: {problem}", file=sys.stderr)
-    print(f"audit trail NOT intact: {len(check.problems)} problem(s) in {check.events} events")
+        print(f"ALTÉRATION : {problem}", file=sys.stderr)
+    print(f"journal d'audit ALTÉRÉ : {len(check.problems)} problème(s) dans {check.events} événements")
     return 1
 
 

@@ -86,7 +86,10 @@ def sandbox(settings: Settings) -> Iterator[Settings]:
     # Mutual TLS, as VITAM requires: the sandbox refuses a client without the generated certificate.
     tls = make_tls_material(folder / "tls", require_client_cert=True)
     with serve(create_app(sandbox_config(settings, folder / "storage")), tls=tls) as base_url:
-        print(f"VITAM sandbox (test and demo server) listening on {base_url}", file=sys.stderr)
+        print(
+            f"bac à sable VITAM (serveur de test et de démonstration, pas VITAM) à l'écoute sur {base_url}",
+            file=sys.stderr,
+        )
         yield with_sandbox_urls(settings, base_url, str(tls.ca_path), client_cert=tls.client_cert)
 
 

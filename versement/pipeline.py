@@ -76,7 +76,7 @@ def run_extract(
     source = settings.source(source_name)
     if scope.kind != source.spec.scope:
         raise StageError(
-            f"source {source.name} ({source.spec.label}) is extracted by {source.spec.scope}, not by {scope.kind}"
+            f"la source {source.name} ({source.spec.label}) s'extrait par {source.spec.scope}, pas par {scope.kind}"
         )
     batch = ledger.live_batch(source.name, scope.label)
     if batch is not None and batch.state not in {State.NEW, *ARCHIVED} and supersede is None:
@@ -201,11 +201,15 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
     """
     batch = ledger.batch(batch_id)
     if batch.state != State.VALIDATED:
-        raise StageError(f"batch {batch_id} is {batch.state}; only a validated batch can be packaged")
+        raise StageError(
+            f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot contrôlé "
+            "(validated) peut être empaqueté"
+        )
     if settings.seda_schemas is None and not skip_schemas:
         raise SchemaError(
-            "no SEDA schemas folder configured (seda.schemas): a SIP is checked against the schemas "
-            "before it is offered for approval; set it, or skip the checks explicitly (--no-schemas)"
+            f"lot {batch_id} : aucun dossier de schémas SEDA configuré (seda.schemas) ; un SIP est contrôlé sur les "
+            "schémas avant d'être soumis à validation : renseignez-le, ou passez ces contrôles explicitement "
+            "(--no-schemas)"
         )
     folder = batch_folder(settings, batch_id)
     message_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
@@ -225,11 +229,11 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
         )
     except SchemaError as exc:
         ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
-        raise
+        raise SchemaError(f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}") from exc
     if not report.valid:
-        problems = "; ".join(f"[{i.check}] line {i.line}: {i.message}" for i in report.issues[:10])
+        problems = "; ".join(f"[{i.check}] ligne {i.line} : {i.message}" for i in report.issues[:10])
         ledger.record(batch_id, actor=actor, action="package.invalid", details=report.to_dict())
-        raise StageError(f"batch {batch_id}: the SIP {sip.path} is not valid: {problems}")
+        raise StageError(f"lot {batch_id} : le SIP {sip.path} n'est pas valide : {problems}")
     if report.checks_skipped:
         log.warning("SIP %s: schema checks SKIPPED: %s", sip.path.name, ", ".join(report.checks_skipped))
     ledger.transition(
@@ -269,7 +273,8 @@ def _rendition(dataset: Dataset, out_dir: Path) -> tuple[Dataset, Path]:
     actual = sha256_file(Path(dataset.path))
     if actual != dataset.sha256:
         raise DigestMismatch(
-            f"dataset {dataset.name}: {dataset.path} has SHA-256 {actual}, the ledger recorded {dataset.sha256}"
+            f"jeu de données {dataset.name} : {dataset.path} a l'empreinte SHA-256 {actual}, le registre a "
+            f"enregistré {dataset.sha256} (le fichier a changé depuis l'extraction)"
         )
     return dataset, parquet_to_csv(Path(dataset.path), out_dir / f"{dataset.name}.csv")
 
@@ -452,16 +457,23 @@ def approve(
     """
     batch = ledger.batch(batch_id)
     if not approver.strip():
-        raise StageError("an approval needs the approver's name")
+        raise StageError(f"lot {batch_id} : une validation doit porter le nom de l'archiviste (--by)")
     if sha256 is None or not sha256.strip():
         raise DigestRequired(batch_id)
     if batch.state != State.AWAITING_APPROVAL or batch.sip_path is None:
-        raise StageError(f"batch {batch_id} is {batch.state}; only a batch awaiting approval can be approved")
+        raise StageError(
+            f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot en attente de "
+            "validation (awaiting_approval) peut être validé"
+        )
     actual = sha256_file(Path(batch.sip_path))
     if actual != batch.sip_sha256:
-        raise DigestMismatch(f"batch {batch_id}: the SIP on disk changed since packaging (SHA-256 {actual})")
+        raise DigestMismatch(
+            f"lot {batch_id} : le SIP a changé sur le disque depuis sa mise en paquet (SHA-256 {actual})"
+        )
     if sha256.strip().lower() != actual:
-        raise DigestMismatch(f"batch {batch_id}: you approved SHA-256 {sha256}, but the SIP's is {actual}")
+        raise DigestMismatch(
+            f"lot {batch_id} : vous avez validé l'empreinte SHA-256 {sha256}, mais celle du SIP est {actual}"
+        )
     who = approver_identity(identity)
     return ledger.transition(
         batch_id,
@@ -482,14 +494,14 @@ def approve(
 def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
     """Take an approval back before the transfer: the batch awaits approval again."""
     if not reason.strip():
-        raise StageError("withdrawing an approval needs a reason for the record")
+        raise StageError(f"lot {batch_id} : retirer une validation demande un motif, gardé au journal (--reason)")
     if not by.strip():
-        raise StageError("withdrawing an approval needs the archivist's name")
+        raise StageError(f"lot {batch_id} : retirer une validation demande le nom de l'archiviste (--by)")
     batch = ledger.batch(batch_id)
     if batch.state != State.APPROVED:
         raise StageError(
-            f"batch {batch_id} is {batch.state}; only an approved batch not yet transferred can have its approval "
-            "withdrawn"
+            f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot validé (approved) "
+            "et pas encore transféré peut voir sa validation retirée"
         )
     who = approver_identity(identity)
     return ledger.transition(
@@ -511,9 +523,9 @@ def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: s
 def reject(ledger: Ledger, batch_id: int, *, approver: str, reason: str, identity: str | None = None) -> Batch:
     """Record an archivist's rejection; like an approval, it keeps the declared name and who was there."""
     if not reason.strip():
-        raise StageError("a rejection needs a reason for the record")
+        raise StageError(f"lot {batch_id} : un refus demande un motif, gardé au journal (--reason)")
     if not approver.strip():
-        raise StageError("a rejection needs the archivist's name")
+        raise StageError(f"lot {batch_id} : un refus demande le nom de l'archiviste (--by)")
     who = approver_identity(identity)
     details = {"reason": reason, "declared_by": approver, "identity": who}
     return ledger.transition(batch_id, State.REJECTED, actor=who, action="reject", details=details)

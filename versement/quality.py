@@ -40,8 +40,8 @@ def validate(
     batch = ledger.batch(batch_id)
     if batch.state != State.EXTRACTED:
         raise QualityRefused(
-            f"lot {batch_id} : {LABELS_FR[State(batch.state)]} ; seul un lot extrait peut être contrôlé "
-            "(rien n'a été modifié)"
+            f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot extrait "
+            "(extracted) peut être contrôlé (rien n'a été modifié)"
         )
     inputs = [
         DatasetInput(d.name, Path(d.path), d.rows, d.source_count, d.sha256, d.spec or {}, d.manifest or {})
@@ -106,8 +106,8 @@ def override(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: s
     batch = ledger.batch(batch_id)
     if batch.state != State.QUALITY_FAILED:
         raise QualityRefused(
-            f"lot {batch_id} : {LABELS_FR[State(batch.state)]} ; seul un lot en échec de contrôle qualité "
-            "peut faire l'objet d'une dérogation"
+            f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot en échec de "
+            "contrôle qualité (quality_failed) peut faire l'objet d'une dérogation"
         )
     key = f"{batch.source}/{batch.scope}"
     live = ledger.live_batch(batch.source, batch.scope)

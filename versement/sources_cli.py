@@ -17,7 +17,7 @@ Command = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.Arg
 
 
 def add_commands(command: Command) -> None:
-    sources = command("sources", _sources, "synthetic source databases (demo, tests, benchmarks)")
+    sources = command("sources", _sources, "bases sources synthétiques (démonstration, tests, mesures)")
     actions = sources.add_subparsers(dest="sources_action", required=True)
     generate = actions.add_parser(
         "generate",

@@ -149,7 +149,9 @@ def submit(
     batch = ledger.batch(batch_id)
     state = State(batch.state)
     if state not in (State.APPROVED, State.SUBMITTING, State.SUBMITTED, State.ACCEPTED):
-        raise StageError(f"batch {batch_id} is {batch.state}; only an approved batch can be transferred")
+        raise StageError(
+            f"lot {batch_id} : état {batch.state} ; seul un lot validé par l'archiviste (approved) peut être transféré"
+        )
     if state not in (State.APPROVED, State.SUBMITTING):
         return batch
     with _client(settings, client) as vitam:
@@ -193,7 +195,10 @@ def _check_sip(ledger: Ledger, batch: Batch, actor: str, expected: str | None, a
                 "found_sha256": actual,
             },
         )
-        raise DigestMismatch(f"batch {batch.id}: the SIP's SHA-256 is {actual} but the archivist approved {expected}")
+        raise DigestMismatch(
+            f"lot {batch.id} : le SIP a l'empreinte SHA-256 {actual}, l'archiviste a validé {expected} ; "
+            "il n'est pas envoyé"
+        )
     return actual
 
 
@@ -251,8 +256,8 @@ def _resume(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
     assert message_identifier is not None
     if not client.endpoint.access_contract:
         raise CannotResume(
-            f"batch {batch.id}: an upload was interrupted and VITAM cannot be asked whether it arrived "
-            "(no vitam.access_contract): the SIP is not sent again"
+            f"lot {batch.id} : un envoi a été interrompu et VITAM ne peut pas être interrogé sur son arrivée "
+            "(vitam.access_contract absent) : le SIP n'est pas renvoyé"
         )
     intent = _intent_time(ledger, batch.id)
     found = _ingests_once_read(client, message_identifier)
@@ -327,7 +332,7 @@ def _follow(
     answered = atr.message_request_identifier
     if (answered or atr.accepted) and answered != batch.message_identifier:
         raise StageError(
-            f"batch {batch.id}: the ATR answers {atr.message_request_identifier!r}, not {batch.message_identifier!r}"
+            f"lot {batch.id} : l'ATR répond à {atr.message_request_identifier!r}, pas à {batch.message_identifier!r}"
         )
     found = reasons(atr)
     if atr.accepted:
@@ -432,7 +437,10 @@ def dry_run(
     """
     batch = ledger.batch(batch_id)
     if State(batch.state) not in (State.AWAITING_APPROVAL, State.APPROVED) or batch.sip_path is None:
-        raise StageError(f"batch {batch_id} is {batch.state}; only a packaged batch not yet sent can be tried")
+        raise StageError(
+            f"lot {batch_id} : état {batch.state} ; seul un lot empaqueté et pas encore envoyé (awaiting_approval, "
+            "approved) peut faire l'objet d'un essai à blanc"
+        )
     expected = batch.approved_sha256 if batch.state == State.APPROVED else batch.sip_sha256
     _check_sip(ledger, batch, actor, expected, "transfer.dry_run_refused")
     with _client(settings, client) as vitam:
@@ -490,7 +498,10 @@ def verify(
     """Read the operation's units and objects back from VITAM and compare with what was sent."""
     batch = ledger.batch(batch_id)
     if State(batch.state) not in (State.ACCEPTED, State.VERIFICATION_FAILED):
-        raise StageError(f"batch {batch_id} is {batch.state}; only a batch accepted by VITAM can be verified")
+        raise StageError(
+            f"lot {batch_id} : état {batch.state} ; seul un lot accepté par VITAM (accepted, verification_failed) "
+            "peut être vérifié"
+        )
     with _client(settings, client) as vitam:
         return _verify(vitam, ledger, batch, actor)
 
@@ -625,7 +636,7 @@ def outcome_text(ledger: Ledger, batch: Batch) -> str:
         lines = [head + f"REFUSÉ par VITAM (opération {operation}, ReplyCode {code})"]
         lines += [f"  • {text}" for text in atr.get("reasons_fr") or []]
         return "\n".join(lines)
-    return head + f"{batch.state} (opération {operation})"
+    return head + f"état {batch.state} (opération {operation})"
 
 
 def _last_details(ledger: Ledger, batch_id: int, actions: tuple[str, ...]) -> dict[str, Any]:
@@ -671,18 +682,18 @@ def logbook_mismatches(ledger: Ledger, client: VitamClient) -> list[str]:
             operation = client.logbook_operation(batch.vitam_operation_id)
         except VitamNotFound:
             problems.append(
-                f"batch {batch.id}: VITAM's logbook has no operation {batch.vitam_operation_id}, "
-                "which the ledger says VITAM answered"
+                f"lot {batch.id} : le journal des opérations de VITAM n'a pas d'opération "
+                f"{batch.vitam_operation_id}, à laquelle VITAM a répondu selon le registre"
             )
             continue
         if operation.message_identifier != batch.message_identifier:
             problems.append(
-                f"batch {batch.id}: VITAM's operation {operation.operation_id} is for "
-                f"{operation.message_identifier!r}, the ledger sent {batch.message_identifier!r}"
+                f"lot {batch.id} : l'opération VITAM {operation.operation_id} porte sur "
+                f"{operation.message_identifier!r}, le registre a envoyé {batch.message_identifier!r}"
             )
         if operation.outcome != batch.atr_reply_code:
             problems.append(
-                f"batch {batch.id}: VITAM's logbook says {operation.outcome} for operation "
-                f"{operation.operation_id}, the ledger recorded {batch.atr_reply_code}"
+                f"lot {batch.id} : le journal des opérations de VITAM indique {operation.outcome} pour l'opération "
+                f"{operation.operation_id}, le registre a enregistré {batch.atr_reply_code}"
             )
     return problems

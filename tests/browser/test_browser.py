@@ -33,7 +33,7 @@ def test_dashboard_says_when_the_audit_trail_was_edited(as_role, ledger):
         connection.exec_driver_sql("UPDATE audit_event SET actor = 'quelqu''un' WHERE id = 3")
     page = as_role("admin").get("/").text
     assert 'data-integrity="broken"' in page and 'role="alert"' in page
-    assert "event 3: content does not match its hash" in page
+    assert "événement 3 : le contenu ne correspond plus à son empreinte" in page
 
 
 def test_batch_page_follows_the_lineage_to_vitam(as_role, ledger):

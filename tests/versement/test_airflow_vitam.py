@@ -230,7 +230,7 @@ def test_terminal_errors_fail_without_retry_and_transient_ones_do_not(
     original = sip.read_bytes()
     sip.write_bytes(original + b"\0")
     operator = VitamTransferOperator(task_id="t", batch_id=batch_id, vitam_conn_id=CONN_ID, deployment=deployment)
-    with pytest.raises(AirflowFailException, match="archivist approved"):
+    with pytest.raises(AirflowFailException, match="l'archiviste a validé"):
         operator.execute(context={})
     sip.write_bytes(original)
 
@@ -242,7 +242,9 @@ def test_terminal_errors_fail_without_retry_and_transient_ones_do_not(
     assert world.ledger.batch(batch_id).state == State.SUBMITTING
 
     verify = VitamVerifyOperator(task_id="v", batch_id=batch_id, vitam_conn_id=CONN_ID, deployment=deployment)
-    with pytest.raises(AirflowFailException, match="only a batch accepted by VITAM can be verified"):
+    with pytest.raises(
+        AirflowFailException, match=r"seul un lot accepté par VITAM \(accepted, verification_failed\) peut être vérifié"
+    ):
         verify.execute(context={})
 
 

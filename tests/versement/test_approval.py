@@ -35,7 +35,7 @@ def test_the_status_shows_the_digest_to_approve(packaged, capsys):
 
 def test_an_approval_of_another_digest_is_refused(packaged):
     _, ledger, batch = packaged
-    with pytest.raises(DigestMismatch, match="you approved SHA-256 0000"):
+    with pytest.raises(DigestMismatch, match="vous avez validé l'empreinte SHA-256 0000"):
         approve(ledger, batch.id, approver="Camille", sha256="0" * 64)
     assert ledger.batch(batch.id).state == State.AWAITING_APPROVAL
 
@@ -67,7 +67,7 @@ def test_an_authenticated_identity_is_the_recorded_actor(packaged):
 
 def test_an_approval_is_withdrawn_before_transfer_with_its_reason(packaged, capsys):
     _, ledger, batch = packaged
-    with pytest.raises(StageError, match="only an approved batch"):
+    with pytest.raises(StageError, match=r"seul un lot validé \(approved\) et pas encore transféré"):
         withdraw(ledger, batch.id, by="Camille", reason="erreur")
     approve(ledger, batch.id, approver="Camille", sha256=batch.sip_sha256)
 
@@ -83,7 +83,7 @@ def test_an_approval_is_withdrawn_before_transfer_with_its_reason(packaged, caps
     assert details["withdrawn_sha256"] == batch.sip_sha256 and details["approved_by"] == "Camille"
     assert ledger.verify().ok
 
-    with pytest.raises(StageError, match="needs a reason"):
+    with pytest.raises(StageError, match="demande un motif"):
         withdraw(ledger, batch.id, by="Camille", reason=" ")
     again = approve(ledger, batch.id, approver="Dominique", sha256=batch.sip_sha256)
     assert again.state == State.APPROVED and again.approved_by == "Dominique"

@@ -51,12 +51,12 @@ def test_audit_verify_passes_then_fails_after_a_hand_edit(isolated, capsys):
     batch = ledger.create_batch("apogee", "2023-2024", "test")
     ledger.transition(batch.id, State.EXTRACTED, actor="t", action="extract")
     assert main(["audit", "verify"]) == 0
-    assert "intact" in capsys.readouterr().out
+    assert "journal d'audit intègre" in capsys.readouterr().out
     with sqlite3.connect(isolated / "ledger.sqlite") as raw:
         raw.execute("UPDATE audit_event SET actor = 'someone else' WHERE id = 2")
     assert main(["audit", "verify"]) == 1
     captured = capsys.readouterr()
-    assert "event 2" in captured.err and "edited" in captured.err
+    assert "événement 2" in captured.err and "modifiée" in captured.err
 
 
 def test_a_bad_configuration_exits_2_naming_the_key(tmp_path, capsys):
@@ -94,7 +94,7 @@ def test_a_ledger_folder_that_cannot_be_made_exits_2(isolated, monkeypatch, caps
 
 def test_unknown_batch_exits_2(isolated, capsys):
     assert main(["approve", "42", "--by", "Camille"]) == 2
-    assert "no batch 42" in capsys.readouterr().err
+    assert "aucun lot 42 dans le registre" in capsys.readouterr().err
 
 
 def test_approving_a_batch_in_the_wrong_state_is_refused(isolated, capsys):
@@ -102,7 +102,7 @@ def test_approving_a_batch_in_the_wrong_state_is_refused(isolated, capsys):
     ledger.migrate()
     batch = ledger.create_batch("apogee", "2023-2024", "test")
     assert main(["approve", str(batch.id), "--by", "Camille", "--sha256", "0" * 64]) == 1
-    assert "only a batch awaiting approval" in capsys.readouterr().err
+    assert "seul un lot en attente de validation (awaiting_approval) peut être validé" in capsys.readouterr().err
     assert ledger.batch(batch.id).state == State.NEW
 
 
@@ -146,7 +146,7 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     monkeypatch.setenv("VERSEMENT__SEDA__SCHEMAS", str(seda_schemas))
     monkeypatch.setenv("VERSEMENT__VITAM__POLL_TIMEOUT", "30")
     assert main(["extract", "apogee"]) == 2  # the scope is given once, per batch
-    assert "say which scope to extract: --year" in capsys.readouterr().err
+    assert "périmètre : à préciser (--year)" in capsys.readouterr().err
     assert main(["extract", "apogee", "--year", "2023"]) == 0
     datasets = len(load(config_path(), environ=dict(os.environ)).source("apogee").datasets)
     assert re.search(
@@ -166,12 +166,12 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     assert main(["approve", "1", "--by", "Camille Archiviste", "--sha256", sha256]) == 0
     assert main(["transfer", "1"]) == 0
     out, err = capsys.readouterr()
-    assert "VITAM sandbox (test and demo server) listening on https://127.0.0.1:" in err
+    assert "bac à sable VITAM (serveur de test et de démonstration, pas VITAM) à l'écoute sur https://127.0.0.1:" in err
     assert "Lot 1 : accepté par VITAM (opération aeeaaa" in out and "ReplyCode OK" in out
     assert re.search(
         r"Lot 1 : vérifié dans VITAM : \d+ unités et \d+ objets relus, identiques à ce qui a été envoyé", out
     )
     assert main(["transfer", "1"]) == 1  # a verified batch is not sent again
-    assert "only an approved batch can be transferred" in capsys.readouterr().err
+    assert "seul un lot validé par l'archiviste (approved) peut être transféré" in capsys.readouterr().err
     assert main(["verify", "1"]) == 1  # verified already: nothing to verify
-    assert "only a batch accepted by VITAM can be verified" in capsys.readouterr().err
+    assert "seul un lot accepté par VITAM (accepted, verification_failed) peut être vérifié" in capsys.readouterr().err

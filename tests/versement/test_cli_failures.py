@@ -41,7 +41,7 @@ def json_failure(capsys, code: int) -> dict:
     captured = capsys.readouterr()
     answer = json.loads(captured.out)  # exactly one JSON object, nothing else on stdout
     assert answer["ok"] is False and answer["exit"] == code
-    assert answer["error"] in captured.err or "see stderr" in answer["error"]
+    assert answer["error"] in captured.err or "voir stderr" in answer["error"]
     return answer
 
 
@@ -176,9 +176,9 @@ def test_extracting_an_archived_scope_again_needs_supersede_and_reason(tmp_path,
         ledger.transition(archived.id, state, actor="test", action=f"to-{state}")
 
     assert main(["extract", "apogee", "--year", "2023"]) == 2
-    assert f"--supersede {archived.id} --reason TEXT" in capsys.readouterr().err
+    assert f"--supersede {archived.id} --reason MOTIF" in capsys.readouterr().err
     assert main(["extract", "apogee", "--year", "2023", "--supersede", str(archived.id)]) == 2
-    assert "needs a reason" in capsys.readouterr().err
+    assert "demande un motif" in capsys.readouterr().err
     assert len(ledger.batches()) == 1
 
     assert main(["extract", "apogee", "--year", "2023", "--supersede", str(archived.id), "--reason", "Correction"]) == 0

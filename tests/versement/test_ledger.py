@@ -91,7 +91,7 @@ def test_legal_transitions_write_chained_events(ledger):
 
 def test_one_live_batch_per_scope_until_it_is_closed(ledger):
     batch_id = bring_to(ledger, State.AWAITING_APPROVAL)
-    with pytest.raises(LedgerError, match="live batch already exists"):
+    with pytest.raises(LedgerError, match="un lot est déjà en cours pour apogee/2023-2024"):
         ledger.create_batch("apogee", "2023-2024", "test")
     ledger.transition(batch_id, State.REJECTED, actor="archiviste", action="reject")
     again = ledger.create_batch("apogee", "2023-2024", "test")
@@ -100,7 +100,7 @@ def test_one_live_batch_per_scope_until_it_is_closed(ledger):
 
 
 def test_unknown_batch_and_unknown_field_are_refused(ledger):
-    with pytest.raises(LedgerError, match="no batch 999"):
+    with pytest.raises(LedgerError, match="aucun lot 999 dans le registre"):
         ledger.transition(999, State.EXTRACTED, actor="t", action="x")
     batch_id = bring_to(ledger, State.NEW)
     with pytest.raises(LedgerError, match="no field 'colour'"):
@@ -179,11 +179,11 @@ def test_rows_and_anchor_are_checked_on_both_databases(ledger, tmp_path):
     with ledger.engine.begin() as connection:
         connection.execute(text("UPDATE batch SET approved_by = 'X', vitam_operation_id = NULL"))
     problems = ledger.verify().problems
-    assert len(problems) == 2 and all(f"batch {batch_id}:" in p for p in problems)
+    assert len(problems) == 2 and all(f"lot {batch_id} :" in p for p in problems)
     with ledger.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_event WHERE id = (SELECT MAX(id) FROM audit_event)"))
         connection.execute(text("UPDATE audit_head SET count = count - 1"))
-    assert any("events were removed" in p for p in ledger.verify().problems)
+    assert any("des événements ont été supprimés" in p for p in ledger.verify().problems)
 
 
 def test_a_rolled_back_event_is_not_anchored(ledger, tmp_path):
@@ -258,14 +258,14 @@ def test_an_archived_scope_is_superseded_only_on_purpose(ledger, archived):
     import json
 
     old = bring_to(ledger, archived)
-    with pytest.raises(LedgerError, match=rf"already archived by batch {old} .*--supersede {old} --reason TEXT"):
+    with pytest.raises(LedgerError, match=rf"déjà archivé par le lot {old} .*--supersede {old} --reason MOTIF"):
         ledger.create_batch("apogee", "2023-2024", "test")
-    with pytest.raises(LedgerError, match="needs a reason"):
+    with pytest.raises(LedgerError, match="demande un motif"):
         ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason="  ")
-    with pytest.raises(LedgerError, match="not apogee/2022-2023"):
+    with pytest.raises(LedgerError, match="pas sur apogee/2022-2023"):
         ledger.create_batch("apogee", "2022-2023", "test", supersedes=old, reason="correction")
     live = bring_to(ledger, State.VALIDATED, scope="2022-2023")
-    with pytest.raises(LedgerError, match="only a batch accepted or verified by VITAM is superseded"):
+    with pytest.raises(LedgerError, match="seul un lot accepté ou vérifié par VITAM peut être remplacé"):
         ledger.create_batch("apogee", "2022-2023", "test", supersedes=live, reason="correction")
 
     reason = "Correction : dates de naissance erronées dans l'extraction précédente"
@@ -281,8 +281,8 @@ def test_an_archived_scope_is_superseded_only_on_purpose(ledger, archived):
     assert json.loads(superseded.details)["superseded_by"] == new.id
     assert json.loads(superseded.details)["reason"] == reason
     assert ledger.verify().ok
-    with pytest.raises(LedgerError, match=f"already superseded by batch {new.id}"):
+    with pytest.raises(LedgerError, match=f"a déjà été remplacé par le lot {new.id}"):
         ledger.create_batch("apogee", "2023-2024", "test", supersedes=old, reason=reason)
     with ledger.engine.begin() as connection:  # the link cannot be edited away unseen
         connection.execute(text(f"UPDATE batch SET superseded_by = NULL WHERE id = {old}"))
-    assert any("superseded_by is null in the row" in p for p in ledger.verify().problems)
+    assert any("superseded_by vaut null dans la ligne" in p for p in ledger.verify().problems)

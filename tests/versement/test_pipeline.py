@@ -119,7 +119,7 @@ def test_a_sip_changed_after_approval_is_not_sent(tmp_path, seda_schemas, vitam_
     approve(ledger, batch_id, approver="Camille", sha256=ledger.batch(batch_id).sip_sha256)
     sip = Path(str(ledger.batch(batch_id).sip_path))
     sip.write_bytes(sip.read_bytes() + b"\0")
-    with pytest.raises(DigestMismatch, match="archivist approved"):
+    with pytest.raises(DigestMismatch, match="l'archiviste a validé"):
         run_transfer(settings, ledger, batch_id, actor="test")
     after = ledger.batch(batch_id)
     assert after.state == State.APPROVED and after.vitam_operation_id is None
@@ -139,7 +139,7 @@ def test_a_rejected_batch_frees_its_scope(tmp_path, seda_schemas, vitam_sandbox)
         reject(ledger, batch_id, approver="Camille", reason="  ")
     reject(ledger, batch_id, approver="Camille", reason="Règles de communicabilité à revoir")
     assert ledger.batch(batch_id).state == State.REJECTED
-    with pytest.raises(StageError, match="only an approved batch"):
+    with pytest.raises(StageError, match=r"seul un lot validé par l'archiviste \(approved\)"):
         run_transfer(settings, ledger, batch_id, actor="test")
     again = run_extract(settings, ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
     assert again.id != batch_id and again.state == State.EXTRACTED

@@ -69,7 +69,7 @@ def test_a_failed_gate_is_written_in_its_transition_and_blocks_packaging(ledger:
     assert "NoÃ©l" not in html and "masqué" in html  # personal examples are not in the static page
     table = validate_table(ledger.batch(batch_id))
     assert "mentions" in table and "NON CONFORME" in table and "contrôle qualité en échec" in table
-    with pytest.raises(StageError, match="only a validated batch can be packaged"):
+    with pytest.raises(StageError, match=r"seul un lot contrôlé \(validated\) peut être empaqueté"):
         run_package(cast(Any, None), ledger, batch_id, actor="test")
     for target in (State.PACKAGED, State.APPROVED, State.SUBMITTED):
         with pytest.raises(IllegalTransition):
@@ -154,7 +154,7 @@ def test_the_cli_prints_the_french_table_and_overrides(
     assert "jeu de données" in out and "NON CONFORME" in out and "✗ mentions : clé unique (COD_MEN)" in out
     assert "rapport-qualite.html" in out and f"Lot {batch_id} : contrôle qualité en échec" in out
     assert cli.main(["validate", str(batch_id)]) == 1  # refused: no longer extracted
-    assert "seul un lot extrait peut être contrôlé" in capsys.readouterr().err
+    assert "seul un lot extrait (extracted) peut être contrôlé" in capsys.readouterr().err
     assert cli.main(["override", str(batch_id), "--by", "Camille Archiviste", "--reason", "doublon signalé"]) == 0
     assert "contrôle qualité levé par Camille Archiviste" in capsys.readouterr().out
     assert ledger.batch(batch_id).state == State.VALIDATED

@@ -77,14 +77,16 @@ def ledger(isolated):
 def verify(capsys) -> tuple[int, list[str]]:
     code = main(["audit", "verify"])
     captured = capsys.readouterr()
-    problems = [line.removeprefix("TAMPERED: ") for line in captured.err.splitlines() if line.startswith("TAMPERED")]
+    problems = [
+        line.removeprefix("ALTÉRATION : ") for line in captured.err.splitlines() if line.startswith("ALTÉRATION")
+    ]
     return code, problems
 
 
 def test_an_untouched_ledger_verifies(ledger, capsys):
     assert main(["audit", "verify"]) == 0
     out = capsys.readouterr().out
-    assert "audit trail intact: 9 events" in out and str(anchor_of(Path(ledger.anchor).parents[1])) in out
+    assert "journal d'audit intègre : 9 événements" in out and str(anchor_of(Path(ledger.anchor).parents[1])) in out
 
 
 @pytest.mark.parametrize(
@@ -92,17 +94,24 @@ def test_an_untouched_ledger_verifies(ledger, capsys):
     [
         (
             "UPDATE batch SET approved_by = 'Quelqu''un d''autre'",
-            'batch 1: approved_by is "Quelqu\'un d\'autre" in the row but "Camille Archiviste" in its audit trail',
+            'lot 1 : approved_by vaut "Quelqu\'un d\'autre" dans la ligne mais "Camille Archiviste" dans son '
+            "journal d'audit",
         ),
-        ("UPDATE batch SET approved_sha256 = NULL", "batch 1: approved_sha256 is null in the row"),
-        ("UPDATE batch SET vitam_operation_id = 'autre'", 'vitam_operation_id is "autre" in the row'),
-        ("UPDATE batch SET atr_reply_code = 'KO'", 'atr_reply_code is "KO" in the row but "OK"'),
-        ("UPDATE batch SET sip_sha256 = 'c'", 'sip_sha256 is "c" in the row'),
-        ("UPDATE batch SET state = 'verified'", 'state is "verified" in the row but "accepted"'),
-        ("UPDATE dataset SET rows = 999", "dataset individus rows is 999 in the row but 120 in its audit trail"),
-        ("UPDATE dataset SET sha256 = 'f'", "dataset individus sha256"),
-        ("UPDATE dataset SET quality_success = 0", "dataset individus quality_success is false in the row"),
-        ("DELETE FROM dataset", "dataset individus of its audit trail has no row"),
+        ("UPDATE batch SET approved_sha256 = NULL", "lot 1 : approved_sha256 vaut null dans la ligne"),
+        ("UPDATE batch SET vitam_operation_id = 'autre'", 'vitam_operation_id vaut "autre" dans la ligne'),
+        ("UPDATE batch SET atr_reply_code = 'KO'", 'atr_reply_code vaut "KO" dans la ligne mais "OK"'),
+        ("UPDATE batch SET sip_sha256 = 'c'", 'sip_sha256 vaut "c" dans la ligne'),
+        ("UPDATE batch SET state = 'verified'", 'state vaut "verified" dans la ligne mais "accepted"'),
+        (
+            "UPDATE dataset SET rows = 999",
+            "jeu de données individus, rows vaut 999 dans la ligne mais 120 dans son journal d'audit",
+        ),
+        ("UPDATE dataset SET sha256 = 'f'", "jeu de données individus, sha256"),
+        (
+            "UPDATE dataset SET quality_success = 0",
+            "jeu de données individus, quality_success vaut false dans la ligne",
+        ),
+        ("DELETE FROM dataset", "le jeu de données individus de son journal d'audit n'a pas de ligne"),
     ],
     ids=[
         "approver",
@@ -123,8 +132,8 @@ def test_a_row_edited_alone_is_reported(ledger, capsys, edit, expected):
     code, problems = verify(capsys)
     assert code == 1
     (problem,) = [p for p in problems if expected in p]
-    assert "outside the ledger" in problem
-    assert all("anchor" not in problem for problem in problems)  # the chain itself is intact
+    assert "hors du registre" in problem
+    assert all("ancr" not in problem for problem in problems)  # the chain itself is intact
 
 
 def test_a_deleted_tail_with_the_head_rewritten_is_caught_by_the_anchor_log(ledger, capsys):
@@ -137,8 +146,11 @@ def test_a_deleted_tail_with_the_head_rewritten_is_caught_by_the_anchor_log(ledg
     code, problems = verify(capsys)
     assert code == 1
     (problem,) = problems  # chain and rows agree: only the anchor log knows
-    assert "anchor log line 9: event 9" in problem
-    assert "the ledger now holds only 8 events: events were removed and the chain head rewritten" in problem
+    assert "journal d'ancrage ligne 9 : l'événement 9" in problem
+    assert (
+        "le registre ne contient plus que 8 événements : des événements ont été supprimés et la tête de chaîne "
+        "réécrite" in problem
+    )
 
 
 def test_an_edited_anchor_is_reported(ledger, capsys):
@@ -151,8 +163,8 @@ def test_an_edited_anchor_is_reported(ledger, capsys):
     code, problems = verify(capsys)
     assert code == 1
     (problem,) = problems
-    assert problem.startswith("anchor log line 5: event 5 had hash 000000000000…")
-    assert "the anchor log was edited, or the ledger rewritten from that event on" in problem
+    assert problem.startswith("journal d'ancrage ligne 5 : l'événement 5 avait l'empreinte 000000000000…")
+    assert "le journal d'ancrage a été modifié, ou le registre réécrit à partir de cet événement" in problem
 
 
 def test_a_cut_or_deleted_anchor_log_is_reported(ledger, capsys):
@@ -161,15 +173,15 @@ def test_a_cut_or_deleted_anchor_log_is_reported(ledger, capsys):
     path.write_text("\n".join(lines[:7]) + "\n", encoding="utf-8")
     code, problems = verify(capsys)
     assert code == 1 and problems == [
-        f"events 8 to 9 of the ledger are in no line of the anchor log {path} "
-        "(the log was cut, or these events were written without it)"
+        f"les événements 8 à 9 du registre ne figurent dans aucune ligne du journal d'ancrage {path} "
+        "(le journal a été tronqué, ou ces événements écrits sans lui)"
     ]
     path.write_text("pas du JSON\n", encoding="utf-8")
     code, problems = verify(capsys)
-    assert code == 1 and any("line 1: not an anchor line" in p for p in problems)
+    assert code == 1 and any("ligne 1 : pas une ligne d'ancrage" in p for p in problems)
     path.unlink()
     code, problems = verify(capsys)
-    assert code == 1 and any("is missing while the ledger holds 9 events" in p for p in problems)
+    assert code == 1 and any("est absent alors que le registre contient 9 événements" in p for p in problems)
 
 
 def test_an_edited_event_is_reported(ledger, capsys):
@@ -177,7 +189,7 @@ def test_an_edited_event_is_reported(ledger, capsys):
         connection.execute(text("UPDATE audit_event SET actor = 'quelqu''un' WHERE id = 6"))
     code, problems = verify(capsys)
     assert code == 1
-    assert "event 6: content does not match its hash (the row was edited)" in problems
+    assert "événement 6 : le contenu ne correspond plus à son empreinte (la ligne a été modifiée)" in problems
 
 
 def test_an_event_rewritten_with_its_hash_recomputed_still_breaks_the_next_link(ledger, capsys):
@@ -199,8 +211,8 @@ def test_an_event_rewritten_with_its_hash_recomputed_still_breaks_the_next_link(
         connection.execute(text("UPDATE audit_event SET actor = 'quelqu''un', hash = :h WHERE id = 6"), {"h": forged})
     code, problems = verify(capsys)
     assert code == 1
-    assert any("event 7: previous-hash link broken" in p for p in problems)
-    assert any("anchor log line 6: event 6" in p for p in problems)
+    assert any("événement 7 : lien vers l'empreinte précédente rompu" in p for p in problems)
+    assert any("journal d'ancrage ligne 6 : l'événement 6" in p for p in problems)
 
 
 def test_under_airflow_each_anchor_goes_to_the_task_log(isolated, monkeypatch, caplog):
@@ -224,10 +236,12 @@ def test_an_anchor_that_cannot_be_written_is_an_error_and_then_a_finding(isolate
     blocker.write_text("")
     instance = Ledger(f"sqlite:///{isolated / 'ledger.sqlite'}", anchor=blocker / "ledger-anchor.jsonl")
     instance.migrate()
-    with pytest.raises(AnchorError, match="event 1 is recorded in the ledger but its anchor could not be written"):
+    with pytest.raises(
+        AnchorError, match="l'événement 1 est enregistré dans le registre, mais son ancrage n'a pas pu être écrit"
+    ):
         instance.create_batch("apogee", "2023-2024", "test")
     assert len(instance.events()) == 1  # the event stands; the gap is what verify reports
-    assert any("is missing while the ledger holds 1 events" in p for p in instance.verify().problems)
+    assert any("est absent alors que le registre contient 1 événements" in p for p in instance.verify().problems)
     instance.close()
 
 
@@ -236,4 +250,4 @@ def test_an_event_whose_details_are_no_longer_json_is_reported_not_crashed_on(le
         connection.execute(text("UPDATE audit_event SET details = 'pas du JSON', to_state = 'inconnu' WHERE id = 2"))
     code, problems = verify(capsys)
     assert code == 1
-    assert "event 2: content does not match its hash (the row was edited)" in problems
+    assert "événement 2 : le contenu ne correspond plus à son empreinte (la ligne a été modifiée)" in problems

@@ -71,9 +71,10 @@ def test_a_rewritten_ledger_disagrees_with_the_trail_in_the_sip(packaged, capsys
     err = capsys.readouterr().err.splitlines()
     # Chain, head, anchor log and rows all agree again: only VITAM's copy tells.
     assert err[0] == (
-        f"TAMPERED: batch {batch.id}: the audit trail inside its SIP disagrees with the ledger on event 2 (extract)"
+        f"ALTÉRATION : lot {batch.id} : le journal d'audit contenu dans son SIP diffère du registre sur "
+        "l'événement 2 (extract)"
     )
-    assert all("the audit trail inside its SIP disagrees with the ledger" in line for line in err)
+    assert all("le journal d'audit contenu dans son SIP diffère du registre" in line for line in err)
 
 
 def test_an_event_removed_from_the_ledger_is_still_in_the_sip(packaged, capsys):
@@ -85,7 +86,7 @@ def test_an_event_removed_from_the_ledger_is_still_in_the_sip(packaged, capsys):
 
     assert main(["audit", "verify"]) == 1
     err = capsys.readouterr().err
-    assert "the audit trail inside its SIP disagrees with the ledger on event 3" in err
+    assert "le journal d'audit contenu dans son SIP diffère du registre sur l'événement 3" in err
 
 
 def test_a_sip_repacked_with_another_trail_is_reported(packaged, capsys):
@@ -101,11 +102,11 @@ def test_a_sip_repacked_with_another_trail_is_reported(packaged, capsys):
     forged.replace(sip)
 
     assert main(["audit", "verify"]) == 1
-    assert f"batch {batch.id}: the SIP {sip} has SHA-256" in capsys.readouterr().err
+    assert f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256" in capsys.readouterr().err
 
 
 def test_a_sip_that_is_gone_is_reported(packaged, capsys):
     _, _, batch = packaged
     Path(batch.sip_path).unlink()
     assert main(["audit", "verify"]) == 1
-    assert "is gone; the audit trail it carries cannot be compared" in capsys.readouterr().err
+    assert "a disparu ; le journal d'audit qu'il contient ne peut pas être comparé" in capsys.readouterr().err

@@ -376,8 +376,9 @@ def test_the_ledger_is_compared_with_vitams_logbook(world: World) -> None:
     with world.ledger.session() as session:
         session.execute(update(Batch).where(Batch.id == batch_id).values(atr_reply_code="KO"))
     (problem,) = logbook_mismatches(world.ledger, world.client())
-    assert f"batch {batch_id}: VITAM's logbook says OK" in problem and "the ledger recorded KO" in problem
+    assert f"lot {batch_id} : le journal des opérations de VITAM indique OK" in problem
+    assert "le registre a enregistré KO" in problem
     with world.ledger.session() as session:
         session.execute(update(Batch).where(Batch.id == batch_id).values(vitam_operation_id="aeeaaaaaaaunknown"))
     (problem,) = logbook_mismatches(world.ledger, world.client())
-    assert "VITAM's logbook has no operation aeeaaaaaaaunknown" in problem
+    assert "le journal des opérations de VITAM n'a pas d'opération aeeaaaaaaaunknown" in problem

@@ -52,8 +52,8 @@ def append(path: Path, events: int, head: str, at: str) -> None:
             os.close(descriptor)
     except OSError as exc:
         raise AnchorError(
-            f"event {events} is recorded in the ledger but its anchor could not be written to {path}: "
-            f"{exc.strerror or exc}; `versement audit verify` will report it as not anchored"
+            f"l'événement {events} est enregistré dans le registre, mais son ancrage n'a pas pu être écrit dans "
+            f"{path} : {exc.strerror or exc} ; `versement audit verify` le signalera comme non ancré"
         ) from exc
     # Under Airflow the task log keeps a second copy, out of reach of the database.
     level = logging.INFO if os.environ.get("AIRFLOW_CTX_DAG_ID") else logging.DEBUG
@@ -70,7 +70,9 @@ def read(path: Path) -> tuple[list[Anchor], list[str]]:
                 item = json.loads(text)
                 anchors.append(Anchor(number, int(item["events"]), str(item["head"]), str(item["at"])))
             except (ValueError, KeyError, TypeError):
-                problems.append(f"anchor log {path} line {number}: not an anchor line (the log was edited)")
+                problems.append(
+                    f"journal d'ancrage {path} ligne {number} : pas une ligne d'ancrage (le journal a été modifié)"
+                )
     return anchors, problems
 
 
@@ -80,28 +82,28 @@ def check(path: Path, hashes: Sequence[str]) -> list[str]:
         if not hashes:
             return []
         return [
-            f"anchor log {path} is missing while the ledger holds {len(hashes)} events "
-            "(the log was deleted, or the ledger was written without it)"
+            f"le journal d'ancrage {path} est absent alors que le registre contient {len(hashes)} événements "
+            "(le journal a été supprimé, ou le registre écrit sans lui)"
         ]
     anchors, problems = read(path)
     for anchor in anchors:
         if anchor.events > len(hashes):
             problems.append(
-                f"anchor log line {anchor.line}: event {anchor.events} (hash {anchor.head[:12]}…) was recorded at "
-                f"{anchor.at}, but the ledger now holds only {len(hashes)} events: events were removed "
-                "and the chain head rewritten"
+                f"journal d'ancrage ligne {anchor.line} : l'événement {anchor.events} (empreinte "
+                f"{anchor.head[:12]}…) a été ancré le {anchor.at}, mais le registre ne contient plus que "
+                f"{len(hashes)} événements : des événements ont été supprimés et la tête de chaîne réécrite"
             )
         elif anchor.events < 1 or hashes[anchor.events - 1] != anchor.head:
             found = hashes[anchor.events - 1][:12] if anchor.events >= 1 else "-"
             problems.append(
-                f"anchor log line {anchor.line}: event {anchor.events} had hash {anchor.head[:12]}… when it was "
-                f"recorded at {anchor.at}, the ledger's event {anchor.events} has {found}…: the anchor log was "
-                "edited, or the ledger rewritten from that event on"
+                f"journal d'ancrage ligne {anchor.line} : l'événement {anchor.events} avait l'empreinte "
+                f"{anchor.head[:12]}… quand il a été ancré le {anchor.at}, celui du registre a {found}… : le "
+                "journal d'ancrage a été modifié, ou le registre réécrit à partir de cet événement"
             )
     last = max((a.events for a in anchors), default=0)
     if last < len(hashes):
         problems.append(
-            f"events {last + 1} to {len(hashes)} of the ledger are in no line of the anchor log {path} "
-            "(the log was cut, or these events were written without it)"
+            f"les événements {last + 1} à {len(hashes)} du registre ne figurent dans aucune ligne du journal "
+            f"d'ancrage {path} (le journal a été tronqué, ou ces événements écrits sans lui)"
         )
     return problems

@@ -59,7 +59,10 @@ def verify_chain(events: Iterable[Any], head_hash: str | None, head_count: int |
     for event in events:
         count += 1
         if event.prev_hash != previous:
-            problems.append(f"event {event.id}: previous-hash link broken (an event was removed or reordered)")
+            problems.append(
+                f"événement {event.id} : lien vers l'empreinte précédente rompu (un événement a été supprimé "
+                "ou déplacé)"
+            )
         expected = event_hash(
             event_id=event.id,
             batch_id=event.batch_id,
@@ -72,11 +75,14 @@ def verify_chain(events: Iterable[Any], head_hash: str | None, head_count: int |
             prev_hash=event.prev_hash,
         )
         if expected != event.hash:
-            problems.append(f"event {event.id}: content does not match its hash (the row was edited)")
+            problems.append(
+                f"événement {event.id} : le contenu ne correspond plus à son empreinte (la ligne a été modifiée)"
+            )
         previous = event.hash
     if head_hash is not None and (head_hash != previous or head_count != count):
         problems.append(
-            f"chain head says {head_count} events ending {str(head_hash)[:12]}…, found {count} ending "
-            f"{previous[:12]}… (events were removed or added outside the ledger)"
+            f"la tête de chaîne annonce {head_count} événements finissant par {str(head_hash)[:12]}…, le registre "
+            f"en contient {count} finissant par {previous[:12]}… (des événements ont été supprimés ou ajoutés hors "
+            "du registre)"
         )
     return ChainCheck(ok=not problems, events=count, problems=tuple(problems))

@@ -111,7 +111,7 @@ def _details(event: Any) -> dict[str, Any]:
 def mismatches(batch: Any, expected: Expected | None) -> list[str]:
     """How a batch row (with its datasets) differs from what its events say."""
     if expected is None:
-        return [f"batch {batch.id}: the row has no audit event at all (it was inserted outside the ledger)"]
+        return [f"lot {batch.id} : la ligne n'a aucun événement dans le journal d'audit (insérée hors du registre)"]
     columns = BATCH_COLUMNS if expected.full else ("state",)
     problems = []
     for name in columns:
@@ -119,24 +119,29 @@ def mismatches(batch: Any, expected: Expected | None) -> list[str]:
         have = getattr(batch, name)
         if canonical({"v": have}) != canonical({"v": want}):
             problems.append(
-                f"batch {batch.id}: {name} is {_shown(have)} in the row but {_shown(want)} in its audit trail "
-                "(the row was edited outside the ledger)"
+                f"lot {batch.id} : {name} vaut {_shown(have)} dans la ligne mais {_shown(want)} dans son journal "
+                "d'audit (la ligne a été modifiée hors du registre)"
             )
     if not expected.full:
         return problems
     rows = {dataset.name: dataset for dataset in batch.datasets}
     for name in sorted(set(rows) - set(expected.datasets)):
-        problems.append(f"batch {batch.id}: dataset {name} is in no audit event (added outside the ledger)")
+        problems.append(
+            f"lot {batch.id} : le jeu de données {name} ne figure dans aucun événement (ajouté hors du registre)"
+        )
     for name in sorted(set(expected.datasets) - set(rows)):
-        problems.append(f"batch {batch.id}: dataset {name} of its audit trail has no row (deleted outside the ledger)")
+        problems.append(
+            f"lot {batch.id} : le jeu de données {name} de son journal d'audit n'a pas de ligne "
+            "(supprimée hors du registre)"
+        )
     for name in sorted(set(rows) & set(expected.datasets)):
         row, want = rows[name], expected.datasets[name]
         have = {**dataset_record(row), "quality_success": row.quality_success, "quality": quality_digest(row.quality)}
         for column, value in want.items():
             if canonical({"v": have.get(column)}) != canonical({"v": value}):
                 problems.append(
-                    f"batch {batch.id}: dataset {name} {column} is {_shown(have.get(column))} in the row but "
-                    f"{_shown(value)} in its audit trail (the row was edited outside the ledger)"
+                    f"lot {batch.id} : jeu de données {name}, {column} vaut {_shown(have.get(column))} dans la "
+                    f"ligne mais {_shown(value)} dans son journal d'audit (la ligne a été modifiée hors du registre)"
                 )
     return problems
 

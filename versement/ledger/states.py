@@ -78,8 +78,11 @@ class IllegalTransition(Terminal, Exception):
     """A state change the life cycle does not allow; nothing was changed."""
 
     def __init__(self, batch_id: int, current: State, target: State) -> None:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
-        super().__init__(f"batch {batch_id}: cannot go from {current} to {target} (allowed from {current}: {allowed})")
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "aucun (état final)"
+        super().__init__(
+            f"lot {batch_id} : impossible de passer de {current} ({LABELS_FR[current]}) à {target} "
+            f"({LABELS_FR[target]}) ; états possibles depuis {current} : {allowed}"
+        )
         self.batch_id = batch_id
         self.current = current
         self.target = target

@@ -141,7 +141,7 @@ class Ledger:
         with self._sessions() as session:
             found = session.get(Batch, batch_id, options=[selectinload(Batch.datasets)])
             if found is None:
-                raise LedgerError(f"no batch {batch_id} in the ledger")
+                raise LedgerError(f"aucun lot {batch_id} dans le registre")
             return found
 
     def batches(self) -> list[Batch]:
@@ -186,10 +186,10 @@ class Ledger:
             if live is not None and live is not old:
                 if live.state in ARCHIVED:
                     raise LedgerError(
-                        f"{key} is already archived by batch {live.id} ({live.state}); a new batch for it "
-                        f"must say so: --supersede {live.id} --reason TEXT (a correction)"
+                        f"{key} est déjà archivé par le lot {live.id} ({live.state}) ; un nouveau lot pour ce "
+                        f"périmètre doit le dire : --supersede {live.id} --reason MOTIF (une correction)"
                     )
-                raise LedgerError(f"a live batch already exists for {key} (batch {live.id}, {live.state})")
+                raise LedgerError(f"un lot est déjà en cours pour {key} (lot {live.id}, {live.state})")
             if old is not None:
                 old.active_key = None
                 session.flush()  # frees the scope before the new batch takes it
@@ -237,18 +237,18 @@ class Ledger:
     @staticmethod
     def _superseded(session: Session, key: str, supersedes: int, reason: str | None) -> Batch:
         if not (reason or "").strip():
-            raise LedgerError(f"superseding batch {supersedes} needs a reason for the record (--reason)")
+            raise LedgerError(f"remplacer le lot {supersedes} demande un motif, gardé au journal d'audit (--reason)")
         old = session.get(Batch, supersedes, with_for_update=True)
         if old is None:
-            raise LedgerError(f"no batch {supersedes} in the ledger")
+            raise LedgerError(f"aucun lot {supersedes} dans le registre")
         if f"{old.source}/{old.scope}" != key:
-            raise LedgerError(f"batch {supersedes} holds {old.source}/{old.scope}, not {key}")
+            raise LedgerError(f"le lot {supersedes} porte sur {old.source}/{old.scope}, pas sur {key}")
         if old.superseded_by is not None:
-            raise LedgerError(f"batch {supersedes} was already superseded by batch {old.superseded_by}")
+            raise LedgerError(f"le lot {supersedes} a déjà été remplacé par le lot {old.superseded_by}")
         if old.state not in ARCHIVED:
             raise LedgerError(
-                f"batch {supersedes} is {old.state}; only a batch accepted or verified by VITAM is superseded "
-                "(a live batch is rejected or finished instead)"
+                f"le lot {supersedes} est {old.state} ; seul un lot accepté ou vérifié par VITAM peut être remplacé "
+                "(un lot en cours est plutôt refusé ou mené à son terme)"
             )
         return old
 
@@ -274,7 +274,7 @@ class Ledger:
             # Datasets loaded with the batch: callers read them after the session has closed.
             batch = session.get(Batch, batch_id, with_for_update=True, options=[selectinload(Batch.datasets)])
             if batch is None:
-                raise LedgerError(f"no batch {batch_id} in the ledger")
+                raise LedgerError(f"aucun lot {batch_id} dans le registre")
             current = State(batch.state)
             check_transition(batch_id, current, target)
             recorded = dict(details or {})
@@ -372,7 +372,9 @@ class Ledger:
                 if batch.sip_path and known is not None and known.full:  # the copy VITAM keeps
                     problems.extend(trail.check(batch, events))
             for missing in sorted(set(expected) - {batch.id for batch in batches}):
-                problems.append(f"batch {missing}: has audit events but no row (the row was deleted)")
+                problems.append(
+                    f"lot {missing} : des événements du journal d'audit mais aucune ligne (la ligne a été supprimée)"
+                )
             if self.anchor is not None:
                 problems.extend(anchor_log.check(self.anchor, [event.hash for event in events]))
             return ChainCheck(

@@ -56,7 +56,7 @@ def read(sip: Path) -> dict[str, Any]:
         with zipfile.ZipFile(sip) as archive:
             layout = inspect_layout(archive)
             if layout.manifest is None:
-                raise TrailError(f"{sip} has no manifest")
+                raise TrailError(f"{sip} n'a pas de bordereau (manifest)")
             root = etree.fromstring(archive.read(layout.manifest), hardened_parser())
             ns = etree.QName(root).namespace
             for obj in root.iter(f"{{{ns}}}BinaryDataObject"):
@@ -66,45 +66,49 @@ def read(sip: Path) -> dict[str, Any]:
                     loaded: dict[str, Any] = json.loads(archive.read(uri))
                     return loaded
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
-        raise TrailError(f"the audit trail cannot be read from {sip}: {exc}") from exc
-    raise TrailError(f"{sip} carries no audit trail (no object named {PREFIX}….json)")
+        raise TrailError(f"le journal d'audit ne peut pas être relu dans {sip} : {exc}") from exc
+    raise TrailError(f"{sip} ne contient pas de journal d'audit (aucun objet nommé {PREFIX}….json)")
 
 
 def check(batch: Any, events: Sequence[Any]) -> list[str]:
     """How the trail inside a packaged batch's SIP disagrees with the ledger's events."""
     sip = Path(batch.sip_path)
     if not sip.is_file():
-        return [f"batch {batch.id}: its SIP {sip} is gone; the audit trail it carries cannot be compared"]
+        return [
+            f"lot {batch.id} : son SIP {sip} a disparu ; le journal d'audit qu'il contient ne peut pas être comparé"
+        ]
     actual = sha256_file(sip)
     if actual != batch.sip_sha256:
-        return [f"batch {batch.id}: the SIP {sip} has SHA-256 {actual}, the ledger packaged {batch.sip_sha256}"]
+        return [
+            f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256 {actual}, le registre a empaqueté {batch.sip_sha256}"
+        ]
     try:
         embedded = read(sip)
     except TrailError as exc:
-        return [f"batch {batch.id}: {exc}"]
-    prefix = f"batch {batch.id}: the audit trail inside its SIP"
+        return [f"lot {batch.id} : {exc}"]
+    prefix = f"lot {batch.id} : le journal d'audit contenu dans son SIP"
     found = embedded.get("events")
     listed: list[Any] = found if isinstance(found, list) else []
     problems = []
     if embedded.get("batch") != batch.id:
-        problems.append(f"{prefix} is that of batch {embedded.get('batch')!r}")
+        problems.append(f"{prefix} est celui du lot {embedded.get('batch')!r}")
     ledger = {event.id: event for event in events if event.batch_id == batch.id}
     seen = set()
     for item in listed:
         if not isinstance(item, dict):
-            problems.append(f"{prefix} holds an entry that is not an event")
+            problems.append(f"{prefix} contient une entrée qui n'est pas un événement")
             continue
         number = item.get("id")
         seen.add(number)
         mine = ledger.get(number)
         if mine is None:
-            problems.append(f"{prefix} holds event {number}, which the ledger does not have for this batch")
+            problems.append(f"{prefix} contient l'événement {number}, que le registre n'a pas pour ce lot")
             continue
         if any(item.get(name) != getattr(mine, name) for name in _FIELDS):
-            problems.append(f"{prefix} disagrees with the ledger on event {number} ({mine.action})")
+            problems.append(f"{prefix} diffère du registre sur l'événement {number} ({mine.action})")
     # Everything the batch went through before it was packaged must be in the copy.
     packaged = [e.id for e in ledger.values() if e.action == "package" and e.to_state == "packaged"]
     bound = packaged[-1] if packaged else max((n for n in seen if isinstance(n, int)), default=0) + 1
     for number in sorted(n for n in ledger if n < bound and n not in seen):
-        problems.append(f"{prefix} lacks event {number} ({ledger[number].action}), which the ledger has")
+        problems.append(f"{prefix} n'a pas l'événement {number} ({ledger[number].action}), que le registre contient")
     return problems
