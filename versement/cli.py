@@ -126,7 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     approve = command("approve", _approve, "approve a batch awaiting approval (bound to its SIP's SHA-256)")
     approve.add_argument("batch", type=int)
     approve.add_argument("--by", required=True, help="the approving archivist's name")
-    approve.add_argument("--sha256", help="the SIP digest you reviewed (required); refused if the SIP differs")
+    approve.add_argument(
+        "--sha256",
+        action="append",
+        help="the SIP digest you reviewed (required); refused if the SIP differs; a batch of several SIPs: "
+        "once per part",
+    )
     approve.add_argument("--comment", default="")
 
     withdraw = command("withdraw", _withdraw, "withdraw the approval of a batch not yet transferred")
@@ -137,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
     override.add_argument("batch", type=int)
     override.add_argument("--by", required=True, help="the archivist's name")
     override.add_argument("--reason", required=True, help="the justification, kept in the audit trail")
+
+    repackage = command(
+        "repackage", _repackage, "package a refused, rejected or tampered batch again, as a new attempt (audited)"
+    )
+    repackage.add_argument("batch", type=int)
+    repackage.add_argument("--by", required=True, help="the archivist's name")
+    repackage.add_argument("--reason", required=True, help="why, kept in the audit trail")
 
     reject = command("reject", _reject, "reject a batch awaiting approval")
     reject.add_argument("batch", type=int)
@@ -314,6 +326,18 @@ def _withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repackage(args: argparse.Namespace) -> int:
+    from versement.attempts import repackage
+
+    settings = _settings(args)
+    batch = repackage(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    print(
+        f"Lot {batch.id} : nouvel empaquetage demandé par {args.by} ({args.reason}) ; la tentative précédente "
+        f"reste au registre. Lancez « versement package {batch.id} »."
+    )
+    return 0
+
+
 def _reject(args: argparse.Namespace) -> int:
     from versement.pipeline import reject
 
@@ -398,6 +422,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def batch_summary(batch: Any) -> dict[str, Any]:
+    from versement.attempts import attempts_json
+
     return {
         "id": batch.id,
         "source": batch.source,
@@ -430,6 +456,7 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "vitam_operation_id": batch.vitam_operation_id,
         "atr_path": batch.atr_path,
         "atr_reply_code": batch.atr_reply_code,
+        **attempts_json(batch),
     }
 
 
@@ -460,6 +487,9 @@ def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: A
     for b in batches:
         if b["state"] == "awaiting_approval":
             lines.append(f"lot {b['id']} en attente de validation : empreinte SHA-256 du SIP {b['sip_sha256']}")
+    from versement.attempts import status_lines
+
+    lines += status_lines(batches)
     return "\n".join(lines)
 
 

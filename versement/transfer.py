@@ -40,6 +40,7 @@ from lxml import etree
 from extractors.files import sha256_file
 from versement.config import Settings
 from versement.ledger import Batch, Ledger, State
+from versement.ledger.sips import current_sips, part_updates
 from versement.pipeline import DigestMismatch, StageError, batch_folder, vitam_client
 from versement.vitam_reasons import Reason, reasons
 from vitam_client import (
@@ -82,6 +83,10 @@ class OperationFatal(Terminal, NeedsOperator):
 
 class OperationStuck(Transient, NeedsOperator):
     """Still running after ``vitam.poll_timeout``: a later ``versement transfer`` polls again."""
+
+
+class MultiPartUnsupported(Terminal, StageError):
+    """A batch packaged as several SIPs: their transfer is not supported yet; nothing was sent."""
 
 
 class CannotResume(Terminal, StageError):
@@ -152,6 +157,8 @@ def submit(
         raise StageError(f"batch {batch_id} is {batch.state}; only an approved batch can be transferred")
     if state not in (State.APPROVED, State.SUBMITTING):
         return batch
+    if len(current_sips(batch)) > 1:
+        _refuse_parts(ledger, batch, actor)
     with _client(settings, client) as vitam:
         if state == State.APPROVED:
             return _submit(vitam, ledger, batch, actor)
@@ -197,6 +204,39 @@ def _check_sip(ledger: Ledger, batch: Batch, actor: str, expected: str | None, a
     return actual
 
 
+def _refuse_parts(ledger: Ledger, batch: Batch, actor: str, action: str = "transfer.refused") -> None:
+    """A batch of several SIPs is not sent (each part's exactly-once transfer is not built yet):
+    every part's digest is checked against its approval first, and the refusal recorded."""
+    parts = current_sips(batch)
+    for sip in parts:
+        expected = sip.approved_sha256 if action == "transfer.refused" else sip.sha256
+        found = sha256_file(Path(sip.path)) if Path(sip.path).is_file() else None
+        if found != expected:
+            ledger.record(
+                batch.id,
+                actor=actor,
+                action=action,
+                details={
+                    "reason": f"le SIP de la partie {sip.part} a changé depuis sa validation par l'archiviste : "
+                    "rien n'est envoyé",
+                    "part": sip.part,
+                    "sip": sip.path,
+                    "expected_sha256": expected,
+                    "found_sha256": found,
+                },
+            )
+            raise DigestMismatch(
+                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé depuis sa validation "
+                f"(SHA-256 {found}, validé {expected}) ; rien n'est envoyé"
+            )
+    reason = (
+        f"le lot est découpé en {len(parts)} SIP : leur transfert, partie par partie et une seule fois chacune, "
+        "n'est pas encore pris en charge ; rien n'a été envoyé"
+    )
+    ledger.record(batch.id, actor=actor, action=action, details={"reason": reason, "parts": len(parts)})
+    raise MultiPartUnsupported(f"lot {batch.id} : {reason}")
+
+
 def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
     digest = _check_sip(ledger, batch, actor, batch.approved_sha256, "transfer.refused")
     # The intent, before the first byte: a crash from here on is resumed by a logbook look-up.
@@ -210,6 +250,7 @@ def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             "sip_sha256": digest,
             "manifest_sha512": batch.manifest_sha512,
         },
+        sip_updates=part_updates(current_sips(batch), status=State.SUBMITTING.value),
     )
     return _upload(client, ledger, batch, actor)
 
@@ -242,6 +283,7 @@ def _upload(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
         action="transfer.submitted",
         details={"operation_id": operation_id, "sip_sha256": batch.approved_sha256},
         changes={"vitam_operation_id": operation_id},
+        sip_updates=part_updates(current_sips(batch), vitam_operation_id=operation_id, status=State.SUBMITTED.value),
     )
 
 
@@ -276,6 +318,9 @@ def _resume(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             action="transfer.resumed",
             details={**summary, "decision": "follow", "operation_id": chosen.operation_id},
             changes={"vitam_operation_id": chosen.operation_id},
+            sip_updates=part_updates(
+                current_sips(batch), vitam_operation_id=chosen.operation_id, status=State.SUBMITTED.value
+            ),
         )
     ledger.record(batch.id, actor=actor, action="transfer.resumed", details={**summary, "decision": "upload"})
     _check_sip(ledger, batch, actor, batch.approved_sha256, "transfer.refused")
@@ -359,6 +404,9 @@ def _follow(
             "reasons": [reason.to_dict() for reason in found],
         },
         changes={"atr_path": str(atr_path), "atr_reply_code": atr.reply_code, "atr": summary},
+        sip_updates=part_updates(
+            current_sips(batch), atr_path=str(atr_path), atr_reply_code=atr.reply_code, status=target.value
+        ),
     )
 
 
@@ -433,6 +481,8 @@ def dry_run(
     batch = ledger.batch(batch_id)
     if State(batch.state) not in (State.AWAITING_APPROVAL, State.APPROVED) or batch.sip_path is None:
         raise StageError(f"batch {batch_id} is {batch.state}; only a packaged batch not yet sent can be tried")
+    if len(current_sips(batch)) > 1:
+        _refuse_parts(ledger, batch, actor, "transfer.dry_run_refused")
     expected = batch.approved_sha256 if batch.state == State.APPROVED else batch.sip_sha256
     _check_sip(ledger, batch, actor, expected, "transfer.dry_run_refused")
     with _client(settings, client) as vitam:
@@ -506,6 +556,7 @@ def _verify(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             actor=actor,
             action="verify.mismatch",
             details={"operation_id": batch.vitam_operation_id, "problems": problems, **counts},
+            sip_updates=part_updates(current_sips(batch), status=State.VERIFICATION_FAILED.value),
         )
     return ledger.transition(
         batch.id,
@@ -513,6 +564,7 @@ def _verify(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
         actor=actor,
         action="verify",
         details={"operation_id": batch.vitam_operation_id, **counts},
+        sip_updates=part_updates(current_sips(batch), status=State.VERIFIED.value),
     )
 
 

@@ -70,22 +70,46 @@ def read(sip: Path) -> dict[str, Any]:
     raise TrailError(f"{sip} carries no audit trail (no object named {PREFIX}….json)")
 
 
-def check(batch: Any, events: Sequence[Any]) -> list[str]:
-    """How the trail inside a packaged batch's SIP disagrees with the ledger's events."""
-    sip = Path(batch.sip_path)
-    if not sip.is_file():
-        return [f"batch {batch.id}: its SIP {sip} is gone; the audit trail it carries cannot be compared"]
-    actual = sha256_file(sip)
-    if actual != batch.sip_sha256:
-        return [f"batch {batch.id}: the SIP {sip} has SHA-256 {actual}, the ledger packaged {batch.sip_sha256}"]
+def _read_any(sips: Sequence[Path]) -> dict[str, Any]:
+    """The trail from whichever SIP of a split package carries it (the first one that does)."""
+    missing: TrailError | None = None
+    for sip in sips:
+        try:
+            return read(sip)
+        except TrailError as exc:
+            if "carries no audit trail" not in str(exc):
+                raise
+            missing = missing or exc
+    if len(sips) > 1:
+        raise TrailError(f"none of the {len(sips)} SIPs of the batch carries an audit trail ({PREFIX}….json)")
+    assert missing is not None
+    raise missing
+
+
+def check(batch: Any, events: Sequence[Any], parts: Sequence[tuple[str, str]] | None = None) -> list[str]:
+    """How the trail inside a packaged batch's SIP disagrees with the ledger's events.
+
+    ``parts``: (path, SHA-256) of every SIP of the batch's current attempt (default: its one
+    SIP); each must still be what was packaged, and the trail is read from the part carrying it.
+    """
+    problems = []
+    for path, sha256 in parts or [(batch.sip_path, batch.sip_sha256)]:
+        sip = Path(path)
+        if not sip.is_file():
+            problems.append(f"batch {batch.id}: its SIP {sip} is gone; the audit trail it carries cannot be compared")
+            continue
+        actual = sha256_file(sip)
+        if actual != sha256:
+            problems.append(f"batch {batch.id}: the SIP {sip} has SHA-256 {actual}, the ledger packaged {sha256}")
+    if problems:
+        return problems
     try:
-        embedded = read(sip)
+        embedded = _read_any([Path(path) for path, _ in parts or [(batch.sip_path, batch.sip_sha256)]])
     except TrailError as exc:
         return [f"batch {batch.id}: {exc}"]
     prefix = f"batch {batch.id}: the audit trail inside its SIP"
     found = embedded.get("events")
     listed: list[Any] = found if isinstance(found, list) else []
-    problems = []
     if embedded.get("batch") != batch.id:
         problems.append(f"{prefix} is that of batch {embedded.get('batch')!r}")
     ledger = {event.id: event for event in events if event.batch_id == batch.id}
