@@ -76,6 +76,15 @@ def repackage(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: 
             f"lot {batch_id} : {label} ; seul un lot rejeté par VITAM, refusé par l'archiviste, ou dont le SIP "
             "a été modifié après l'empaquetage peut être empaqueté à nouveau"
         )
+    archived = [sip for sip in current_sips(batch) if sip.status in ("accepted", "verified", "verification_failed")]
+    if archived:
+        names = ", ".join(
+            f"partie {sip.part} ({sip.message_identifier}, opération {sip.vitam_operation_id})" for sip in archived
+        )
+        raise RepackageRefused(
+            f"lot {batch_id} : VITAM a archivé une partie du lot ({names}) ; un nouvel empaquetage les enverrait "
+            "une seconde fois : il n'est pas possible pour ce lot (voir avec l'exploitant VITAM)"
+        )
     changed = changed_sips(batch)
     if state in TAMPERABLE and not changed:
         raise RepackageRefused(

@@ -309,15 +309,15 @@ def _record_package(
         sips=rows,
     )
     request_text = approval_request(ledger.batch(batch_id))
-    details: dict[str, Any] = {"message": request_text, "sip_sha256": first.sha256}
+    requested: dict[str, Any] = {"message": request_text, "sip_sha256": first.sha256}
     if len(package.sips) > 1:
-        details["parts_sha256"] = [part.sha256 for part in package.sips]
+        requested["parts_sha256"] = [part.sha256 for part in package.sips]
     return ledger.transition(
         batch_id,
         State.AWAITING_APPROVAL,
         actor=actor,
         action="approval.requested",
-        details=details,
+        details=requested,
     )
 
 

@@ -157,8 +157,11 @@ def submit(
         raise StageError(f"batch {batch_id} is {batch.state}; only an approved batch can be transferred")
     if state not in (State.APPROVED, State.SUBMITTING):
         return batch
-    if len(current_sips(batch)) > 1:
-        _refuse_parts(ledger, batch, actor)
+    if len(current_sips(batch)) > 1:  # several SIPs: each part exactly once, in order
+        from versement.transfer_parts import submit_parts
+
+        with _client(settings, client) as vitam:
+            return submit_parts(vitam, ledger, batch, actor)
     with _client(settings, client) as vitam:
         if state == State.APPROVED:
             return _submit(vitam, ledger, batch, actor)
@@ -204,12 +207,12 @@ def _check_sip(ledger: Ledger, batch: Batch, actor: str, expected: str | None, a
     return actual
 
 
-def _refuse_parts(ledger: Ledger, batch: Batch, actor: str, action: str = "transfer.refused") -> None:
-    """A batch of several SIPs is not sent (each part's exactly-once transfer is not built yet):
-    every part's digest is checked against its approval first, and the refusal recorded."""
+def _refuse_parts(ledger: Ledger, batch: Batch, actor: str, action: str = "transfer.dry_run_refused") -> None:
+    """A dry run of a batch of several SIPs is not supported yet: every part's digest is checked
+    first, and the refusal recorded; nothing is sent."""
     parts = current_sips(batch)
     for sip in parts:
-        expected = sip.approved_sha256 if action == "transfer.refused" else sip.sha256
+        expected = sip.approved_sha256 if batch.state == State.APPROVED else sip.sha256
         found = sha256_file(Path(sip.path)) if Path(sip.path).is_file() else None
         if found != expected:
             ledger.record(
@@ -230,7 +233,7 @@ def _refuse_parts(ledger: Ledger, batch: Batch, actor: str, action: str = "trans
                 f"(SHA-256 {found}, validé {expected}) ; rien n'est envoyé"
             )
     reason = (
-        f"le lot est découpé en {len(parts)} SIP : leur transfert, partie par partie et une seule fois chacune, "
+        f"le lot est découpé en {len(parts)} SIP : l'essai à blanc d'un lot en plusieurs parties "
         "n'est pas encore pris en charge ; rien n'a été envoyé"
     )
     ledger.record(batch.id, actor=actor, action=action, details={"reason": reason, "parts": len(parts)})
@@ -360,6 +363,10 @@ def _parse_time(value: str | None) -> datetime | None:
 def _follow(
     settings: Settings, client: VitamClient, ledger: Ledger, batch: Batch, actor: str, on_status: OnStatus | None
 ) -> Batch:
+    if len(current_sips(batch)) > 1:
+        from versement.transfer_parts import follow_parts
+
+        return follow_parts(settings, client, ledger, batch, actor, on_status)
     operation_id = batch.vitam_operation_id
     assert operation_id is not None
     status = _wait(settings, client, ledger, batch, actor, operation_id, on_status)
@@ -546,6 +553,10 @@ def verify(
 
 
 def _verify(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
+    if len(current_sips(batch)) > 1:
+        from versement.transfer_parts import verify_parts
+
+        return verify_parts(client, ledger, batch, actor)
     assert batch.sip_path is not None and batch.vitam_operation_id is not None
     problems, counts = _compare(client, batch)
     if problems:
@@ -672,12 +683,21 @@ def outcome_text(ledger: Ledger, batch: Batch) -> str:
             lines.append(head + "VÉRIFICATION EN ÉCHEC : VITAM ne restitue pas ce qui a été envoyé")
             lines += [f"  ✗ {problem}" for problem in last.get("problems") or []]
             lines.append("  À faire : ne rien supprimer à la source ; transmettre ces écarts à l'exploitant VITAM.")
-        return "\n".join(lines)
+        return "\n".join(lines + _part_lines(ledger, batch))
     if state == State.REFUSED:
         lines = [head + f"REFUSÉ par VITAM (opération {operation}, ReplyCode {code})"]
         lines += [f"  • {text}" for text in atr.get("reasons_fr") or []]
-        return "\n".join(lines)
+        return "\n".join(lines + _part_lines(ledger, batch))
     return head + f"{batch.state} (opération {operation})"
+
+
+def _part_lines(ledger: Ledger, batch: Batch) -> list[str]:
+    """Each part of a batch of several SIPs, with VITAM's reasons for a refused one."""
+    if len(current_sips(batch)) <= 1:
+        return []
+    from versement.transfer_parts import part_lines
+
+    return part_lines(batch, ledger.events(batch.id))
 
 
 def _last_details(ledger: Ledger, batch_id: int, actions: tuple[str, ...]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -23,14 +24,15 @@ from versement.pipeline import (
     DigestMismatch,
     approval_request,
     approve,
+    endpoint,
     reject,
     run_extract,
     run_package,
     run_transfer,
     run_validate,
 )
-from versement.transfer import MultiPartUnsupported
-from vitam_client import Terminal, VitamClient
+from versement.transfer import outcome_text
+from vitam_client import UploadOutcomeUnknown, VitamClient
 from vitam_sandbox import Faults
 
 # Fonds + one series + its item and object: each series of the demo batch gets a SIP of its own.
@@ -57,7 +59,7 @@ def digests(ledger: Ledger, batch_id: int) -> list[str]:
 
 
 def ingests_of(world: World, message_identifier: str) -> list[str]:
-    with VitamClient(world.client().endpoint) as client:
+    with VitamClient(endpoint(world.settings)) as client:
         return [op.operation_id for op in client.ingests_of_message(message_identifier)]
 
 
@@ -78,7 +80,7 @@ def test_a_batch_over_the_limits_is_recorded_sip_by_sip(world: World) -> None:
     parts = current_sips(batch)
     datasets = len(batch.datasets)
     assert len(parts) == datasets + 1  # one per series, and the audit trail's
-    base = batch.message_identifier.removesuffix("-001")
+    base = str(batch.message_identifier).removesuffix("-001")
     assert [p.message_identifier for p in parts] == [f"{base}-{n:03d}" for n in range(1, len(parts) + 1)]
     assert [(p.attempt, p.part) for p in parts] == [(1, n) for n in range(1, len(parts) + 1)]
     for sip in parts:
@@ -188,16 +190,54 @@ def test_a_part_changed_before_approval_cannot_be_approved(world: World) -> None
 # -- transfer of a split batch ------------------------------------------------------------------
 
 
-def test_a_split_batch_is_not_sent_and_the_refusal_is_recorded(world: World) -> None:
+def test_a_split_batch_is_transferred_part_by_part_and_verified(world: World, capsys) -> None:
     batch_id = split(world)
     approve(world.ledger, batch_id, approver="Camille", sha256=digests(world.ledger, batch_id))
-    with pytest.raises(MultiPartUnsupported, match="rien n'a été envoyé") as caught:
-        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
-    assert isinstance(caught.value, Terminal)  # Airflow does not retry it
-    assert world.details(batch_id, "transfer.refused")["parts"] == len(digests(world.ledger, batch_id))
-    assert world.ledger.batch(batch_id).state == State.APPROVED
-    for sip in current_sips(world.ledger.batch(batch_id)):
-        assert ingests_of(world, sip.message_identifier) == []
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    parts = current_sips(world.ledger.batch(batch_id))
+    assert {sip.status for sip in parts} == {"verified"} and {sip.atr_reply_code for sip in parts} == {"OK"}
+    for sip in parts:  # exactly one ingest per part, each under its own MessageIdentifier
+        assert ingests_of(world, sip.message_identifier) == [sip.vitam_operation_id]
+        assert Path(str(sip.atr_path)).is_file()
+    assert len({sip.vitam_operation_id for sip in parts}) == len(parts)
+    assert batch.vitam_operation_id == parts[0].vitam_operation_id  # the batch columns: part 1
+    intents = [json.loads(e.details) for e in world.ledger.events(batch_id) if e.action == "transfer.submitting"]
+    assert [i["part"] for i in intents] == [sip.part for sip in parts]  # in order, each before its upload
+    verified = world.details(batch_id, "verify")
+    assert verified["parts"] == len(parts) and verified["units_read"] == sum(sip.units for sip in parts)
+    assert verified["objects_checked"] == sum(sip.objects for sip in parts)
+    assert world.ledger.verify().ok
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert f"lot {batch_id} : tentative 1 (en cours), {len(parts)} SIP" in out
+
+
+def test_an_interrupted_part_is_found_in_vitam_not_sent_again(world: World) -> None:
+    batch_id = split(world)
+    approve(world.ledger, batch_id, approver="Camille", sha256=digests(world.ledger, batch_id))
+    sent: list[Path] = []
+
+    class LostAfterTheSecondUpload(VitamClient):
+        def ingest(self, path: Path, *args: Any, **kwargs: Any) -> str:
+            operation = super().ingest(path, *args, **kwargs)
+            sent.append(path)
+            if len(sent) == 2:  # the upload arrived; the 202 was lost
+                raise UploadOutcomeUnknown("POST /ingests: no answer (ReadError)")
+            return operation
+
+    with LostAfterTheSecondUpload(endpoint(world.settings)) as client, pytest.raises(UploadOutcomeUnknown):
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=client)
+    batch = world.ledger.batch(batch_id)
+    assert batch.state == State.SUBMITTING
+    assert [sip.status for sip in current_sips(batch)][:3] == ["submitted", "submitting", None]
+
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED
+    resumed = world.details(batch_id, "transfer.resumed")
+    assert resumed["part"] == 2 and resumed["decision"] == "follow"
+    for sip in current_sips(batch):
+        assert ingests_of(world, sip.message_identifier) == [sip.vitam_operation_id]
     assert world.ledger.verify().ok
 
 
@@ -290,6 +330,27 @@ def test_a_refused_batch_is_repackaged_and_attempt_2_is_archived(refusing_once: 
     out = capsys.readouterr().out
     assert f"lot {batch_id} : tentative 1 (close), 1 SIP ; opération VITAM : {refused_operation} (KO)" in out
     assert f"lot {batch_id} : tentative 2 (en cours)" in out
+
+
+def test_a_part_refused_by_vitam_refuses_the_batch_and_names_what_is_archived(refusing_once: World, capsys) -> None:
+    world = refusing_once
+    batch_id = split(world)
+    approve(world.ledger, batch_id, approver="Camille", sha256=digests(world.ledger, batch_id))
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.REFUSED
+    parts = current_sips(world.ledger.batch(batch_id))
+    assert [sip.status for sip in parts] == ["refused"] + ["accepted"] * (len(parts) - 1)
+    refusal = world.details(batch_id, "transfer.refused_by_vitam")
+    assert refusal["refused_parts"] == [1] and refusal["archived_parts"] == list(range(2, len(parts) + 1))
+    text = outcome_text(world.ledger, batch)
+    assert f"partie 1 ({parts[0].message_identifier}) : REJETÉE par VITAM" in text
+    assert f"partie 2 ({parts[1].message_identifier}) : acceptée par VITAM" in text
+    # Re-sending the whole batch would archive the accepted parts twice.
+    with pytest.raises(RepackageRefused, match="VITAM a archivé une partie du lot"):
+        repackage(world.ledger, batch_id, by="Camille", reason="nouvel essai")
+    for sip in parts:
+        assert ingests_of(world, sip.message_identifier) == [sip.vitam_operation_id]
+    assert world.ledger.verify().ok
 
 
 # -- what cannot be re-packaged -----------------------------------------------------------------

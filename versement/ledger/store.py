@@ -340,6 +340,34 @@ class Ledger:
                 setattr(row, name, value)
             recorded.setdefault("row_sip_updates", {})[sip_key(attempt, part)] = dict(fields)
 
+    def update(
+        self,
+        batch_id: int,
+        *,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        changes: Mapping[str, Any] | None = None,
+        sip_updates: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
+    ) -> Batch:
+        """A change of batch columns or SIP rows that does not change the batch's state (one part
+        of a split batch submitted, answered...), with its audit event, in one transaction."""
+        with self.session() as session:
+            batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
+            if batch is None:
+                raise LedgerError(f"no batch {batch_id} in the ledger")
+            recorded = dict(details or {})
+            for name, value in (changes or {}).items():
+                if name in ("state", "active_key") or not hasattr(Batch, name):
+                    raise LedgerError(f"batch field {name!r} cannot be updated without a transition")
+                setattr(batch, name, value)
+            if changes:
+                recorded["row"] = dict(changes)
+            self._apply_sips(batch, None, sip_updates, recorded)
+            batch.updated_at = now()
+            self._append(session, batch_id, actor, action, None, None, recorded)
+            return batch
+
     def record(self, batch_id: int | None, *, actor: str, action: str, details: Mapping[str, Any]) -> None:
         """An audit event that changes no state (a consultation, a skipped check, a retry...)."""
         with self.session() as session:
