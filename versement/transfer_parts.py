@@ -174,7 +174,7 @@ def _resume_part(client: VitamClient, ledger: Ledger, batch: Batch, sip: Sip, ac
     candidates: list[LogbookOperation] = []
     ignored: dict[str, str] = {}
     for operation in found:
-        reason = _not_ours(client, sip, operation, intent)  # reads the part's manifest_sha512
+        reason = _not_ours(client, sip, operation, intent)  # type: ignore[arg-type]  # reads manifest_sha512
         if reason:
             ignored[operation.operation_id] = reason
         else:

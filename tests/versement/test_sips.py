@@ -219,9 +219,9 @@ def test_an_interrupted_part_is_found_in_vitam_not_sent_again(world: World) -> N
     sent: list[Path] = []
 
     class LostAfterTheSecondUpload(VitamClient):
-        def ingest(self, path: Path, *args: Any, **kwargs: Any) -> str:
-            operation = super().ingest(path, *args, **kwargs)
-            sent.append(path)
+        def ingest(self, sip: Path, *args: Any, **kwargs: Any) -> str:
+            operation = super().ingest(sip, *args, **kwargs)
+            sent.append(sip)
             if len(sent) == 2:  # the upload arrived; the 202 was lost
                 raise UploadOutcomeUnknown("POST /ingests: no answer (ReadError)")
             return operation
