@@ -19,6 +19,9 @@ reading back (units by ``#opi``, object groups): only then is it ``verified``; a
 Known limit: VITAM writes the MessageIdentifier into ``obIdIn`` only once CHECK_HEADER has run;
 an ingest refused by the sanity checks is not found by the look-up, and the SIP is sent again.
 That second ingest cannot duplicate archives, since the first one stored nothing.
+
+A batch packaged as several SIPs goes through the same steps part by part
+(``versement.transfer_parts``); the batch's own columns describe part 1.
 """
 
 from __future__ import annotations
@@ -738,6 +741,11 @@ def logbook_mismatches(ledger: Ledger, client: VitamClient) -> list[str]:
     problems = []
     for batch in ledger.batches():
         if State(batch.state) not in _ANSWERED or not batch.vitam_operation_id:
+            continue
+        if len(current_sips(batch)) > 1:
+            from versement.transfer_parts import logbook_part_mismatches
+
+            problems.extend(logbook_part_mismatches(batch, client))
             continue
         try:
             operation = client.logbook_operation(batch.vitam_operation_id)

@@ -11,7 +11,8 @@ verification_failed) through audited ledger events:
   before its first byte, its operation id (``transfer.submitted``) as soon as the 202 arrives;
   a part found ``submitting`` (an interrupted run) is looked up in VITAM's logbook by
   ``obIdIn`` = its MessageIdentifier and followed if found, uploaded again only when VITAM shows
-  none (``transfer.resumed``, with the part); the batch is ``submitted`` once every part is;
+  none (``transfer.resumed``, with the part); the batch is ``submitted`` once every part is
+  (``transfer.parts_submitted``);
 - each part's operation is followed to its ATR (``transfer.part_answered``); the batch is
   ``accepted`` only when every part is, ``refused`` when any part is (the parts VITAM accepted
   stay archived: the event and ``versement status`` name them);
@@ -99,7 +100,7 @@ def submit_parts(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) 
         batch.id,
         State.SUBMITTED,
         actor=actor,
-        action="transfer.submitted",
+        action="transfer.parts_submitted",
         details={"parts": {str(sip.part): sip.vitam_operation_id for sip in parts}},
     )
 
@@ -118,7 +119,14 @@ def _intent(ledger: Ledger, batch: Batch, sip: Sip, actor: str) -> None:
             batch.id, State.SUBMITTING, actor=actor, action="transfer.submitting", details=details, sip_updates=updates
         )
     else:
-        ledger.update(batch.id, actor=actor, action="transfer.submitting", details=details, sip_updates=updates)
+        ledger.update(
+            batch.id,
+            actor=actor,
+            action="transfer.submitting",
+            details=details,
+            sip_updates=updates,
+            sip_expect={_key(sip): {"status": sip.status}},
+        )
 
 
 def _upload_part(client: VitamClient, ledger: Ledger, batch_id: int, sip: Sip, actor: str) -> None:
@@ -346,3 +354,33 @@ def part_lines(batch: Batch, events: list[Any]) -> list[str]:
         if sip.status == "refused":
             lines += [f"    • {reason.get('text') or reason}" for reason in answers.get(sip.part, [])]
     return lines
+
+
+def logbook_part_mismatches(batch: Batch, client: VitamClient) -> list[str]:
+    """``audit verify --vitam`` for a batch of several SIPs: each part VITAM answered for must be
+    in VITAM's logbook, for that part's MessageIdentifier, with the outcome its row records."""
+    from vitam_client import VitamNotFound
+
+    problems = []
+    for sip in current_sips(batch):
+        if sip.status not in ANSWERED or not sip.vitam_operation_id:
+            continue
+        try:
+            operation = client.logbook_operation(sip.vitam_operation_id)
+        except VitamNotFound:
+            problems.append(
+                f"batch {batch.id}: VITAM's logbook has no operation {sip.vitam_operation_id}, which the ledger "
+                f"says VITAM answered for part {sip.part}"
+            )
+            continue
+        if operation.message_identifier != sip.message_identifier:
+            problems.append(
+                f"batch {batch.id}: VITAM's operation {operation.operation_id} is for "
+                f"{operation.message_identifier!r}, the ledger sent part {sip.part} as {sip.message_identifier!r}"
+            )
+        if operation.outcome != sip.atr_reply_code:
+            problems.append(
+                f"batch {batch.id}: VITAM's logbook says {operation.outcome} for operation "
+                f"{operation.operation_id} (part {sip.part}), the ledger recorded {sip.atr_reply_code}"
+            )
+    return problems

@@ -30,8 +30,9 @@ from versement.pipeline import (
     run_package,
     run_transfer,
     run_validate,
+    withdraw,
 )
-from versement.transfer import outcome_text
+from versement.transfer import logbook_mismatches, outcome_text
 from vitam_client import UploadOutcomeUnknown, VitamClient
 from vitam_sandbox import Faults
 
@@ -176,6 +177,9 @@ def test_the_approval_names_every_part(world: World, capsys: pytest.CaptureFixtu
     assert [sip.approved_sha256 for sip in current_sips(batch)] == every
     assert world.details(batch_id, "approve")["parts_sha256"] == every
     assert world.ledger.verify().ok
+    withdraw(world.ledger, batch_id, by="Camille", reason="à revoir")
+    assert [sip.approved_sha256 for sip in current_sips(world.ledger.batch(batch_id))] == [None] * len(every)
+    assert world.ledger.verify().ok
 
 
 def test_a_part_changed_before_approval_cannot_be_approved(world: World) -> None:
@@ -208,9 +212,15 @@ def test_a_split_batch_is_transferred_part_by_part_and_verified(world: World, ca
     assert verified["parts"] == len(parts) and verified["units_read"] == sum(sip.units for sip in parts)
     assert verified["objects_checked"] == sum(sip.objects for sip in parts)
     assert world.ledger.verify().ok
+    assert logbook_mismatches(world.ledger, world.client()) == []
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert f"lot {batch_id} : tentative 1 (en cours), {len(parts)} SIP" in out
+    # Each part is compared with VITAM's logbook.
+    with world.ledger.engine.begin() as db:
+        db.execute(text("UPDATE sip SET atr_reply_code = 'KO' WHERE batch_id = :b AND part = 2"), {"b": batch_id})
+    (problem,) = logbook_mismatches(world.ledger, world.client())
+    assert "(part 2), the ledger recorded KO" in problem
 
 
 def test_an_interrupted_part_is_found_in_vitam_not_sent_again(world: World) -> None:

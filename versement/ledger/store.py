@@ -349,13 +349,27 @@ class Ledger:
         details: Mapping[str, Any] | None = None,
         changes: Mapping[str, Any] | None = None,
         sip_updates: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
+        sip_expect: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
     ) -> Batch:
         """A change of batch columns or SIP rows that does not change the batch's state (one part
-        of a split batch submitted, answered...), with its audit event, in one transaction."""
+        of a split batch submitted, answered...), with its audit event, in one transaction.
+
+        ``sip_expect``: values the SIP rows must still hold, checked under the batch's lock (two
+        transfers of one batch never both record a part's intent); otherwise nothing is written.
+        """
         with self.session() as session:
             batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
             if batch is None:
                 raise LedgerError(f"no batch {batch_id} in the ledger")
+            rows = {(sip.attempt, sip.part): sip for sip in batch.sips}
+            for (attempt, part), fields in (sip_expect or {}).items():
+                row = rows.get((attempt, part))
+                for name, value in fields.items():
+                    if row is None or getattr(row, name) != value:
+                        raise LedgerError(
+                            f"batch {batch_id}: SIP part {part} of attempt {attempt} changed meanwhile "
+                            f"({name} is {getattr(row, name, None)!r}, expected {value!r}): another run is at work"
+                        )
             recorded = dict(details or {})
             for name, value in (changes or {}).items():
                 if name in ("state", "active_key") or not hasattr(Batch, name):
