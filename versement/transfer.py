@@ -88,10 +88,6 @@ class OperationStuck(Transient, NeedsOperator):
     """Still running after ``vitam.poll_timeout``: a later ``versement transfer`` polls again."""
 
 
-class MultiPartUnsupported(Terminal, StageError):
-    """A batch packaged as several SIPs: their transfer is not supported yet; nothing was sent."""
-
-
 class CannotResume(Terminal, StageError):
     """An interrupted upload cannot be checked in VITAM, so the SIP is not sent again."""
 
@@ -210,21 +206,19 @@ def _check_sip(ledger: Ledger, batch: Batch, actor: str, expected: str | None, a
     return actual
 
 
-def _refuse_parts(ledger: Ledger, batch: Batch, actor: str, action: str = "transfer.dry_run_refused") -> None:
-    """A dry run of a batch of several SIPs is not supported yet: every part's digest is checked
-    first, and the refusal recorded; nothing is sent."""
-    parts = current_sips(batch)
-    for sip in parts:
+def _check_parts_unchanged(ledger: Ledger, batch: Batch, actor: str) -> None:
+    """Before a dry run of a batch of several SIPs: every part is still the one packaged (and
+    approved); a changed part is recorded and nothing is sent."""
+    for sip in current_sips(batch):
         expected = sip.approved_sha256 if batch.state == State.APPROVED else sip.sha256
         found = sha256_file(Path(sip.path)) if Path(sip.path).is_file() else None
         if found != expected:
             ledger.record(
                 batch.id,
                 actor=actor,
-                action=action,
+                action="transfer.dry_run_refused",
                 details={
-                    "reason": f"le SIP de la partie {sip.part} a changé depuis sa validation par l'archiviste : "
-                    "rien n'est envoyé",
+                    "reason": f"le SIP de la partie {sip.part} a changé depuis son empaquetage : rien n'est envoyé",
                     "part": sip.part,
                     "sip": sip.path,
                     "expected_sha256": expected,
@@ -232,15 +226,9 @@ def _refuse_parts(ledger: Ledger, batch: Batch, actor: str, action: str = "trans
                 },
             )
             raise DigestMismatch(
-                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé depuis sa validation "
-                f"(SHA-256 {found}, validé {expected}) ; rien n'est envoyé"
+                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé (SHA-256 {found}, "
+                f"attendu {expected}) ; rien n'est envoyé"
             )
-    reason = (
-        f"le lot est découpé en {len(parts)} SIP : l'essai à blanc d'un lot en plusieurs parties "
-        "n'est pas encore pris en charge ; rien n'a été envoyé"
-    )
-    ledger.record(batch.id, actor=actor, action=action, details={"reason": reason, "parts": len(parts)})
-    raise MultiPartUnsupported(f"lot {batch.id} : {reason}")
 
 
 def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
@@ -492,7 +480,11 @@ def dry_run(
     if State(batch.state) not in (State.AWAITING_APPROVAL, State.APPROVED) or batch.sip_path is None:
         raise StageError(f"batch {batch_id} is {batch.state}; only a packaged batch not yet sent can be tried")
     if len(current_sips(batch)) > 1:
-        _refuse_parts(ledger, batch, actor, "transfer.dry_run_refused")
+        from versement.transfer_parts import dry_run_parts
+
+        _check_parts_unchanged(ledger, batch, actor)
+        with _client(settings, client) as vitam:
+            return dry_run_parts(settings, vitam, ledger, batch, actor, on_status)  # type: ignore[return-value]
     expected = batch.approved_sha256 if batch.state == State.APPROVED else batch.sip_sha256
     _check_sip(ledger, batch, actor, expected, "transfer.dry_run_refused")
     with _client(settings, client) as vitam:

@@ -286,6 +286,83 @@ def follow_parts(
     )
 
 
+# -- dry run ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartsDryRunReport:
+    """What VITAM would say of every part (BLANK_TEST); nothing was archived."""
+
+    batch_id: int
+    parts: tuple[tuple[int, str, Any], ...]  # (part, MessageIdentifier, transfer.DryRunReport)
+
+    @property
+    def outcome(self) -> str:
+        outcomes = {report.outcome for _, _, report in self.parts}
+        if outcomes - {"OK", "WARNING", "KO"}:
+            return "FATAL"
+        return next((worst for worst in ("KO", "WARNING") if worst in outcomes), "OK")
+
+    @property
+    def reply_code(self) -> str:
+        return f"Test {self.outcome}"
+
+    def text(self) -> str:
+        verdict = {
+            "OK": "VITAM accepterait chacune des parties",
+            "WARNING": "VITAM accepterait chacune des parties, avec des avertissements",
+            "KO": "VITAM REFUSERAIT au moins une partie",
+        }.get(self.outcome, "l'essai n'a pas abouti pour au moins une partie : faire intervenir l'exploitant VITAM")
+        lines = [f"Lot {self.batch_id} : essai à blanc (BLANK_TEST) de {len(self.parts)} SIP : {verdict}."]
+        for number, identifier, report in self.parts:
+            lines.append(f"  partie {number} ({identifier}) : {report.reply_code} (opération {report.operation_id})")
+            lines += [f"    • {reason.text()}" for reason in report.reasons]
+        lines.append("Rien n'a été archivé ; l'état du lot est inchangé.")
+        return "\n".join(lines)
+
+
+def dry_run_parts(
+    settings: Settings, client: VitamClient, ledger: Ledger, batch: Batch, actor: str, on_status: Any
+) -> PartsDryRunReport:
+    """Every part ingested with BLANK_TEST, in order; one ``transfer.dry_run`` event per part."""
+    from versement.transfer import DryRunReport
+    from vitam_client import OperationStatus, VitamTimeout
+
+    found = []
+    for sip in current_sips(batch):
+        operation_id = client.ingest(Path(sip.path), context_id="BLANK_TEST", manifest_sha512=sip.manifest_sha512)
+        try:
+            status = client.wait_for_operation(operation_id, timeout=settings.vitam.poll_timeout, on_status=on_status)
+        except VitamTimeout:
+            status = OperationStatus(operation_id, "RUNNING", "STARTED")
+        report = DryRunReport(batch.id, operation_id, "FATAL")
+        answered = None
+        if status.state == "COMPLETED":
+            raw = client.archive_transfer_reply(operation_id)
+            path = batch_folder(settings, batch.id) / f"atr-essai-a-blanc-{sip.message_identifier}.xml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(raw)
+            atr = parse_atr(raw)
+            answered = atr.message_request_identifier
+            report = DryRunReport(batch.id, operation_id, atr.reply_code, tuple(reasons(atr)), path)
+        ledger.record(
+            batch.id,
+            actor=actor,
+            action="transfer.dry_run",
+            details={
+                "part": sip.part,
+                "operation_id": operation_id,
+                "reply_code": report.reply_code,
+                "operation_state": status.state,
+                "operation_status": status.status,
+                "reasons": [reason.to_dict() for reason in report.reasons],
+                "message_request_identifier": answered,
+            },
+        )
+        found.append((sip.part, sip.message_identifier, report))
+    return PartsDryRunReport(batch.id, tuple(found))
+
+
 # -- verify -------------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from versement.pipeline import (
     approve,
     endpoint,
     reject,
+    run_dry_run,
     run_extract,
     run_package,
     run_transfer,
@@ -221,6 +222,21 @@ def test_a_split_batch_is_transferred_part_by_part_and_verified(world: World, ca
         db.execute(text("UPDATE sip SET atr_reply_code = 'KO' WHERE batch_id = :b AND part = 2"), {"b": batch_id})
     (problem,) = logbook_mismatches(world.ledger, world.client())
     assert "(part 2), the ledger recorded KO" in problem
+
+
+def test_a_dry_run_of_a_split_batch_tries_every_part(world: World) -> None:
+    batch_id = split(world)
+    report = run_dry_run(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    parts = current_sips(world.ledger.batch(batch_id))
+    assert report.outcome == "OK" and f"essai à blanc (BLANK_TEST) de {len(parts)} SIP" in report.text()
+    tried = [json.loads(e.details) for e in world.ledger.events(batch_id) if e.action == "transfer.dry_run"]
+    assert [(t["part"], t["reply_code"]) for t in tried] == [(sip.part, "Test OK") for sip in parts]
+    assert world.ledger.batch(batch_id).state == State.AWAITING_APPROVAL
+    assert all(ingests_of(world, sip.message_identifier) == [] for sip in parts)  # nothing archived
+    Path(parts[-1].path).write_bytes(b"PK")
+    with pytest.raises(DigestMismatch, match=f"partie {parts[-1].part}"):
+        run_dry_run(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert world.details(batch_id, "transfer.dry_run_refused")["part"] == parts[-1].part
 
 
 def test_an_interrupted_part_is_found_in_vitam_not_sent_again(world: World) -> None:
