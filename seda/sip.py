@@ -11,7 +11,7 @@ from pathlib import Path
 from seda.checks import check_request
 from seda.model import Payload, SipRequest, SipResult
 from seda.plan import safe_extension
-from seda.tree import DataObject, Format, Limits, SipHeader, Unit
+from seda.tree import DataObject, Format, Limits, PackageResult, SipHeader, Unit
 from seda.writer import write_package
 
 # build_sip writes what it is asked for in one SIP, whatever its size.
@@ -44,6 +44,18 @@ def build_sip(request: SipRequest, out_path: Path) -> SipResult:
         object_count=sip.object_count,
         objects=sip.objects,
     )
+
+
+def package_request(request: SipRequest, out_dir: Path, *, limits: Limits | None = None) -> PackageResult:
+    """Pack `request` into one SIP, or several self-contained ones when it is over `limits`
+    (cut between two series, never inside one; parts ``<MessageIdentifier>-001``...), in
+    `out_dir` as ``<MessageIdentifier>.zip``."""
+    check_request(request)
+    tree = _tree(request)
+    streamed = Unit(
+        level=tree.level, title=tree.title, description=tree.description, children=iter(list(tree.children))
+    )
+    return write_package(_header(request), streamed, Path(out_dir), limits=limits)
 
 
 def _header(request: SipRequest) -> SipHeader:

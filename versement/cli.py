@@ -147,7 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
     approve.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste qui valide")
     approve.add_argument(
-        "--sha256", metavar="EMPREINTE", help="l'empreinte du SIP examiné (obligatoire) ; refusée si le SIP diffère"
+        "--sha256",
+        action="append",
+        metavar="EMPREINTE",
+        help="l'empreinte du SIP examiné (obligatoire) ; refusée si le SIP diffère ; "
+        "un lot de plusieurs SIP : une fois par partie",
     )
     approve.add_argument("--comment", metavar="TEXTE", default="", help="un commentaire, gardé au journal")
 
@@ -161,6 +165,15 @@ def _parser() -> argparse.ArgumentParser:
     override.add_argument(
         "--reason", required=True, metavar="MOTIF", help="la justification, gardée au journal d'audit"
     )
+
+    repackage = command(
+        "repackage",
+        _repackage,
+        "empaqueter de nouveau un lot refusé, rejeté ou altéré, comme une nouvelle tentative (journalisée)",
+    )
+    repackage.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
+    repackage.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
+    repackage.add_argument("--reason", required=True, metavar="MOTIF", help="le motif, gardé au journal d'audit")
 
     reject = command("reject", _reject, "refuser un lot en attente de validation")
     reject.add_argument("batch", type=int, metavar="LOT", help="le numéro du lot")
@@ -342,6 +355,18 @@ def _withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repackage(args: argparse.Namespace) -> int:
+    from versement.attempts import repackage
+
+    settings = _settings(args)
+    batch = repackage(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    print(
+        f"Lot {batch.id} : nouvel empaquetage demandé par {args.by} ({args.reason}) ; la tentative précédente "
+        f"reste au registre. Lancez « versement package {batch.id} »."
+    )
+    return 0
+
+
 def _reject(args: argparse.Namespace) -> int:
     from versement.pipeline import reject
 
@@ -426,6 +451,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def batch_summary(batch: Any) -> dict[str, Any]:
+    from versement.attempts import attempts_json
+
     return {
         "id": batch.id,
         "source": batch.source,
@@ -458,6 +485,7 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "vitam_operation_id": batch.vitam_operation_id,
         "atr_path": batch.atr_path,
         "atr_reply_code": batch.atr_reply_code,
+        **attempts_json(batch),
     }
 
 
@@ -488,6 +516,9 @@ def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: A
     for b in batches:
         if b["state"] == "awaiting_approval":
             lines.append(f"lot {b['id']} en attente de validation : empreinte SHA-256 du SIP {b['sip_sha256']}")
+    from versement.attempts import status_lines
+
+    lines += status_lines(batches)
     return "\n".join(lines)
 
 

@@ -23,11 +23,14 @@ from extractors import ExtractedDataset, extract
 from extractors.files import sha256_file
 from extractors.scope import Scope
 from extractors.specs import DatasetSpec
-from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
+from seda import Limits, Management, PackageResult, Payload, Rule, SchemaError, Series, SipRequest, validate_sip
+from seda.sip import package_request
 from seda.validation import SKIPPED_ON_REQUEST
 from versement import quality as quality_stage
 from versement.config import Settings, SourceConfig
 from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, State, trail
+from versement.ledger.models import Sip
+from versement.ledger.sips import attempt_identifier, current_sips, next_attempt, part_updates
 from versement.ledger.states import ARCHIVED
 from versement.renditions import parquet_to_csv
 from versement.secrets import VITAM_KEY, source_secret
@@ -193,11 +196,22 @@ def _dataset_row(extracted: ExtractedDataset, spec: DatasetSpec) -> Dataset:
 # -- package ----------------------------------------------------------------------------------
 
 
-def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str, skip_schemas: bool = False) -> Batch:
-    """Build the SIP, validate it before it leaves, and ask the archivist for approval.
+def run_package(
+    settings: Settings,
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    actor: str,
+    skip_schemas: bool = False,
+    limits: Limits | None = None,
+) -> Batch:
+    """Build the SIP(s), validate each before it leaves, and ask the archivist for approval.
 
     The schema checks run unless ``skip_schemas`` says explicitly they may not (recorded in the
     package event); no schemas folder configured, or one that does not hold them, is an error.
+    A batch over ``limits`` (default ``seda.Limits()``) becomes several self-contained SIPs;
+    the ledger records every one (``sip`` rows, versement/ledger/sips.py). A batch packaged
+    again after a re-packaging gets the next attempt number and MessageIdentifier (``-A2``...).
     """
     batch = ledger.batch(batch_id)
     if batch.state != State.VALIDATED:
@@ -212,59 +226,104 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "(--no-schemas)"
         )
     folder = batch_folder(settings, batch_id)
-    message_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
+    events = ledger.events(batch_id)
+    attempt = next_attempt(batch, events)
+    base_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
+    message_id = attempt_identifier(base_id, attempt)
     payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
     request = _sip_request(settings, batch, message_id, payloads)
     # The batch's trail so far travels inside its SIP: VITAM keeps a copy (checked by audit verify).
     trail_path = folder / trail.filename(batch_id)
-    trail_path.write_bytes(trail.document(batch, ledger.events(batch_id)))
+    trail_path.write_bytes(trail.document(batch, events))
     request = replace(request, series=[*request.series, _trail_series(batch, trail_path)])
-    sip = build_sip(request, folder / f"{message_id}.zip")
-    try:
-        report = validate_sip(
-            sip.path,
-            None if skip_schemas else settings.seda_schemas,
-            version=settings.seda_version,
-            skip_reason=SKIPPED_ON_REQUEST,
+    package = package_request(request, folder, limits=limits)
+    return _record_package(settings, ledger, batch_id, package, attempt, actor=actor, skip_schemas=skip_schemas)
+
+
+def _record_package(
+    settings: Settings,
+    ledger: Ledger,
+    batch_id: int,
+    package: PackageResult,
+    attempt: int,
+    *,
+    actor: str,
+    skip_schemas: bool,
+) -> Batch:
+    """Validate every SIP of a package and record them all (one ``sip`` row per part; the batch
+    columns describe part 1), then ask for approval."""
+    reports = []
+    for number, part in enumerate(package.sips, 1):
+        try:
+            report = validate_sip(
+                part.path,
+                None if skip_schemas else settings.seda_schemas,
+                version=settings.seda_version,
+                skip_reason=SKIPPED_ON_REQUEST,
+            )
+        except SchemaError as exc:
+            ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
+            raise SchemaError(
+                f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}"
+            ) from exc
+        if not report.valid:
+            problems = "; ".join(f"[{i.check}] ligne {i.line} : {i.message}" for i in report.issues[:10])
+            details = {**report.to_dict(), "part": number, "sip": part.path.name}
+            ledger.record(batch_id, actor=actor, action="package.invalid", details=details)
+            raise StageError(f"lot {batch_id} : le SIP {part.path} n'est pas valide : {problems}")
+        if report.checks_skipped:
+            log.warning("SIP %s: schema checks SKIPPED: %s", part.path.name, ", ".join(report.checks_skipped))
+        reports.append(report)
+    first, report = package.sips[0], reports[0]
+    rows = [
+        Sip(
+            attempt=attempt,
+            part=number,
+            message_identifier=part.message_identifier,
+            path=str(part.path),
+            sha256=part.sha256,
+            manifest_sha512=part.manifest_sha512,
+            units=part.unit_count,
+            objects=part.object_count,
+            bytes=part.payload_bytes,
         )
-    except SchemaError as exc:
-        ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
-        raise SchemaError(f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}") from exc
-    if not report.valid:
-        problems = "; ".join(f"[{i.check}] ligne {i.line} : {i.message}" for i in report.issues[:10])
-        ledger.record(batch_id, actor=actor, action="package.invalid", details=report.to_dict())
-        raise StageError(f"lot {batch_id} : le SIP {sip.path} n'est pas valide : {problems}")
-    if report.checks_skipped:
-        log.warning("SIP %s: schema checks SKIPPED: %s", sip.path.name, ", ".join(report.checks_skipped))
+        for number, part in enumerate(package.sips, 1)
+    ]
     ledger.transition(
         batch_id,
         State.PACKAGED,
         actor=actor,
         action="package",
         details={
-            "sip": sip.path.name,
-            "sha256": sip.sha256,
-            "units": sip.unit_count,
-            "objects": sip.object_count,
+            "sip": first.path.name,
+            "sha256": first.sha256,
+            "units": package.units,
+            "objects": package.objects,
+            "attempt": attempt,
+            "parts": len(package.sips),
             "schema_checks": SKIPPED_ON_REQUEST if skip_schemas else "run",
             "checks_run": list(report.checks_run),
             "checks_skipped": list(report.checks_skipped),
         },
         changes={
-            "message_identifier": message_id,
-            "sip_path": str(sip.path),
-            "sip_sha256": sip.sha256,
-            "manifest_sha512": sip.manifest_sha512,
+            "message_identifier": first.message_identifier,
+            "sip_path": str(first.path),
+            "sip_sha256": first.sha256,
+            "manifest_sha512": first.manifest_sha512,
             "sip_validation": report.to_dict(),
         },
+        sips=rows,
     )
     request_text = approval_request(ledger.batch(batch_id))
+    requested: dict[str, Any] = {"message": request_text, "sip_sha256": first.sha256}
+    if len(package.sips) > 1:
+        requested["parts_sha256"] = [part.sha256 for part in package.sips]
     return ledger.transition(
         batch_id,
         State.AWAITING_APPROVAL,
         actor=actor,
         action="approval.requested",
-        details={"message": request_text, "sip_sha256": sip.sha256},
+        details=requested,
     )
 
 
@@ -406,6 +465,24 @@ def approval_request(batch: Batch) -> str:
             f"({rules.appraisal or 'sans règle'}), communicabilité {rules.access}"
         )
     lines.extend(quality_stage.approval_lines(batch))
+    parts = current_sips(batch)
+    if parts and parts[0].attempt > 1:
+        lines.append(
+            f"Tentative n° {parts[0].attempt} : les tentatives précédentes restent au registre "
+            "(versement status --json, champ sips)"
+        )
+    if len(parts) > 1:
+        lines.append(f"Le versement est découpé en {len(parts)} SIP autonomes ; la validation porte sur chacun :")
+        lines += [
+            f"  • partie {sip.part} — {sip.message_identifier} : {sip.units} unités, {sip.objects} objets, "
+            f"{sip.bytes} octets ; empreinte SHA-256 {sip.sha256}"
+            for sip in parts
+        ]
+        digests = " ".join(f"--sha256 {sip.sha256}" for sip in parts)
+        lines.append(
+            f'Pour valider (une empreinte par partie) : versement approve {batch.id} --by "Prénom Nom" {digests}'
+        )
+        return "\n".join(lines)
     lines.append(f"Empreinte SHA-256 du SIP : {batch.sip_sha256}")
     lines.append(f'Pour valider : versement approve {batch.id} --by "Prénom Nom" --sha256 {batch.sip_sha256}')
     return "\n".join(lines)
@@ -446,11 +523,15 @@ def approve(
     batch_id: int,
     *,
     approver: str,
-    sha256: str | None,
+    sha256: str | Sequence[str] | None,
     comment: str = "",
     identity: str | None = None,
 ) -> Batch:
     """Record an archivist's approval, bound to the digest they reviewed and to the SIP on disk.
+
+    A batch packaged as several SIPs is approved with the digest of every part (``sha256`` a
+    sequence, one per part, in any order): the approval binds each part's ``sip`` row to its
+    digest, and the transfer checks each again before it is sent.
 
     ``approver`` is the name the archivist declares; ``identity`` the authenticated identity of
     the caller where there is one. Both are kept, in the event and in the batch row.
@@ -458,37 +539,83 @@ def approve(
     batch = ledger.batch(batch_id)
     if not approver.strip():
         raise StageError(f"lot {batch_id} : une validation doit porter le nom de l'archiviste (--by)")
-    if sha256 is None or not sha256.strip():
+    given = [sha256] if isinstance(sha256, str) else list(sha256 or [])
+    given = [digest.strip().lower() for digest in given if digest and digest.strip()]
+    if not given:
         raise DigestRequired(batch_id)
     if batch.state != State.AWAITING_APPROVAL or batch.sip_path is None:
         raise StageError(
             f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot en attente de "
             "validation (awaiting_approval) peut être validé"
         )
-    actual = sha256_file(Path(batch.sip_path))
-    if actual != batch.sip_sha256:
-        raise DigestMismatch(
-            f"lot {batch_id} : le SIP a changé sur le disque depuis sa mise en paquet (SHA-256 {actual})"
-        )
-    if sha256.strip().lower() != actual:
-        raise DigestMismatch(
-            f"lot {batch_id} : vous avez validé l'empreinte SHA-256 {sha256}, mais celle du SIP est {actual}"
-        )
+    parts = current_sips(batch)
+    if len(parts) > 1:
+        approved = _approved_parts(batch_id, parts, given)
+        actual = approved[0]
+    else:
+        if len(given) > 1:
+            raise DigestMismatch(
+                f"lot {batch_id} : le lot tient en un seul SIP ; donnez une seule empreinte (--sha256), "
+                f"pas {len(given)}"
+            )
+        actual = sha256_file(Path(batch.sip_path))
+        if actual != batch.sip_sha256:
+            raise DigestMismatch(
+                f"lot {batch_id} : le SIP a changé sur le disque depuis sa mise en paquet (SHA-256 {actual})"
+            )
+        if given[0] != actual:
+            raise DigestMismatch(
+                f"lot {batch_id} : vous avez validé l'empreinte SHA-256 {given[0]}, mais celle du SIP est {actual}"
+            )
+        approved = [actual]
     who = approver_identity(identity)
+    details: dict[str, Any] = {
+        "sip_sha256": actual,
+        "comment": comment,
+        "declared_by": approver,
+        "identity": who,
+        "authenticated": identity is not None and bool(identity.strip()),
+    }
+    if len(parts) > 1:
+        details["parts_sha256"] = approved
     return ledger.transition(
         batch_id,
         State.APPROVED,
         actor=who,
         action="approve",
-        details={
-            "sip_sha256": actual,
-            "comment": comment,
-            "declared_by": approver,
-            "identity": who,
-            "authenticated": identity is not None and bool(identity.strip()),
-        },
+        details=details,
         changes={"approved_by": approver, "approver_identity": who, "approved_at": _now(), "approved_sha256": actual},
+        sip_updates={
+            (sip.attempt, sip.part): {"approved_sha256": digest} for sip, digest in zip(parts, approved, strict=False)
+        },
     )
+
+
+def _approved_parts(batch_id: int, parts: Sequence[Sip], given: list[str]) -> list[str]:
+    """Every part of a split batch approved by its own digest (one ``--sha256`` per part, in any
+    order), each part's file still the one packaged; the digests approved, in part order."""
+    expected = {sip.sha256: sip for sip in parts}
+    unknown = [digest for digest in given if digest not in expected]
+    if unknown:
+        raise DigestMismatch(
+            f"lot {batch_id} : l'empreinte {unknown[0]} n'est celle d'aucun des {len(parts)} SIP du lot "
+            "(voir la demande de validation)"
+        )
+    missing = [sip for sip in parts if sip.sha256 not in given]
+    if missing or len(given) != len(parts):
+        names = ", ".join(f"partie {sip.part} ({sip.message_identifier})" for sip in missing) or "aucune"
+        raise DigestMismatch(
+            f"lot {batch_id} : le lot compte {len(parts)} SIP ; la validation doit porter l'empreinte de chacun, "
+            f"une seule fois (--sha256 par partie) ; manquent : {names}"
+        )
+    for sip in parts:
+        actual = sha256_file(Path(sip.path))
+        if actual != sip.sha256:
+            raise DigestMismatch(
+                f"lot {batch_id} : le SIP de la partie {sip.part} ({sip.path}) a changé depuis l'empaquetage "
+                f"(SHA-256 {actual}, empaqueté {sip.sha256}) ; il ne peut pas être validé"
+            )
+    return [sip.sha256 for sip in parts]
 
 
 def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
@@ -517,6 +644,7 @@ def withdraw(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: s
             "approved_by": batch.approved_by,
         },
         changes={"approved_by": None, "approver_identity": None, "approved_at": None, "approved_sha256": None},
+        sip_updates=part_updates(current_sips(batch), approved_sha256=None),
     )
 
 

@@ -19,6 +19,9 @@ reading back (units by ``#opi``, object groups): only then is it ``verified``; a
 Known limit: VITAM writes the MessageIdentifier into ``obIdIn`` only once CHECK_HEADER has run;
 an ingest refused by the sanity checks is not found by the look-up, and the SIP is sent again.
 That second ingest cannot duplicate archives, since the first one stored nothing.
+
+A batch packaged as several SIPs goes through the same steps part by part
+(``versement.transfer_parts``); the batch's own columns describe part 1.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from lxml import etree
 from extractors.files import sha256_file
 from versement.config import Settings
 from versement.ledger import Batch, Ledger, State
+from versement.ledger.sips import current_sips, part_updates
 from versement.pipeline import DigestMismatch, StageError, batch_folder, vitam_client
 from versement.vitam_reasons import Reason, reasons
 from vitam_client import (
@@ -154,6 +158,11 @@ def submit(
         )
     if state not in (State.APPROVED, State.SUBMITTING):
         return batch
+    if len(current_sips(batch)) > 1:  # several SIPs: each part exactly once, in order
+        from versement.transfer_parts import submit_parts
+
+        with _client(settings, client) as vitam:
+            return submit_parts(vitam, ledger, batch, actor)
     with _client(settings, client) as vitam:
         if state == State.APPROVED:
             return _submit(vitam, ledger, batch, actor)
@@ -202,6 +211,31 @@ def _check_sip(ledger: Ledger, batch: Batch, actor: str, expected: str | None, a
     return actual
 
 
+def _check_parts_unchanged(ledger: Ledger, batch: Batch, actor: str) -> None:
+    """Before a dry run of a batch of several SIPs: every part is still the one packaged (and
+    approved); a changed part is recorded and nothing is sent."""
+    for sip in current_sips(batch):
+        expected = sip.approved_sha256 if batch.state == State.APPROVED else sip.sha256
+        found = sha256_file(Path(sip.path)) if Path(sip.path).is_file() else None
+        if found != expected:
+            ledger.record(
+                batch.id,
+                actor=actor,
+                action="transfer.dry_run_refused",
+                details={
+                    "reason": f"le SIP de la partie {sip.part} a changé depuis son empaquetage : rien n'est envoyé",
+                    "part": sip.part,
+                    "sip": sip.path,
+                    "expected_sha256": expected,
+                    "found_sha256": found,
+                },
+            )
+            raise DigestMismatch(
+                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé (SHA-256 {found}, "
+                f"attendu {expected}) ; rien n'est envoyé"
+            )
+
+
 def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
     digest = _check_sip(ledger, batch, actor, batch.approved_sha256, "transfer.refused")
     # The intent, before the first byte: a crash from here on is resumed by a logbook look-up.
@@ -215,6 +249,7 @@ def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             "sip_sha256": digest,
             "manifest_sha512": batch.manifest_sha512,
         },
+        sip_updates=part_updates(current_sips(batch), status=State.SUBMITTING.value),
     )
     return _upload(client, ledger, batch, actor)
 
@@ -247,6 +282,7 @@ def _upload(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
         action="transfer.submitted",
         details={"operation_id": operation_id, "sip_sha256": batch.approved_sha256},
         changes={"vitam_operation_id": operation_id},
+        sip_updates=part_updates(current_sips(batch), vitam_operation_id=operation_id, status=State.SUBMITTED.value),
     )
 
 
@@ -281,6 +317,9 @@ def _resume(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             action="transfer.resumed",
             details={**summary, "decision": "follow", "operation_id": chosen.operation_id},
             changes={"vitam_operation_id": chosen.operation_id},
+            sip_updates=part_updates(
+                current_sips(batch), vitam_operation_id=chosen.operation_id, status=State.SUBMITTED.value
+            ),
         )
     ledger.record(batch.id, actor=actor, action="transfer.resumed", details={**summary, "decision": "upload"})
     _check_sip(ledger, batch, actor, batch.approved_sha256, "transfer.refused")
@@ -320,6 +359,10 @@ def _parse_time(value: str | None) -> datetime | None:
 def _follow(
     settings: Settings, client: VitamClient, ledger: Ledger, batch: Batch, actor: str, on_status: OnStatus | None
 ) -> Batch:
+    if len(current_sips(batch)) > 1:
+        from versement.transfer_parts import follow_parts
+
+        return follow_parts(settings, client, ledger, batch, actor, on_status)
     operation_id = batch.vitam_operation_id
     assert operation_id is not None
     status = _wait(settings, client, ledger, batch, actor, operation_id, on_status)
@@ -364,6 +407,9 @@ def _follow(
             "reasons": [reason.to_dict() for reason in found],
         },
         changes={"atr_path": str(atr_path), "atr_reply_code": atr.reply_code, "atr": summary},
+        sip_updates=part_updates(
+            current_sips(batch), atr_path=str(atr_path), atr_reply_code=atr.reply_code, status=target.value
+        ),
     )
 
 
@@ -441,6 +487,12 @@ def dry_run(
             f"lot {batch_id} : état {batch.state} ; seul un lot empaqueté et pas encore envoyé (awaiting_approval, "
             "approved) peut faire l'objet d'un essai à blanc"
         )
+    if len(current_sips(batch)) > 1:
+        from versement.transfer_parts import dry_run_parts
+
+        _check_parts_unchanged(ledger, batch, actor)
+        with _client(settings, client) as vitam:
+            return dry_run_parts(settings, vitam, ledger, batch, actor, on_status)  # type: ignore[return-value]
     expected = batch.approved_sha256 if batch.state == State.APPROVED else batch.sip_sha256
     _check_sip(ledger, batch, actor, expected, "transfer.dry_run_refused")
     with _client(settings, client) as vitam:
@@ -507,6 +559,10 @@ def verify(
 
 
 def _verify(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
+    if len(current_sips(batch)) > 1:
+        from versement.transfer_parts import verify_parts
+
+        return verify_parts(client, ledger, batch, actor)
     assert batch.sip_path is not None and batch.vitam_operation_id is not None
     problems, counts = _compare(client, batch)
     if problems:
@@ -517,6 +573,7 @@ def _verify(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             actor=actor,
             action="verify.mismatch",
             details={"operation_id": batch.vitam_operation_id, "problems": problems, **counts},
+            sip_updates=part_updates(current_sips(batch), status=State.VERIFICATION_FAILED.value),
         )
     return ledger.transition(
         batch.id,
@@ -524,6 +581,7 @@ def _verify(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
         actor=actor,
         action="verify",
         details={"operation_id": batch.vitam_operation_id, **counts},
+        sip_updates=part_updates(current_sips(batch), status=State.VERIFIED.value),
     )
 
 
@@ -631,12 +689,21 @@ def outcome_text(ledger: Ledger, batch: Batch) -> str:
             lines.append(head + "VÉRIFICATION EN ÉCHEC : VITAM ne restitue pas ce qui a été envoyé")
             lines += [f"  ✗ {problem}" for problem in last.get("problems") or []]
             lines.append("  À faire : ne rien supprimer à la source ; transmettre ces écarts à l'exploitant VITAM.")
-        return "\n".join(lines)
+        return "\n".join(lines + _part_lines(ledger, batch))
     if state == State.REFUSED:
         lines = [head + f"REFUSÉ par VITAM (opération {operation}, ReplyCode {code})"]
         lines += [f"  • {text}" for text in atr.get("reasons_fr") or []]
-        return "\n".join(lines)
+        return "\n".join(lines + _part_lines(ledger, batch))
     return head + f"état {batch.state} (opération {operation})"
+
+
+def _part_lines(ledger: Ledger, batch: Batch) -> list[str]:
+    """Each part of a batch of several SIPs, with VITAM's reasons for a refused one."""
+    if len(current_sips(batch)) <= 1:
+        return []
+    from versement.transfer_parts import part_lines
+
+    return part_lines(batch, ledger.events(batch.id))
 
 
 def _last_details(ledger: Ledger, batch_id: int, actions: tuple[str, ...]) -> dict[str, Any]:
@@ -677,6 +744,11 @@ def logbook_mismatches(ledger: Ledger, client: VitamClient) -> list[str]:
     problems = []
     for batch in ledger.batches():
         if State(batch.state) not in _ANSWERED or not batch.vitam_operation_id:
+            continue
+        if len(current_sips(batch)) > 1:
+            from versement.transfer_parts import logbook_part_mismatches
+
+            problems.extend(logbook_part_mismatches(batch, client))
             continue
         try:
             operation = client.logbook_operation(batch.vitam_operation_id)

@@ -3,7 +3,9 @@
 The chain proves the events were not edited; this proves the rows were not edited *alone*:
 every change the ledger makes to a row is written, with its value, in the event that makes it
 (``details["row"]`` for batch columns, ``details["row_datasets"]`` for datasets added,
-``details["row_quality"]`` for the quality results a validation or override writes). A row
+``details["row_quality"]`` for the quality results a validation or override writes,
+``details["row_sips"]`` and ``details["row_sip_updates"]`` for the SIP rows a packaging adds
+and the approval and transfer update, versement/ledger/sips.py). A row
 whose value differs from what its events say was changed outside the ledger.
 
 Batches created before rows were recorded in events (no ``row_format`` in their creation
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from versement.ledger.audit import canonical
+from versement.ledger.sips import SIP_COLUMNS, sip_key, sip_record
 from versement.ledger.states import CLOSED
 
 ROW_FORMAT = 1
@@ -67,6 +70,7 @@ class Expected:
     full: bool  # False for batches created before rows were recorded in events
     fields: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sips: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<attempt>.<part>" -> columns
 
 
 def replay(events: Iterable[Any]) -> dict[int, Expected]:
@@ -96,6 +100,12 @@ def replay(events: Iterable[Any]) -> dict[int, Expected]:
             if name in expected.datasets and isinstance(quality, dict):
                 record = expected.datasets[name]
                 record.update(quality_success=quality.get("success"), quality=quality.get("quality_sha256"))
+        for key, record in (details.get("row_sips") or {}).items():
+            if isinstance(record, dict):
+                expected.sips[key] = {name: record.get(name) for name in SIP_COLUMNS}
+        for key, fields in (details.get("row_sip_updates") or {}).items():
+            if key in expected.sips and isinstance(fields, dict):
+                expected.sips[key].update(fields)
     return batches
 
 
@@ -143,7 +153,33 @@ def mismatches(batch: Any, expected: Expected | None) -> list[str]:
                     f"lot {batch.id} : jeu de données {name}, {column} vaut {_shown(have.get(column))} dans la "
                     f"ligne mais {_shown(value)} dans son journal d'audit (la ligne a été modifiée hors du registre)"
                 )
+    problems.extend(_sip_mismatches(batch, expected))
     return problems
+
+
+def _sip_mismatches(batch: Any, expected: Expected) -> list[str]:
+    rows = {sip_key(sip.attempt, sip.part): sip for sip in getattr(batch, "sips", [])}
+    problems = []
+    for key in sorted(set(rows) - set(expected.sips)):
+        problems.append(f"batch {batch.id}: SIP {_part(key)} is in no audit event (added outside the ledger)")
+    for key in sorted(set(expected.sips) - set(rows)):
+        problems.append(
+            f"batch {batch.id}: SIP {_part(key)} of its audit trail has no row (deleted outside the ledger)"
+        )
+    for key in sorted(set(rows) & set(expected.sips)):
+        have, want = sip_record(rows[key]), expected.sips[key]
+        for column in SIP_COLUMNS:
+            if canonical({"v": have.get(column)}) != canonical({"v": want.get(column)}):
+                problems.append(
+                    f"batch {batch.id}: SIP {_part(key)} {column} is {_shown(have.get(column))} in the row but "
+                    f"{_shown(want.get(column))} in its audit trail (the row was edited outside the ledger)"
+                )
+    return problems
+
+
+def _part(key: str) -> str:
+    attempt, _, part = key.partition(".")
+    return f"part {part} of attempt {attempt}"
 
 
 def _shown(value: Any) -> str:

@@ -51,6 +51,11 @@ class Batch(Base):
     datasets: Mapped[list[Dataset]] = relationship(
         back_populates="batch", order_by="Dataset.id", cascade="all, delete-orphan"
     )
+    # Every SIP of every packaging attempt (versement/ledger/sips.py); the columns above describe
+    # part 1 of the current attempt (the whole SIP when there is one part).
+    sips: Mapped[list[Sip]] = relationship(
+        back_populates="batch", order_by=lambda: [Sip.attempt, Sip.part], cascade="all, delete-orphan"
+    )
 
 
 class Dataset(Base):
@@ -77,6 +82,37 @@ class Dataset(Base):
     quality_success: Mapped[bool | None] = mapped_column()
 
     batch: Mapped[Batch] = relationship(back_populates="datasets")
+
+
+class Sip(Base):
+    """One SIP (part) of one packaging attempt of a batch: its digests, approval and VITAM outcome.
+
+    Attempt 1 is the first packaging; ``versement repackage`` starts the next one and keeps the
+    rows of the previous attempts. A batch over the packaging limits has several parts per attempt.
+    """
+
+    __tablename__ = "sip"
+    __table_args__ = (UniqueConstraint("batch_id", "attempt", "part"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    part: Mapped[int] = mapped_column(Integer)
+    message_identifier: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    manifest_sha512: Mapped[str] = mapped_column(String(128))
+    units: Mapped[int] = mapped_column(BigInteger)
+    objects: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    approved_sha256: Mapped[str | None] = mapped_column(String(64))
+    vitam_operation_id: Mapped[str | None] = mapped_column(String(64))
+    atr_path: Mapped[str | None] = mapped_column(Text)
+    atr_reply_code: Mapped[str | None] = mapped_column(String(32))
+    # Where this part's transfer stands (submitting, submitted, accepted, refused, verified...).
+    status: Mapped[str | None] = mapped_column(String(32))
+
+    batch: Mapped[Batch] = relationship(back_populates="sips")
 
 
 class AuditEvent(Base):

@@ -32,13 +32,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.VALIDATED: frozenset({State.PACKAGED}),
     State.QUALITY_FAILED: frozenset({State.VALIDATED}),  # only by an archivist's written override
     State.PACKAGED: frozenset({State.AWAITING_APPROVAL}),
-    State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED}),
-    State.APPROVED: frozenset({State.SUBMITTING, State.AWAITING_APPROVAL}),  # back: approval withdrawn
-    State.REJECTED: frozenset(),
+    # Back to validated: only by a re-packaging (a new attempt, REPACKAGE_ACTION), see below.
+    State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED, State.VALIDATED}),
+    State.APPROVED: frozenset({State.SUBMITTING, State.AWAITING_APPROVAL, State.VALIDATED}),  # back: withdrawn
+    State.REJECTED: frozenset({State.VALIDATED}),
     State.SUBMITTING: frozenset({State.SUBMITTED}),
     State.SUBMITTED: frozenset({State.ACCEPTED, State.REFUSED}),
     State.ACCEPTED: frozenset({State.VERIFIED, State.VERIFICATION_FAILED}),
-    State.REFUSED: frozenset(),
+    State.REFUSED: frozenset({State.VALIDATED}),
     State.VERIFIED: frozenset(),
     # Not closed: the archives are in VITAM. A later verification may succeed once explained.
     State.VERIFICATION_FAILED: frozenset({State.VERIFIED}),
@@ -74,15 +75,35 @@ OVERRIDE_ACTION = "quality.override"
 OVERRIDE_LABEL_FR = "dérogation de l'archiviste au contrôle qualité"
 
 
+# The audited action that starts a new packaging attempt of a batch refused by VITAM, rejected by
+# the archivist, or whose SIP changed after packaging (versement/attempts.py): → validated.
+REPACKAGE_ACTION = "batch.repackaged"
+REPACKAGE_LABEL_FR = "nouvel empaquetage (nouvelle tentative)"
+
+# Transitions only one audited action may make.
+REQUIRED_ACTION: dict[tuple[State, State], str] = {
+    (State.AWAITING_APPROVAL, State.VALIDATED): REPACKAGE_ACTION,
+    (State.APPROVED, State.VALIDATED): REPACKAGE_ACTION,
+    (State.REJECTED, State.VALIDATED): REPACKAGE_ACTION,
+    (State.REFUSED, State.VALIDATED): REPACKAGE_ACTION,
+}
+
+
 class IllegalTransition(Terminal, Exception):
     """A state change the life cycle does not allow; nothing was changed."""
 
-    def __init__(self, batch_id: int, current: State, target: State) -> None:
+    def __init__(self, batch_id: int, current: State, target: State, *, only: str | None = None) -> None:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "aucun (état final)"
-        super().__init__(
-            f"lot {batch_id} : impossible de passer de {current} ({LABELS_FR[current]}) à {target} "
-            f"({LABELS_FR[target]}) ; états possibles depuis {current} : {allowed}"
-        )
+        if only is not None:
+            super().__init__(
+                f"lot {batch_id} : le passage de {current} ({LABELS_FR[current]}) à {target} "
+                f"({LABELS_FR[target]}) ne se fait que par l'action journalisée {only}"
+            )
+        else:
+            super().__init__(
+                f"lot {batch_id} : impossible de passer de {current} ({LABELS_FR[current]}) à {target} "
+                f"({LABELS_FR[target]}) ; états possibles depuis {current} : {allowed}"
+            )
         self.batch_id = batch_id
         self.current = current
         self.target = target
@@ -91,3 +112,10 @@ class IllegalTransition(Terminal, Exception):
 def check_transition(batch_id: int, current: State, target: State) -> None:
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(batch_id, current, target)
+
+
+def check_action(batch_id: int, current: State, target: State, action: str) -> None:
+    """Some transitions belong to one audited action (a re-packaging goes back to validated)."""
+    required = REQUIRED_ACTION.get((current, target))
+    if required is not None and action != required:
+        raise IllegalTransition(batch_id, current, target, only=required)

@@ -22,8 +22,9 @@ from versement.ledger import anchor as anchor_log
 from versement.ledger import trail
 from versement.ledger.audit import GENESIS, ChainCheck, canonical, event_hash, verify_chain
 from versement.ledger.consistency import ROW_FORMAT, dataset_record, mismatches, quality_digest, replay
-from versement.ledger.models import AuditEvent, AuditHead, Batch, Dataset
-from versement.ledger.states import ARCHIVED, CLOSED, State, check_transition
+from versement.ledger.models import AuditEvent, AuditHead, Batch, Dataset, Sip
+from versement.ledger.sips import SIP_UPDATABLE, sip_key, sip_record
+from versement.ledger.states import ARCHIVED, CLOSED, State, check_action, check_transition
 from versement.secrets import LEDGER
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 ANCHORED_SINCE = "0002"  # the first revision whose ledgers keep an anchor log
 _DATASET_UPDATABLE = frozenset({"quality", "quality_success"})
+# Loaded with every batch: callers read them after the session has closed.
+_LOADED = [selectinload(Batch.datasets), selectinload(Batch.sips)]
 
 
 class LedgerError(Exception):
@@ -139,20 +142,20 @@ class Ledger:
 
     def batch(self, batch_id: int) -> Batch:
         with self._sessions() as session:
-            found = session.get(Batch, batch_id, options=[selectinload(Batch.datasets)])
+            found = session.get(Batch, batch_id, options=_LOADED)
             if found is None:
                 raise LedgerError(f"aucun lot {batch_id} dans le registre")
             return found
 
     def batches(self) -> list[Batch]:
         with self._sessions() as session:
-            query = select(Batch).options(selectinload(Batch.datasets)).order_by(Batch.id)
+            query = select(Batch).options(*_LOADED).order_by(Batch.id)
             return list(session.scalars(query))
 
     def live_batch(self, source: str, scope: str) -> Batch | None:
         with self._sessions() as session:
             query = select(Batch).where(Batch.active_key == f"{source}/{scope}")
-            found = session.scalars(query.options(selectinload(Batch.datasets))).first()
+            found = session.scalars(query.options(*_LOADED)).first()
             return found
 
     def events(self, batch_id: int | None = None) -> list[AuditEvent]:
@@ -263,20 +266,25 @@ class Ledger:
         changes: Mapping[str, Any] | None = None,
         datasets: list[Dataset] | None = None,
         dataset_updates: Mapping[str, Mapping[str, Any]] | None = None,
+        sips: list[Sip] | None = None,
+        sip_updates: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
     ) -> Batch:
         """Move a batch to ``target`` and record why, in one transaction.
 
         ``dataset_updates`` (dataset name → fields, e.g. ``quality`` and ``quality_success``) are
         written in the same transaction, so a dataset's quality and the batch's state never
-        disagree; an unknown dataset or field rolls everything back.
+        disagree; an unknown dataset or field rolls everything back. ``sips`` are SIP rows added
+        (a packaging attempt's parts), ``sip_updates`` ((attempt, part) → fields) changes to
+        them (versement/ledger/sips.py); both are written in the event too.
         """
         with self.session() as session:
             # Datasets loaded with the batch: callers read them after the session has closed.
-            batch = session.get(Batch, batch_id, with_for_update=True, options=[selectinload(Batch.datasets)])
+            batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
             if batch is None:
                 raise LedgerError(f"aucun lot {batch_id} dans le registre")
             current = State(batch.state)
             check_transition(batch_id, current, target)
+            check_action(batch_id, current, target, action)
             recorded = dict(details or {})
             for name, value in (changes or {}).items():
                 if not hasattr(Batch, name):
@@ -301,11 +309,80 @@ class Ledger:
                     "success": row.quality_success,
                     "quality_sha256": quality_digest(row.quality),
                 }
+            self._apply_sips(batch, sips, sip_updates, recorded)
             batch.state = target
             batch.updated_at = now()
             if target in CLOSED:
                 batch.active_key = None
             self._append(session, batch_id, actor, action, current, target, recorded)
+            return batch
+
+    @staticmethod
+    def _apply_sips(
+        batch: Batch,
+        sips: list[Sip] | None,
+        updates: Mapping[tuple[int, int], Mapping[str, Any]] | None,
+        recorded: dict[str, Any],
+    ) -> None:
+        known = {(sip.attempt, sip.part) for sip in batch.sips}
+        for sip in sips or []:
+            if (sip.attempt, sip.part) in known:
+                raise LedgerError(f"batch {batch.id} already has SIP part {sip.part} of attempt {sip.attempt}")
+            known.add((sip.attempt, sip.part))
+            batch.sips.append(sip)
+        if sips:
+            recorded["row_sips"] = {sip_key(s.attempt, s.part): sip_record(s) for s in sips}
+        by_key = {(sip.attempt, sip.part): sip for sip in batch.sips}
+        for (attempt, part), fields in (updates or {}).items():
+            row = by_key.get((attempt, part))
+            if row is None:
+                raise LedgerError(f"batch {batch.id} has no SIP part {part} of attempt {attempt}")
+            for name, value in fields.items():
+                if name not in SIP_UPDATABLE:
+                    raise LedgerError(f"SIP field {name!r} cannot be updated by a transition")
+                setattr(row, name, value)
+            recorded.setdefault("row_sip_updates", {})[sip_key(attempt, part)] = dict(fields)
+
+    def update(
+        self,
+        batch_id: int,
+        *,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        changes: Mapping[str, Any] | None = None,
+        sip_updates: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
+        sip_expect: Mapping[tuple[int, int], Mapping[str, Any]] | None = None,
+    ) -> Batch:
+        """A change of batch columns or SIP rows that does not change the batch's state (one part
+        of a split batch submitted, answered...), with its audit event, in one transaction.
+
+        ``sip_expect``: values the SIP rows must still hold, checked under the batch's lock (two
+        transfers of one batch never both record a part's intent); otherwise nothing is written.
+        """
+        with self.session() as session:
+            batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
+            if batch is None:
+                raise LedgerError(f"no batch {batch_id} in the ledger")
+            rows = {(sip.attempt, sip.part): sip for sip in batch.sips}
+            for (attempt, part), fields in (sip_expect or {}).items():
+                row = rows.get((attempt, part))
+                for name, value in fields.items():
+                    if row is None or getattr(row, name) != value:
+                        raise LedgerError(
+                            f"batch {batch_id}: SIP part {part} of attempt {attempt} changed meanwhile "
+                            f"({name} is {getattr(row, name, None)!r}, expected {value!r}): another run is at work"
+                        )
+            recorded = dict(details or {})
+            for name, value in (changes or {}).items():
+                if name in ("state", "active_key") or not hasattr(Batch, name):
+                    raise LedgerError(f"batch field {name!r} cannot be updated without a transition")
+                setattr(batch, name, value)
+            if changes:
+                recorded["row"] = dict(changes)
+            self._apply_sips(batch, None, sip_updates, recorded)
+            batch.updated_at = now()
+            self._append(session, batch_id, actor, action, None, None, recorded)
             return batch
 
     def record(self, batch_id: int | None, *, actor: str, action: str, details: Mapping[str, Any]) -> None:
@@ -365,12 +442,12 @@ class Ledger:
             chain = verify_chain(events, head.last_hash if head else None, head.count if head else None)
             problems = list(chain.problems)
             expected = replay(events)
-            batches = session.scalars(select(Batch).options(selectinload(Batch.datasets)).order_by(Batch.id)).all()
+            batches = session.scalars(select(Batch).options(*_LOADED).order_by(Batch.id)).all()
             for batch in batches:
                 problems.extend(mismatches(batch, expected.get(batch.id)))
                 known = expected.get(batch.id)
                 if batch.sip_path and known is not None and known.full:  # the copy VITAM keeps
-                    problems.extend(trail.check(batch, events))
+                    problems.extend(trail.check(batch, events, parts=_parts(batch)))
             for missing in sorted(set(expected) - {batch.id for batch in batches}):
                 problems.append(
                     f"lot {missing} : des événements du journal d'audit mais aucune ligne (la ligne a été supprimée)"
@@ -383,6 +460,13 @@ class Ledger:
                 problems=tuple(problems),
                 anchor=None if self.anchor is None else str(self.anchor),
             )
+
+
+def _parts(batch: Batch) -> list[tuple[str, str]]:
+    """The SIP files of the batch's current attempt (part 1 alone for batches without SIP rows)."""
+    attempt = max((sip.attempt for sip in batch.sips), default=0)
+    parts = [(sip.path, sip.sha256) for sip in sorted(batch.sips, key=lambda s: s.part) if sip.attempt == attempt]
+    return parts or [(str(batch.sip_path), str(batch.sip_sha256))]
 
 
 def open_ledger(settings: Settings) -> Ledger:

@@ -30,7 +30,14 @@ _FIELDS = ("id", "batch_id", "at", "actor", "action", "from_state", "to_state", 
 
 
 class TrailError(Exception):
-    """The trail cannot be read back from a SIP (missing file, no trail object, bad JSON)."""
+    """The trail cannot be read back from a SIP (missing file, no trail object, bad JSON).
+
+    ``missing`` is true when the SIP is readable but carries no trail (another part may).
+    """
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 def filename(batch_id: int) -> str:
@@ -67,29 +74,53 @@ def read(sip: Path) -> dict[str, Any]:
                     return loaded
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
         raise TrailError(f"le journal d'audit ne peut pas être relu dans {sip} : {exc}") from exc
-    raise TrailError(f"{sip} ne contient pas de journal d'audit (aucun objet nommé {PREFIX}….json)")
+    raise TrailError(f"{sip} ne contient pas de journal d'audit (aucun objet nommé {PREFIX}….json)", missing=True)
 
 
-def check(batch: Any, events: Sequence[Any]) -> list[str]:
-    """How the trail inside a packaged batch's SIP disagrees with the ledger's events."""
-    sip = Path(batch.sip_path)
-    if not sip.is_file():
-        return [
-            f"lot {batch.id} : son SIP {sip} a disparu ; le journal d'audit qu'il contient ne peut pas être comparé"
-        ]
-    actual = sha256_file(sip)
-    if actual != batch.sip_sha256:
-        return [
-            f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256 {actual}, le registre a empaqueté {batch.sip_sha256}"
-        ]
+def _read_any(sips: Sequence[Path]) -> dict[str, Any]:
+    """The trail from whichever SIP of a split package carries it (the first one that does)."""
+    missing: TrailError | None = None
+    for sip in sips:
+        try:
+            return read(sip)
+        except TrailError as exc:
+            if not exc.missing:
+                raise
+            missing = missing or exc
+    if len(sips) > 1:
+        raise TrailError(
+            f"aucun des {len(sips)} SIP du lot ne contient de journal d'audit ({PREFIX}….json)", missing=True
+        )
+    assert missing is not None
+    raise missing
+
+
+def check(batch: Any, events: Sequence[Any], parts: Sequence[tuple[str, str]] | None = None) -> list[str]:
+    """How the trail inside a packaged batch's SIP disagrees with the ledger's events.
+
+    ``parts``: (path, SHA-256) of every SIP of the batch's current attempt (default: its one
+    SIP); each must still be what was packaged, and the trail is read from the part carrying it.
+    """
+    problems = []
+    for path, sha256 in parts or [(batch.sip_path, batch.sip_sha256)]:
+        sip = Path(path)
+        if not sip.is_file():
+            problems.append(
+                f"lot {batch.id} : son SIP {sip} a disparu ; le journal d'audit qu'il contient ne peut pas être comparé"
+            )
+            continue
+        actual = sha256_file(sip)
+        if actual != sha256:
+            problems.append(f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256 {actual}, le registre a empaqueté {sha256}")
+    if problems:
+        return problems
     try:
-        embedded = read(sip)
+        embedded = _read_any([Path(path) for path, _ in parts or [(batch.sip_path, batch.sip_sha256)]])
     except TrailError as exc:
         return [f"lot {batch.id} : {exc}"]
     prefix = f"lot {batch.id} : le journal d'audit contenu dans son SIP"
     found = embedded.get("events")
     listed: list[Any] = found if isinstance(found, list) else []
-    problems = []
     if embedded.get("batch") != batch.id:
         problems.append(f"{prefix} est celui du lot {embedded.get('batch')!r}")
     ledger = {event.id: event for event in events if event.batch_id == batch.id}

@@ -1,0 +1,159 @@
+"""Re-packaging a batch as a new attempt, with a reason, keeping the old attempt in the record.
+
+A batch whose SIP VITAM refused, that the archivist rejected, or whose SIP was changed after
+packaging (the approval or the transfer then refuses it) can be packaged again from the same
+extraction: ``versement repackage N --by NAME --reason TEXT`` takes it back to ``validated``
+in one audited transition (``batch.repackaged``, the only action the life cycle allows for
+these transitions). The event names the attempt it closes (its SIPs and digests, the approval,
+VITAM's operation and ATR); that attempt's ``sip`` rows stay, and the batch's own SIP columns
+are cleared for the next one. ``run_package`` then writes attempt n+1 under a new
+MessageIdentifier (``<base>-A2``...), so VITAM's logbook never confuses two attempts.
+
+One live batch per scope: a refused or rejected batch had freed its scope; re-packaging takes
+it back, and is refused if another batch has taken it meanwhile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from extractors.files import sha256_file
+from versement.ledger import LABELS_FR, Batch, Ledger, LedgerError, State
+from versement.ledger.sips import current_attempt, current_sips, sip_summary
+from versement.ledger.states import REPACKAGE_ACTION
+from versement.pipeline import StageError, approver_identity
+
+# Always allowed (the attempt was answered); the others only when a SIP changed since packaging.
+ANSWERED = (State.REFUSED, State.REJECTED)
+TAMPERABLE = (State.AWAITING_APPROVAL, State.APPROVED)
+# What a new attempt starts without: the batch columns of the attempt it closes.
+CLEARED = (
+    "message_identifier",
+    "sip_path",
+    "sip_sha256",
+    "manifest_sha512",
+    "sip_validation",
+    "approved_by",
+    "approver_identity",
+    "approved_at",
+    "approved_sha256",
+    "vitam_operation_id",
+    "atr_path",
+    "atr_reply_code",
+    "atr",
+)
+
+
+class RepackageRefused(StageError):
+    """The batch cannot be re-packaged (state, missing reason, intact SIP, scope taken)."""
+
+
+def changed_sips(batch: Batch) -> list[dict[str, Any]]:
+    """The SIPs of the current attempt that are no longer what was packaged (or gone)."""
+    parts = [(s.part, s.path, s.sha256) for s in current_sips(batch)]
+    if not parts and batch.sip_path:  # packaged before SIP rows were recorded
+        parts = [(1, batch.sip_path, batch.sip_sha256 or "")]
+    changed = []
+    for part, path, expected in parts:
+        found = sha256_file(Path(path)) if Path(path).is_file() else None
+        if found != expected:
+            changed.append({"part": part, "sip": path, "expected_sha256": expected, "found_sha256": found})
+    return changed
+
+
+def repackage(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
+    """Take a refused, rejected or tampered batch back to ``validated`` for a new attempt."""
+    if not by.strip():
+        raise RepackageRefused("un nouvel empaquetage doit porter le nom de l'archiviste (--by)")
+    if not reason.strip():
+        raise RepackageRefused("un nouvel empaquetage doit être justifié (--reason), pour le registre")
+    batch = ledger.batch(batch_id)
+    state = State(batch.state)
+    label = LABELS_FR[state]
+    if state not in (*ANSWERED, *TAMPERABLE):
+        raise RepackageRefused(
+            f"lot {batch_id} : {label} ; seul un lot rejeté par VITAM, refusé par l'archiviste, ou dont le SIP "
+            "a été modifié après l'empaquetage peut être empaqueté à nouveau"
+        )
+    archived = [sip for sip in current_sips(batch) if sip.status in ("accepted", "verified", "verification_failed")]
+    if archived:
+        names = ", ".join(
+            f"partie {sip.part} ({sip.message_identifier}, opération {sip.vitam_operation_id})" for sip in archived
+        )
+        raise RepackageRefused(
+            f"lot {batch_id} : VITAM a archivé une partie du lot ({names}) ; un nouvel empaquetage les enverrait "
+            "une seconde fois : il n'est pas possible pour ce lot (voir avec l'exploitant VITAM)"
+        )
+    changed = changed_sips(batch)
+    if state in TAMPERABLE and not changed:
+        raise RepackageRefused(
+            f"lot {batch_id} : {label} et son SIP est intact ; pour le refaire, retirez d'abord la validation "
+            "(versement withdraw) puis refusez-le (versement reject), ou rejetez-le s'il attend la validation"
+        )
+    key = f"{batch.source}/{batch.scope}"
+    live = ledger.live_batch(batch.source, batch.scope)
+    if live is not None and live.id != batch_id:
+        raise LedgerError(
+            f"lot {batch_id} : le lot {live.id} est désormais en cours pour {key} ({LABELS_FR[State(live.state)]}) ; "
+            "le périmètre ne peut pas être repris"
+        )
+    who = approver_identity(identity)
+    closed = {
+        "attempt": current_attempt(batch) or 1,
+        "state": state.value,
+        "message_identifier": batch.message_identifier,
+        "sip_sha256": batch.sip_sha256,
+        "approved_sha256": batch.approved_sha256,
+        "approved_by": batch.approved_by,
+        "vitam_operation_id": batch.vitam_operation_id,
+        "atr_reply_code": batch.atr_reply_code,
+        "sips": [sip_summary(sip) for sip in current_sips(batch)],
+    }
+    return ledger.transition(
+        batch_id,
+        State.VALIDATED,
+        actor=who,
+        action=REPACKAGE_ACTION,
+        details={
+            "declared_by": by,
+            "identity": who,
+            "reason": reason,
+            "previous_attempt": closed,
+            "changed_sips": changed,
+        },
+        changes={**dict.fromkeys(CLEARED), "active_key": key},
+    )
+
+
+def status_lines(batches: list[dict[str, Any]]) -> list[str]:
+    """French lines for ``versement status`` (from ``batch_summary``): each part of a split batch,
+    and the attempts of a re-packaged one. Nothing for a batch of one SIP in one attempt."""
+    lines = []
+    for b in batches:
+        by_attempt: dict[int, list[dict[str, Any]]] = {}
+        for sip in b.get("sips") or []:
+            by_attempt.setdefault(sip["attempt"], []).append(sip)
+        current = b.get("attempt")
+        for number, parts in sorted(by_attempt.items()):
+            if len(by_attempt) == 1 and len(parts) == 1:
+                continue
+            live = number == current and b.get("message_identifier") is not None
+            operations = ", ".join(p["vitam_operation_id"] for p in parts if p["vitam_operation_id"]) or "aucune"
+            codes = ", ".join(sorted({p["atr_reply_code"] for p in parts if p["atr_reply_code"]})) or "sans ATR"
+            lines.append(
+                f"lot {b['id']} : tentative {number} ({'en cours' if live else 'close'}), {len(parts)} SIP ; "
+                f"opération VITAM : {operations} ({codes})"
+            )
+            if len(parts) > 1:
+                lines += [
+                    f"    partie {p['part']} {p['message_identifier']} : SHA-256 {p['sha256']}"
+                    + (" (validée)" if p["approved_sha256"] else "")
+                    for p in parts
+                ]
+    return lines
+
+
+def attempts_json(batch: Batch) -> dict[str, Any]:
+    """The batch's attempt and every SIP row, for ``versement status --json``."""
+    return {"attempt": current_attempt(batch) or None, "sips": [sip_summary(sip) for sip in batch.sips]}
