@@ -111,7 +111,9 @@ def check(batch: Any, events: Sequence[Any], parts: Sequence[tuple[str, str]] | 
             continue
         actual = sha256_file(sip)
         if actual != sha256:
-            problems.append(f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256 {actual}, le registre a empaqueté {sha256}")
+            problems.append(
+                f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256 {actual}, le registre a empaqueté {sha256}"
+            )
     if problems:
         return problems
     try:
