@@ -6,7 +6,9 @@ the source for the whole batch) and, for each dataset of the spec, runs::
     SELECT <columns minus exclude_columns> FROM (<spec sql>) q ORDER BY <key>
     SELECT COUNT(*) FROM (<spec sql>) q
 
-in that snapshot with the scope's values bound (``extractors.statements``). The Arrow types come
+in that snapshot with the scope's values bound (``extractors.statements``); the count's statement
+also computes the dataset's source aggregates (sums, distinct person keys: ``extractors.aggregates``),
+recorded in the manifest for the reconciliation. The Arrow types come
 from the result's metadata through the documented mapping (``extractors.types``); every record
 batch is checked and converted with vectorised pyarrow compute (``extractors.conform``) and
 streamed into a ``ParquetWriter``: memory is bounded by one row group, whatever the table size.
@@ -48,6 +50,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from extractors import aggregates
 from extractors import manifest as manifests
 from extractors.conform import BadValue, conform, from_python
 from extractors.datasets import ExtractedDataset, Snapshot
@@ -268,6 +271,7 @@ def _kept(spec: DatasetSpec, parameters: Mapping[str, Any], source: _Source, out
         marker=str(data["snapshot"]),
         manifest=manifests.manifest_path(out_dir, spec.name),
         resumed=True,
+        aggregates=aggregates.from_manifest(data),
     )
 
 
@@ -299,7 +303,12 @@ def _extract_dataset(
             described = reader.describe(spec.name, spec.sql, parameters, declared)
             columns, key = _output_columns(spec, described)
             reading = _reading(spec, reader, sql, columns, key)
-            source_count = reader.count(spec.sql, parameters)
+            planned = aggregates.plan(
+                spec, [c.name for c in columns], archive_names(spec, [c.name for c in columns]), reading.targets
+            )
+            computed = aggregates.expressions(planned, reader.dialect, sql)
+            source_count, raw_aggregates = reader.count(spec.sql, parameters, computed)
+            source_aggregates = aggregates.values(planned, reader.dialect, raw_aggregates)
             rows = _write(reader, spec, reading, parameters, key, partial, progress, clock, row_group_rows, open_writer)
         if rows != source_count:
             raise ExtractionError(
@@ -331,12 +340,13 @@ def _extract_dataset(
                 "dialect": reader.dialect,
                 "sql": spec.sql,
                 "query": reading.select,
-                "count_query": count_sql(sql),
+                "count_query": count_sql(sql, computed),
                 "parameters": manifests.json_parameters(parameters),
                 "snapshot": reader.marker,
                 "source_details": dict(reader.details),
                 "rows": rows,
                 "source_count": source_count,
+                "aggregates": source_aggregates,
                 "file": final.name,
                 "bytes": final.stat().st_size,
                 "sha256": digest,
@@ -362,6 +372,7 @@ def _extract_dataset(
         parameters=dict(parameters),
         marker=reader.marker,
         manifest=manifest,
+        aggregates=source_aggregates,
     )
 
 
@@ -418,7 +429,17 @@ def _output_columns(spec: DatasetSpec, described: Sequence[Column]) -> tuple[lis
             dataset=spec.name,
             column=sorted(excluded & set(key))[0],
         )
-    return [c for c in described if c.name not in excluded], key
+    kept = [c for c in described if c.name not in excluded]
+    keys = set(key) | {n for n in names if spec.person_key and n.casefold() == spec.person_key.casefold()}
+    if excluded and {c.name for c in kept} <= keys:
+        # The specification leaves such a dataset out whole (DatasetSpec.wholly_sensitive); one
+        # that still gets here would be archived as a file of keys alone.
+        raise ExtractionError(
+            f"dataset {spec.name}: every column but its key is left out ({', '.join(sorted(excluded))}); "
+            "drop the dataset or keep one of its columns",
+            dataset=spec.name,
+        )
+    return kept, key
 
 
 def _reading(spec: DatasetSpec, reader: Reader, sql: str, columns: Sequence[Column], key: Sequence[str]) -> Reading:

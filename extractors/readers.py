@@ -82,7 +82,9 @@ class Reader(Protocol):
         self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
     ) -> list[Column]: ...
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int: ...
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]: ...
 
     def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str: ...
 
@@ -214,11 +216,13 @@ class PostgresReader:
             columns.append(Column(item.name, sql_type))
         return columns
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]:
         self._bind(parameters)
-        row = self.conn.execute(statements.count_sql(self._sql(sql, parameters))).fetchone()
+        row = self.conn.execute(statements.count_sql(self._sql(sql, parameters), expressions)).fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row[0]), tuple(row[1:])
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         # The caller passes the spec SQL already rewritten by rewrite(); see extract.
@@ -426,8 +430,11 @@ class SqliteReader:
             columns.append(Column(name, _SQLITE_DIALECT._resolve_type_affinity(column_type)))
         return columns
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
-        return int(self.conn.execute(statements.count_sql(sql), dict(parameters)).fetchone()[0])
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]:
+        row = self.conn.execute(statements.count_sql(sql, expressions), dict(parameters)).fetchone()
+        return int(row[0]), tuple(row[1:])
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         return statements.select_sql(sql, [c.name for c in columns], key)
@@ -559,10 +566,13 @@ class OracleReader:
             columns.append(Column(name, sql_type))
         return columns
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]:
         cursor = self.conn.cursor()
-        cursor.execute(statements.count_sql(sql), dict(parameters))
-        return int(cursor.fetchone()[0])
+        cursor.execute(statements.count_sql(sql, expressions), dict(parameters))
+        row = cursor.fetchone()
+        return int(row[0]), tuple(row[1:])
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         return statements.select_sql(sql, [c.name for c in columns], key)

@@ -318,7 +318,7 @@ def test_an_empty_selection_gives_an_empty_file(apogee_db: Path, tmp_path: Path)
 def test_rows_not_matching_the_count_fail_without_leaving_a_file(
     apogee_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(SqliteReader, "count", lambda self, sql, parameters: 999)
+    monkeypatch.setattr(SqliteReader, "count", lambda self, sql, parameters, expressions=(): (999, ()))
     with pytest.raises(ExtractionError, match=r"4 row\(s\) written but the same query counted 999"):
         extract(url(apogee_db), [SPECS[7]], tmp_path, parameters={})
     assert files_in(tmp_path) == []
