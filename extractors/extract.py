@@ -34,9 +34,11 @@ ones recorded, so the batch stays one snapshot as long as the undo still reaches
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -192,8 +194,12 @@ class _Source:
         return text
 
     @contextmanager
-    def reporting(self, dataset: str, doing: str) -> Iterator[None]:
-        """Driver and system errors as ExtractionError naming dataset and source, without the password."""
+    def reporting(self, dataset: str, doing: str, folder: Path | None = None) -> Iterator[None]:
+        """Driver and system errors as ExtractionError naming dataset and source, without the password.
+
+        A system error writing into ``folder`` (a full disk, a lost mount) names the folder, its
+        free space and the dataset: it is the staging disk's problem, not the source's.
+        """
         try:
             yield
         except ExtractionError as exc:
@@ -208,7 +214,7 @@ class _Source:
             raise
         except OSError as exc:
             if not _from_driver(exc):
-                raise self._error(exc, dataset, f"cannot write the files of ({exc.strerror or exc})") from None
+                raise _disk_error(exc, dataset, folder, self.shown) from None
             raise self._error(exc, dataset, doing) from None
         except Exception as exc:
             if not _from_driver(exc):
@@ -221,6 +227,21 @@ class _Source:
             cause = f"{SNAPSHOT_TOO_OLD} ({cause})"
         message = self.hide(f"dataset {dataset}: {doing} {self.shown}: {cause}")
         return ExtractionError(message, dataset=dataset, transient=is_transient(exc))
+
+
+def _disk_error(exc: OSError, dataset: str, folder: Path | None, source: str) -> ExtractionError:
+    reason = exc.strerror or " ".join(str(exc).split())
+    if exc.errno == errno.ENOSPC or "No space left" in str(exc):
+        reason = "no space left on the disk"
+    where = "its files"
+    if folder is not None:
+        try:
+            free = shutil.disk_usage(folder).free
+            where = f"its files into {folder} ({free:,} bytes free there)"
+        except OSError:
+            where = f"its files into {folder}"
+    message = f"dataset {dataset}: cannot write {where}: {reason} (reading from {source}); nothing of it is kept"
+    return ExtractionError(message, dataset=dataset, transient=False)
 
 
 def _from_driver(exc: BaseException) -> bool:
@@ -297,7 +318,7 @@ def _extract_dataset(
     started = datetime.now(UTC)
     clock = time.monotonic()
     try:
-        with source.reporting(spec.name, "reading from"):
+        with source.reporting(spec.name, "reading from", out_dir):
             sql = reader.rewrite(spec.sql, parameters)
             declared = {c.name: c.type for c in spec.columns.values() if c.type}
             described = reader.describe(spec.name, spec.sql, parameters, declared)
@@ -316,7 +337,7 @@ def _extract_dataset(
                 f"in the same snapshot of {source.shown}",
                 dataset=spec.name,
             )
-        with source.reporting(spec.name, "cannot finish the file of"):
+        with source.reporting(spec.name, "cannot finish the file of", out_dir):
             digest = sha256_file(partial)
             os.replace(partial, final)
             _sync_folder(out_dir)
@@ -327,7 +348,7 @@ def _extract_dataset(
     names = archive_names(spec, [c.name for c in columns])
     schema = pa.schema([pa.field(n, t) for n, t in zip(names, reading.targets, strict=True)])
     described_columns = tuple((f.name, str(f.type)) for f in schema)
-    with source.reporting(spec.name, "cannot write the manifest of"):
+    with source.reporting(spec.name, "cannot write the manifest of", out_dir), _removed_on_failure(final):
         manifests.write_manifest(
             manifest,
             {
@@ -374,6 +395,16 @@ def _extract_dataset(
         manifest=manifest,
         aggregates=source_aggregates,
     )
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    """A file its manifest could not describe is not kept (it would only take the disk's space)."""
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def archive_names(spec: DatasetSpec, names: Sequence[str]) -> list[str]:

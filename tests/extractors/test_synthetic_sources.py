@@ -292,10 +292,38 @@ def test_nasty_apogee_holds_what_an_extraction_must_stop_on(sources, backend):
     assert any(r["COD_ELP"] is None for r in exemptions)
     people = {canonical(r["COD_IND"]): r for r in source.table("INDIVIDU")}
     assert people["100009"]["LIB_NOM_PAT_IND"] == nasty.MOJIBAKE_SURNAME
+    assert people["100009"]["LIB_PR1_IND"] == nasty.MOJIBAKE_FIRST_NAME
+    assert people["100010"]["LIB_NOM_PAT_IND"] == nasty.CONTROL_SURNAME  # \x0b
     assert people["100010"]["LIB_PR1_IND"] == nasty.CONTROL_FIRST_NAME  # \x01 kept, not escaped
-    assert people["100010"]["LIB_VIL_NAI_ETU"] == nasty.CONTROL_TOWN
+    assert people["100010"]["LIB_VIL_NAI_ETU"] == nasty.CONTROL_TOWN  # \x85
     comments = {r["COD_DIP"]: r["LIB_CMT_DIP"] for r in source.rows("ref_diplomes")}
     assert len(comments["LHAR"]) == nasty.HUGE_TEXT_CHARS
+    bacs = keys(source.table("IND_BAC"), ("COD_IND", "COD_BAC"))
+    assert len(bacs) - len(set(bacs)) == 1  # exactly one duplicated row
+    texts = all_text(source)
+    for planted in ("Ã", *CONTROL_CHARACTERS):
+        assert any(planted in t for t in texts), repr(planted)
+
+
+CONTROL_CHARACTERS = ("\x01", "\x0b", "\x85")
+
+
+def all_text(source: Source) -> list[str]:
+    from extractors.synthetic import TOOLS
+
+    tables = [t.name for t in TOOLS[source.tool].TABLES]
+    return [v for name in tables for row in source.table(name) for v in row.values() if isinstance(v, str)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_clean_apogee_has_none_of_the_nasty_values(sources, backend):
+    source = sources("apogee", backend)
+    texts = all_text(source)
+    assert not [t for t in texts if "Ã" in t or any(c in t for c in CONTROL_CHARACTERS)]
+    assert max(len(t) for t in texts) < nasty.HUGE_TEXT_CHARS
+    bacs = keys(source.table("IND_BAC"), ("COD_IND", "COD_BAC"))
+    assert len(bacs) == len(set(bacs)) and all(None not in k for k in bacs)
+    assert all(r["COD_ELP"] is not None for r in source.table("IND_DISPENSE_ELP"))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
