@@ -328,9 +328,10 @@ def _extract_dataset(
                 spec, [c.name for c in columns], archive_names(spec, [c.name for c in columns]), reading.targets
             )
             computed = aggregates.expressions(planned, reader.dialect, sql)
-            source_count, raw_aggregates = reader.count(spec.sql, parameters, computed)
-            source_aggregates = aggregates.values(planned, reader.dialect, raw_aggregates)
+            counted = _start_count(reader, spec.sql, parameters, computed)
             rows = _write(reader, spec, reading, parameters, key, partial, progress, clock, row_group_rows, open_writer)
+            source_count, raw_aggregates = counted()
+            source_aggregates = aggregates.values(planned, reader.dialect, raw_aggregates)
         if rows != source_count:
             raise ExtractionError(
                 f"dataset {spec.name}: {rows} row(s) written but the same query counted {source_count} "
@@ -395,6 +396,18 @@ def _extract_dataset(
         manifest=manifest,
         aggregates=source_aggregates,
     )
+
+
+def _start_count(
+    reader: Reader, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
+) -> Callable[[], tuple[int, tuple[Any, ...]]]:
+    """The count and aggregates, in the same snapshot: alongside the read where the reader can."""
+    concurrently = getattr(reader, "count_concurrently", None)
+    if concurrently is not None:
+        result: Callable[[], tuple[int, tuple[Any, ...]]] = concurrently(sql, parameters, expressions)
+        return result
+    done = reader.count(sql, parameters, expressions)
+    return lambda: done
 
 
 @contextmanager
