@@ -112,8 +112,12 @@ def extract(
     batch_rows: int = FETCH_ROWS,
     row_group_rows: int = ROW_GROUP_ROWS,
     open_writer: OpenWriter = parquet_writer,
+    snapshot_id: str | None = None,
 ) -> Snapshot:
     """Extract ``datasets`` from ``source_url`` into ``out_dir``, in one snapshot (see the module notes).
+
+    ``snapshot_id`` (PostgreSQL) reads in a snapshot another session exported and still holds
+    (``extractors.parallel``) instead of opening a new one.
 
     ``parameters`` are the batch scope's bound values (``Scope.parameters()``); each dataset
     gets those its SQL names. ``password`` is given apart from the URL (secrets never live in
@@ -139,7 +143,7 @@ def extract(
     if todo:
         reuse = next((d.marker for d in kept.values() if oracle_scn(d.marker) is not None), None)
         with source.reporting(todo[0].name, "cannot open a snapshot of"):
-            reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows)
+            reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows, snapshot_id=snapshot_id)
         try:
             marker, details, dialect = reader.marker, dict(reader.details), reader.dialect
             for spec in todo:

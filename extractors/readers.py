@@ -10,9 +10,10 @@ keeps it until :meth:`close`:
   parameter without materialising the whole result) and close to the raw binary COPY floor
   (``make bench-extract``). CSV keeps NULL (unquoted empty) apart from the empty string
   (quoted); the session is set to UTF8, ISO dates, UTC and shortest exact floats so the text is
-  unambiguous. Datasets are read one after the other in the same transaction; reading them in
-  parallel would need ``pg_export_snapshot()`` on this connection and ``SET TRANSACTION
-  SNAPSHOT`` on each worker's, which two cores do not repay.
+  unambiguous. Datasets are read one after the other in the same transaction; each one's
+  ``COUNT(*)`` and aggregates run meanwhile on a second session that joins the same snapshot
+  (``pg_export_snapshot()`` here, ``SET TRANSACTION SNAPSHOT`` there). Datasets themselves can be
+  read in parallel by other sessions or processes the same way (``extractors.parallel``).
 - **SQLite** (sqlite3, read-only URI): ``BEGIN DEFERRED`` and a first read pin the snapshot
   (a shared lock in rollback-journal mode, a read mark in WAL mode). ``fetchmany`` batches,
   turned into Arrow columns; declared types come from a temporary view's ``PRAGMA table_info``.
