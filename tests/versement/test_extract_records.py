@@ -52,3 +52,15 @@ def test_the_dataset_is_extracted_when_the_deployment_asks_for_bank_details(tmp_
     assert "agents_coordonnees_bancaires" not in batch.spec["left_out_datasets"]
     assert batch.spec["include_sensitive"] == ["bank_details"]
     ledger.close()
+
+
+def test_the_extract_command_prints_the_datasets_left_out(tmp_path, seda_schemas, monkeypatch, capsys):
+    from tests.versement.conftest import demo_environ
+    from versement.cli import main
+
+    for name, value in demo_environ(tmp_path, seda_schemas, NO_SANDBOX).items():
+        monkeypatch.setenv(name, value)
+    assert main(["extract", "harpege", "--period", "2023-01-01..2023-12-31"]) == 0
+    out = capsys.readouterr().out
+    assert "  agents_coordonnees_bancaires : non versé : toutes ses colonnes hors clés" in out
+    assert "include_sensitive = ['bank_details'] pour le verser" in out
