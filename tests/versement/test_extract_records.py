@@ -22,7 +22,7 @@ def test_a_wholly_sensitive_dataset_is_left_out_with_a_note_and_aggregates_reach
     # Bank details: every column but the keys is sensitive, so no file of keys alone; the batch says why.
     names = {d.name for d in batch.datasets}
     assert "agents_coordonnees_bancaires" not in names and "agents_identite" in names
-    note = batch.spec["left_out_datasets"]["agents_coordonnees_bancaires"]
+    note = (batch.spec or {})["left_out_datasets"]["agents_coordonnees_bancaires"]
     assert note.startswith("non versé : toutes ses colonnes hors clés relèvent de données sensibles exclues")
     assert "bank_details" in note
     data = Path(batch.datasets[0].path).parent
@@ -49,8 +49,8 @@ def test_the_dataset_is_extracted_when_the_deployment_asks_for_bank_details(tmp_
     batch = run_extract(settings, ledger, "harpege", PERIOD, actor="test")
     bank = next(d for d in batch.datasets if d.name == "agents_coordonnees_bancaires")
     assert "NO_COMPTE" in [c for c, _ in bank.columns] and bank.rows > 0
-    assert "agents_coordonnees_bancaires" not in batch.spec["left_out_datasets"]
-    assert batch.spec["include_sensitive"] == ["bank_details"]
+    assert "agents_coordonnees_bancaires" not in (batch.spec or {})["left_out_datasets"]
+    assert (batch.spec or {})["include_sensitive"] == ["bank_details"]
     ledger.close()
 
 
