@@ -181,3 +181,19 @@ def test_an_unusable_declared_aggregate_names_dataset_and_column(sources, tmp_pa
         extract(sources["sqlite"], [elements(aggregates=aggregates)], tmp_path, parameters=YEAR.parameters())
     assert caught.value.dataset == "resultats_elements"
     assert not list(tmp_path.glob("*.parquet")) and not list(tmp_path.glob("*.json"))
+
+
+def test_each_dialect_sums_exactly_and_counts_distinct_values():
+    from extractors.aggregates import Aggregate, expressions
+
+    grade = Aggregate("sum:NOT_ELP", "sum", ("NOT_ELP",), pa.decimal128(8, 3))
+    people = Aggregate("distinct:COD_IND", "distinct", ("COD_IND",))
+    pairs = Aggregate("distinct:COD_IND,COD_ELP", "distinct", ("COD_IND", "COD_ELP"))
+    sql = "SELECT * FROM RESULTAT_ELP WHERE COD_ANU = :academic_year"
+    assert expressions([grade, people], "oracle", sql) == ['TO_CHAR(SUM("NOT_ELP"))', 'COUNT(DISTINCT "COD_IND")']
+    assert expressions([grade], "postgresql", sql) == ['SUM("NOT_ELP")::text']
+    assert expressions([grade], "sqlite", sql) == ['SUM(CAST(ROUND("NOT_ELP" * 1000) AS INTEGER))']
+    assert expressions([pairs], "oracle", sql) == [
+        f'(SELECT COUNT(*) FROM (SELECT DISTINCT "COD_IND", "COD_ELP" FROM ({sql}) d '
+        'WHERE "COD_IND" IS NOT NULL AND "COD_ELP" IS NOT NULL) e)'
+    ]
