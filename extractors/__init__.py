@@ -2,10 +2,10 @@
 
 Entry points::
 
-    from extractors import extract, generate_apogee, load_tool
+    from extractors import extract, generate, load_tool
     from extractors.scope import Scope
 
-    generate_apogee(Path("var/demo/apogee.sqlite"))
+    generate("apogee", "sqlite:///var/demo/apogee.sqlite", students=120, years=3)
     scope = Scope.academic_year(2023)
     snapshot = extract(
         "sqlite:///var/demo/apogee.sqlite",
@@ -20,7 +20,7 @@ from extractors.errors import ExtractionError
 from extractors.extract import Progress, extract
 from extractors.scope import Scope
 from extractors.specs import DatasetSpec, ToolSpec, load_tool
-from extractors.synthetic import SourceSummary, generate, generate_apogee
+from extractors.synthetic import SourceSummary, generate
 
 __all__ = [
     "DatasetSpec",
@@ -33,6 +33,5 @@ __all__ = [
     "ToolSpec",
     "extract",
     "generate",
-    "generate_apogee",
     "load_tool",
 ]

@@ -32,6 +32,7 @@ class ExtractedDataset:
     marker: str = ""
     manifest: Path | None = None
     resumed: bool = False
+    aggregates: Mapping[str, Any] = field(default_factory=dict)  # source aggregates (extractors.aggregates)
 
 
 @dataclass(frozen=True)

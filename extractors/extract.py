@@ -6,7 +6,9 @@ the source for the whole batch) and, for each dataset of the spec, runs::
     SELECT <columns minus exclude_columns> FROM (<spec sql>) q ORDER BY <key>
     SELECT COUNT(*) FROM (<spec sql>) q
 
-in that snapshot with the scope's values bound (``extractors.statements``). The Arrow types come
+in that snapshot with the scope's values bound (``extractors.statements``); the count's statement
+also computes the dataset's source aggregates (sums, distinct person keys: ``extractors.aggregates``),
+recorded in the manifest for the reconciliation. The Arrow types come
 from the result's metadata through the documented mapping (``extractors.types``); every record
 batch is checked and converted with vectorised pyarrow compute (``extractors.conform``) and
 streamed into a ``ParquetWriter``: memory is bounded by one row group, whatever the table size.
@@ -32,9 +34,11 @@ ones recorded, so the batch stays one snapshot as long as the undo still reaches
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,6 +52,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from extractors import aggregates
 from extractors import manifest as manifests
 from extractors.conform import BadValue, conform, from_python
 from extractors.datasets import ExtractedDataset, Snapshot
@@ -107,8 +112,12 @@ def extract(
     batch_rows: int = FETCH_ROWS,
     row_group_rows: int = ROW_GROUP_ROWS,
     open_writer: OpenWriter = parquet_writer,
+    snapshot_id: str | None = None,
 ) -> Snapshot:
     """Extract ``datasets`` from ``source_url`` into ``out_dir``, in one snapshot (see the module notes).
+
+    ``snapshot_id`` (PostgreSQL) reads in a snapshot another session exported and still holds
+    (``extractors.parallel``) instead of opening a new one.
 
     ``parameters`` are the batch scope's bound values (``Scope.parameters()``); each dataset
     gets those its SQL names. ``password`` is given apart from the URL (secrets never live in
@@ -134,7 +143,7 @@ def extract(
     if todo:
         reuse = next((d.marker for d in kept.values() if oracle_scn(d.marker) is not None), None)
         with source.reporting(todo[0].name, "cannot open a snapshot of"):
-            reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows)
+            reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows, snapshot_id=snapshot_id)
         try:
             marker, details, dialect = reader.marker, dict(reader.details), reader.dialect
             for spec in todo:
@@ -189,8 +198,12 @@ class _Source:
         return text
 
     @contextmanager
-    def reporting(self, dataset: str, doing: str) -> Iterator[None]:
-        """Driver and system errors as ExtractionError naming dataset and source, without the password."""
+    def reporting(self, dataset: str, doing: str, folder: Path | None = None) -> Iterator[None]:
+        """Driver and system errors as ExtractionError naming dataset and source, without the password.
+
+        A system error writing into ``folder`` (a full disk, a lost mount) names the folder, its
+        free space and the dataset: it is the staging disk's problem, not the source's.
+        """
         try:
             yield
         except ExtractionError as exc:
@@ -205,7 +218,7 @@ class _Source:
             raise
         except OSError as exc:
             if not _from_driver(exc):
-                raise self._error(exc, dataset, f"cannot write the files of ({exc.strerror or exc})") from None
+                raise _disk_error(exc, dataset, folder, self.shown) from None
             raise self._error(exc, dataset, doing) from None
         except Exception as exc:
             if not _from_driver(exc):
@@ -218,6 +231,21 @@ class _Source:
             cause = f"{SNAPSHOT_TOO_OLD} ({cause})"
         message = self.hide(f"dataset {dataset}: {doing} {self.shown}: {cause}")
         return ExtractionError(message, dataset=dataset, transient=is_transient(exc))
+
+
+def _disk_error(exc: OSError, dataset: str, folder: Path | None, source: str) -> ExtractionError:
+    reason = exc.strerror or " ".join(str(exc).split())
+    if exc.errno == errno.ENOSPC or "No space left" in str(exc):
+        reason = "no space left on the disk"
+    where = "its files"
+    if folder is not None:
+        try:
+            free = shutil.disk_usage(folder).free
+            where = f"its files into {folder} ({free:,} bytes free there)"
+        except OSError:
+            where = f"its files into {folder}"
+    message = f"dataset {dataset}: cannot write {where}: {reason} (reading from {source}); nothing of it is kept"
+    return ExtractionError(message, dataset=dataset, transient=False)
 
 
 def _from_driver(exc: BaseException) -> bool:
@@ -268,6 +296,7 @@ def _kept(spec: DatasetSpec, parameters: Mapping[str, Any], source: _Source, out
         marker=str(data["snapshot"]),
         manifest=manifests.manifest_path(out_dir, spec.name),
         resumed=True,
+        aggregates=aggregates.from_manifest(data),
     )
 
 
@@ -293,21 +322,27 @@ def _extract_dataset(
     started = datetime.now(UTC)
     clock = time.monotonic()
     try:
-        with source.reporting(spec.name, "reading from"):
+        with source.reporting(spec.name, "reading from", out_dir):
             sql = reader.rewrite(spec.sql, parameters)
             declared = {c.name: c.type for c in spec.columns.values() if c.type}
             described = reader.describe(spec.name, spec.sql, parameters, declared)
             columns, key = _output_columns(spec, described)
             reading = _reading(spec, reader, sql, columns, key)
-            source_count = reader.count(spec.sql, parameters)
+            planned = aggregates.plan(
+                spec, [c.name for c in columns], archive_names(spec, [c.name for c in columns]), reading.targets
+            )
+            computed = aggregates.expressions(planned, reader.dialect, sql)
+            counted = _start_count(reader, spec.sql, parameters, computed)
             rows = _write(reader, spec, reading, parameters, key, partial, progress, clock, row_group_rows, open_writer)
+            source_count, raw_aggregates = counted()
+            source_aggregates = aggregates.values(planned, reader.dialect, raw_aggregates)
         if rows != source_count:
             raise ExtractionError(
                 f"dataset {spec.name}: {rows} row(s) written but the same query counted {source_count} "
                 f"in the same snapshot of {source.shown}",
                 dataset=spec.name,
             )
-        with source.reporting(spec.name, "cannot finish the file of"):
+        with source.reporting(spec.name, "cannot finish the file of", out_dir):
             digest = sha256_file(partial)
             os.replace(partial, final)
             _sync_folder(out_dir)
@@ -318,7 +353,7 @@ def _extract_dataset(
     names = archive_names(spec, [c.name for c in columns])
     schema = pa.schema([pa.field(n, t) for n, t in zip(names, reading.targets, strict=True)])
     described_columns = tuple((f.name, str(f.type)) for f in schema)
-    with source.reporting(spec.name, "cannot write the manifest of"):
+    with source.reporting(spec.name, "cannot write the manifest of", out_dir), _removed_on_failure(final):
         manifests.write_manifest(
             manifest,
             {
@@ -331,12 +366,13 @@ def _extract_dataset(
                 "dialect": reader.dialect,
                 "sql": spec.sql,
                 "query": reading.select,
-                "count_query": count_sql(sql),
+                "count_query": count_sql(sql, computed),
                 "parameters": manifests.json_parameters(parameters),
                 "snapshot": reader.marker,
                 "source_details": dict(reader.details),
                 "rows": rows,
                 "source_count": source_count,
+                "aggregates": source_aggregates,
                 "file": final.name,
                 "bytes": final.stat().st_size,
                 "sha256": digest,
@@ -362,7 +398,30 @@ def _extract_dataset(
         parameters=dict(parameters),
         marker=reader.marker,
         manifest=manifest,
+        aggregates=source_aggregates,
     )
+
+
+def _start_count(
+    reader: Reader, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
+) -> Callable[[], tuple[int, tuple[Any, ...]]]:
+    """The count and aggregates, in the same snapshot: alongside the read where the reader can."""
+    concurrently = getattr(reader, "count_concurrently", None)
+    if concurrently is not None:
+        result: Callable[[], tuple[int, tuple[Any, ...]]] = concurrently(sql, parameters, expressions)
+        return result
+    done = reader.count(sql, parameters, expressions)
+    return lambda: done
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    """A file its manifest could not describe is not kept (it would only take the disk's space)."""
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def archive_names(spec: DatasetSpec, names: Sequence[str]) -> list[str]:
@@ -418,7 +477,17 @@ def _output_columns(spec: DatasetSpec, described: Sequence[Column]) -> tuple[lis
             dataset=spec.name,
             column=sorted(excluded & set(key))[0],
         )
-    return [c for c in described if c.name not in excluded], key
+    kept = [c for c in described if c.name not in excluded]
+    keys = set(key) | {n for n in names if spec.person_key and n.casefold() == spec.person_key.casefold()}
+    if excluded and {c.name for c in kept} <= keys:
+        # The specification leaves such a dataset out whole (DatasetSpec.wholly_sensitive); one
+        # that still gets here would be archived as a file of keys alone.
+        raise ExtractionError(
+            f"dataset {spec.name}: every column but its key is left out ({', '.join(sorted(excluded))}); "
+            "drop the dataset or keep one of its columns",
+            dataset=spec.name,
+        )
+    return kept, key
 
 
 def _reading(spec: DatasetSpec, reader: Reader, sql: str, columns: Sequence[Column], key: Sequence[str]) -> Reading:

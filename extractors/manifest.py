@@ -48,12 +48,16 @@ def _text(value: Any) -> str:
 
 def write_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
     temporary = path.with_name(path.name + ".partial")
-    with temporary.open("w", encoding="utf-8") as stream:
-        json.dump(manifest, stream, ensure_ascii=False, indent=2, sort_keys=True)
-        stream.write("\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, path)
+    try:
+        with temporary.open("w", encoding="utf-8") as stream:
+            json.dump(manifest, stream, ensure_ascii=False, indent=2, sort_keys=True)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk leaves no half manifest behind
+        raise
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

@@ -10,9 +10,10 @@ keeps it until :meth:`close`:
   parameter without materialising the whole result) and close to the raw binary COPY floor
   (``make bench-extract``). CSV keeps NULL (unquoted empty) apart from the empty string
   (quoted); the session is set to UTF8, ISO dates, UTC and shortest exact floats so the text is
-  unambiguous. Datasets are read one after the other in the same transaction; reading them in
-  parallel would need ``pg_export_snapshot()`` on this connection and ``SET TRANSACTION
-  SNAPSHOT`` on each worker's, which two cores do not repay.
+  unambiguous. Datasets are read one after the other in the same transaction; each one's
+  ``COUNT(*)`` and aggregates run meanwhile on a second session that joins the same snapshot
+  (``pg_export_snapshot()`` here, ``SET TRANSACTION SNAPSHOT`` there). Datasets themselves can be
+  read in parallel by other sessions or processes the same way (``extractors.parallel``).
 - **SQLite** (sqlite3, read-only URI): ``BEGIN DEFERRED`` and a first read pin the snapshot
   (a shared lock in rollback-journal mode, a read mark in WAL mode). ``fetchmany`` batches,
   turned into Arrow columns; declared types come from a temporary view's ``PRAGMA table_info``.
@@ -35,7 +36,7 @@ import contextlib
 import re
 import select
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,7 +83,9 @@ class Reader(Protocol):
         self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
     ) -> list[Column]: ...
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int: ...
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]: ...
 
     def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str: ...
 
@@ -93,11 +96,18 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
-def open_reader(url: URL, *, reuse_marker: str | None = None, batch_rows: int = FETCH_ROWS) -> Reader:
-    """The reader for ``url``'s dialect; ``batch_rows`` is the fetch size (SQLite, Oracle)."""
+def open_reader(
+    url: URL, *, reuse_marker: str | None = None, batch_rows: int = FETCH_ROWS, snapshot_id: str | None = None
+) -> Reader:
+    """The reader for ``url``'s dialect; ``batch_rows`` is the fetch size (SQLite, Oracle).
+
+    ``snapshot_id`` (PostgreSQL) joins a snapshot another session exported (``PostgresReader.export``).
+    """
     backend = url.get_backend_name()
+    if snapshot_id is not None and backend != "postgresql":
+        raise ExtractionError(f"an exported snapshot is a PostgreSQL feature, not {backend}'s")
     if backend == "postgresql":
-        return PostgresReader(url)
+        return PostgresReader(url, snapshot_id)
     if backend == "sqlite":
         return SqliteReader(url, batch_rows)
     if backend == "oracle":
@@ -153,42 +163,81 @@ def postgresql_type(oid: int, precision: int | None, scale: int | None) -> TypeE
     return _PG_TYPES.get(oid)
 
 
+POSTGRESQL_EXPORT = "SELECT pg_export_snapshot()"
+_PG_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?")
+
+
+def _pg_connect(url: URL) -> Any:
+    import psycopg
+
+    options = {k: v for k, v in url.query.items() if isinstance(v, str)}
+    options.setdefault("connect_timeout", "15")
+    return psycopg.connect(
+        psycopg.conninfo.make_conninfo(
+            host=url.host or "localhost",
+            port=url.port or 5432,
+            dbname=url.database or "",
+            user=url.username or "",
+            password=url.password or "",
+            **options,
+        ),
+        autocommit=True,
+    )
+
+
+def _pg_begin(conn: Any, snapshot_id: str | None) -> str:
+    """Session settings, the read-only repeatable-read transaction (on an exported snapshot if given)."""
+    for setting in POSTGRESQL_SESSION:
+        conn.execute(setting)
+    conn.execute(POSTGRESQL_BEGIN)
+    if snapshot_id is not None:
+        if not _PG_SNAPSHOT_ID.fullmatch(snapshot_id):
+            raise ExtractionError(f"{snapshot_id!r} is not a PostgreSQL exported snapshot identifier")
+        # Must come first in the transaction; the identifier is checked above (no parameter here).
+        conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
+    row = conn.execute(POSTGRESQL_PIN).fetchone()
+    assert row is not None
+    isolation, read_only, snapshot = row
+    if isolation != "repeatable read" or read_only != "on":
+        raise ExtractionError(
+            f"PostgreSQL transaction is {isolation!r}, read_only={read_only!r}; expected 'repeatable read', read only"
+        )
+    return f"postgresql:REPEATABLE READ READ ONLY snapshot={snapshot}"
+
+
 class PostgresReader:
+    """One read-only snapshot; ``snapshot_id`` joins one another session exported (``export()``).
+
+    The count and aggregates of a dataset run on a second session of the same exported snapshot,
+    at the same time as its COPY (``count_concurrently``): the server computes them while the
+    rows are parsed and written, instead of one more full pass before.
+    """
+
     dialect = "postgresql"
 
-    def __init__(self, url: URL) -> None:
-        import psycopg
-
+    def __init__(self, url: URL, snapshot_id: str | None = None) -> None:
+        self.url = url
         self.details: dict[str, str] = {}
-        options = {k: v for k, v in url.query.items() if isinstance(v, str)}
-        options.setdefault("connect_timeout", "15")
-        self.conn = psycopg.connect(
-            psycopg.conninfo.make_conninfo(
-                host=url.host or "localhost",
-                port=url.port or 5432,
-                dbname=url.database or "",
-                user=url.username or "",
-                password=url.password or "",
-                **options,
-            ),
-            autocommit=True,
-        )
-        for setting in POSTGRESQL_SESSION:
-            self.conn.execute(setting)
-        self.conn.execute(POSTGRESQL_BEGIN)
-        row = self.conn.execute(POSTGRESQL_PIN).fetchone()
-        assert row is not None
-        isolation, read_only, snapshot = row
-        if isolation != "repeatable read" or read_only != "on":
-            raise ExtractionError(
-                f"PostgreSQL transaction is {isolation!r}, read_only={read_only!r}; "
-                "expected 'repeatable read', read only"
-            )
-        self.marker = f"postgresql:REPEATABLE READ READ ONLY snapshot={snapshot}"
+        self.conn = _pg_connect(url)
+        self.marker = _pg_begin(self.conn, snapshot_id)
+        self._exported: str | None = snapshot_id
+        self._side: Any = None
+        self._pool: Any = None
 
-    def _bind(self, parameters: Mapping[str, Any]) -> None:
+    def export(self) -> str:
+        """The identifier other sessions give ``SET TRANSACTION SNAPSHOT`` to read this very snapshot.
+
+        Valid while this reader stays open (PostgreSQL ends an export with its transaction).
+        """
+        if self._exported is None:
+            row = self.conn.execute(POSTGRESQL_EXPORT).fetchone()
+            assert row is not None
+            self._exported = str(row[0])
+        return self._exported
+
+    def _bind(self, parameters: Mapping[str, Any], conn: Any = None) -> None:
         for name, value in parameters.items():
-            self.conn.execute(
+            (conn or self.conn).execute(
                 "SELECT set_config(%s, %s, true)",
                 (statements.SETTING_PREFIX + name, statements.postgresql_setting_value(value)),
             )
@@ -214,11 +263,39 @@ class PostgresReader:
             columns.append(Column(item.name, sql_type))
         return columns
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
-        self._bind(parameters)
-        row = self.conn.execute(statements.count_sql(self._sql(sql, parameters))).fetchone()
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]:
+        return self._count(self.conn, sql, parameters, expressions)
+
+    def _count(
+        self, conn: Any, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
+    ) -> tuple[int, tuple[Any, ...]]:
+        self._bind(parameters, conn)
+        row = conn.execute(statements.count_sql(self._sql(sql, parameters), expressions)).fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row[0]), tuple(row[1:])
+
+    def count_concurrently(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> Callable[[], tuple[int, tuple[Any, ...]]]:
+        """Start :meth:`count` on a second session of the same snapshot; call the result for it."""
+        if self._side is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            snapshot_id = self.export()
+            side = _pg_connect(self.url)
+            try:
+                marker = _pg_begin(side, snapshot_id)
+            except BaseException:
+                side.close()
+                raise
+            if marker != self.marker:  # cannot happen: the same snapshot by construction
+                side.close()
+                raise ExtractionError(f"PostgreSQL side session read {marker}, expected {self.marker}")
+            self._side, self._pool = side, ThreadPoolExecutor(max_workers=1, thread_name_prefix="versement-count")
+        future = self._pool.submit(self._count, self._side, sql, parameters, expressions)
+        return future.result
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         # The caller passes the spec SQL already rewritten by rewrite(); see extract.
@@ -256,6 +333,13 @@ class PostgresReader:
             raw.ended = True
 
     def close(self) -> None:
+        if self._side is not None:
+            with contextlib.suppress(Exception):
+                self._side.cancel()  # a count still running for a dataset that failed
+            self._pool.shutdown(wait=True)
+            with contextlib.suppress(Exception):
+                self._side.rollback()
+            self._side.close()
         with contextlib.suppress(Exception):
             self.conn.rollback()
         self.conn.close()
@@ -426,8 +510,11 @@ class SqliteReader:
             columns.append(Column(name, _SQLITE_DIALECT._resolve_type_affinity(column_type)))
         return columns
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
-        return int(self.conn.execute(statements.count_sql(sql), dict(parameters)).fetchone()[0])
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]:
+        row = self.conn.execute(statements.count_sql(sql, expressions), dict(parameters)).fetchone()
+        return int(row[0]), tuple(row[1:])
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         return statements.select_sql(sql, [c.name for c in columns], key)
@@ -559,10 +646,13 @@ class OracleReader:
             columns.append(Column(name, sql_type))
         return columns
 
-    def count(self, sql: str, parameters: Mapping[str, Any]) -> int:
+    def count(
+        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+    ) -> tuple[int, tuple[Any, ...]]:
         cursor = self.conn.cursor()
-        cursor.execute(statements.count_sql(sql), dict(parameters))
-        return int(cursor.fetchone()[0])
+        cursor.execute(statements.count_sql(sql, expressions), dict(parameters))
+        row = cursor.fetchone()
+        return int(row[0]), tuple(row[1:])
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         return statements.select_sql(sql, [c.name for c in columns], key)

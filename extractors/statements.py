@@ -81,8 +81,9 @@ def select_sql(sql: str, columns: Sequence[str], key: Sequence[str]) -> str:
     return f"SELECT {cols} FROM ({sql}) q ORDER BY {order}"
 
 
-def count_sql(sql: str) -> str:
-    return f"SELECT COUNT(*) FROM ({sql}) q"
+def count_sql(sql: str, expressions: Sequence[str] = ()) -> str:
+    """``COUNT(*)`` of the dataset, with the aggregates computed in the same pass (extractors.aggregates)."""
+    return f"SELECT {', '.join(['COUNT(*)', *expressions])} FROM ({sql}) q"
 
 
 def describe_sql(sql: str) -> str:

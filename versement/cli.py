@@ -270,6 +270,8 @@ def _extract(args: argparse.Namespace) -> int:
             f"lot {batch.id} : {source.name} {scope.label} {_label(batch.state)} "
             f"({sum(d.rows for d in batch.datasets)} lignes dans {len(batch.datasets)} jeux de données)"
         )
+        for name, note in ((batch.spec or {}).get("left_out_datasets") or {}).items():
+            print(f"  {name} : {note}")
     return 0
 
 

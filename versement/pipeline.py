@@ -138,6 +138,20 @@ def batch_spec(source: SourceConfig) -> dict[str, Any]:
         "version": source.spec.version,
         "sha256": source.spec.sha256,
         "include_sensitive": list(source.include_sensitive),
+        "left_out_datasets": left_out_datasets(source),
+    }
+
+
+def left_out_datasets(source: SourceConfig) -> dict[str, str]:
+    """The datasets of the tool not extracted because every column but their keys is sensitive, and why."""
+    chosen = {d.name for d in source.datasets}
+    return {
+        name: (
+            f"non versé : toutes ses colonnes hors clés relèvent de données sensibles exclues ({', '.join(classes)}) ; "
+            f"include_sensitive = [{', '.join(repr(c) for c in classes)}] pour le verser"
+        )
+        for name, classes in source.spec.left_out_sensitive(source.include_sensitive).items()
+        if name not in chosen
     }
 
 

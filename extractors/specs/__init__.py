@@ -36,6 +36,12 @@ File layout::
     COD_THP = { label = "Type de handicap", tags = ["health"] }   # sensitive: left out by default
     COD_INE = { label = "INE", tags = ["ine"], type = "VARCHAR2(11)" }  # computed: its type is given
 
+A dataset may list the aggregates its source computes for the reconciliation
+(``aggregates = ["sum:NOT_ELP", "distinct:COD_IND"]``, ``[]`` for none); without the key the
+extraction takes the defaults of ``extractors.aggregates``. A dataset whose every declared column
+other than its keys is sensitive is left out whole unless the deployment asks for those classes:
+declare at least one column that must survive (``ToolSpec.left_out_sensitive``).
+
 Instead of ``sql``, a dataset may give ``table = "PAYS"`` for a whole table. The extraction
 adds the ORDER BY on the key and wraps the SQL to leave out columns; the SQL itself must not
 end with ORDER BY.
@@ -96,6 +102,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*")
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*(\.[A-Za-z_][A-Za-z0-9_$#]*)?")
 _SQL_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9 ]*(\(\s*\d+\s*(,\s*-?\d+\s*)?\))?")
+_AGGREGATE = re.compile(r"sum:[A-Za-z_][A-Za-z0-9_$#]*|distinct:[A-Za-z_][A-Za-z0-9_$#]*(,[A-Za-z_][A-Za-z0-9_$#]*)*")
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _SCOPE_PARAMETERS: dict[str, frozenset[str]] = {
     "academic_year": frozenset({"academic_year"}),
@@ -149,6 +156,7 @@ class DatasetSpec:
     references: tuple[str, ...] = ()
     columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
     exclude_columns: tuple[str, ...] = ()  # decided by the deployment (sensitive classes, overrides)
+    aggregates: tuple[str, ...] | None = None  # sum:COL, distinct:COL[,COL]; None: the defaults (extractors.aggregates)
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -160,6 +168,20 @@ class DatasetSpec:
 
     def sensitive_columns(self) -> dict[str, frozenset[str]]:
         return {c.name: c.sensitive for c in self.columns.values() if c.sensitive}
+
+    def wholly_sensitive(self, include_sensitive: Iterable[str] = ()) -> frozenset[str]:
+        """The excluded sensitive classes that hide *every* column of this dataset but its keys.
+
+        Empty when at least one declared column other than the key and the person key would be
+        kept. Such a dataset (Harpège's bank details, say) is not extracted at all unless
+        ``include_sensitive`` asks for its classes: what would remain is its key alone.
+        """
+        included = frozenset(include_sensitive)
+        keys = {n.casefold() for n in (*self.key, self.person_key or "")}
+        data = [c for c in self.columns.values() if c.name.casefold() not in keys]
+        if not data or any(c.sensitive <= included for c in data):
+            return frozenset()
+        return frozenset().union(*(c.sensitive - included for c in data))
 
 
 @dataclass(frozen=True)
@@ -193,7 +215,9 @@ class ToolSpec:
     ) -> tuple[DatasetSpec, ...]:
         """The datasets a deployment extracts, sensitive columns left out unless asked for.
 
-        ``only`` keeps the named datasets plus the reference datasets they depend on.
+        ``only`` keeps the named datasets plus the reference datasets they depend on. A dataset
+        whose every column but its keys is in an excluded sensitive class is left out whole
+        (:meth:`left_out_sensitive` says which, for the batch's record).
         """
         included = frozenset(include_sensitive)
         for name in included - frozenset(SENSITIVE_CLASSES):
@@ -210,7 +234,7 @@ class ToolSpec:
         wanted = set(self.names()) if only is None else _with_references(self, only)
         chosen = []
         for dataset in self.datasets:
-            if dataset.name not in wanted or dataset.name in dropped:
+            if dataset.name not in wanted or dataset.name in dropped or dataset.wholly_sensitive(included):
                 continue
             extra = tuple((exclude_columns or {}).get(dataset.name, ()))
             hidden = [n for n, classes in dataset.sensitive_columns().items() if not classes <= included]
@@ -223,6 +247,14 @@ class ToolSpec:
                 )
             chosen.append(replace(dataset, exclude_columns=leave_out))
         return tuple(chosen)
+
+    def left_out_sensitive(self, include_sensitive: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
+        """The datasets :meth:`select` leaves out whole, with the excluded classes that hide them."""
+        return {
+            d.name: tuple(c for c in SENSITIVE_CLASSES if c in classes)
+            for d in self.datasets
+            if (classes := d.wholly_sensitive(include_sensitive))
+        }
 
 
 def available_tools() -> tuple[str, ...]:
@@ -263,6 +295,7 @@ _DATASET_KEYS = frozenset(
         "sql",
         "table",
         "columns",
+        "aggregates",
     }
 )
 _COLUMN_KEYS = frozenset({"label", "tags", "type"})
@@ -358,6 +391,7 @@ class _Reader:
             person_kind=person_kind,
             references=self.names(node, "references", where, _NAME),
             columns=self.columns(node.get("columns", {}), where),
+            aggregates=self.aggregates(node, where),
         )
         expected = _SCOPE_PARAMETERS[scope] if scoped else frozenset()
         if dataset.parameters != expected:
@@ -380,6 +414,14 @@ class _Reader:
         if re.search(r"\border\s+by\b[^()]*$", _without_literals(sql), re.IGNORECASE):
             raise self.fail(f"{where}.sql", "must not end with ORDER BY (the extraction orders by the key)")
         return sql
+
+    def aggregates(self, node: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
+        if "aggregates" not in node:
+            return None
+        value = node["aggregates"]
+        if not isinstance(value, list) or not all(isinstance(v, str) and _AGGREGATE.fullmatch(v) for v in value):
+            raise self.fail(f"{where}.aggregates", 'expected a list such as ["sum:NOT_ELP", "distinct:COD_IND"]')
+        return tuple(value)
 
     def columns(self, node: Any, where: str) -> dict[str, ColumnSpec]:
         if not isinstance(node, dict):

@@ -7,9 +7,6 @@ NUMBER(p,s), DATE) and their PostgreSQL equivalents. Rows are a pure function of
 same parameters give identical rows on both backends. See ``writer`` (idempotence, atomicity,
 COPY), ``nasty`` (which awkward values are always present and which only with ``nasty=True``),
 and one module per tool for its tables and scale.
-
-``generate_apogee(path)`` is the first, three-table Apogée kept for its existing callers
-(``legacy``).
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from types import ModuleType
 
 from extractors.synthetic import apogee, harpege, pegase
 from extractors.synthetic.base import NotSynthetic, Parameters, SourceSummary, SyntheticSourceError
-from extractors.synthetic.legacy import generate_apogee
 from extractors.synthetic.writer import write
 
 TOOLS: dict[str, ModuleType] = {"apogee": apogee, "harpege": harpege, "pegase": pegase}
@@ -101,6 +97,5 @@ __all__ = [
     "SourceSummary",
     "SyntheticSourceError",
     "generate",
-    "generate_apogee",
     "parameters",
 ]

@@ -1,4 +1,4 @@
-"""Extraction from the synthetic SQLite source."""
+"""Extraction from the synthetic SQLite source (``extractors.synthetic.generate``)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_awkward_values_survive_exactly(snapshot: Snapshot) -> None:
         "CŒURDEROY",
         "Vœuil-et-Giget",
     )
-    assert people[100004]["LIB_NOM_PAT_IND"] == "N'DIAYE"
+    assert (people[100004]["LIB_NOM_PAT_IND"], people[100004]["LIB_NOM_USU_IND"]) == ("O'BRIEN", "L’HÔTE")
     assert people[100005]["COD_ETU"] is None
     results = pq.read_table(by_name(snapshot)["resultats_vdi"].path).to_pylist()
     forced = next(r for r in results if r["COD_IND"] == 100006)
@@ -241,14 +241,29 @@ def test_a_missing_sqlite_file_is_an_error_not_an_empty_database(tmp_path: Path)
     assert not missing.exists()
 
 
-def test_impossible_date_names_dataset_column_and_key_and_leaves_no_file(nasty_db: Path, tmp_path: Path) -> None:
-    specs = [SPECS[0], SPECS[2]]  # individus is fine and written first, then RESULTAT_VDI fails
+def test_impossible_date_names_dataset_column_and_key_and_leaves_no_file(apogee_db: Path, tmp_path: Path) -> None:
+    # SQLite (and MySQL-born data loaded into it) can hold a '0000-00-00' DATE; PostgreSQL and
+    # Oracle cannot, so the synthetic sources, identical on both backends, do not plant it.
+    rows = [(100001 + i, "LDRT", 1, "2023", "2", "1", f"2024-07-{10 + i:02d}") for i in range(12)]
+    rows[9] = (*rows[9][:6], "0000-00-00")
+    source = make_source(
+        tmp_path / "impossible.sqlite",
+        "CREATE TABLE T (COD_IND NUMBER(8,0), COD_DIP VARCHAR2(7), COD_VRS_VDI NUMBER(3,0), COD_ANU VARCHAR2(4), "
+        "COD_SES VARCHAR2(1), COD_ADM VARCHAR2(1), DAT_OBT_VDI DATE)",
+        *rows,
+    )
+    with closing(sqlite3.connect(tmp_path / "impossible.sqlite")) as conn, conn:
+        conn.execute("CREATE TABLE OK (ID NUMBER(8,0))")
+        conn.execute("INSERT INTO OK VALUES (1)")
+    key = ("COD_IND", "COD_DIP", "COD_VRS_VDI", "COD_ANU", "COD_SES", "COD_ADM")
+    specs = [table_spec("correcte", "OK", ("ID",)), table_spec("resultats_vdi", "T", key)]  # the first is fine
+    out = tmp_path / "out"
     with pytest.raises(ExtractionError) as caught:
-        extract(url(nasty_db), specs, tmp_path, parameters={}, batch_rows=7)
+        extract(source, specs, out, parameters={}, batch_rows=7)  # the bad value is in the second batch
     error = caught.value
     assert (error.dataset, error.column) == ("resultats_vdi", "DAT_OBT_VDI")
     assert error.key == {
-        "COD_IND": 100007,
+        "COD_IND": 100010,
         "COD_DIP": "LDRT",
         "COD_VRS_VDI": 1,
         "COD_ANU": "2023",
@@ -257,20 +272,20 @@ def test_impossible_date_names_dataset_column_and_key_and_leaves_no_file(nasty_d
     }
     assert not error.transient
     message = str(error)
-    assert "resultats_vdi" in message and "DAT_OBT_VDI" in message and "COD_IND=100007" in message
+    assert "resultats_vdi" in message and "DAT_OBT_VDI" in message and "COD_IND=100010" in message
     assert "'0000-00-00'" in message
     # The finished dataset stays, described by its manifest, for a resumed run; the failed one
     # leaves neither file nor partial nor manifest.
-    assert files_in(tmp_path) == ["individus.manifest.json", "individus.parquet"]
+    assert files_in(out) == ["correcte.manifest.json", "correcte.parquet"]
 
 
 def test_control_characters_and_mojibake_are_kept(nasty_db: Path, tmp_path: Path) -> None:
     (dataset,) = extract(url(nasty_db), [SPECS[0]], tmp_path, parameters={}).datasets
     people = {r["COD_IND"]: r for r in pq.read_table(dataset.path).to_pylist()}
-    assert people[100007]["LIB_PR1_IND"] == "HÃ©loÃ¯se"
-    assert people[100008]["LIB_NOM_PAT_IND"] == "MARTIN\x0bDUPONT"
-    assert people[100008]["LIB_PR1_IND"] == "Zoé\x01"
-    assert people[100008]["LIB_VIL_NAI_ETU"] == "Orléans\x85"
+    assert (people[100009]["LIB_NOM_PAT_IND"], people[100009]["LIB_PR1_IND"]) == ("FRANÃ‡OIS", "HÃ©loÃ¯se")
+    assert people[100010]["LIB_NOM_PAT_IND"] == "MARTIN\x0bDUPONT"
+    assert people[100010]["LIB_PR1_IND"] == "Zoé\x01"
+    assert people[100010]["LIB_VIL_NAI_ETU"] == "Orléans\x85"
 
 
 def test_huge_text_is_extracted_whole(nasty_db: Path, tmp_path: Path) -> None:
@@ -318,7 +333,7 @@ def test_an_empty_selection_gives_an_empty_file(apogee_db: Path, tmp_path: Path)
 def test_rows_not_matching_the_count_fail_without_leaving_a_file(
     apogee_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(SqliteReader, "count", lambda self, sql, parameters: 999)
+    monkeypatch.setattr(SqliteReader, "count", lambda self, sql, parameters, expressions=(): (999, ()))
     with pytest.raises(ExtractionError, match=r"4 row\(s\) written but the same query counted 999"):
         extract(url(apogee_db), [SPECS[7]], tmp_path, parameters={})
     assert files_in(tmp_path) == []
@@ -338,7 +353,8 @@ def test_a_full_disk_is_one_clear_error_and_leaves_nothing_marked_done(apogee_db
     with pytest.raises(ExtractionError) as caught:
         extract(url(apogee_db), SPECS[:2], tmp_path, parameters={}, open_writer=FullDisk)
     message = str(caught.value)
-    assert "dataset individus" in message and "No space left on device" in message and str(apogee_db) in message
+    assert "dataset individus" in message and "no space left on the disk" in message and str(apogee_db) in message
+    assert f"into {tmp_path} (" in message and "bytes free there" in message
     assert not caught.value.transient
     assert files_in(tmp_path) == []
 

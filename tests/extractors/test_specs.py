@@ -24,10 +24,11 @@ person_key = "COD_IND"
 person_kind = "student"
 references = ["pays"]
 sql = '''
-SELECT i.COD_ANU, i.COD_IND, i.COD_THP, i.COD_NNI FROM INS i -- not :a_parameter
+SELECT i.COD_ANU, i.COD_IND, i.COD_ETP, i.COD_THP, i.COD_NNI FROM INS i -- not :a_parameter
 WHERE i.COD_ANU = :academic_year AND i.LIB <> ':not_one_either'
 '''
 [datasets.columns]
+COD_ETP = { label = "Étape" }
 COD_THP = { label = "Handicap", tags = ["health"] }
 COD_NNI = { label = "NIR", tags = ["nir", "person_identifier"] }
 
@@ -97,6 +98,19 @@ def test_sensitive_columns_are_left_out_unless_asked_for(tmp_path):
     assert set(default.exclude_columns) == {"COD_THP", "COD_NNI"}
     assert spec.select(include_sensitive=["health"])[0].exclude_columns == ("COD_NNI",)
     assert spec.select(include_sensitive=["health", "nir"])[0].exclude_columns == ()
+
+
+def test_a_dataset_whose_every_column_but_its_keys_is_sensitive_is_left_out_whole(tmp_path):
+    bank = GOOD.replace('COD_ETP = { label = "Étape" }\n', "", 1)
+    spec = load_spec_file(write(tmp_path, bank))
+    assert [d.name for d in spec.select()] == ["pays"]  # not a file of keys alone
+    assert spec.left_out_sensitive() == {"inscriptions": ("nir", "health")}
+    # One class asked for is enough for a column other than the keys to be kept.
+    (asked, _) = spec.select(include_sensitive=["health"])
+    assert asked.name == "inscriptions" and asked.exclude_columns == ("COD_NNI",)
+    assert spec.left_out_sensitive(["health"]) == {}
+    # With one column to keep, the dataset is extracted, its sensitive columns left out.
+    assert load_spec_file(write(tmp_path, GOOD)).left_out_sensitive() == {}
 
 
 def test_selection_overrides_are_checked(tmp_path):

@@ -292,10 +292,38 @@ def test_nasty_apogee_holds_what_an_extraction_must_stop_on(sources, backend):
     assert any(r["COD_ELP"] is None for r in exemptions)
     people = {canonical(r["COD_IND"]): r for r in source.table("INDIVIDU")}
     assert people["100009"]["LIB_NOM_PAT_IND"] == nasty.MOJIBAKE_SURNAME
+    assert people["100009"]["LIB_PR1_IND"] == nasty.MOJIBAKE_FIRST_NAME
+    assert people["100010"]["LIB_NOM_PAT_IND"] == nasty.CONTROL_SURNAME  # \x0b
     assert people["100010"]["LIB_PR1_IND"] == nasty.CONTROL_FIRST_NAME  # \x01 kept, not escaped
-    assert people["100010"]["LIB_VIL_NAI_ETU"] == nasty.CONTROL_TOWN
+    assert people["100010"]["LIB_VIL_NAI_ETU"] == nasty.CONTROL_TOWN  # \x85
     comments = {r["COD_DIP"]: r["LIB_CMT_DIP"] for r in source.rows("ref_diplomes")}
     assert len(comments["LHAR"]) == nasty.HUGE_TEXT_CHARS
+    bacs = keys(source.table("IND_BAC"), ("COD_IND", "COD_BAC"))
+    assert len(bacs) - len(set(bacs)) == 1  # exactly one duplicated row
+    texts = all_text(source)
+    for planted in ("Ã", *CONTROL_CHARACTERS):
+        assert any(planted in t for t in texts), repr(planted)
+
+
+CONTROL_CHARACTERS = ("\x01", "\x0b", "\x85")
+
+
+def all_text(source: Source) -> list[str]:
+    from extractors.synthetic import TOOLS
+
+    tables = [t.name for t in TOOLS[source.tool].TABLES]
+    return [v for name in tables for row in source.table(name) for v in row.values() if isinstance(v, str)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_clean_apogee_has_none_of_the_nasty_values(sources, backend):
+    source = sources("apogee", backend)
+    texts = all_text(source)
+    assert not [t for t in texts if "Ã" in t or any(c in t for c in CONTROL_CHARACTERS)]
+    assert max(len(t) for t in texts) < nasty.HUGE_TEXT_CHARS
+    bacs = keys(source.table("IND_BAC"), ("COD_IND", "COD_BAC"))
+    assert len(bacs) == len(set(bacs)) and all(None not in k for k in bacs)
+    assert all(r["COD_ELP"] is not None for r in source.table("IND_DISPENSE_ELP"))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -352,9 +380,15 @@ def test_sensitive_columns_are_left_out_unless_asked(sources, tool, dataset, col
     rows = [r for scope in scopes(tool) for r in source.rows(dataset, scope)]
     assert any(r[column] is not None for r in rows)  # the source does hold them
     default = {d.name: d for d in source.spec.select()}
-    assert column in default[dataset].exclude_columns
     asked = {d.name: d for d in source.spec.select(include_sensitive=[sensitive_class])}
     assert column not in asked[dataset].exclude_columns
+    if dataset in source.spec.left_out_sensitive():
+        # Every column but its keys is sensitive: left out whole, not extracted as a key-only file.
+        assert dataset not in default
+        assert source.spec.left_out_sensitive()[dataset] == (sensitive_class,)
+        assert dataset not in source.spec.left_out_sensitive([sensitive_class])
+        return
+    assert column in default[dataset].exclude_columns
     assert default[dataset].key == asked[dataset].key
 
 
