@@ -23,13 +23,13 @@ from extractors import ExtractedDataset, extract
 from extractors.files import sha256_file
 from extractors.scope import Scope
 from extractors.specs import DatasetSpec
-from seda import Management, Payload, Rule, SchemaError, Series, SipRequest, build_sip, validate_sip
+from seda import SchemaError, SipError, load_rules, validate_sip
 from seda.validation import SKIPPED_ON_REQUEST
 from versement import quality as quality_stage
 from versement.config import Settings, SourceConfig
 from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, State, trail
 from versement.ledger.states import ARCHIVED
-from versement.renditions import parquet_to_csv
+from versement.packaging import PackagingError, build_package
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint
 from vitam_client.errors import Terminal
@@ -209,19 +209,37 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
         )
     folder = batch_folder(settings, batch_id)
     message_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
-    payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
-    request = _sip_request(settings, batch, message_id, payloads)
+    for dataset in batch.datasets:
+        _check_parquet(dataset)
     # The batch's trail so far travels inside its SIP: VITAM keeps a copy (checked by audit verify).
     trail_path = folder / trail.filename(batch_id)
+    trail_path.parent.mkdir(parents=True, exist_ok=True)
     trail_path.write_bytes(trail.document(batch, ledger.events(batch_id)))
-    request = replace(request, series=[*request.series, _trail_series(batch, trail_path)])
-    sip = build_sip(request, folder / f"{message_id}.zip")
+    try:
+        packaged = build_package(settings, batch, folder, message_id, trail_path)
+    except (PackagingError, SipError) as exc:
+        ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
+        raise StageError(f"lot {batch_id} : empaquetage impossible : {exc}") from exc
+    parts = packaged.result.sips
+    if len(parts) > 1:
+        for part in parts:
+            part.path.unlink(missing_ok=True)
+        problem = (
+            f"lot {batch_id} : le lot dépasse les limites d'un SIP ({settings.seda_max_items} unités et objets, "
+            f"{settings.seda_max_bytes} octets) et donnerait {len(parts)} SIP ; l'enregistrement de plusieurs SIP "
+            "par lot n'est pas encore disponible : réduisez le périmètre du lot ou relevez seda.max_items / seda.max_bytes"
+        )
+        ledger.record(batch_id, actor=actor, action="package.failed", details={"error": problem})
+        raise StageError(problem)
+    (sip,) = parts
+    rules = load_rules(settings.seda_rules) if settings.seda_rules is not None else None
     try:
         report = validate_sip(
             sip.path,
             None if skip_schemas else settings.seda_schemas,
             version=settings.seda_version,
             skip_reason=SKIPPED_ON_REQUEST,
+            rules=rules,
         )
     except SchemaError as exc:
         ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
@@ -245,6 +263,7 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "schema_checks": SKIPPED_ON_REQUEST if skip_schemas else "run",
             "checks_run": list(report.checks_run),
             "checks_skipped": list(report.checks_skipped),
+            **packaged.details(),
         },
         changes={
             "message_identifier": message_id,
@@ -254,7 +273,7 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
             "sip_validation": report.to_dict(),
         },
     )
-    request_text = approval_request(ledger.batch(batch_id))
+    request_text = approval_request(ledger.batch(batch_id), packaged.approval_lines())
     return ledger.transition(
         batch_id,
         State.AWAITING_APPROVAL,
@@ -264,38 +283,13 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
     )
 
 
-def _rendition(dataset: Dataset, out_dir: Path) -> tuple[Dataset, Path]:
-    """The archival CSV of a dataset, made from a Parquet file whose digest is checked first."""
+def _check_parquet(dataset: Dataset) -> None:
+    """A dataset's Parquet file is the one extraction recorded (SHA-256) before it is packaged."""
     actual = sha256_file(Path(dataset.path))
     if actual != dataset.sha256:
         raise DigestMismatch(
             f"dataset {dataset.name}: {dataset.path} has SHA-256 {actual}, the ledger recorded {dataset.sha256}"
         )
-    return dataset, parquet_to_csv(Path(dataset.path), out_dir / f"{dataset.name}.csv")
-
-
-@dataclass(frozen=True)
-class RecordRules:
-    """Interim retention and access rules per record type (placeholders from VITAM's example referential).
-
-    Packaging profiles with rules from the institution's referential replace this table.
-    """
-
-    appraisal: str | None
-    final_action: Literal["Keep", "Destroy"]
-    access: str
-
-
-RULES_BY_RECORD_TYPE: dict[str, RecordRules] = {
-    "reference_tables": RecordRules("APP-00001", "Keep", "ACC-00001"),
-    "registration_register": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "jury_minutes": RecordRules("APP-00001", "Keep", "ACC-00017"),
-    "diploma_register": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "student_file": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "theses": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "agent_career_file": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "agent_contracts": RecordRules("APP-00001", "Keep", "ACC-00016"),
-}
 
 
 def batch_scope(batch: Batch) -> Scope:
@@ -303,10 +297,6 @@ def batch_scope(batch: Batch) -> Scope:
     if batch.scope_detail:
         return Scope.from_json(batch.scope_detail)
     return Scope.academic_year(int(batch.scope[:4])) if batch.scope[:4].isdigit() else Scope.everything()
-
-
-def _rules(dataset: Dataset) -> RecordRules:
-    return RULES_BY_RECORD_TYPE[(dataset.spec or {}).get("record_type", "reference_tables")]
 
 
 def _title(dataset: Dataset) -> str:
@@ -317,97 +307,24 @@ def _source_title(batch: Batch) -> str:
     return str((batch.spec or {}).get("title") or batch.source)
 
 
-def _sip_request(
-    settings: Settings,
-    batch: Batch,
-    message_id: str,
-    payloads: list[tuple[Dataset, Path]],
-) -> SipRequest:
-    scope = batch_scope(batch)
-    start = scope.end
-    series = []
-    for dataset, csv_path in payloads:
-        rules = _rules(dataset)
-        management = Management(
-            appraisal=Rule(rules.appraisal, start) if rules.appraisal else None,
-            final_action=rules.final_action,
-            access=Rule(rules.access, start),
-        )
-        payload = Payload(
-            source=csv_path,
-            filename=csv_path.name,
-            title=f"{_title(dataset)} — {scope.label} (fichier CSV, {dataset.rows} lignes)",
-            mime_type="text/csv",
-            format_id="x-fmt/18",
-            format_name="Comma Separated Values",
-            description=f"Extraction du jeu de données {dataset.name} ; {dataset.rows} lignes.",
-        )
-        series.append(
-            Series(
-                title=f"{_title(dataset)} — {scope.label}",
-                description=(dataset.spec or {}).get("description") or None,
-                payloads=[payload],
-                management=management,
-            )
-        )
-    return SipRequest(
-        message_identifier=message_id,
-        comment=f"Versement {_source_title(batch)}, {scope.label} (lot {batch.id})",
-        archival_agreement=settings.vitam.ingest_contract,
-        archival_agency=settings.vitam.archival_agency,
-        transferring_agency=settings.institution.transferring_agency,
-        originating_agency=settings.institution.identifier,
-        submission_agency=settings.institution.submission_agency,
-        fonds_title=f"{settings.institution.name} — {_source_title(batch)}",
-        series=series,
-        date=datetime.now(UTC).replace(microsecond=0),
-        seda_version=settings.seda_version,
-    )
-
-
-def _trail_series(batch: Batch, path: Path) -> Series:
-    return Series(
-        title=f"Journal d'audit du lot {batch.id}",
-        description=(
-            "Événements du registre des versements pour ce lot jusqu'à son empaquetage "
-            "(JSON canonique ; chaque événement porte l'empreinte SHA-256 qui le chaîne au précédent)."
-        ),
-        payloads=[
-            Payload(
-                source=path,
-                filename=path.name,
-                title=f"Journal d'audit du lot {batch.id} (JSON)",
-                mime_type=trail.MIME,
-                format_id=trail.PUID,
-                format_name="JSON Data Interchange Format",
-            )
-        ],
-    )
-
-
-def approval_request(batch: Batch) -> str:
-    """The French summary an archivist reviews before approving a batch (read from the batch alone)."""
+def approval_request(batch: Batch, packaging: Sequence[str] = ()) -> str:
+    """The French summary an archivist reviews before approving a batch (read from the batch, and
+    the packaging's own lines: its profile, rules and the records left without a rule start date)."""
     lines = [
         f"Demande de validation du lot n° {batch.id} — {_source_title(batch)}, {batch_scope(batch).label_fr}",
         f"Identifiant du versement : {batch.message_identifier}",
         f"Instantané de la source : {batch.snapshot_marker}",
     ]
     for dataset in batch.datasets:
-        rules = _rules(dataset)
         quality = "conforme" if dataset.quality_success else "NON CONFORME"
         lines.append(
-            f"  • {_title(dataset)} : {dataset.rows} lignes (source : {dataset.source_count}), "
-            f"contrôle qualité {quality} ; sort final {_final_action_fr(rules.final_action)} "
-            f"({rules.appraisal or 'sans règle'}), communicabilité {rules.access}"
+            f"  • {_title(dataset)} : {dataset.rows} lignes (source : {dataset.source_count}), contrôle qualité {quality}"
         )
+    lines.extend(packaging)
     lines.extend(quality_stage.approval_lines(batch))
     lines.append(f"Empreinte SHA-256 du SIP : {batch.sip_sha256}")
     lines.append(f'Pour valider : versement approve {batch.id} --by "Prénom Nom" --sha256 {batch.sip_sha256}')
     return "\n".join(lines)
-
-
-def _final_action_fr(action: str) -> str:
-    return "conservation" if action == "Keep" else "destruction"
 
 
 # -- approve / reject -------------------------------------------------------------------------
