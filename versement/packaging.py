@@ -393,11 +393,12 @@ class _TreeBuilder:
                         continue
                     if start.kind == "latest":
                         sql = f"SELECT max({_DATE_SQL.format(c=column)}) FROM read_parquet(?)"
-                        value = con.execute(sql, [dataset.path]).fetchone()
-                        day = as_date(value[0]) if value else None
+                        ((value,),) = con.execute(sql, [dataset.path]).fetchall()
+                        day = as_date(value)
                     else:
-                        value = con.execute(f'SELECT max(TRY_CAST("{column}" AS INTEGER)) FROM read_parquet(?)', [dataset.path]).fetchone()
-                        day = year_end(value[0]) if value and value[0] is not None else None
+                        sql = f'SELECT max(TRY_CAST("{column}" AS INTEGER)) FROM read_parquet(?)'
+                        ((value,),) = con.execute(sql, [dataset.path]).fetchall()
+                        day = year_end(value) if value is not None else None
                     if day is not None:
                         found.append(day)
         if found:
@@ -675,9 +676,11 @@ def person_rows(
             if pk not in schema.names:
                 raise PackagingError(f"dataset {dataset.name}: its person key {pk} is not a column of {dataset.path}")
             cursor = con.cursor()
-            nulls = cursor.execute(f'SELECT count(*) FROM read_parquet(?) WHERE "{pk}" IS NULL', [dataset.path]).fetchone()
-            if nulls and nulls[0] and without_person is not None:
-                without_person[dataset.name] = int(nulls[0])
+            ((nulls,),) = con.execute(
+                f'SELECT count(*) FROM read_parquet(?) WHERE "{pk}" IS NULL', [dataset.path]
+            ).fetchall()
+            if nulls and without_person is not None:
+                without_person[dataset.name] = int(nulls)
             streams.append(_stream(cursor, dataset, pk, _key_sql(pk, schema.field(pk).type), order))
         merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
         for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
@@ -700,8 +703,7 @@ def _stream(
     cursor: duckdb.DuckDBPyConnection, dataset: Dataset, pk: str, key_sql: str, order: int
 ) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
     sql = f'SELECT {key_sql} AS "{_PK}", * FROM read_parquet(?) WHERE "{pk}" IS NOT NULL ORDER BY ALL'
-    cursor.execute(sql, [dataset.path])
-    reader = cursor.fetch_record_batch(_BATCH_ROWS)
+    reader = cursor.sql(sql, params=[dataset.path]).to_arrow_reader(_BATCH_ROWS)
     for batch in reader:
         for row in batch.to_pylist():
             person = row.pop(_PK)
