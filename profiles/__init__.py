@@ -197,7 +197,9 @@ def load_profile(tool: str, folder: Path | None = None) -> Profile:
     path = PROFILES_DIR / f"{tool}.toml"
     if not path.is_file():
         raise ProfileError(
-            str(folder or PROFILES_DIR), tool, unknown_key_problem(tool, available_profiles()) + ": no packaging profile"
+            str(folder or PROFILES_DIR),
+            tool,
+            unknown_key_problem(tool, available_profiles()) + ": no packaging profile",
         )
     return load_profile_file(path)
 
@@ -253,7 +255,11 @@ class _Reader:
 
     def names(self, node: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
         value = node.get(key, [])
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and _NAME.fullmatch(v) for v in value):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and _NAME.fullmatch(v) for v in value)
+        ):
             raise self.fail(f"{where}.{key}", "expected a non-empty list of names")
         return tuple(value)
 

@@ -15,11 +15,11 @@ and the tree is handed to ``seda.writer.write_package`` lazily.
 
 from __future__ import annotations
 
+import base64
 import heapq
 import itertools
 import json
 import math
-import base64
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -34,8 +34,21 @@ import pyarrow.parquet as pq
 from extractors.scope import Scope
 from extractors.specs import SENSITIVE_CLASSES
 from profiles import Profile, ProfileError, RuleSpec, SeriesSpec, Start, load_profile
-from seda import CSV, JSON, DataObject, Keyword, Limits, Management, PackageResult, Rule, SipHeader, Unit
-from seda import load_rules, stable_key, write_package
+from seda import (
+    CSV,
+    JSON,
+    DataObject,
+    Keyword,
+    Limits,
+    Management,
+    PackageResult,
+    Rule,
+    SipHeader,
+    Unit,
+    load_rules,
+    stable_key,
+    write_package,
+)
 from versement.config import Settings
 from versement.ledger import Batch, Dataset
 from versement.renditions import data_dictionary, parquet_to_csv
@@ -63,7 +76,13 @@ class MissingStart:
     reason: str  # French
 
     def to_dict(self) -> dict[str, str]:
-        return {"unit": self.unit, "title": self.title, "category": self.category, "rule": self.rule, "reason": self.reason}
+        return {
+            "unit": self.unit,
+            "title": self.title,
+            "category": self.category,
+            "rule": self.rule,
+            "reason": self.reason,
+        }
 
     def line_fr(self) -> str:
         return f"{self.title} ({self.unit}) : {self.category} {self.rule} sans date de départ — {self.reason}"
@@ -97,9 +116,14 @@ class Packaged:
         lines = [f"Profil d'empaquetage : {self.profile.path.name} (SHA-256 {self.profile.sha256[:16]}…)"]
         for spec in self.profile.series:
             rules = ", ".join(
-                f"{_CATEGORY_FR[c]} {r.rule}" + (f" ({_final_fr(r.final_action)})" if c == "AppraisalRule" else "")
+                f"{_CATEGORY_FR[c]} {r.rule}"
+                + (f" ({_final_fr(r.final_action)})" if c == "AppraisalRule" else "")
                 + f" à compter de : {r.start.describe_fr()}"
-                for c, r in [("AppraisalRule", spec.appraisal), ("AccessRule", spec.access), ("StorageRule", spec.storage)]
+                for c, r in [
+                    ("AppraisalRule", spec.appraisal),
+                    ("AccessRule", spec.access),
+                    ("StorageRule", spec.storage),
+                ]
                 if r is not None
             )
             lines.append(f"  • Série « {spec.title} » : {rules or 'règles héritées'}")
@@ -259,10 +283,11 @@ class _TreeBuilder:
             if spec.layout != "persons":
                 continue
             for name in spec.datasets:
-                dataset = self.datasets.get(name)
-                if dataset is not None and not (dataset.spec or {}).get("person_key"):
+                member = self.datasets.get(name)
+                if member is not None and not (member.spec or {}).get("person_key"):
                     raise PackagingError(
-                        f"{self.profile.path}: series.{spec.name}: dataset {name} has no person key in its specification"
+                        f"{self.profile.path}: series.{spec.name}: dataset {name} has no person key "
+                        "in its specification"
                     )
 
     def report_missing(self, unit: str, title: str, category: str, rule: str, reason: str) -> None:
@@ -300,7 +325,9 @@ class _TreeBuilder:
         for spec in self.profile.series:
             if spec.layout == "tables":
                 datasets = [
-                    d for d in self.batch.datasets if (d.spec or {}).get("record_type", "reference_tables") in spec.record_types
+                    d
+                    for d in self.batch.datasets
+                    if (d.spec or {}).get("record_type", "reference_tables") in spec.record_types
                 ]
                 if datasets:
                     yield self._tables_series(spec, datasets)
@@ -324,7 +351,9 @@ class _TreeBuilder:
             storage_final_action=(spec.storage.final_action if spec.storage else None) or "Copy",  # type: ignore[arg-type]
         )
 
-    def _overrides(self, spec: SeriesSpec, starts: Mapping[str, tuple[date | None, str]], key: str, title: str) -> Management:
+    def _overrides(
+        self, spec: SeriesSpec, starts: Mapping[str, tuple[date | None, str]], key: str, title: str
+    ) -> Management:
         """The Series' rules again with this unit's StartDates; a missing one is reported and left out."""
         base = self._series_management(spec)
         rules: dict[str, Rule | None] = {}
@@ -355,7 +384,11 @@ class _TreeBuilder:
         file_key = stable_key(self.tool, spec.name, self.scope.label)
         starts = {
             category: self._table_start(rule.start, datasets)
-            for category, rule in (("AppraisalRule", spec.appraisal), ("AccessRule", spec.access), ("StorageRule", spec.storage))
+            for category, rule in (
+                ("AppraisalRule", spec.appraisal),
+                ("AccessRule", spec.access),
+                ("StorageRule", spec.storage),
+            )
             if rule is not None
         }
         items: list[Unit] = []
@@ -427,7 +460,8 @@ class _TreeBuilder:
                 f"Dictionnaire des données : {label} (fichier CSV)",
                 key=stable_key(key, "dictionnaire"),
                 description=(
-                    f"Colonnes du fichier {dataset.name}.csv : nom, libellé, type, unité ou liste de codes, signification."
+                    f"Colonnes du fichier {dataset.name}.csv : nom, libellé, type, unité ou liste de codes, "
+                    "signification."
                 ),
                 object=DataObject(f"{dataset.name}.dictionnaire.csv", CSV, source=dictionary),
             ),
@@ -466,15 +500,20 @@ class _TreeBuilder:
         kind_fr = _KIND_FR[kind]
         key = stable_key(self.tool, kind_fr, person)
         number, ine, name = self._identity(kind, rows)
-        identifiers = " / ".join(
-            part
-            for part in (f"{_NUMBER_FR[kind]} {number}" if number else "", f"INE {ine}" if ine else "")
-            if part
-        ) or f"{kind_fr} {person}"
+        identifiers = (
+            " / ".join(
+                part for part in (f"{_NUMBER_FR[kind]} {number}" if number else "", f"INE {ine}" if ine else "") if part
+            )
+            or f"{kind_fr} {person}"
+        )
         title = spec.file_title.format(identifiers=identifiers, name=name or "nom non renseigné", key=key)
         starts = {
             category: self._person_start(rule.start, rows)
-            for category, rule in (("AppraisalRule", spec.appraisal), ("AccessRule", spec.access), ("StorageRule", spec.storage))
+            for category, rule in (
+                ("AppraisalRule", spec.appraisal),
+                ("AccessRule", spec.access),
+                ("StorageRule", spec.storage),
+            )
             if rule is not None
         }
         management = self._overrides(spec, starts, key, title)
@@ -507,7 +546,9 @@ class _TreeBuilder:
                 start, reason = self._person_start(spec.sensitive_access.start, rows)
                 item_key = stable_key(key, "donnees_protegees")
                 if start is None and spec.sensitive_access.start.kind != "none":
-                    self.report_missing(item_key, spec.sensitive_title, "AccessRule", spec.sensitive_access.rule, reason)
+                    self.report_missing(
+                        item_key, spec.sensitive_title, "AccessRule", spec.sensitive_access.rule, reason
+                    )
                 access = Management(access=Rule(spec.sensitive_access.rule, start))
             items.append(
                 Unit(
@@ -516,7 +557,9 @@ class _TreeBuilder:
                     key=stable_key(key, "donnees_protegees"),
                     description="Pièce restreinte : données sensibles séparées du reste du dossier.",
                     management=access,
-                    object=DataObject("donnees_protegees.json", JSON, data=self._document(key, spec.sensitive_title, restricted)),
+                    object=DataObject(
+                        "donnees_protegees.json", JSON, data=self._document(key, spec.sensitive_title, restricted)
+                    ),
                 )
             )
         return Unit(
@@ -562,7 +605,9 @@ class _TreeBuilder:
         if start.kind == "birth_date":
             day = next(iter(self._dates(rows, "birth_date")), None)
             return day, "date de naissance absente"
-        values = [row.get(c) for dataset_rows in rows.values() for row in dataset_rows for c in start.columns if c in row]
+        values = [
+            row.get(c) for dataset_rows in rows.values() for row in dataset_rows for c in start.columns if c in row
+        ]
         if start.kind == "latest":
             days = [d for d in (as_date(v) for v in values) if d is not None]
         else:
@@ -579,7 +624,9 @@ class _TreeBuilder:
         if not sensitive:
             return rows, []
         spec = dataset.spec or {}
-        keys = [c for c in [*(spec.get("key") or ()), spec.get("person_key")] if c and c in rows[0] and c not in sensitive]
+        keys = [
+            c for c in [*(spec.get("key") or ()), spec.get("person_key")] if c and c in rows[0] and c not in sensitive
+        ]
         kept: list[dict[str, Any]] = []
         protected: list[dict[str, Any]] = []
         for row in rows:

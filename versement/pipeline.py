@@ -14,10 +14,10 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from extractors import ExtractedDataset, extract
 from extractors.files import sha256_file
@@ -227,7 +227,8 @@ def run_package(settings: Settings, ledger: Ledger, batch_id: int, *, actor: str
         problem = (
             f"lot {batch_id} : le lot dépasse les limites d'un SIP ({settings.seda_max_items} unités et objets, "
             f"{settings.seda_max_bytes} octets) et donnerait {len(parts)} SIP ; l'enregistrement de plusieurs SIP "
-            "par lot n'est pas encore disponible : réduisez le périmètre du lot ou relevez seda.max_items / seda.max_bytes"
+            "par lot n'est pas encore disponible : réduisez le périmètre du lot ou relevez seda.max_items / "
+            "seda.max_bytes"
         )
         ledger.record(batch_id, actor=actor, action="package.failed", details={"error": problem})
         raise StageError(problem)
@@ -318,7 +319,8 @@ def approval_request(batch: Batch, packaging: Sequence[str] = ()) -> str:
     for dataset in batch.datasets:
         quality = "conforme" if dataset.quality_success else "NON CONFORME"
         lines.append(
-            f"  • {_title(dataset)} : {dataset.rows} lignes (source : {dataset.source_count}), contrôle qualité {quality}"
+            f"  • {_title(dataset)} : {dataset.rows} lignes (source : {dataset.source_count}), "
+            f"contrôle qualité {quality}"
         )
     lines.extend(packaging)
     lines.extend(quality_stage.approval_lines(batch))

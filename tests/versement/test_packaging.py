@@ -77,7 +77,11 @@ def ns(version: str) -> dict[str, str]:
 
 
 def units(root: etree._Element, level: str, version: str = "2.1") -> list[etree._Element]:
-    return [u for u in root.iterfind(".//s:ArchiveUnit", ns(version)) if u.findtext("s:Content/s:DescriptionLevel", namespaces=ns(version)) == level]
+    return [
+        u
+        for u in root.iterfind(".//s:ArchiveUnit", ns(version))
+        if u.findtext("s:Content/s:DescriptionLevel", namespaces=ns(version)) == level
+    ]
 
 
 def by_key(root: etree._Element, key: str, version: str = "2.1") -> etree._Element:
@@ -99,20 +103,32 @@ def rule_start(unit: etree._Element, category: str, version: str = "2.1") -> str
 @pytest.mark.parametrize("version", ["2.1", "2.2", "2.3"])
 def test_every_profile_gives_sips_both_schemas_and_the_rules_accept(tool, version, request, seda_schemas, tmp_path):
     settings, batch, trail_path, _ = request.getfixturevalue(tool)
-    packaged = build_package(replace(settings, seda_version=version), batch, tmp_path, f"T-{tool}-{version}", trail_path)
+    packaged = build_package(
+        replace(settings, seda_version=version), batch, tmp_path, f"T-{tool}-{version}", trail_path
+    )
     (sip,) = packaged.result.sips
     report = validate_sip(sip.path, seda_schemas, version=version, rules=load_rules(RULES))
     assert report.valid and not report.checks_skipped, report.issues[:5]
     root = manifest_of(sip.path)
-    files = [u for u in units(root, "File", version) if ":etudiant:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "") or ":agent:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")]
+    files = [
+        u
+        for u in units(root, "File", version)
+        if ":etudiant:"
+        in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
+        or ":agent:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
+    ]
     assert len(files) == packaged.persons > 0
     fonds = units(root, "Fonds", version)
     assert len(fonds) == 1
     series = [u.findtext("s:Content/s:Title", namespaces=ns(version)) for u in units(root, "Series", version)]
     expected = {
-        "apogee": {"Référentiels et offre de formation", "Inscriptions administratives (registres annuels)",
-                   "Délibérations des jurys (procès-verbaux)", "Registres des diplômes délivrés",
-                   "Dossiers individuels des étudiants"},
+        "apogee": {
+            "Référentiels et offre de formation",
+            "Inscriptions administratives (registres annuels)",
+            "Délibérations des jurys (procès-verbaux)",
+            "Registres des diplômes délivrés",
+            "Dossiers individuels des étudiants",
+        },
         "harpege": {"Référentiels RH (structures, corps, grades, contrats)", "Dossiers de carrière des agents"},
     }[tool]
     assert expected <= set(series)
@@ -125,19 +141,19 @@ def test_objects_declare_the_format_fido_finds(apogee, tmp_path):
     settings, batch, trail_path, _ = apogee
     (sip,) = build_package(settings, batch, tmp_path / "sip", "T-FIDO", trail_path).result.sips
     root = manifest_of(sip.path)
-    checked = set()
+    checked: list[str] = []
     with zipfile.ZipFile(sip.path) as archive:
         for obj in root.iterfind(".//s:BinaryDataObject", NS):
-            uri = obj.findtext("s:Uri", namespaces=NS)
+            uri = str(obj.findtext("s:Uri", namespaces=NS))
             declared = obj.findtext("s:FormatIdentification/s:FormatId", namespaces=NS)
-            if declared in checked and len(checked) >= 2 and uri.endswith(".json") and len(checked) > 50:
-                continue
+            if uri.endswith(".json") and sum(u.endswith(".json") for u in checked) >= 40:
+                continue  # FIDO takes a while per file: every table, the first 40 person documents
             target = tmp_path / "objects" / Path(uri).name
             target.parent.mkdir(exist_ok=True)
             target.write_bytes(archive.read(uri))
             found = identify(target, declared_puid=declared)
             assert found is not None and found.puid == declared, (uri, declared, found)
-            checked.add(uri)
+            checked.append(uri)
     assert any(u.endswith(".json") for u in checked) and any(u.endswith(".csv") for u in checked)
 
 
@@ -185,9 +201,9 @@ def test_an_agent_starts_from_birth_and_latest_act_and_a_missing_birth_is_report
             "SELECT NO_INDIVIDU, D_NAISSANCE FROM INDIVIDU WHERE D_NAISSANCE IS NOT NULL ORDER BY NO_INDIVIDU LIMIT 1"
         ).fetchone()
     # The latest act, computed here from the extracted Parquet files with pyarrow alone.
-    acts = []
+    acts: list[str] = []
     profile = load_profile("harpege")
-    (columns,) = [s.access.start.columns for s in profile.series if s.name == "dossiers_agents"]
+    (columns,) = [s.access.start.columns for s in profile.series if s.name == "dossiers_agents" and s.access]
     for dataset in batch.datasets:
         table = pq.read_table(dataset.path)
         if "NO_DOSSIER_PERS" not in table.column_names:
@@ -218,7 +234,11 @@ def test_sensitive_columns_go_to_a_restricted_item(tmp_path, seda_schemas):
     assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
     root = manifest_of(sip.path)
     restricted = [
-        u for u in units(root, "Item") if (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) or "").endswith(":donnees_protegees")
+        u
+        for u in units(root, "Item")
+        if (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) or "").endswith(
+            ":donnees_protegees"
+        )
     ]
     assert restricted
     assert restricted[0].findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00009"
@@ -260,12 +280,16 @@ def test_the_same_batch_packaged_twice_gives_the_same_manifest(apogee, tmp_path)
 
 def test_a_misspelt_profile_key_is_refused_with_the_closest_key(tmp_path):
     shipped = load_profile("apogee").path.read_text(encoding="utf-8")
-    (tmp_path / "apogee.toml").write_text(shipped.replace('file_title = "Registre', 'file_tilte = "Registre'), encoding="utf-8")
+    (tmp_path / "apogee.toml").write_text(
+        shipped.replace('file_title = "Registre', 'file_tilte = "Registre'), encoding="utf-8"
+    )
     with pytest.raises(ProfileError) as caught:
         load_profile("apogee", tmp_path)
     message = str(caught.value)
     assert str(tmp_path / "apogee.toml") in message and "file_tilte" in message and "'file_title'" in message
-    (tmp_path / "apogee.toml").write_text(shipped.replace('start = "scope_end"', 'start = "scope_ends"', 1), encoding="utf-8")
+    (tmp_path / "apogee.toml").write_text(
+        shipped.replace('start = "scope_end"', 'start = "scope_ends"', 1), encoding="utf-8"
+    )
     with pytest.raises(ProfileError, match="did you mean 'scope_end'"):
         load_profile_file(tmp_path / "apogee.toml")
 
@@ -276,7 +300,7 @@ def test_an_institution_profile_with_an_unknown_rule_is_refused(apogee, tmp_path
     folder = tmp_path / "profils"
     folder.mkdir()
     (folder / "apogee.toml").write_text(shipped.replace('"APP-00002"', '"APP-09999"'), encoding="utf-8")
-    with pytest.raises(PackagingError, match="APP-09999.*not in the rules referential"):
+    with pytest.raises(PackagingError, match=r"APP-09999.*not in the rules referential"):
         build_package(replace(settings, seda_profiles=folder), batch, tmp_path / "sip", "T-RULE", trail_path)
 
 
