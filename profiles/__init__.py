@@ -15,9 +15,11 @@ A profile describes the tree of ``shared/reference/sources.md`` §4.2:
 
 Start dates (``start``): ``scope_end`` (end of the batch's year or period), ``birth_date`` (the
 person's birth date, columns tagged ``birth_date``), ``latest:COL,COL`` (the latest date found in
-these columns among the records), ``year_end:COL`` (31 August after the latest academic year in
-COL, e.g. the end of the last registration year), ``none`` (no StartDate). A record whose start
-date cannot be computed is reported, never given one.
+these columns among the records, up to the end of the batch's scope: a later date is a planned
+end, not an act), ``year_end:COL`` (31 August after the latest academic year in COL, e.g. the end
+of the last registration year), ``none`` (no StartDate). Placeholder dates (before 1900-01-02, such
+as the 1900-01-01 "unknown birth date", or from year 9000 on, such as 9999-12-31) start nothing.
+A record whose start date cannot be computed is reported, never given one.
 
 Unknown keys are refused with the file, the dotted key and the closest known key.
 """

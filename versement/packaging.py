@@ -16,6 +16,7 @@ and the tree is handed to ``seda.writer.write_package`` lazily.
 from __future__ import annotations
 
 import base64
+import contextlib
 import heapq
 import itertools
 import json
@@ -249,6 +250,14 @@ def year_end(value: Any) -> date | None:
 
 
 _DATE_SQL = 'COALESCE(TRY_CAST("{c}" AS DATE), CAST(TRY_CAST("{c}" AS TIMESTAMP) AS DATE))'
+# Sources write "unknown" and "end of time" as dates (1900-01-01 unknown birth date, 0001-01-01,
+# 9999-12-31): such a date starts no rule and dates no record.
+PLACEHOLDER_BEFORE = date(1900, 1, 2)
+PLACEHOLDER_AFTER = date(9000, 1, 1)
+
+
+def plausible(day: date | None) -> bool:
+    return day is not None and PLACEHOLDER_BEFORE <= day < PLACEHOLDER_AFTER
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -267,6 +276,9 @@ class _TreeBuilder:
         self.persons = 0
         self.rows_without_person: dict[str, int] = {}
         self.datasets = {d.name: d for d in batch.datasets}
+        # A rule starts from an act that happened: dates after the batch's scope are planned ends
+        # (a contract running on) or placeholders, not acts.
+        self.acts_until = scope.end or datetime.now(UTC).date()
         self._place_every_dataset()
 
     def _place_every_dataset(self) -> None:
@@ -425,8 +437,12 @@ class _TreeBuilder:
                     if column not in names:
                         continue
                     if start.kind == "latest":
-                        sql = f"SELECT max({_DATE_SQL.format(c=column)}) FROM read_parquet(?)"
-                        ((value,),) = con.execute(sql, [dataset.path]).fetchall()
+                        expression = _DATE_SQL.format(c=column)
+                        sql = (
+                            f"SELECT max(d) FROM (SELECT {expression} AS d FROM read_parquet(?)) "
+                            "WHERE d >= ? AND d <= ?"
+                        )
+                        ((value,),) = con.execute(sql, [dataset.path, PLACEHOLDER_BEFORE, self.acts_until]).fetchall()
                         day = as_date(value)
                     else:
                         sql = f'SELECT max(TRY_CAST("{column}" AS INTEGER)) FROM read_parquet(?)'
@@ -436,7 +452,13 @@ class _TreeBuilder:
                         found.append(day)
         if found:
             return max(found), ""
-        return None, f"aucune valeur de {', '.join(start.columns)} dans les enregistrements"
+        return None, self._no_value(start)
+
+    def _no_value(self, start: Start) -> str:
+        return (
+            f"aucune date de {', '.join(start.columns)} jusqu'au {self.acts_until:%d/%m/%Y} dans les enregistrements "
+            "(dates fictives et postérieures écartées)"
+        )
 
     def _table_items(self, dataset: Dataset) -> list[Unit]:
         renditions = self.folder / "renditions"
@@ -517,7 +539,7 @@ class _TreeBuilder:
             if rule is not None
         }
         management = self._overrides(spec, starts, key, title)
-        events = sorted(self._dates(rows, "event_date"))
+        events = sorted(d for d in self._dates(rows, "event_date") if d <= self.acts_until)
         items: list[Unit] = []
         restricted: dict[str, list[dict[str, Any]]] = {}
         for item in spec.items:
@@ -594,7 +616,7 @@ class _TreeBuilder:
             for row in dataset_rows:
                 for column in columns:
                     day = as_date(row.get(column))
-                    if day is not None:
+                    if day is not None and plausible(day):
                         yield day
 
     def _person_start(self, start: Start, rows: Mapping[str, list[dict[str, Any]]]) -> tuple[date | None, str]:
@@ -604,17 +626,17 @@ class _TreeBuilder:
             return None, ""
         if start.kind == "birth_date":
             day = next(iter(self._dates(rows, "birth_date")), None)
-            return day, "date de naissance absente"
+            return day, "date de naissance absente ou fictive (1900-01-01)"
         values = [
             row.get(c) for dataset_rows in rows.values() for row in dataset_rows for c in start.columns if c in row
         ]
         if start.kind == "latest":
-            days = [d for d in (as_date(v) for v in values) if d is not None]
+            days = [d for d in map(as_date, values) if d is not None and plausible(d) and d <= self.acts_until]
         else:
             days = [d for d in (year_end(v) for v in values if v is not None) if d is not None]
         if days:
             return max(days), ""
-        return None, f"aucune valeur de {', '.join(start.columns)} dans les enregistrements"
+        return None, self._no_value(start)
 
     def _split(
         self, dataset: Dataset, rows: list[dict[str, Any]], choice: str
@@ -737,6 +759,8 @@ def person_rows(
             yield person, found
     finally:
         con.close()
+        with contextlib.suppress(OSError):
+            spill.rmdir()  # only when DuckDB left nothing in it
 
 
 def _key_sql(column: str, arrow_type: pa.DataType) -> str:
