@@ -21,7 +21,7 @@ import heapq
 import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -45,6 +45,7 @@ from seda import (
     PackageResult,
     Rule,
     SipHeader,
+    SipPart,
     Unit,
     load_rules,
     stable_key,
@@ -158,8 +159,19 @@ def batch_profile(settings: Settings, batch: Batch) -> Profile:
         raise PackagingError(str(exc)) from exc
 
 
-def build_package(settings: Settings, batch: Batch, folder: Path, message_id: str, trail_path: Path) -> Packaged:
-    """Write the batch's SIP(s) in `folder` from its profile; Parquet digests are checked by the caller."""
+def build_package(
+    settings: Settings,
+    batch: Batch,
+    folder: Path,
+    message_id: str,
+    trail_path: Path,
+    *,
+    on_sip: Callable[[SipPart], None] | None = None,
+) -> Packaged:
+    """Write the batch's SIP(s) in `folder` from its profile; Parquet digests are checked by the caller.
+
+    `on_sip` is called with each SIP as soon as it is complete (``seda.write_package``).
+    """
     from versement.pipeline import batch_scope  # the pipeline imports this module
 
     profile = batch_profile(settings, batch)
@@ -179,7 +191,11 @@ def build_package(settings: Settings, batch: Batch, folder: Path, message_id: st
     )
     root = builder.fonds(trail_path)
     result = write_package(
-        header, root, folder, limits=Limits(max_items=settings.seda_max_items, max_bytes=settings.seda_max_bytes)
+        header,
+        root,
+        folder,
+        limits=Limits(max_items=settings.seda_max_items, max_bytes=settings.seda_max_bytes),
+        on_sip=on_sip,
     )
     return Packaged(
         result=result,
@@ -189,6 +205,17 @@ def build_package(settings: Settings, batch: Batch, folder: Path, message_id: st
         persons=builder.persons,
         rows_without_person=builder.rows_without_person,
     )
+
+
+def person_files(settings: Settings, batch: Batch, folder: Path) -> Iterator[Unit]:
+    """The File units of every persons Series of the batch's profile, alone (benchmarks, tests)."""
+    from versement.pipeline import batch_scope
+
+    builder = _TreeBuilder(settings, batch, batch_profile(settings, batch), batch_scope(batch), folder)
+    for spec in builder.profile.series:
+        if spec.layout == "persons":
+            members = [builder.datasets[n] for n in spec.datasets if n in builder.datasets]
+            yield from builder._person_files(spec, members)
 
 
 def _check_rules(settings: Settings, profile: Profile) -> None:
@@ -736,7 +763,7 @@ def person_rows(
     """
     spill = folder / "duckdb-spill"
     spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"memory_limit": "256MB", "threads": 1, "temp_directory": str(spill)})
+    con = duckdb.connect(config={"memory_limit": "128MB", "threads": 1, "temp_directory": str(spill)})
     try:
         streams = []
         for order, dataset in enumerate(datasets):
