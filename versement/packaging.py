@@ -303,6 +303,10 @@ class _TreeBuilder:
         self.persons = 0
         self.rows_without_person: dict[str, int] = {}
         self.datasets = {d.name: d for d in batch.datasets}
+        self.labels = {d.name: _label(d) for d in batch.datasets}
+        self._document_head = {"source": profile.label, "lot": batch.id, "perimetre": scope.label}
+        self._tags: dict[tuple[str, str], list[str]] = {}
+        self._sensitive = {d.name: _sensitive(d) for d in batch.datasets}
         # A rule starts from an act that happened: dates after the batch's scope are planned ends
         # (a contract running on) or placeholders, not acts.
         self.acts_until = scope.end or datetime.now(UTC).date()
@@ -328,6 +332,15 @@ class _TreeBuilder:
                         f"{self.profile.path}: series.{spec.name}: dataset {name} has no person key "
                         "in its specification"
                     )
+
+    def tagged(self, dataset: Dataset, tag: str) -> list[str]:
+        found = self._tags.get((dataset.name, tag))
+        if found is None:
+            found = self._tags[dataset.name, tag] = _tagged(dataset, tag)
+        return found
+
+    def sensitive(self, dataset: Dataset) -> set[str]:
+        return self._sensitive[dataset.name]
 
     def report_missing(self, unit: str, title: str, category: str, rule: str, reason: str) -> None:
         self.missing_count += 1
@@ -626,10 +639,10 @@ class _TreeBuilder:
         number = ine = family = first = ""
         for dataset_name, dataset_rows in rows.items():
             dataset = self.datasets[dataset_name]
-            numbers = _tagged(dataset, _NUMBER_TAG[kind])
-            ines = _tagged(dataset, "ine")
-            names = _tagged(dataset, "name")
-            firsts = _tagged(dataset, "first_name")
+            numbers = self.tagged(dataset, _NUMBER_TAG[kind])
+            ines = self.tagged(dataset, "ine")
+            names = self.tagged(dataset, "name")
+            firsts = self.tagged(dataset, "first_name")
             for row in dataset_rows:
                 number = number or next((_text(row.get(c)) for c in numbers if _text(row.get(c))), "")
                 ine = ine or "".join(_text(row.get(c)) for c in ines)
@@ -639,7 +652,7 @@ class _TreeBuilder:
 
     def _dates(self, rows: Mapping[str, list[dict[str, Any]]], tag: str) -> Iterator[date]:
         for dataset_name, dataset_rows in rows.items():
-            columns = _tagged(self.datasets[dataset_name], tag)
+            columns = self.tagged(self.datasets[dataset_name], tag)
             for row in dataset_rows:
                 for column in columns:
                     day = as_date(row.get(column))
@@ -669,7 +682,7 @@ class _TreeBuilder:
         self, dataset: Dataset, rows: list[dict[str, Any]], choice: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """A dataset's rows for one person: the ordinary columns, and the sensitive ones apart."""
-        sensitive = _sensitive(dataset) & set(rows[0])
+        sensitive = self.sensitive(dataset) & set(rows[0])
         if not sensitive:
             return rows, []
         spec = dataset.spec or {}
@@ -690,15 +703,14 @@ class _TreeBuilder:
         document = {
             "dossier": key,
             "piece": title,
-            "source": self.profile.label,
-            "lot": self.batch.id,
-            "perimetre": self.scope.label,
+            **self._document_head,
             "jeux_de_donnees": {
-                name: {"libelle": _label(self.datasets[name]), "lignes": [_plain(row) for row in rows]}
+                name: {"libelle": self.labels[name], "lignes": [_plain(row) for row in rows]}
                 for name, rows in slices.items()
             },
         }
-        return json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False).encode("utf-8") + b"\n"
+        # Compact (no indent: json's C encoder), UTF-8, one document per file.
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
 
     # trail
 
