@@ -330,3 +330,17 @@ def test_profiles_name_only_columns_and_datasets_of_their_specification():
         }
         for _, _, rule in profile.rules():
             assert set(rule.start.columns) <= columns, (tool, rule)
+
+
+def test_a_batch_over_the_sip_limits_is_refused_until_the_ledger_records_several_sips(tmp_path, seda_schemas):
+    from versement.ledger import State
+    from versement.pipeline import StageError, run_package, run_validate
+
+    settings, ledger, batch, _ = _extracted(tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SEDA__MAX_ITEMS="200")
+    run_validate(settings, ledger, batch.id, actor="test")
+    with pytest.raises(StageError, match="dépasse les limites d'un SIP"):
+        run_package(settings, ledger, batch.id, actor="test")
+    assert ledger.batch(batch.id).state == State.VALIDATED
+    assert not list((tmp_path / "staging").rglob("*.zip"))  # nothing half-done
+    assert ledger.verify().ok
+    ledger.close()
