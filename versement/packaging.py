@@ -132,7 +132,9 @@ class Packaged:
         if self.persons:
             lines.append(f"Dossiers individuels : {self.persons}")
         for name, count in self.rows_without_person.items():
-            lines.append(f"⚠ {name} : {count} ligne(s) sans identifiant de personne (dans la table seulement)")
+            lines.append(
+                f"⚠ {name} : {count} ligne(s) sans identifiant de personne, versées hors des dossiers individuels"
+            )
         if self.missing_count:
             lines.append(
                 f"⚠ {self.missing_count} règle(s) sans date de départ (donnée absente des enregistrements, "
@@ -553,9 +555,37 @@ class _TreeBuilder:
         )
 
     def _person_files(self, spec: SeriesSpec, datasets: list[Dataset]) -> Iterator[Unit]:
-        for person, rows in person_rows(datasets, self.folder, self.rows_without_person):
+        without: dict[str, int] = {}
+        for person, rows in person_rows(datasets, self.folder, without):
             self.persons += 1
             yield self._person_file(spec, person, rows)
+        self.rows_without_person.update(without)
+        for dataset in datasets:
+            record_type = str((dataset.spec or {}).get("record_type") or "reference_tables")
+            if without.get(dataset.name) and self.profile.series_for(record_type) is None:
+                yield self._orphan_rows(spec, dataset)
+
+    def _orphan_rows(self, spec: SeriesSpec, dataset: Dataset) -> Unit:
+        """Rows of a persons-only dataset that name no person: kept, as a CSV Item of the Series."""
+        pk = str((dataset.spec or {}).get("person_key"))
+        renditions = self.folder / "renditions"
+        renditions.mkdir(parents=True, exist_ok=True)
+        subset = renditions / f"{dataset.name}.sans-personne.parquet"
+        target = str(subset).replace("'", "''")
+        with duckdb.connect() as con:
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet(?) WHERE \"{pk}\" IS NULL) TO '{target}' (FORMAT PARQUET)",
+                [dataset.path],
+            )
+        csv_path = parquet_to_csv(subset, renditions / f"{dataset.name}.sans-personne.csv")
+        subset.unlink()
+        return Unit(
+            "Item",
+            f"{self.labels[dataset.name]} : lignes sans identifiant de personne (fichier CSV)",
+            key=stable_key(self.tool, dataset.name, self.scope.label, "sans_personne"),
+            description=f"Lignes de {dataset.name} dont {pk} est vide : elles ne se rattachent à aucun dossier.",
+            object=DataObject(f"{dataset.name}.sans-personne.csv", CSV, source=csv_path),
+        )
 
     def _person_file(self, spec: SeriesSpec, person: str, rows: Mapping[str, list[dict[str, Any]]]) -> Unit:
         kind = spec.person_kind or "student"

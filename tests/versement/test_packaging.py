@@ -344,3 +344,25 @@ def test_a_batch_over_the_sip_limits_is_refused_until_the_ledger_records_several
     assert not list((tmp_path / "staging").rglob("*.zip"))  # nothing half-done
     assert ledger.verify().ok
     ledger.close()
+
+
+def test_rows_naming_no_person_are_kept_apart_and_reported(tmp_path, seda_schemas):
+    import pyarrow as pa
+
+    settings, ledger, batch, trail_path = _extracted(tmp_path, seda_schemas, "harpege", PERIOD)
+    batch = ledger.batch(batch.id)
+    (positions,) = [d for d in batch.datasets if d.name == "positions"]
+    table = pq.read_table(positions.path)
+    keys = table.column("NO_DOSSIER_PERS").to_pylist()
+    keys[0] = None  # a position that names no agent (the source's constraint lost, say)
+    index = table.column_names.index("NO_DOSSIER_PERS")
+    table = table.set_column(index, table.schema.field(index), pa.array(keys, table.schema.field(index).type))
+    pq.write_table(table, positions.path)
+    packaged = build_package(settings, batch, tmp_path / "sip", "T-ORPHAN", trail_path)
+    assert packaged.rows_without_person == {"positions": 1}
+    assert any("positions : 1 ligne(s) sans identifiant" in line for line in packaged.approval_lines())
+    root = manifest_of(packaged.result.sips[0].path)
+    orphans = by_key(root, "harpege:positions:2021-01-01..2023-12-31:sans_personne")
+    assert orphans.find("s:DataObjectReference", NS) is not None
+    assert validate_sip(packaged.result.sips[0].path, seda_schemas, rules=load_rules(RULES)).valid
+    ledger.close()
