@@ -2,10 +2,13 @@
 
 One run prints:
 
-1. the whole time from Parquet to finished, validated SIP(s): a table of persons and a table of
-   their registrations (synthesised here, sorted by person key as the extraction writes them)
-   are read in record batches, merged per person, each person becomes one File with one JSON
-   Item (seda.tree), the tree is streamed into SIPs (split at the default limits, 100,000 units
+1. the whole time from Parquet to finished, validated SIP(s), through the packaging profile path
+   that ``run_package`` takes (``versement.packaging.build_package`` with the shipped
+   ``profiles/apogee.toml``): a table of persons and a table of their registrations, shaped as
+   the Apogée datasets ``etudiants_identite`` and ``inscriptions_administratives`` (synthesised
+   here), are read by DuckDB sorted by person key and merged per person; each person becomes
+   one File with one JSON Item per slice (identity, registrations), the registrations table
+   also goes as CSV with its data dictionary, the tree is streamed into SIPs (split at the default limits, 100,000 units
    plus objects), and every SIP is validated against both schemas, the rules referential, its
    references, digests and sizes; validation of a finished SIP runs in a worker process while
    the next one is written. Target: at least 5,000 units/s.
@@ -43,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchmarks.validate_worker import peak_rss_mb  # noqa: E402
 from seda.model import Management, Rule  # noqa: E402
-from seda.tree import JSON, DataObject, Keyword, SipHeader, SipPart, Unit, stable_key, with_start  # noqa: E402
+from seda.tree import JSON, DataObject, SipHeader, SipPart, Unit  # noqa: E402
 from seda.writer import write_package  # noqa: E402
 
 SCHEMAS = Path(os.environ.get("VERSEMENT_SEDA_SCHEMAS", REPO.parent.parent / "shared" / "seda"))
@@ -51,18 +54,32 @@ if not (SCHEMAS / "2.1").is_dir():
     SCHEMAS = Path("/work/shared/seda")
 RULES = REPO / "config" / "rules.csv"
 BATCH_ROWS = 5_000  # rows per record batch read from Parquet
-STUDENT = Management(appraisal=Rule("APP-00002"), final_action="Destroy", access=Rule("ACC-00016"))
 
 
 def synthesise(folder: Path, persons: int, rows_per_person: int) -> tuple[Path, Path]:
-    """Two Parquet files sorted by COD_ETU, written in slices so that memory stays small."""
-    people = folder / "individus.parquet"
-    rows = folder / "inscriptions.parquet"
+    """Two Parquet files shaped as the shipped Apogée datasets etudiants_identite and
+    inscriptions_administratives (their columns, types and person key COD_IND), written in slices
+    so that memory stays small."""
+    people = folder / "etudiants_identite.parquet"
+    rows = folder / "inscriptions_administratives.parquet"
     people_schema = pa.schema(
-        [("COD_ETU", pa.int64()), ("NOM", pa.string()), ("PRENOM", pa.string()), ("DATE_NAI", pa.date32())]
+        [
+            ("COD_IND", pa.int64()),
+            ("COD_ETU", pa.string()),
+            ("LIB_NOM_PAT_IND", pa.string()),
+            ("LIB_PR1_IND", pa.string()),
+            ("DATE_NAI_IND", pa.date32()),
+        ]
     )
     rows_schema = pa.schema(
-        [("COD_ETU", pa.int64()), ("COD_ANU", pa.int32()), ("COD_ETP", pa.string()), ("LIB_ETP", pa.string())]
+        [
+            ("COD_ANU", pa.string()),
+            ("COD_IND", pa.int64()),
+            ("COD_ETP", pa.string()),
+            ("COD_VRS_VET", pa.int32()),
+            ("NUM_OCC_IAE", pa.int32()),
+            ("DAT_CRE_IAE", pa.date32()),
+        ]
     )
     with pq.ParquetWriter(people, people_schema) as pw, pq.ParquetWriter(rows, rows_schema) as rw:
         for start in range(0, persons, BATCH_ROWS):
@@ -70,10 +87,11 @@ def synthesise(folder: Path, persons: int, rows_per_person: int) -> tuple[Path, 
             pw.write_table(
                 pa.table(
                     {
-                        "COD_ETU": ids,
-                        "NOM": [f"Nom{i} d'Éàü" for i in ids],
-                        "PRENOM": [f"Prénom{i % 997}" for i in ids],
-                        "DATE_NAI": [date(1980 + i % 25, 1 + i % 12, 1 + i % 28) for i in ids],
+                        "COD_IND": ids,
+                        "COD_ETU": [f"2{i:07d}" for i in ids],
+                        "LIB_NOM_PAT_IND": [f"Nom{i} d'Éàü" for i in ids],
+                        "LIB_PR1_IND": [f"Prénom{i % 997}" for i in ids],
+                        "DATE_NAI_IND": [date(1980 + i % 25, 1 + i % 12, 1 + i % 28) for i in ids],
                     },
                     schema=people_schema,
                 )
@@ -81,10 +99,12 @@ def synthesise(folder: Path, persons: int, rows_per_person: int) -> tuple[Path, 
             rw.write_table(
                 pa.table(
                     {
-                        "COD_ETU": [i for i in ids for _ in range(rows_per_person)],
-                        "COD_ANU": [2015 + (i + r) % 9 for i in ids for r in range(rows_per_person)],
+                        "COD_ANU": ["2023" for i in ids for _ in range(rows_per_person)],
+                        "COD_IND": [i for i in ids for _ in range(rows_per_person)],
                         "COD_ETP": [f"E{(i * 7 + r) % 500:04d}" for i in ids for r in range(rows_per_person)],
-                        "LIB_ETP": [f"Licence & master <{r}>" for i in ids for r in range(rows_per_person)],
+                        "COD_VRS_VET": [1 + r for i in ids for r in range(rows_per_person)],
+                        "NUM_OCC_IAE": [1 for i in ids for r in range(rows_per_person)],
+                        "DAT_CRE_IAE": [date(2023, 9, 1 + (i + r) % 28) for i in ids for r in range(rows_per_person)],
                     },
                     schema=rows_schema,
                 )
@@ -92,67 +112,43 @@ def synthesise(folder: Path, persons: int, rows_per_person: int) -> tuple[Path, 
     return people, rows
 
 
-def _batches(path: Path) -> Iterator[dict[str, list[Any]]]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
-        yield batch.to_pydict()
+def profile_batch(folder: Path, people: Path, rows: Path) -> tuple[Any, Any, Path]:
+    """Settings and an in-memory batch (never stored) of the two datasets, packaged with the
+    shipped Apogée profile (profiles/apogee.toml) as run_package does."""
+    from extractors.scope import Scope
+    from extractors.specs import load_tool
+    from versement.config import load
+    from versement.ledger import Batch, Dataset
+    from versement.pipeline import dataset_spec_record
 
-
-def person_files(people: Path, rows: Path) -> Iterator[Unit]:
-    """Merge the two sorted tables person by person; one File with one JSON Item each."""
-    row_batches = _batches(rows)
-    pending: dict[str, list[Any]] = {}
-    position = 0
-
-    def rows_of(person: int) -> list[dict[str, Any]]:
-        nonlocal pending, position
-        found: list[dict[str, Any]] = []
-        while True:
-            if not pending or position >= len(pending["COD_ETU"]):
-                nxt = next(row_batches, None)
-                if nxt is None:
-                    return found
-                pending, position = nxt, 0
-            if pending["COD_ETU"][position] != person:
-                return found
-            found.append(
-                {
-                    "COD_ANU": pending["COD_ANU"][position],
-                    "COD_ETP": pending["COD_ETP"][position],
-                    "LIB_ETP": pending["LIB_ETP"][position],
-                }
-            )
-            position += 1
-
-    for batch in _batches(people):
-        for number, name, first, born in zip(
-            batch["COD_ETU"], batch["NOM"], batch["PRENOM"], batch["DATE_NAI"], strict=True
-        ):
-            registrations = rows_of(number)
-            last = max((r["COD_ANU"] for r in registrations), default=None)
-            document = {
-                "individu": {"COD_ETU": number, "NOM": name, "PRENOM": first, "DATE_NAI": born.isoformat()},
-                "inscriptions": registrations,
-            }
-            key = stable_key("apogee", "etudiant", number)
-            end = date(last + 1, 8, 31) if last else None
-            yield Unit(
-                level="File",
-                title=f"Dossier étudiant de {first} {name}",
-                key=key,
-                keywords=[Keyword(f"{name} {first}")],
-                end_date=end,
-                management=with_start(STUDENT, end),
-                children=[
-                    Unit(
-                        "Item",
-                        f"Données Apogée de {first} {name}",
-                        key=f"{key}:donnees",
-                        object=DataObject(
-                            "dossier.json", JSON, data=json.dumps(document, ensure_ascii=False).encode("utf-8")
-                        ),
-                    )
-                ],
-            )
+    settings = load(
+        REPO / "config" / "demo.toml",
+        environ={
+            "VERSEMENT__SEDA__SCHEMAS": str(SCHEMAS),
+            "VERSEMENT__PATHS__STAGING": str(folder / "staging"),
+            "VERSEMENT__LEDGER__URL": f"sqlite:///{folder / 'ledger.sqlite'}",
+        },
+    )
+    spec = load_tool("apogee")
+    batch = Batch(
+        id=1,
+        source="apogee",
+        scope="2023-2024",
+        scope_detail=Scope.academic_year(2023).to_json(),
+        spec={"tool": "apogee", "title": "Apogée — scolarité"},
+    )
+    batch.datasets = [
+        Dataset(
+            name=path.stem,
+            path=str(path),
+            rows=pq.ParquetFile(path).metadata.num_rows,
+            spec=dataset_spec_record(spec.dataset(path.stem)),
+        )
+        for path in (rows, people)
+    ]
+    trail_path = folder / "journal.json"
+    trail_path.write_bytes(b"[]\n")
+    return settings, batch, trail_path
 
 
 def _header(identifier: str) -> SipHeader:
@@ -179,9 +175,13 @@ def _cpu() -> float:
 
 
 def whole_run(people: Path, rows: Path, out: Path) -> tuple[float, Any, list[dict[str, Any]]]:
-    """Write the SIPs; each finished SIP goes to one validating worker process (a plain
-    interpreter that imports seda only), which works while the next SIP is written."""
+    """Write the SIPs through the packaging profile (versement.packaging.build_package); each
+    finished SIP goes to one validating worker process (a plain interpreter that imports seda
+    only), which works while the next SIP is written."""
+    from versement.packaging import build_package
+
     started = time.perf_counter()
+    settings, batch, trail_path = profile_batch(out.parent, people, rows)
     worker = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.validate_worker", str(SCHEMAS), str(RULES)],
         cwd=REPO,
@@ -196,7 +196,7 @@ def whole_run(people: Path, rows: Path, out: Path) -> tuple[float, Any, list[dic
         worker.stdin.write(f"{part.path}\n")
         worker.stdin.flush()
 
-    result = write_package(_header("BENCH-APOGEE"), _tree(person_files(people, rows)), out, on_sip=submit)
+    result = build_package(settings, batch, out, "BENCH-APOGEE", trail_path, on_sip=submit).result
     worker.stdin.close()
     reports = [json.loads(line) for line in worker.stdout]
     worker.wait()  # its CPU time and peak RSS are counted once it has exited
@@ -205,13 +205,17 @@ def whole_run(people: Path, rows: Path, out: Path) -> tuple[float, Any, list[dic
 
 def floor_run(people: Path, rows: Path, folder: Path) -> tuple[float, float, float]:
     """Our writer over payload files on disk, then sha512sum + zip -6 over the same files."""
+    from versement.packaging import person_files
+
     payloads = folder / "payloads"
     payloads.mkdir()
+    settings, batch, _ = profile_batch(folder, people, rows)
     count = 0
-    for count, unit in enumerate(person_files(people, rows), start=1):
-        item = next(iter(unit.children))
-        assert item.object is not None and item.object.data is not None
-        (payloads / f"p{count:07d}.json").write_bytes(item.object.data)
+    for unit in person_files(settings, batch, folder):
+        for item in unit.children:
+            assert item.object is not None and item.object.data is not None
+            count += 1
+            (payloads / f"p{count:07d}.json").write_bytes(item.object.data)
 
     def from_files() -> Iterator[Unit]:
         for index in range(1, count + 1):
@@ -259,7 +263,7 @@ def main() -> int:
             ],
             check=True,
         )
-        people, rows = folder / "individus.parquet", folder / "inscriptions.parquet"
+        people, rows = folder / "etudiants_identite.parquet", folder / "inscriptions_administratives.parquet"
         print(f"synthesised {args.persons} persons, {args.persons * args.rows_per_person} rows", flush=True)
 
         cpu_before = _cpu()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-STAGES = ("extractors", "validation", "seda", "vitam_client", "vitam_sandbox")
+STAGES = ("extractors", "validation", "seda", "profiles", "vitam_client", "vitam_sandbox")
 APPLICATIONS = ("versement", "browser", "dags")
 
 

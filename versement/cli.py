@@ -327,11 +327,13 @@ def _override(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
-    from versement.pipeline import approval_request, run_package
+    from versement.pipeline import run_package
 
     settings = _settings(args)
-    batch = run_package(settings, _ledger(settings), args.batch, actor=_actor(), skip_schemas=args.no_schemas)
-    print(approval_request(batch))
+    ledger = _ledger(settings)
+    batch = run_package(settings, ledger, args.batch, actor=_actor(), skip_schemas=args.no_schemas)
+    (request,) = [e for e in ledger.events(batch.id) if e.action == "approval.requested"][-1:]
+    print(json.loads(request.details)["message"])
     return 0
 
 

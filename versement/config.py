@@ -111,6 +111,7 @@ class _SedaFile(_Strict):
     version: SedaVersion = "2.1"
     schemas: str = ""
     rules: str = ""  # the institution's VITAM rules referential (CSV); every rule id is checked against it
+    profiles: str = ""  # folder of the institution's packaging profiles (<tool>.toml), else the shipped ones
     max_items: Annotated[int, Field(gt=0)] = 100_000  # units plus objects per SIP; a bigger batch is split
     max_bytes: Annotated[int, Field(gt=0)] = 1_000_000_000  # payload bytes per SIP
 
@@ -243,6 +244,7 @@ class Settings:
     seda_rules: Path | None = None  # VITAM rules referential CSV
     seda_max_items: int = 100_000  # units plus objects per SIP
     seda_max_bytes: int = 1_000_000_000  # payload bytes per SIP
+    seda_profiles: Path | None = None  # the institution's packaging profiles folder (profiles/<tool>.toml otherwise)
 
     def secret(self, name: str) -> str | None:
         """A password by secret name (``ledger``, ``vitam_key``, ``source_<name>``), or None."""
@@ -436,6 +438,7 @@ class _Builder:
             seda_rules=self.resolve(file.seda.rules) if file.seda.rules.strip() else None,
             seda_max_items=file.seda.max_items,
             seda_max_bytes=file.seda.max_bytes,
+            seda_profiles=self.resolve(file.seda.profiles) if file.seda.profiles.strip() else None,
         )
 
     def browser(self) -> BrowserConfig:

@@ -14,17 +14,16 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from extractors import ExtractedDataset, extract
 from extractors.files import sha256_file
 from extractors.scope import Scope
 from extractors.specs import DatasetSpec
-from seda import Limits, Management, PackageResult, Payload, Rule, SchemaError, Series, SipRequest, validate_sip
-from seda.sip import package_request
+from seda import Limits, PackageResult, SchemaError, SipError, load_rules, validate_sip
 from seda.validation import SKIPPED_ON_REQUEST
 from versement import quality as quality_stage
 from versement.config import Settings, SourceConfig
@@ -32,7 +31,7 @@ from versement.ledger import LABELS_FR, Batch, Dataset, Ledger, LedgerError, Sta
 from versement.ledger.models import Sip
 from versement.ledger.sips import attempt_identifier, current_sips, next_attempt, part_updates
 from versement.ledger.states import ARCHIVED
-from versement.renditions import parquet_to_csv
+from versement.packaging import Packaged, PackagingError, build_package
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint
 from vitam_client.errors import Terminal
@@ -244,21 +243,25 @@ def run_package(
     attempt = next_attempt(batch, events)
     base_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
     message_id = attempt_identifier(base_id, attempt)
-    payloads = [_rendition(dataset, folder / "renditions") for dataset in batch.datasets]
-    request = _sip_request(settings, batch, message_id, payloads)
+    for dataset in batch.datasets:
+        _check_parquet(dataset)
     # The batch's trail so far travels inside its SIP: VITAM keeps a copy (checked by audit verify).
     trail_path = folder / trail.filename(batch_id)
+    trail_path.parent.mkdir(parents=True, exist_ok=True)
     trail_path.write_bytes(trail.document(batch, events))
-    request = replace(request, series=[*request.series, _trail_series(batch, trail_path)])
-    package = package_request(request, folder, limits=limits)
-    return _record_package(settings, ledger, batch_id, package, attempt, actor=actor, skip_schemas=skip_schemas)
+    try:
+        packaged = build_package(settings, batch, folder, message_id, trail_path, limits=limits)
+    except (PackagingError, SipError) as exc:
+        ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
+        raise StageError(f"lot {batch_id} : empaquetage impossible : {exc}") from exc
+    return _record_package(settings, ledger, batch_id, packaged, attempt, actor=actor, skip_schemas=skip_schemas)
 
 
 def _record_package(
     settings: Settings,
     ledger: Ledger,
     batch_id: int,
-    package: PackageResult,
+    packaged: Packaged,
     attempt: int,
     *,
     actor: str,
@@ -266,6 +269,8 @@ def _record_package(
 ) -> Batch:
     """Validate every SIP of a package and record them all (one ``sip`` row per part; the batch
     columns describe part 1), then ask for approval."""
+    package: PackageResult = packaged.result
+    rules = load_rules(settings.seda_rules) if settings.seda_rules is not None else None
     reports = []
     for number, part in enumerate(package.sips, 1):
         try:
@@ -274,12 +279,11 @@ def _record_package(
                 None if skip_schemas else settings.seda_schemas,
                 version=settings.seda_version,
                 skip_reason=SKIPPED_ON_REQUEST,
+                rules=rules,
             )
         except SchemaError as exc:
             ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
-            raise SchemaError(
-                f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}"
-            ) from exc
+            raise SchemaError(f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}") from exc
         if not report.valid:
             problems = "; ".join(f"[{i.check}] ligne {i.line} : {i.message}" for i in report.issues[:10])
             details = {**report.to_dict(), "part": number, "sip": part.path.name}
@@ -318,6 +322,7 @@ def _record_package(
             "schema_checks": SKIPPED_ON_REQUEST if skip_schemas else "run",
             "checks_run": list(report.checks_run),
             "checks_skipped": list(report.checks_skipped),
+            **packaged.details(),
         },
         changes={
             "message_identifier": first.message_identifier,
@@ -328,7 +333,7 @@ def _record_package(
         },
         sips=rows,
     )
-    request_text = approval_request(ledger.batch(batch_id))
+    request_text = approval_request(ledger.batch(batch_id), packaged.approval_lines())
     requested: dict[str, Any] = {"message": request_text, "sip_sha256": first.sha256}
     if len(package.sips) > 1:
         requested["parts_sha256"] = [part.sha256 for part in package.sips]
@@ -341,39 +346,14 @@ def _record_package(
     )
 
 
-def _rendition(dataset: Dataset, out_dir: Path) -> tuple[Dataset, Path]:
-    """The archival CSV of a dataset, made from a Parquet file whose digest is checked first."""
+def _check_parquet(dataset: Dataset) -> None:
+    """A dataset's Parquet file is the one extraction recorded (SHA-256) before it is packaged."""
     actual = sha256_file(Path(dataset.path))
     if actual != dataset.sha256:
         raise DigestMismatch(
             f"jeu de données {dataset.name} : {dataset.path} a l'empreinte SHA-256 {actual}, le registre a "
             f"enregistré {dataset.sha256} (le fichier a changé depuis l'extraction)"
         )
-    return dataset, parquet_to_csv(Path(dataset.path), out_dir / f"{dataset.name}.csv")
-
-
-@dataclass(frozen=True)
-class RecordRules:
-    """Interim retention and access rules per record type (placeholders from VITAM's example referential).
-
-    Packaging profiles with rules from the institution's referential replace this table.
-    """
-
-    appraisal: str | None
-    final_action: Literal["Keep", "Destroy"]
-    access: str
-
-
-RULES_BY_RECORD_TYPE: dict[str, RecordRules] = {
-    "reference_tables": RecordRules("APP-00001", "Keep", "ACC-00001"),
-    "registration_register": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "jury_minutes": RecordRules("APP-00001", "Keep", "ACC-00017"),
-    "diploma_register": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "student_file": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "theses": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "agent_career_file": RecordRules("APP-00001", "Keep", "ACC-00016"),
-    "agent_contracts": RecordRules("APP-00001", "Keep", "ACC-00016"),
-}
 
 
 def batch_scope(batch: Batch) -> Scope:
@@ -381,10 +361,6 @@ def batch_scope(batch: Batch) -> Scope:
     if batch.scope_detail:
         return Scope.from_json(batch.scope_detail)
     return Scope.academic_year(int(batch.scope[:4])) if batch.scope[:4].isdigit() else Scope.everything()
-
-
-def _rules(dataset: Dataset) -> RecordRules:
-    return RULES_BY_RECORD_TYPE[(dataset.spec or {}).get("record_type", "reference_tables")]
 
 
 def _title(dataset: Dataset) -> str:
@@ -395,89 +371,21 @@ def _source_title(batch: Batch) -> str:
     return str((batch.spec or {}).get("title") or batch.source)
 
 
-def _sip_request(
-    settings: Settings,
-    batch: Batch,
-    message_id: str,
-    payloads: list[tuple[Dataset, Path]],
-) -> SipRequest:
-    scope = batch_scope(batch)
-    start = scope.end
-    series = []
-    for dataset, csv_path in payloads:
-        rules = _rules(dataset)
-        management = Management(
-            appraisal=Rule(rules.appraisal, start) if rules.appraisal else None,
-            final_action=rules.final_action,
-            access=Rule(rules.access, start),
-        )
-        payload = Payload(
-            source=csv_path,
-            filename=csv_path.name,
-            title=f"{_title(dataset)} — {scope.label} (fichier CSV, {dataset.rows} lignes)",
-            mime_type="text/csv",
-            format_id="x-fmt/18",
-            format_name="Comma Separated Values",
-            description=f"Extraction du jeu de données {dataset.name} ; {dataset.rows} lignes.",
-        )
-        series.append(
-            Series(
-                title=f"{_title(dataset)} — {scope.label}",
-                description=(dataset.spec or {}).get("description") or None,
-                payloads=[payload],
-                management=management,
-            )
-        )
-    return SipRequest(
-        message_identifier=message_id,
-        comment=f"Versement {_source_title(batch)}, {scope.label} (lot {batch.id})",
-        archival_agreement=settings.vitam.ingest_contract,
-        archival_agency=settings.vitam.archival_agency,
-        transferring_agency=settings.institution.transferring_agency,
-        originating_agency=settings.institution.identifier,
-        submission_agency=settings.institution.submission_agency,
-        fonds_title=f"{settings.institution.name} — {_source_title(batch)}",
-        series=series,
-        date=datetime.now(UTC).replace(microsecond=0),
-        seda_version=settings.seda_version,
-    )
-
-
-def _trail_series(batch: Batch, path: Path) -> Series:
-    return Series(
-        title=f"Journal d'audit du lot {batch.id}",
-        description=(
-            "Événements du registre des versements pour ce lot jusqu'à son empaquetage "
-            "(JSON canonique ; chaque événement porte l'empreinte SHA-256 qui le chaîne au précédent)."
-        ),
-        payloads=[
-            Payload(
-                source=path,
-                filename=path.name,
-                title=f"Journal d'audit du lot {batch.id} (JSON)",
-                mime_type=trail.MIME,
-                format_id=trail.PUID,
-                format_name="JSON Data Interchange Format",
-            )
-        ],
-    )
-
-
-def approval_request(batch: Batch) -> str:
-    """The French summary an archivist reviews before approving a batch (read from the batch alone)."""
+def approval_request(batch: Batch, packaging: Sequence[str] = ()) -> str:
+    """The French summary an archivist reviews before approving a batch (read from the batch, and
+    the packaging's own lines: its profile, rules and the records left without a rule start date)."""
     lines = [
         f"Demande de validation du lot n° {batch.id} — {_source_title(batch)}, {batch_scope(batch).label_fr}",
         f"Identifiant du versement : {batch.message_identifier}",
         f"Instantané de la source : {batch.snapshot_marker}",
     ]
     for dataset in batch.datasets:
-        rules = _rules(dataset)
         quality = "conforme" if dataset.quality_success else "NON CONFORME"
         lines.append(
             f"  • {_title(dataset)} : {dataset.rows} lignes (source : {dataset.source_count}), "
-            f"contrôle qualité {quality} ; sort final {_final_action_fr(rules.final_action)} "
-            f"({rules.appraisal or 'sans règle'}), communicabilité {rules.access}"
+            f"contrôle qualité {quality}"
         )
+    lines.extend(packaging)
     lines.extend(quality_stage.approval_lines(batch))
     parts = current_sips(batch)
     if parts and parts[0].attempt > 1:
@@ -500,10 +408,6 @@ def approval_request(batch: Batch) -> str:
     lines.append(f"Empreinte SHA-256 du SIP : {batch.sip_sha256}")
     lines.append(f'Pour valider : versement approve {batch.id} --by "Prénom Nom" --sha256 {batch.sip_sha256}')
     return "\n".join(lines)
-
-
-def _final_action_fr(action: str) -> str:
-    return "conservation" if action == "Keep" else "destruction"
 
 
 # -- approve / reject -------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def demo_environ(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path], 
         "VERSEMENT__VITAM__ADMIN_URL": f"{base_url}/admin-external/v1",
         "VERSEMENT__VITAM__ACCESS_URL": f"{base_url}/access-external/v1",
         "VERSEMENT__VITAM__CA_BUNDLE": str(ca_path),
-        "VERSEMENT__VITAM__POLL_TIMEOUT": "30",
+        "VERSEMENT__VITAM__POLL_TIMEOUT": "180",  # the sandbox runs FIDO on every person document
         **overrides,
     }
 

@@ -144,7 +144,7 @@ def test_the_readme_step_by_step_on_the_embedded_default(isolated, monkeypatch, 
     # As a fresh clone runs it: the synthetic source does not exist yet, the sandbox is not running.
     monkeypatch.setenv("VERSEMENT__SOURCES__APOGEE__URL", f"sqlite:///{isolated / 'apogee.sqlite'}")
     monkeypatch.setenv("VERSEMENT__SEDA__SCHEMAS", str(seda_schemas))
-    monkeypatch.setenv("VERSEMENT__VITAM__POLL_TIMEOUT", "30")
+    monkeypatch.setenv("VERSEMENT__VITAM__POLL_TIMEOUT", "180")  # the sandbox runs FIDO on every person document
     assert main(["extract", "apogee"]) == 2  # the scope is given once, per batch
     assert "périmètre : à préciser (--year)" in capsys.readouterr().err
     assert main(["extract", "apogee", "--year", "2023"]) == 0

@@ -40,12 +40,11 @@ def test_every_identifier_of_the_demo_configuration_is_in_its_referentials() -> 
     institution = demo["institution"]
     for agency in (institution["identifier"], institution["submission_agency"], demo["vitam"]["archival_agency"]):
         assert agency in referentials.agencies
-    from versement.pipeline import RULES_BY_RECORD_TYPE  # the rules each record type is packaged with
+    from profiles import available_profiles, load_profile  # the rules each profile packages with
 
-    for rules in RULES_BY_RECORD_TYPE.values():
-        if rules.appraisal:
-            assert referentials.rule_type(rules.appraisal) == "AppraisalRule"
-        assert referentials.rule_type(rules.access) == "AccessRule"
+    for tool in available_profiles():
+        for _, category, rule in load_profile(tool).rules():
+            assert referentials.rule_type(rule.rule) == category, (tool, rule.rule)
 
 
 def folder_with(tmp_path: Path, name: str, text: str) -> Path:

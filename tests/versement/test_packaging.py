@@ -1,0 +1,368 @@
+"""Packaging profiles on the shipped Apogée and Harpège specifications: the tree of sources.md §4.2,
+rule start dates from the records, one File per person, both schemas, FIDO on every object."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import zipfile
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from lxml import etree
+
+from extractors import generate
+from extractors.scope import Scope
+from profiles import ProfileError, load_profile, load_profile_file
+from seda import load_rules, validate_sip
+from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_settings
+from versement.ledger import open_ledger, trail
+from versement.packaging import PackagingError, build_package
+from versement.pipeline import run_extract
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = REPO / "config" / "rules.csv"
+PERIOD = Scope.period(date(2021, 1, 1), date(2023, 12, 31))
+NS = {"s": "fr:gouv:culture:archivesdefrance:seda:v2.1"}
+
+
+def _extracted(tmp: Path, seda_schemas: Path, tool: str, scope: Scope, *, nasty: bool = False, edit=None, **env):
+    source = tmp / f"{tool}.sqlite"
+    generate(tool, f"sqlite:///{source}", years=(2021, 2022, 2023), nasty=nasty)
+    if edit is not None:
+        with sqlite3.connect(source) as con:
+            edit(con)
+    settings = demo_settings(
+        tmp, seda_schemas, NO_SANDBOX, **{f"VERSEMENT__SOURCES__{tool.upper()}__SYNTHETIC": "false"}, **env
+    )
+    ledger = open_ledger(settings)
+    batch = run_extract(settings, ledger, tool, scope, actor="test")
+    trail_path = tmp / "trail.json"
+    trail_path.write_bytes(trail.document(batch, ledger.events(batch.id)))
+    return settings, ledger, batch, trail_path
+
+
+@pytest.fixture(scope="module")
+def apogee(tmp_path_factory, seda_schemas):
+    tmp = tmp_path_factory.mktemp("apogee")
+    settings, ledger, batch, trail_path = _extracted(tmp, seda_schemas, "apogee", DEMO_YEAR_SCOPE)
+    yield settings, ledger.batch(batch.id), trail_path, tmp
+    ledger.close()
+
+
+def _nullify_birth(con: sqlite3.Connection) -> None:
+    (agent,) = con.execute("SELECT min(NO_INDIVIDU) FROM INDIVIDU").fetchone()
+    con.execute("UPDATE INDIVIDU SET D_NAISSANCE = NULL WHERE NO_INDIVIDU = ?", (agent,))
+
+
+@pytest.fixture(scope="module")
+def harpege(tmp_path_factory, seda_schemas):
+    tmp = tmp_path_factory.mktemp("harpege")
+    settings, ledger, batch, trail_path = _extracted(tmp, seda_schemas, "harpege", PERIOD, edit=_nullify_birth)
+    yield settings, ledger.batch(batch.id), trail_path, tmp
+    ledger.close()
+
+
+def manifest_of(sip: Path) -> etree._Element:
+    with zipfile.ZipFile(sip) as archive:
+        return etree.fromstring(archive.read("manifest.xml"))
+
+
+def ns(version: str) -> dict[str, str]:
+    return {"s": f"fr:gouv:culture:archivesdefrance:seda:v{version}"}
+
+
+def units(root: etree._Element, level: str, version: str = "2.1") -> list[etree._Element]:
+    return [
+        u
+        for u in root.iterfind(".//s:ArchiveUnit", ns(version))
+        if u.findtext("s:Content/s:DescriptionLevel", namespaces=ns(version)) == level
+    ]
+
+
+def by_key(root: etree._Element, key: str, version: str = "2.1") -> etree._Element:
+    (unit,) = [
+        u
+        for u in root.iterfind(".//s:ArchiveUnit", ns(version))
+        if u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) == key
+    ]
+    return unit
+
+
+def rule_start(unit: etree._Element, category: str, version: str = "2.1") -> str | None:
+    block = unit.find(f"s:Management/s:{category}", ns(version))
+    assert block is not None, f"no {category} on {unit.get('id')}"
+    return block.findtext("s:StartDate", namespaces=ns(version))
+
+
+@pytest.mark.parametrize("tool", ["apogee", "harpege"])
+@pytest.mark.parametrize("version", ["2.1", "2.2", "2.3"])
+def test_every_profile_gives_sips_both_schemas_and_the_rules_accept(tool, version, request, seda_schemas, tmp_path):
+    settings, batch, trail_path, _ = request.getfixturevalue(tool)
+    packaged = build_package(
+        replace(settings, seda_version=version), batch, tmp_path, f"T-{tool}-{version}", trail_path
+    )
+    (sip,) = packaged.result.sips
+    report = validate_sip(sip.path, seda_schemas, version=version, rules=load_rules(RULES))
+    assert report.valid and not report.checks_skipped, report.issues[:5]
+    root = manifest_of(sip.path)
+    files = [
+        u
+        for u in units(root, "File", version)
+        if ":etudiant:"
+        in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
+        or ":agent:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
+    ]
+    assert len(files) == packaged.persons > 0
+    fonds = units(root, "Fonds", version)
+    assert len(fonds) == 1
+    series = [u.findtext("s:Content/s:Title", namespaces=ns(version)) for u in units(root, "Series", version)]
+    expected = {
+        "apogee": {
+            "Référentiels et offre de formation",
+            "Inscriptions administratives (registres annuels)",
+            "Délibérations des jurys (procès-verbaux)",
+            "Registres des diplômes délivrés",
+            "Dossiers individuels des étudiants",
+        },
+        "harpege": {"Référentiels RH (structures, corps, grades, contrats)", "Dossiers de carrière des agents"},
+    }[tool]
+    assert expected <= set(series)
+    assert f"Journal d'audit du lot {batch.id}" in series
+
+
+def test_objects_declare_the_format_fido_finds(apogee, tmp_path):
+    from vitam_sandbox.formats import identify
+
+    settings, batch, trail_path, _ = apogee
+    (sip,) = build_package(settings, batch, tmp_path / "sip", "T-FIDO", trail_path).result.sips
+    root = manifest_of(sip.path)
+    checked: list[str] = []
+    with zipfile.ZipFile(sip.path) as archive:
+        for obj in root.iterfind(".//s:BinaryDataObject", NS):
+            uri = str(obj.findtext("s:Uri", namespaces=NS))
+            declared = obj.findtext("s:FormatIdentification/s:FormatId", namespaces=NS)
+            if uri.endswith(".json") and sum(u.endswith(".json") for u in checked) >= 40:
+                continue  # FIDO takes a while per file: every table, the first 40 person documents
+            target = tmp_path / "objects" / Path(uri).name
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(archive.read(uri))
+            found = identify(target, declared_puid=declared)
+            assert found is not None and found.puid == declared, (uri, declared, found)
+            checked.append(uri)
+    assert any(u.endswith(".json") for u in checked) and any(u.endswith(".csv") for u in checked)
+
+
+def test_student_file_and_jury_rule_starts_come_from_the_records(apogee, tmp_path):
+    settings, batch, trail_path, tmp = apogee
+    (sip,) = build_package(settings, batch, tmp_path, "T-DATES", trail_path).result.sips
+    root = manifest_of(sip.path)
+    # A student, checked by hand in the source: their last registration year is 2023, so the file's
+    # DUA and communicability start on 31 August 2024; their restricted piece from their birth date.
+    with sqlite3.connect(tmp / "apogee.sqlite") as con:
+        cod_ind, year, birth = con.execute(
+            "SELECT iae.COD_IND, max(iae.COD_ANU), ind.DATE_NAI_IND FROM INS_ADM_ETP iae JOIN INDIVIDU ind "
+            "ON ind.COD_IND = iae.COD_IND WHERE iae.COD_ANU = '2023' AND iae.ETA_IAE = 'E' "
+            "GROUP BY iae.COD_IND ORDER BY iae.COD_IND LIMIT 1"
+        ).fetchone()
+        (jury,) = con.execute(
+            "SELECT max(d) FROM (SELECT max(DAT_AVC_VET) AS d FROM GRP_RESULTAT_VET WHERE COD_ANU = '2023' "
+            "UNION ALL SELECT max(DAT_AVC_VDI) FROM GRP_RESULTAT_VDI WHERE COD_ANU = '2023')"
+        ).fetchone()
+    student = by_key(root, f"apogee:etudiant:{cod_ind}")
+    assert rule_start(student, "AppraisalRule") == rule_start(student, "AccessRule") == f"{int(year) + 1}-08-31"
+    assert student.findtext("s:Management/s:AppraisalRule/s:Rule", namespaces=NS) == "APP-00002"
+    assert student.findtext("s:Management/s:AppraisalRule/s:FinalAction", namespaces=NS) == "Destroy"
+    assert student.findtext("s:Content/s:Keyword/s:KeywordType", namespaces=NS) == "persname"
+    assert "INE" in student.findtext("s:Content/s:Title", namespaces=NS)
+    items = [u.findtext("s:Content/s:Title", namespaces=NS) for u in student.iterfind("s:ArchiveUnit", NS)]
+    assert any(t.startswith("Identité") for t in items) and any(t.startswith("Inscriptions") for t in items)
+    assert birth  # the synthetic source has one
+    # The jury minutes: 50 years from the most recent deliberation of the year.
+    minutes = by_key(root, "apogee:deliberations:2023-2024")
+    assert rule_start(minutes, "AccessRule") == str(jury)[:10]
+    assert minutes.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00017"
+    # Registers start at the end of the academic year.
+    register = by_key(root, "apogee:inscriptions:2023-2024")
+    assert rule_start(register, "AccessRule") == "2024-08-31"
+
+
+def test_an_agent_starts_from_birth_and_latest_act_and_a_missing_birth_is_reported(harpege, tmp_path):
+    settings, batch, trail_path, tmp = harpege
+    packaged = build_package(settings, batch, tmp_path, "T-AGENT", trail_path)
+    root = manifest_of(packaged.result.sips[0].path)
+    with sqlite3.connect(tmp / "harpege.sqlite") as con:
+        (missing,) = con.execute("SELECT min(NO_INDIVIDU) FROM INDIVIDU").fetchone()
+        agent, birth = con.execute(
+            "SELECT NO_INDIVIDU, D_NAISSANCE FROM INDIVIDU WHERE D_NAISSANCE IS NOT NULL ORDER BY NO_INDIVIDU LIMIT 1"
+        ).fetchone()
+    # The latest act, computed here from the extracted Parquet files with pyarrow alone.
+    acts: list[str] = []
+    profile = load_profile("harpege")
+    (columns,) = [s.access.start.columns for s in profile.series if s.name == "dossiers_agents" and s.access]
+    for dataset in batch.datasets:
+        table = pq.read_table(dataset.path)
+        if "NO_DOSSIER_PERS" not in table.column_names:
+            continue
+        for row in table.to_pylist():
+            if str(row["NO_DOSSIER_PERS"]) == str(agent):
+                acts.extend(str(row[c])[:10] for c in columns if c in row and row[c] is not None)
+    acts = [a for a in acts if "1900-01-02" <= a <= "2023-12-31"]  # no placeholder, nothing after the period
+    file = by_key(root, f"harpege:agent:{agent}")
+    assert rule_start(file, "AppraisalRule") == str(birth)[:10]
+    assert file.findtext("s:Management/s:AppraisalRule/s:Rule", namespaces=NS) == "APP-00001"
+    assert acts and rule_start(file, "AccessRule") == max(acts)
+    agents = [
+        f
+        for f in units(root, "File")
+        if "harpege:agent:" in str(f.findtext(".//s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS))
+    ]
+    starts = [rule_start(f, "AccessRule") for f in agents]
+    assert len(agents) > 100 and all(
+        s is None or s <= "2023-12-31" for s in starts
+    )  # neither 9999-12-31 nor a planned end
+    # The agent without a birth date: no StartDate made up, the archivist is told.
+    lost = by_key(root, f"harpege:agent:{missing}")
+    assert rule_start(lost, "AppraisalRule") is None
+    reported = [m for m in packaged.missing_starts if m.unit == f"harpege:agent:{missing}"]
+    assert [m.category for m in reported] == ["AppraisalRule"]
+    assert reported[0].reason.startswith("date de naissance absente")
+    assert any(f"harpege:agent:{missing}" in line for line in packaged.approval_lines())
+    assert packaged.details()["start_dates_missing_count"] >= 1
+
+
+def test_sensitive_columns_go_to_a_restricted_item(tmp_path, seda_schemas):
+    settings, ledger, batch, trail_path = _extracted(
+        tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SOURCES__HARPEGE__INCLUDE_SENSITIVE='["nir"]'
+    )
+    packaged = build_package(settings, ledger.batch(batch.id), tmp_path / "sip", "T-NIR", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    root = manifest_of(sip.path)
+    restricted = [
+        u
+        for u in units(root, "Item")
+        if (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) or "").endswith(
+            ":donnees_protegees"
+        )
+    ]
+    assert restricted
+    assert restricted[0].findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00009"
+    with zipfile.ZipFile(sip.path) as archive:
+        documents = {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".json")}
+    with_nir = [n for n, text in documents.items() if '"NO_INSEE"' in text]
+    assert with_nir and all('"protégées' in documents[n] or "protégées" in documents[n] for n in with_nir)
+    ledger.close()
+
+
+def test_nasty_values_give_valid_xml(tmp_path, seda_schemas):
+    settings, ledger, batch, trail_path = _extracted(tmp_path, seda_schemas, "apogee", DEMO_YEAR_SCOPE, nasty=True)
+    packaged = build_package(settings, ledger.batch(batch.id), tmp_path / "sip", "T-NASTY", trail_path)
+    (sip,) = packaged.result.sips
+    report = validate_sip(sip.path, seda_schemas, rules=load_rules(RULES))
+    assert report.valid, report.issues[:5]
+    assert packaged.result.warnings  # control characters replaced in titles, and said so
+    with zipfile.ZipFile(sip.path) as archive:
+        documents = [json.loads(archive.read(n)) for n in archive.namelist() if n.endswith(".json")]
+    everything = json.dumps(documents, ensure_ascii=False)
+    assert "HÃ©loÃ¯se" in everything  # double-encoded Latin-1 kept as the source holds it
+    assert "MARTIN\\u000bDUPONT" in everything  # a control character, escaped in JSON
+    ledger.close()
+
+
+def test_the_same_batch_packaged_twice_gives_the_same_manifest(apogee, tmp_path):
+    settings, batch, trail_path, _ = apogee
+    first = build_package(settings, batch, tmp_path / "one", "T-ONE", trail_path).result.sips[0]
+    second = build_package(settings, batch, tmp_path / "two", "T-TWO", trail_path).result.sips[0]
+
+    def normalised(sip: Path) -> bytes:
+        with zipfile.ZipFile(sip) as archive:
+            text = archive.read("manifest.xml")
+        text = re.sub(rb"<Date>[^<]*</Date>", b"", text)
+        return re.sub(rb"<MessageIdentifier>[^<]*</MessageIdentifier>", b"", text)
+
+    assert normalised(first.path) == normalised(second.path)
+
+
+def test_a_misspelt_profile_key_is_refused_with_the_closest_key(tmp_path):
+    shipped = load_profile("apogee").path.read_text(encoding="utf-8")
+    (tmp_path / "apogee.toml").write_text(
+        shipped.replace('file_title = "Registre', 'file_tilte = "Registre'), encoding="utf-8"
+    )
+    with pytest.raises(ProfileError) as caught:
+        load_profile("apogee", tmp_path)
+    message = str(caught.value)
+    assert str(tmp_path / "apogee.toml") in message and "file_tilte" in message and "'file_title'" in message
+    (tmp_path / "apogee.toml").write_text(
+        shipped.replace('start = "scope_end"', 'start = "scope_ends"', 1), encoding="utf-8"
+    )
+    with pytest.raises(ProfileError, match="did you mean 'scope_end'"):
+        load_profile_file(tmp_path / "apogee.toml")
+
+
+def test_an_institution_profile_with_an_unknown_rule_is_refused(apogee, tmp_path):
+    settings, batch, trail_path, _ = apogee
+    shipped = load_profile("apogee").path.read_text(encoding="utf-8")
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    (folder / "apogee.toml").write_text(shipped.replace('"APP-00002"', '"APP-09999"'), encoding="utf-8")
+    with pytest.raises(PackagingError, match=r"APP-09999.*not in the rules referential"):
+        build_package(replace(settings, seda_profiles=folder), batch, tmp_path / "sip", "T-RULE", trail_path)
+
+
+def test_profiles_name_only_columns_and_datasets_of_their_specification():
+    from extractors.specs import load_tool
+
+    for tool in ("apogee", "harpege", "pegase"):
+        spec = load_tool(tool)
+        profile = load_profile(tool)
+        names = set(spec.names())
+        record_types = {d.record_type for d in spec.datasets}
+        for series in profile.series:
+            assert set(series.datasets) <= names, (tool, series.name)
+            assert set(series.record_types) <= record_types, (tool, series.name)
+        columns = {c for d in spec.datasets for c in d.columns} | {
+            c.strip() for d in spec.datasets for c in re.findall(r"\b([A-Za-z_]+)\b", d.sql)
+        }
+        for _, _, rule in profile.rules():
+            assert set(rule.start.columns) <= columns, (tool, rule)
+
+
+def test_a_batch_over_the_sip_limits_is_refused_until_the_ledger_records_several_sips(tmp_path, seda_schemas):
+    from versement.ledger import State
+    from versement.pipeline import StageError, run_package, run_validate
+
+    settings, ledger, batch, _ = _extracted(tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SEDA__MAX_ITEMS="200")
+    run_validate(settings, ledger, batch.id, actor="test")
+    with pytest.raises(StageError, match="dépasse les limites d'un SIP"):
+        run_package(settings, ledger, batch.id, actor="test")
+    assert ledger.batch(batch.id).state == State.VALIDATED
+    assert not list((tmp_path / "staging").rglob("*.zip"))  # nothing half-done
+    assert ledger.verify().ok
+    ledger.close()
+
+
+def test_rows_naming_no_person_are_kept_apart_and_reported(tmp_path, seda_schemas):
+    import pyarrow as pa
+
+    settings, ledger, batch, trail_path = _extracted(tmp_path, seda_schemas, "harpege", PERIOD)
+    batch = ledger.batch(batch.id)
+    (positions,) = [d for d in batch.datasets if d.name == "positions"]
+    table = pq.read_table(positions.path)
+    keys = table.column("NO_DOSSIER_PERS").to_pylist()
+    keys[0] = None  # a position that names no agent (the source's constraint lost, say)
+    index = table.column_names.index("NO_DOSSIER_PERS")
+    table = table.set_column(index, table.schema.field(index), pa.array(keys, table.schema.field(index).type))
+    pq.write_table(table, positions.path)
+    packaged = build_package(settings, batch, tmp_path / "sip", "T-ORPHAN", trail_path)
+    assert packaged.rows_without_person == {"positions": 1}
+    assert any("positions : 1 ligne(s) sans identifiant" in line for line in packaged.approval_lines())
+    root = manifest_of(packaged.result.sips[0].path)
+    orphans = by_key(root, "harpege:positions:2021-01-01..2023-12-31:sans_personne")
+    assert orphans.find("s:DataObjectReference", NS) is not None
+    assert validate_sip(packaged.result.sips[0].path, seda_schemas, rules=load_rules(RULES)).valid
+    ledger.close()

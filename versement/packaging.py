@@ -1,0 +1,851 @@
+"""A batch's datasets turned into the ArchiveUnit tree of its packaging profile, streamed into SIPs.
+
+The profile (``profiles/<tool>.toml``, or the institution's own from ``[seda] profiles``) says
+the tree: Fonds › Series per record type › File per academic year (tables, as CSV with a data
+dictionary each) or per person (students, agents) › Items. Rules come from the profile, whose
+rule identifiers are checked against the institution's rules referential before anything is
+written; each rule's StartDate is computed from the records (``profiles`` module docstring).
+A record whose start date cannot be computed keeps its rule without a StartDate and is
+reported (``Packaged.missing_starts``): in the package event and in the approval request.
+
+Memory stays flat: the persons of a Series are read with DuckDB, one ordered stream per Parquet
+file (sorted by person key), merged person by person; only one person's rows are held at once,
+and the tree is handed to ``seda.writer.write_package`` lazily.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import heapq
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from extractors.scope import Scope
+from extractors.specs import SENSITIVE_CLASSES
+from profiles import Profile, ProfileError, RuleSpec, SeriesSpec, Start, load_profile
+from seda import (
+    CSV,
+    JSON,
+    DataObject,
+    Keyword,
+    Limits,
+    Management,
+    PackageResult,
+    Rule,
+    SipHeader,
+    SipPart,
+    Unit,
+    load_rules,
+    stable_key,
+    write_package,
+)
+from versement.config import Settings
+from versement.ledger import Batch, Dataset
+from versement.renditions import data_dictionary, parquet_to_csv
+
+MAX_REPORTED = 1000  # missing start dates kept in the event (all are counted)
+_BATCH_ROWS = 5_000
+_PK = "__versement_person"
+_KIND_FR = {"student": "etudiant", "agent": "agent"}
+_NUMBER_TAG = {"student": "student_number", "agent": "agent_number"}
+_NUMBER_FR = {"student": "n° étudiant", "agent": "dossier n°"}
+
+
+class PackagingError(Exception):
+    """The batch cannot be packaged with its profile (the message names file, key or dataset)."""
+
+
+@dataclass(frozen=True)
+class MissingStart:
+    """A rule of a unit left without StartDate because the records do not give one."""
+
+    unit: str  # the unit's stable key
+    title: str
+    category: str  # AppraisalRule | AccessRule | StorageRule
+    rule: str
+    reason: str  # French
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "unit": self.unit,
+            "title": self.title,
+            "category": self.category,
+            "rule": self.rule,
+            "reason": self.reason,
+        }
+
+    def line_fr(self) -> str:
+        return f"{self.title} ({self.unit}) : {self.category} {self.rule} sans date de départ — {self.reason}"
+
+
+@dataclass
+class Packaged:
+    """What one packaging run produced: the SIP(s), the profile used and what to report."""
+
+    result: PackageResult
+    profile: Profile
+    missing_starts: list[MissingStart] = field(default_factory=list)
+    missing_count: int = 0
+    persons: int = 0
+    rows_without_person: dict[str, int] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        """For the package event."""
+        return {
+            "profile": self.profile.record(),
+            "persons": self.persons,
+            "start_dates_missing_count": self.missing_count,
+            "start_dates_missing": [m.to_dict() for m in self.missing_starts],
+            "rows_without_person": dict(self.rows_without_person),
+            "text_warnings_count": len(self.result.warnings) + self.result.warnings_dropped,
+            "text_warnings": [w.to_dict() for w in self.result.warnings[:100]],
+        }
+
+    def approval_lines(self) -> list[str]:
+        """French lines of the approval request: the tree's rules and what the archivist must know."""
+        lines = [f"Profil d'empaquetage : {self.profile.path.name} (SHA-256 {self.profile.sha256[:16]}…)"]
+        for spec in self.profile.series:
+            rules = ", ".join(
+                f"{_CATEGORY_FR[c]} {r.rule}"
+                + (f" ({_final_fr(r.final_action)})" if c == "AppraisalRule" else "")
+                + f" à compter de : {r.start.describe_fr()}"
+                for c, r in [
+                    ("AppraisalRule", spec.appraisal),
+                    ("AccessRule", spec.access),
+                    ("StorageRule", spec.storage),
+                ]
+                if r is not None
+            )
+            lines.append(f"  • Série « {spec.title} » : {rules or 'règles héritées'}")
+        if self.persons:
+            lines.append(f"Dossiers individuels : {self.persons}")
+        for name, count in self.rows_without_person.items():
+            lines.append(
+                f"⚠ {name} : {count} ligne(s) sans identifiant de personne, versées hors des dossiers individuels"
+            )
+        if self.missing_count:
+            lines.append(
+                f"⚠ {self.missing_count} règle(s) sans date de départ (donnée absente des enregistrements, "
+                "aucune date n'a été inventée) :"
+            )
+            lines.extend(f"    – {m.line_fr()}" for m in self.missing_starts[:50])
+            if self.missing_count > 50:
+                lines.append(f"    … et {self.missing_count - 50} autre(s) (voir l'événement d'empaquetage)")
+        return lines
+
+
+_CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "stockage"}
+
+
+def _final_fr(action: str | None) -> str:
+    return "conservation" if action == "Keep" else "destruction" if action == "Destroy" else str(action)
+
+
+def batch_profile(settings: Settings, batch: Batch) -> Profile:
+    tool = str((batch.spec or {}).get("tool") or batch.source)
+    try:
+        return load_profile(tool, settings.seda_profiles)
+    except ProfileError as exc:
+        raise PackagingError(str(exc)) from exc
+
+
+def build_package(
+    settings: Settings,
+    batch: Batch,
+    folder: Path,
+    message_id: str,
+    trail_path: Path,
+    *,
+    on_sip: Callable[[SipPart], None] | None = None,
+    limits: Limits | None = None,
+) -> Packaged:
+    """Write the batch's SIP(s) in `folder` from its profile; Parquet digests are checked by the caller.
+
+    `on_sip` is called with each SIP as soon as it is complete (``seda.write_package``).
+    """
+    from versement.pipeline import batch_scope  # the pipeline imports this module
+
+    profile = batch_profile(settings, batch)
+    _check_rules(settings, profile)
+    scope = batch_scope(batch)
+    builder = _TreeBuilder(settings, batch, profile, scope, folder)
+    header = SipHeader(
+        message_identifier=message_id,
+        comment=f"Versement {_source_title(batch)}, {scope.label} (lot {batch.id})",
+        archival_agreement=settings.vitam.ingest_contract,
+        archival_agency=settings.vitam.archival_agency,
+        transferring_agency=settings.institution.transferring_agency,
+        originating_agency=settings.institution.identifier,
+        submission_agency=settings.institution.submission_agency,
+        date=datetime.now(UTC).replace(microsecond=0),
+        seda_version=settings.seda_version,
+    )
+    root = builder.fonds(trail_path)
+    result = write_package(
+        header,
+        root,
+        folder,
+        limits=limits or Limits(max_items=settings.seda_max_items, max_bytes=settings.seda_max_bytes),
+        on_sip=on_sip,
+    )
+    return Packaged(
+        result=result,
+        profile=profile,
+        missing_starts=builder.missing,
+        missing_count=builder.missing_count,
+        persons=builder.persons,
+        rows_without_person=builder.rows_without_person,
+    )
+
+
+def person_files(settings: Settings, batch: Batch, folder: Path) -> Iterator[Unit]:
+    """The File units of every persons Series of the batch's profile, alone (benchmarks, tests)."""
+    from versement.pipeline import batch_scope
+
+    builder = _TreeBuilder(settings, batch, batch_profile(settings, batch), batch_scope(batch), folder)
+    for spec in builder.profile.series:
+        if spec.layout == "persons":
+            members = [builder.datasets[n] for n in spec.datasets if n in builder.datasets]
+            yield from builder._person_files(spec, members)
+
+
+def _check_rules(settings: Settings, profile: Profile) -> None:
+    """Every rule the profile cites exists in the institution's referential, in its category."""
+    if settings.seda_rules is None:
+        return
+    referential = load_rules(settings.seda_rules)
+    for where, category, rule in profile.rules():
+        problem = referential.problem(rule.rule, category)
+        if problem:
+            raise PackagingError(f"{profile.path}: {where}: {problem}")
+
+
+def _source_title(batch: Batch) -> str:
+    return str((batch.spec or {}).get("title") or batch.source)
+
+
+def _label(dataset: Dataset) -> str:
+    return str((dataset.spec or {}).get("label") or dataset.name)
+
+
+def _columns(dataset: Dataset) -> Mapping[str, Any]:
+    return (dataset.spec or {}).get("columns") or {}
+
+
+def _tagged(dataset: Dataset, tag: str) -> list[str]:
+    return [name for name, column in _columns(dataset).items() if tag in (column.get("tags") or ())]
+
+
+def _sensitive(dataset: Dataset) -> set[str]:
+    classes = set(SENSITIVE_CLASSES)
+    return {name for name, column in _columns(dataset).items() if classes & set(column.get("tags") or ())}
+
+
+# -- dates ------------------------------------------------------------------------------------
+
+
+def as_date(value: Any) -> date | None:
+    """A date read from a record: date, datetime, or ISO text (``2023-06-30``, ``2023-06-30 10:00``)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def year_end(value: Any) -> date | None:
+    """31 August after academic year `value` (its first year, e.g. "2023" → 2024-08-31)."""
+    try:
+        year = int(str(value).strip()[:4])
+    except ValueError:
+        return None
+    return date(year + 1, 8, 31) if 1900 <= year <= 2200 else None
+
+
+_DATE_SQL = 'COALESCE(TRY_CAST("{c}" AS DATE), CAST(TRY_CAST("{c}" AS TIMESTAMP) AS DATE))'
+# Sources write "unknown" and "end of time" as dates (1900-01-01 unknown birth date, 0001-01-01,
+# 9999-12-31): such a date starts no rule and dates no record.
+PLACEHOLDER_BEFORE = date(1900, 1, 2)
+PLACEHOLDER_AFTER = date(9000, 1, 1)
+
+
+def plausible(day: date | None) -> bool:
+    return day is not None and PLACEHOLDER_BEFORE <= day < PLACEHOLDER_AFTER
+
+
+# -- the tree ---------------------------------------------------------------------------------
+
+
+class _TreeBuilder:
+    def __init__(self, settings: Settings, batch: Batch, profile: Profile, scope: Scope, folder: Path) -> None:
+        self.settings = settings
+        self.batch = batch
+        self.profile = profile
+        self.scope = scope
+        self.folder = folder
+        self.tool = profile.tool
+        self.missing: list[MissingStart] = []
+        self.missing_count = 0
+        self.persons = 0
+        self.rows_without_person: dict[str, int] = {}
+        self.datasets = {d.name: d for d in batch.datasets}
+        self.labels = {d.name: _label(d) for d in batch.datasets}
+        self._document_head = {"source": profile.label, "lot": batch.id, "perimetre": scope.label}
+        self._tags: dict[tuple[str, str], list[str]] = {}
+        self._sensitive = {d.name: _sensitive(d) for d in batch.datasets}
+        # A rule starts from an act that happened: dates after the batch's scope are planned ends
+        # (a contract running on) or placeholders, not acts.
+        self.acts_until = scope.end or datetime.now(UTC).date()
+        self._place_every_dataset()
+
+    def _place_every_dataset(self) -> None:
+        in_persons = {name for s in self.profile.series if s.layout == "persons" for name in s.datasets}
+        for dataset in self.batch.datasets:
+            record_type = str((dataset.spec or {}).get("record_type") or "reference_tables")
+            if self.profile.series_for(record_type) is None and dataset.name not in in_persons:
+                raise PackagingError(
+                    f"{self.profile.path}: dataset {dataset.name} (record type {record_type}) has no place in the "
+                    "profile: add its record type to the record_types of a tables series, or its name to the "
+                    "items of a persons series"
+                )
+        for spec in self.profile.series:
+            if spec.layout != "persons":
+                continue
+            for name in spec.datasets:
+                member = self.datasets.get(name)
+                if member is not None and not (member.spec or {}).get("person_key"):
+                    raise PackagingError(
+                        f"{self.profile.path}: series.{spec.name}: dataset {name} has no person key "
+                        "in its specification"
+                    )
+
+    def tagged(self, dataset: Dataset, tag: str) -> list[str]:
+        found = self._tags.get((dataset.name, tag))
+        if found is None:
+            found = self._tags[dataset.name, tag] = _tagged(dataset, tag)
+        return found
+
+    def sensitive(self, dataset: Dataset) -> set[str]:
+        return self._sensitive[dataset.name]
+
+    def report_missing(self, unit: str, title: str, category: str, rule: str, reason: str) -> None:
+        self.missing_count += 1
+        if len(self.missing) < MAX_REPORTED:
+            self.missing.append(MissingStart(unit, title, category, rule, reason))
+
+    # Fonds and Series
+
+    def fonds(self, trail_path: Path) -> Unit:
+        fields = {
+            "institution": self.settings.institution.name,
+            "source": _source_title(self.batch),
+            "tool": self.profile.label,
+            "scope": self.scope.label,
+            "scope_fr": self.scope.label_fr,
+        }
+        description = self.profile.fonds_description.format(**fields) if self.profile.fonds_description else None
+        management = None
+        if self.profile.fonds_access is not None:
+            start = self.scope.end if self.profile.fonds_access.start.kind == "scope_end" else None
+            management = Management(access=Rule(self.profile.fonds_access.rule, start))
+        return Unit(
+            "Fonds",
+            self.profile.fonds_title.format(**fields),
+            key=stable_key(self.tool, "fonds", self.settings.institution.identifier, self.scope.label),
+            description=description,
+            start_date=self.scope.start,
+            end_date=self.scope.end,
+            management=management,
+            children=self._fonds_children(trail_path),
+        )
+
+    def _fonds_children(self, trail_path: Path) -> Iterator[Unit]:
+        for spec in self.profile.series:
+            if spec.layout == "tables":
+                datasets = [
+                    d
+                    for d in self.batch.datasets
+                    if (d.spec or {}).get("record_type", "reference_tables") in spec.record_types
+                ]
+                if datasets:
+                    yield self._tables_series(spec, datasets)
+            else:
+                datasets = [self.datasets[n] for n in spec.datasets if n in self.datasets]
+                if datasets:
+                    yield self._persons_series(spec, datasets)
+        yield self._trail(trail_path)
+
+    def _series_management(self, spec: SeriesSpec) -> Management:
+        def rule(r: RuleSpec | None) -> Rule | None:
+            if r is None:
+                return None
+            return Rule(r.rule, self.scope.end if r.start.kind == "scope_end" else None)
+
+        return Management(
+            appraisal=rule(spec.appraisal),
+            final_action=(spec.appraisal.final_action if spec.appraisal else None) or "Keep",  # type: ignore[arg-type]
+            access=rule(spec.access),
+            storage=rule(spec.storage),
+            storage_final_action=(spec.storage.final_action if spec.storage else None) or "Copy",  # type: ignore[arg-type]
+        )
+
+    def _overrides(
+        self, spec: SeriesSpec, starts: Mapping[str, tuple[date | None, str]], key: str, title: str
+    ) -> Management:
+        """The Series' rules again with this unit's StartDates; a missing one is reported and left out."""
+        base = self._series_management(spec)
+        rules: dict[str, Rule | None] = {}
+        for category, attribute, rule_spec in (
+            ("AppraisalRule", "appraisal", spec.appraisal),
+            ("AccessRule", "access", spec.access),
+            ("StorageRule", "storage", spec.storage),
+        ):
+            if rule_spec is None:
+                rules[attribute] = None
+                continue
+            start, reason = starts[category]
+            if start is None and rule_spec.start.kind != "none":
+                self.report_missing(key, title, category, rule_spec.rule, reason)
+            rules[attribute] = Rule(rule_spec.rule, start)
+        return Management(
+            appraisal=rules["appraisal"],
+            final_action=base.final_action,
+            access=rules["access"],
+            storage=rules["storage"],
+            storage_final_action=base.storage_final_action,
+        )
+
+    # tables
+
+    def _tables_series(self, spec: SeriesSpec, datasets: list[Dataset]) -> Unit:
+        file_title = spec.file_title.format(scope=self.scope.label, scope_fr=self.scope.label_fr, series=spec.title)
+        file_key = stable_key(self.tool, spec.name, self.scope.label)
+        starts = {
+            category: self._table_start(rule.start, datasets)
+            for category, rule in (
+                ("AppraisalRule", spec.appraisal),
+                ("AccessRule", spec.access),
+                ("StorageRule", spec.storage),
+            )
+            if rule is not None
+        }
+        items: list[Unit] = []
+        for dataset in datasets:
+            items.extend(self._table_items(dataset))
+        year_file = Unit(
+            "File",
+            file_title,
+            key=file_key,
+            start_date=self.scope.start,
+            end_date=self.scope.end,
+            management=self._overrides(spec, starts, file_key, file_title),
+            children=items,
+        )
+        return Unit(
+            "Series",
+            spec.title,
+            key=stable_key(self.tool, spec.name),
+            description=spec.description,
+            management=self._series_management(spec),
+            children=[year_file],
+        )
+
+    def _table_start(self, start: Start, datasets: Sequence[Dataset]) -> tuple[date | None, str]:
+        if start.kind == "scope_end":
+            return self.scope.end, "le lot n'a pas de fin de période"
+        if start.kind == "none":
+            return None, ""
+        found: list[date] = []
+        with duckdb.connect() as con:
+            for dataset in datasets:
+                names = set(pq.read_schema(dataset.path).names)
+                for column in start.columns:
+                    if column not in names:
+                        continue
+                    if start.kind == "latest":
+                        expression = _DATE_SQL.format(c=column)
+                        sql = (
+                            f"SELECT max(d) FROM (SELECT {expression} AS d FROM read_parquet(?)) "
+                            "WHERE d >= ? AND d <= ?"
+                        )
+                        ((value,),) = con.execute(sql, [dataset.path, PLACEHOLDER_BEFORE, self.acts_until]).fetchall()
+                        day = as_date(value)
+                    else:
+                        sql = f'SELECT max(TRY_CAST("{column}" AS INTEGER)) FROM read_parquet(?)'
+                        ((value,),) = con.execute(sql, [dataset.path]).fetchall()
+                        day = year_end(value) if value is not None else None
+                    if day is not None:
+                        found.append(day)
+        if found:
+            return max(found), ""
+        return None, self._no_value(start)
+
+    def _no_value(self, start: Start) -> str:
+        return (
+            f"aucune date de {', '.join(start.columns)} jusqu'au {self.acts_until:%d/%m/%Y} dans les enregistrements "
+            "(dates fictives et postérieures écartées)"
+        )
+
+    def _table_items(self, dataset: Dataset) -> list[Unit]:
+        renditions = self.folder / "renditions"
+        parquet = Path(dataset.path)
+        csv_path = parquet_to_csv(parquet, renditions / f"{dataset.name}.csv")
+        dictionary = data_dictionary(
+            parquet, renditions / f"{dataset.name}.dictionnaire.csv", dataset.spec, code_lists=self._code_lists(dataset)
+        )
+        label = _label(dataset)
+        key = stable_key(self.tool, dataset.name, self.scope.label)
+        return [
+            Unit(
+                "Item",
+                f"{label} — {self.scope.label} (fichier CSV, {dataset.rows} lignes)",
+                key=key,
+                description=(dataset.spec or {}).get("description") or f"Extraction du jeu de données {dataset.name}.",
+                object=DataObject(f"{dataset.name}.csv", CSV, source=csv_path),
+            ),
+            Unit(
+                "Item",
+                f"Dictionnaire des données : {label} (fichier CSV)",
+                key=stable_key(key, "dictionnaire"),
+                description=(
+                    f"Colonnes du fichier {dataset.name}.csv : nom, libellé, type, unité ou liste de codes, "
+                    "signification."
+                ),
+                object=DataObject(f"{dataset.name}.dictionnaire.csv", CSV, source=dictionary),
+            ),
+        ]
+
+    def _code_lists(self, dataset: Dataset) -> dict[str, str]:
+        """Columns that hold the key of a reference table of the batch: that table is their code list."""
+        names = set(pq.read_schema(dataset.path).names)
+        found: dict[str, str] = {}
+        for reference in (dataset.spec or {}).get("references") or ():
+            ref = self.datasets.get(reference)
+            key = (ref.spec or {}).get("key") if ref is not None else None
+            if ref is not None and key and len(key) == 1 and key[0] in names:
+                found[key[0]] = f"liste de codes : {_label(ref)} ({ref.name}.csv)"
+        return found
+
+    # persons
+
+    def _persons_series(self, spec: SeriesSpec, datasets: list[Dataset]) -> Unit:
+        return Unit(
+            "Series",
+            spec.title,
+            key=stable_key(self.tool, spec.name),
+            description=spec.description,
+            management=self._series_management(spec),
+            children=self._person_files(spec, datasets),
+        )
+
+    def _person_files(self, spec: SeriesSpec, datasets: list[Dataset]) -> Iterator[Unit]:
+        without: dict[str, int] = {}
+        for person, rows in person_rows(datasets, self.folder, without):
+            self.persons += 1
+            yield self._person_file(spec, person, rows)
+        self.rows_without_person.update(without)
+        for dataset in datasets:
+            record_type = str((dataset.spec or {}).get("record_type") or "reference_tables")
+            if without.get(dataset.name) and self.profile.series_for(record_type) is None:
+                yield self._orphan_rows(spec, dataset)
+
+    def _orphan_rows(self, spec: SeriesSpec, dataset: Dataset) -> Unit:
+        """Rows of a persons-only dataset that name no person: kept, as a CSV Item of the Series."""
+        pk = str((dataset.spec or {}).get("person_key"))
+        renditions = self.folder / "renditions"
+        renditions.mkdir(parents=True, exist_ok=True)
+        subset = renditions / f"{dataset.name}.sans-personne.parquet"
+        target = str(subset).replace("'", "''")
+        with duckdb.connect() as con:
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet(?) WHERE \"{pk}\" IS NULL) TO '{target}' (FORMAT PARQUET)",
+                [dataset.path],
+            )
+        csv_path = parquet_to_csv(subset, renditions / f"{dataset.name}.sans-personne.csv")
+        subset.unlink()
+        return Unit(
+            "Item",
+            f"{self.labels[dataset.name]} : lignes sans identifiant de personne (fichier CSV)",
+            key=stable_key(self.tool, dataset.name, self.scope.label, "sans_personne"),
+            description=f"Lignes de {dataset.name} dont {pk} est vide : elles ne se rattachent à aucun dossier.",
+            object=DataObject(f"{dataset.name}.sans-personne.csv", CSV, source=csv_path),
+        )
+
+    def _person_file(self, spec: SeriesSpec, person: str, rows: Mapping[str, list[dict[str, Any]]]) -> Unit:
+        kind = spec.person_kind or "student"
+        kind_fr = _KIND_FR[kind]
+        key = stable_key(self.tool, kind_fr, person)
+        number, ine, name = self._identity(kind, rows)
+        identifiers = (
+            " / ".join(
+                part for part in (f"{_NUMBER_FR[kind]} {number}" if number else "", f"INE {ine}" if ine else "") if part
+            )
+            or f"{kind_fr} {person}"
+        )
+        title = spec.file_title.format(identifiers=identifiers, name=name or "nom non renseigné", key=key)
+        starts = {
+            category: self._person_start(rule.start, rows)
+            for category, rule in (
+                ("AppraisalRule", spec.appraisal),
+                ("AccessRule", spec.access),
+                ("StorageRule", spec.storage),
+            )
+            if rule is not None
+        }
+        management = self._overrides(spec, starts, key, title)
+        events = sorted(d for d in self._dates(rows, "event_date") if d <= self.acts_until)
+        items: list[Unit] = []
+        restricted: dict[str, list[dict[str, Any]]] = {}
+        for item in spec.items:
+            slices: dict[str, list[dict[str, Any]]] = {}
+            for name_ in item.datasets:
+                dataset = self.datasets.get(name_)
+                if dataset is None or not rows.get(name_):
+                    continue
+                kept, protected = self._split(dataset, rows[name_], spec.sensitive)
+                if kept:
+                    slices[name_] = kept
+                if protected:
+                    restricted.setdefault(name_, []).extend(protected)
+            if slices:
+                items.append(
+                    Unit(
+                        "Item",
+                        f"{item.title} — {name or identifiers}",
+                        key=stable_key(key, item.name),
+                        object=DataObject(f"{item.name}.json", JSON, data=self._document(key, item.title, slices)),
+                    )
+                )
+        if restricted:
+            access = None
+            if spec.sensitive_access is not None:
+                start, reason = self._person_start(spec.sensitive_access.start, rows)
+                item_key = stable_key(key, "donnees_protegees")
+                if start is None and spec.sensitive_access.start.kind != "none":
+                    self.report_missing(
+                        item_key, spec.sensitive_title, "AccessRule", spec.sensitive_access.rule, reason
+                    )
+                access = Management(access=Rule(spec.sensitive_access.rule, start))
+            items.append(
+                Unit(
+                    "Item",
+                    f"{spec.sensitive_title} — {name or identifiers}",
+                    key=stable_key(key, "donnees_protegees"),
+                    description="Pièce restreinte : données sensibles séparées du reste du dossier.",
+                    management=access,
+                    object=DataObject(
+                        "donnees_protegees.json", JSON, data=self._document(key, spec.sensitive_title, restricted)
+                    ),
+                )
+            )
+        return Unit(
+            "File",
+            title,
+            key=key,
+            start_date=events[0] if events else None,
+            end_date=events[-1] if events else None,
+            keywords=(Keyword(name, "persname"),) if name else (),
+            management=management,
+            children=items,
+        )
+
+    def _identity(self, kind: str, rows: Mapping[str, list[dict[str, Any]]]) -> tuple[str, str, str]:
+        number = ine = family = first = ""
+        for dataset_name, dataset_rows in rows.items():
+            dataset = self.datasets[dataset_name]
+            numbers = self.tagged(dataset, _NUMBER_TAG[kind])
+            ines = self.tagged(dataset, "ine")
+            names = self.tagged(dataset, "name")
+            firsts = self.tagged(dataset, "first_name")
+            for row in dataset_rows:
+                number = number or next((_text(row.get(c)) for c in numbers if _text(row.get(c))), "")
+                ine = ine or "".join(_text(row.get(c)) for c in ines)
+                family = family or next((_text(row.get(c)) for c in names if _text(row.get(c))), "")
+                first = first or next((_text(row.get(c)) for c in firsts if _text(row.get(c))), "")
+        return number, ine, " ".join(p for p in (family, first) if p)
+
+    def _dates(self, rows: Mapping[str, list[dict[str, Any]]], tag: str) -> Iterator[date]:
+        for dataset_name, dataset_rows in rows.items():
+            columns = self.tagged(self.datasets[dataset_name], tag)
+            for row in dataset_rows:
+                for column in columns:
+                    day = as_date(row.get(column))
+                    if day is not None and plausible(day):
+                        yield day
+
+    def _person_start(self, start: Start, rows: Mapping[str, list[dict[str, Any]]]) -> tuple[date | None, str]:
+        if start.kind == "scope_end":
+            return self.scope.end, "le lot n'a pas de fin de période"
+        if start.kind == "none":
+            return None, ""
+        if start.kind == "birth_date":
+            day = next(iter(self._dates(rows, "birth_date")), None)
+            return day, "date de naissance absente ou fictive (1900-01-01)"
+        values = [
+            row.get(c) for dataset_rows in rows.values() for row in dataset_rows for c in start.columns if c in row
+        ]
+        if start.kind == "latest":
+            days = [d for d in map(as_date, values) if d is not None and plausible(d) and d <= self.acts_until]
+        else:
+            days = [d for d in (year_end(v) for v in values if v is not None) if d is not None]
+        if days:
+            return max(days), ""
+        return None, self._no_value(start)
+
+    def _split(
+        self, dataset: Dataset, rows: list[dict[str, Any]], choice: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """A dataset's rows for one person: the ordinary columns, and the sensitive ones apart."""
+        sensitive = self.sensitive(dataset) & set(rows[0])
+        if not sensitive:
+            return rows, []
+        spec = dataset.spec or {}
+        keys = [
+            c for c in [*(spec.get("key") or ()), spec.get("person_key")] if c and c in rows[0] and c not in sensitive
+        ]
+        kept: list[dict[str, Any]] = []
+        protected: list[dict[str, Any]] = []
+        for row in rows:
+            ordinary = {c: v for c, v in row.items() if c not in sensitive}
+            if set(ordinary) - set(keys):
+                kept.append(ordinary)
+            if choice == "separate":
+                protected.append({**{c: row[c] for c in keys}, **{c: row[c] for c in row if c in sensitive}})
+        return kept, protected
+
+    def _document(self, key: str, title: str, slices: Mapping[str, list[dict[str, Any]]]) -> bytes:
+        document = {
+            "dossier": key,
+            "piece": title,
+            **self._document_head,
+            "jeux_de_donnees": {
+                name: {"libelle": self.labels[name], "lignes": [_plain(row) for row in rows]}
+                for name, rows in slices.items()
+            },
+        }
+        # Compact (no indent: json's C encoder), UTF-8, one document per file.
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+
+    # trail
+
+    def _trail(self, path: Path) -> Unit:
+        title = f"Journal d'audit du lot {self.batch.id}"
+        return Unit(
+            "Series",
+            title,
+            key=stable_key(self.tool, "journal", self.batch.id),
+            description=(
+                "Événements du registre des versements pour ce lot jusqu'à son empaquetage "
+                "(JSON canonique ; chaque événement porte l'empreinte SHA-256 qui le chaîne au précédent)."
+            ),
+            children=[
+                Unit(
+                    "Item",
+                    f"{title} (JSON)",
+                    key=stable_key(self.tool, "journal", self.batch.id, "json"),
+                    object=DataObject(path.name, JSON, source=path),
+                )
+            ],
+        )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {column: _json_value(value) for column, value in row.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+# -- persons, streamed ------------------------------------------------------------------------
+
+
+def person_rows(
+    datasets: Sequence[Dataset], folder: Path, without_person: dict[str, int] | None = None
+) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
+    """(person key, rows per dataset) for every person of `datasets`, in person-key order.
+
+    Each Parquet file is read by DuckDB sorted by its person key (as text, so that every file
+    orders alike) and then by every column (the same order on every run); the sorted streams are
+    merged, one person at a time. Rows without a person key are counted in `without_person`.
+    """
+    spill = folder / "duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": "128MB", "threads": 1, "temp_directory": str(spill)})
+    try:
+        streams = []
+        for order, dataset in enumerate(datasets):
+            pk = str((dataset.spec or {}).get("person_key"))
+            schema = pq.read_schema(dataset.path)
+            if pk not in schema.names:
+                raise PackagingError(f"dataset {dataset.name}: its person key {pk} is not a column of {dataset.path}")
+            cursor = con.cursor()
+            ((nulls,),) = con.execute(
+                f'SELECT count(*) FROM read_parquet(?) WHERE "{pk}" IS NULL', [dataset.path]
+            ).fetchall()
+            if nulls and without_person is not None:
+                without_person[dataset.name] = int(nulls)
+            streams.append(_stream(cursor, dataset, pk, _key_sql(pk, schema.field(pk).type), order))
+        merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
+        for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
+            found: dict[str, list[dict[str, Any]]] = {}
+            for _, _, name, row in group:
+                found.setdefault(name, []).append(row)
+            yield person, found
+    finally:
+        con.close()
+        with contextlib.suppress(OSError):
+            spill.rmdir()  # only when DuckDB left nothing in it
+
+
+def _key_sql(column: str, arrow_type: pa.DataType) -> str:
+    """The person key as text, alike in every file (integers without a decimal part)."""
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return f'CAST(CAST("{column}" AS HUGEINT) AS VARCHAR)'
+    return f'TRIM(CAST("{column}" AS VARCHAR))'
+
+
+def _stream(
+    cursor: duckdb.DuckDBPyConnection, dataset: Dataset, pk: str, key_sql: str, order: int
+) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
+    sql = f'SELECT {key_sql} AS "{_PK}", * FROM read_parquet(?) WHERE "{pk}" IS NOT NULL ORDER BY ALL'
+    reader = cursor.sql(sql, params=[dataset.path]).to_arrow_reader(_BATCH_ROWS)
+    for batch in reader:
+        for row in batch.to_pylist():
+            person = row.pop(_PK)
+            yield person, order, dataset.name, row
