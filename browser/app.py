@@ -31,7 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browser import data, manifest
+from browser import data, manifest, person_file, persons
 from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
 from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
 from versement.config import BrowserConfig
@@ -57,11 +57,15 @@ def create_app(
     *,
     secret_key: str | None = None,
     accounts: Accounts | None = None,
+    person_index: persons.PersonIndex | None = None,
 ) -> Starlette:
     """The browser on ``ledger``; ``secret_key`` signs the session cookies (random when absent:
-    sessions then end when the process does)."""
+    sessions then end when the process does). ``person_index`` is the person index (default:
+    ``person-index.sqlite`` beside the ledger's anchor log, in the staging area, else in a
+    temporary folder)."""
     config = config or BrowserConfig()
     accounts = accounts or Accounts(ledger)
+    index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals.update(
@@ -331,6 +335,61 @@ def create_app(
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
 
+    # -- persons ----------------------------------------------------------------------------
+
+    @guarded("person")
+    def person_search(request: Request, user: User) -> Response:
+        asked = any(request.query_params.get(k) for k in ("nom", "prenom", "naissance", "numero"))
+        form = {k: request.query_params.get(k, "")[:200] for k in ("nom", "prenom", "naissance", "numero")}
+        context: dict[str, Any] = {"form": form, "results": None, "more": False, "error": None, "index": index}
+        if not asked:
+            return render(request, "persons.html", **context)
+        try:
+            wanted = persons.criteria(request.query_params)
+            index.ensure_fresh()
+            found, more = index.search(wanted)
+        except persons.SearchError as exc:
+            return render(request, "persons.html", status=400, **{**context, "error": str(exc)})
+        consulted(user, None, "consult.person_search", criteria=wanted.described(), results=len(found))
+        return render(request, "persons.html", **{**context, "results": found, "more": more})
+
+    def load_file(request: Request, user: User) -> persons.PersonFile | None:
+        key = request.path_params["key"]
+        if len(key) > 200:
+            return None
+        index.ensure_fresh()
+        found = index.person_file(key)
+        if found is None:
+            return None
+        return person_file.assemble(ledger, found, user.role in config.sensitive_roles, index.indexed_file)
+
+    @guarded("person")
+    def person_page(request: Request, user: User) -> Response:
+        found = load_file(request, user)
+        if found is None:
+            return refused(request, 404, "Cette personne n'est pas dans l'index des personnes.")
+        consulted(user, None, "consult.person", **person_file.summary(found))
+        return render(request, "person.html", file=found, may=user.may)
+
+    @guarded("export")
+    def person_csv(request: Request, user: User) -> Response:
+        found = load_file(request, user)
+        if found is None:
+            return refused(request, 404, "Cette personne n'est pas dans l'index des personnes.")
+        content = person_file.to_csv(found)
+        consulted(user, None, "export.person_csv", **person_file.summary(found))
+        return _attachment(content, f"dossier-{_safe_name(found.identity.key)}.csv", "text/csv; charset=utf-8")
+
+    @guarded("export")
+    def person_pdf(request: Request, user: User) -> Response:
+        found = load_file(request, user)
+        if found is None:
+            return refused(request, 404, "Cette personne n'est pas dans l'index des personnes.")
+        at = _now_text()
+        content = person_file.to_pdf(found, user.name, at)
+        consulted(user, None, "export.person_pdf", **person_file.summary(found))
+        return _attachment(content, f"dossier-{_safe_name(found.identity.key)}.pdf", "application/pdf")
+
     @guarded("audit_log")
     def audit_log(request: Request, user: User) -> Response:
         kind = request.query_params.get("type", "tout")
@@ -372,6 +431,10 @@ def create_app(
         Route("/lots/{batch_id:int}/manifest.xml", manifest_download),
         Route("/lots/{batch_id:int}/jeux/{name}", dataset_page),
         Route("/lots/{batch_id:int}/jeux/{name}/export.csv", dataset_export),
+        Route("/personnes", person_search),
+        Route("/personnes/{key}", person_page),
+        Route("/personnes/{key}/dossier.csv", person_csv),
+        Route("/personnes/{key}/dossier.pdf", person_pdf),
         Route("/journal", audit_log),
         Route("/comptes", accounts_page),
         Route("/sante", health),
@@ -398,7 +461,27 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_allowed})
     app.state.accounts = accounts
     app.state.limiter = limiter
+    app.state.persons = index
     return app
+
+
+def _index_path(ledger: Ledger) -> Path:
+    anchor = getattr(ledger, "anchor", None)
+    if anchor is not None:
+        return Path(anchor).parent / persons.FILENAME
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="versement-persons-")) / persons.FILENAME
+
+
+def _safe_name(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
+
+
+def _now_text() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class _Gate:
