@@ -41,7 +41,9 @@ _SPELT_OUT = str.maketrans(
 _SEPARATORS = re.compile(r"[\s'’ʼ`´‘‛\-‐‑‒–—―_.,/]+")
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
 # What UTF-8 text read as Latin-1 or Windows-1252 looks like: Ã or Â followed by a continuation.
-_MOJIBAKE = re.compile("[ÃÂÅÆ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+_MOJIBAKE = re.compile(
+    "[ÃÂÅÆ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+)
 MAX_LENGTH = 200
 
 

@@ -147,19 +147,51 @@ def to_csv(file: PersonFile) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        ["personne", "outil", "lot", "periode", "jeu_de_donnees", "unite_vitam", "ligne", "colonne", "libelle",
-         "valeur"]
+        [
+            "personne",
+            "outil",
+            "lot",
+            "periode",
+            "jeu_de_donnees",
+            "unite_vitam",
+            "ligne",
+            "colonne",
+            "libelle",
+            "valeur",
+        ]
     )
     for piece in file.pieces:
         if piece.problem:
-            writer.writerow([piece.identity.key, piece.source, piece.batch_id, piece.scope, piece.dataset,
-                             piece.system_id or "", "", "", "pièce non lue", _cell(piece.problem)])
+            writer.writerow(
+                [
+                    piece.identity.key,
+                    piece.source,
+                    piece.batch_id,
+                    piece.scope,
+                    piece.dataset,
+                    piece.system_id or "",
+                    "",
+                    "",
+                    "pièce non lue",
+                    _cell(piece.problem),
+                ]
+            )
             continue
         for number, row in enumerate(piece.rows, start=1):
             for column, value in zip(piece.columns, row, strict=True):
                 writer.writerow(
-                    [piece.identity.key, piece.source, piece.batch_id, piece.scope, piece.dataset,
-                     piece.system_id or "", number, column.name, _cell(column.label), _cell(value)]
+                    [
+                        piece.identity.key,
+                        piece.source,
+                        piece.batch_id,
+                        piece.scope,
+                        piece.dataset,
+                        piece.system_id or "",
+                        number,
+                        column.name,
+                        _cell(column.label),
+                        _cell(value),
+                    ]
                 )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -174,7 +206,8 @@ def to_pdf(file: PersonFile, reader: str, at: str) -> bytes:
     for other in file.identities:
         document.line(
             f"{other.source} ({other.kind_fr}) {other.value} — né(e) le {other.birth or '?'} ; "
-            f"n° étudiant {other.student_number or '—'} ; INE {other.ine or '—'} ; dossier Harpège {other.dossier or '—'}"
+            f"n° étudiant {other.student_number or '—'} ; INE {other.ine or '—'} ; "
+            f"dossier Harpège {other.dossier or '—'}"
         )
     for link in file.links:
         document.line(f"Lien {link.a.key} ↔ {link.b.key} : {link.basis_fr}")
@@ -185,7 +218,8 @@ def to_pdf(file: PersonFile, reader: str, at: str) -> bytes:
             document.line(piece.problem)
             continue
         if piece.hidden:
-            document.line(f"{len(piece.hidden)} colonne(s) de données sensibles masquée(s) pour votre rôle.", muted=True)
+            hidden = len(piece.hidden)
+            document.line(f"{hidden} colonne(s) de données sensibles masquée(s) pour votre rôle.", muted=True)
         for number, row in enumerate(piece.rows, start=1):
             document.line(f"Ligne {number}", bold=True)
             for column, value in zip(piece.columns, row, strict=True):

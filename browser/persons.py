@@ -105,8 +105,16 @@ class Criteria:
     number: str = ""
 
     def described(self) -> dict[str, str]:
-        return {k: v for k, v in (("nom", self.surname), ("prenom", self.first_name),
-                                  ("naissance", self.birth), ("numero", self.number)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("nom", self.surname),
+                ("prenom", self.first_name),
+                ("naissance", self.birth),
+                ("numero", self.number),
+            )
+            if v
+        }
 
 
 @dataclass(frozen=True)
@@ -305,8 +313,12 @@ class PersonIndex:
                 started = time.perf_counter()
                 self._index(connection, dataset, source, scope, tool)
                 done += 1
-                log.info("person index: %s of batch %s in %.1f s", dataset.name, dataset.batch_id,
-                         time.perf_counter() - started)
+                log.info(
+                    "person index: %s of batch %s in %.1f s",
+                    dataset.name,
+                    dataset.batch_id,
+                    time.perf_counter() - started,
+                )
             if done or gone:
                 self._link(connection)
             return done
@@ -337,9 +349,22 @@ class PersonIndex:
             connection.execute("BEGIN")
             connection.execute(
                 "INSERT OR REPLACE INTO indexed VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [dataset.id, dataset.batch_id, source, tool, scope, dataset.name,
-                 str(spec.get("label") or dataset.name), path, dataset.sha256, stat.st_size, stat.st_mtime_ns,
-                 person_key, kind, dataset.rows],
+                [
+                    dataset.id,
+                    dataset.batch_id,
+                    source,
+                    tool,
+                    scope,
+                    dataset.name,
+                    str(spec.get("label") or dataset.name),
+                    path,
+                    dataset.sha256,
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                    person_key,
+                    kind,
+                    dataset.rows,
+                ],
             )
             if person_key:
                 self._index_persons(connection, duck, dataset.id, path, source, tool, kind, person_key, tags)
@@ -426,16 +451,14 @@ class PersonIndex:
         while chunk := runs.fetchmany(100_000):
             pieces = []
             for value, first, last, count in chunk:
-                person_id = ids.get(value)
-                if person_id is None:
-                    person_id = ids[value] = self._person(connection, source, tool, kind, value)
-                pieces.append((person_id, dataset_id, first, last, count))
+                known = ids.get(value)
+                if known is None:
+                    known = ids[value] = self._person(connection, source, tool, kind, value)
+                pieces.append((known, dataset_id, first, last, count))
             connection.executemany("INSERT INTO piece VALUES (?, ?, ?, ?, ?)", pieces)
 
     @staticmethod
-    def _person(
-        connection: sqlite3.Connection, source: str, tool: str, kind: str, value: str, **identity: Any
-    ) -> int:
+    def _person(connection: sqlite3.Connection, source: str, tool: str, kind: str, value: str, **identity: Any) -> int:
         key = f"{source}-{value}"
         found = connection.execute("SELECT id FROM person WHERE key = ?", [key]).fetchone()
         if found is None:
@@ -522,8 +545,9 @@ class PersonIndex:
         if connection is None:
             if not self.path.exists():
                 return None
-            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
-                                         check_same_thread=True)
+            connection = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10, check_same_thread=True
+            )
             connection.execute("PRAGMA query_only = true")
             self._local.connection = connection
         return connection
@@ -539,20 +563,18 @@ class PersonIndex:
         clauses, params = [], []
         for norm, first in ((wanted.surname, 0), (wanted.first_name, 1)):
             if norm:
-                clauses.append(
-                    "p.id IN (SELECT person_id FROM name WHERE first = ? AND norm >= ? AND norm < ?)"
-                )
+                clauses.append("p.id IN (SELECT person_id FROM name WHERE first = ? AND norm >= ? AND norm < ?)")
                 params += [first, norm, norm + "\uffff"]
         if wanted.birth:
             clauses.append("p.birth = ?")
             params.append(wanted.birth)
         if wanted.number:
-            clauses.append(
-                "(p.student_number = ? OR p.ine = ? OR p.dossier = ? OR p.value = ?)"
-            )
+            clauses.append("(p.student_number = ? OR p.ine = ? OR p.dossier = ? OR p.value = ?)")
             params += [wanted.number] * 4
-        query = f"SELECT {_PERSON_COLUMNS} FROM person p WHERE {' AND '.join(clauses)} " \
-                "ORDER BY p.surname, p.first_name, p.birth, p.key LIMIT ?"
+        query = (
+            f"SELECT {_PERSON_COLUMNS} FROM person p WHERE {' AND '.join(clauses)} "
+            "ORDER BY p.surname, p.first_name, p.birth, p.key LIMIT ?"
+        )
         found = [Identity(*row) for row in connection.execute(query, [*params, limit + 1])]
         return found[:limit], len(found) > limit
 
@@ -590,18 +612,38 @@ class PersonIndex:
         identities = list(seen.values())
         marks = ",".join("?" * len(identities))
         pieces: dict[tuple[int, int], dict[str, Any]] = {}
-        for person_id, dataset_id, row_from, row_to, count, batch_id, source, scope, name, label, path in (
-            connection.execute(
-                "SELECT pc.person_id, pc.dataset_id, pc.row_from, pc.row_to, pc.rows, i.batch_id, i.source, i.scope,"
-                f" i.name, i.label, i.path FROM piece pc JOIN indexed i ON i.dataset_id = pc.dataset_id"
-                f" WHERE pc.person_id IN ({marks}) ORDER BY i.scope, i.batch_id, i.dataset_id, pc.row_from",
-                [i.id for i in identities],
-            )
+        for (
+            person_id,
+            dataset_id,
+            row_from,
+            row_to,
+            count,
+            batch_id,
+            source,
+            scope,
+            name,
+            label,
+            path,
+        ) in connection.execute(
+            "SELECT pc.person_id, pc.dataset_id, pc.row_from, pc.row_to, pc.rows, i.batch_id, i.source, i.scope,"
+            f" i.name, i.label, i.path FROM piece pc JOIN indexed i ON i.dataset_id = pc.dataset_id"
+            f" WHERE pc.person_id IN ({marks}) ORDER BY i.scope, i.batch_id, i.dataset_id, pc.row_from",
+            [i.id for i in identities],
         ):
             entry = pieces.setdefault(
                 (person_id, dataset_id),
-                {"identity": seen[person_id], "dataset_id": dataset_id, "batch_id": batch_id, "source": source,
-                 "scope": scope, "dataset": name, "label": label, "path": path, "ranges": [], "count": 0},
+                {
+                    "identity": seen[person_id],
+                    "dataset_id": dataset_id,
+                    "batch_id": batch_id,
+                    "source": source,
+                    "scope": scope,
+                    "dataset": name,
+                    "label": label,
+                    "path": path,
+                    "ranges": [],
+                    "count": 0,
+                },
             )
             entry["ranges"].append((row_from, row_to))
             entry["count"] += count
@@ -614,8 +656,18 @@ class PersonIndex:
         ):
             entry = pieces.setdefault(
                 (agent_id, dataset_id),
-                {"identity": seen[agent_id], "dataset_id": dataset_id, "batch_id": batch_id, "source": source,
-                 "scope": scope, "dataset": name, "label": label, "path": path, "ranges": [], "count": 0},
+                {
+                    "identity": seen[agent_id],
+                    "dataset_id": dataset_id,
+                    "batch_id": batch_id,
+                    "source": source,
+                    "scope": scope,
+                    "dataset": name,
+                    "label": label,
+                    "path": path,
+                    "ranges": [],
+                    "count": 0,
+                },
             )
             entry["ranges"].append((row_number, row_number))
             entry["count"] += 1
