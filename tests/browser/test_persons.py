@@ -219,3 +219,86 @@ def test_a_changed_or_purged_file_is_said_so(app, ledger, index):
     page = client.get("/personnes/apogee-1")
     assert page.status_code == 200 and "fichier local purgé" in page.text
     assert "LEFÈVRE" in page.text  # the identity is still known from the index
+
+
+# -- across tools, on the shipped specifications and the synthetic sources ------------------------
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    """Apogée 2022-2023 and 2023-2024 and Harpège extracted through the pipeline (SQLite sources)."""
+    from extractors.scope import Scope
+    from versement.config import load
+    from versement.demo import DEMO_SCOPES, prepare_sources
+    from versement.ledger import open_ledger
+    from versement.pipeline import run_extract
+
+    folder = tmp_path_factory.mktemp("persons")
+    environ = {
+        "VERSEMENT__LEDGER__URL": f"sqlite:///{folder / 'ledger.sqlite'}",
+        "VERSEMENT__PATHS__STAGING": str(folder / "staging"),
+        "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{folder / 'apogee.sqlite'}",
+        "VERSEMENT__SOURCES__HARPEGE__URL": f"sqlite:///{folder / 'harpege.sqlite'}",
+    }
+    settings = load(Path(__file__).resolve().parents[2] / "config" / "demo.toml", environ=environ)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    for year in (2022, 2023):
+        run_extract(settings, ledger, "apogee", Scope.academic_year(year), actor="test")
+    run_extract(settings, ledger, "harpege", DEMO_SCOPES["period"], actor="test")
+    accounts = Accounts(ledger, FAST_HASHER)
+    accounts.add("auditeur", "auditor", PASSWORDS["auditeur"], actor="tests")
+    app = create_app(ledger, BrowserConfig(), secret_key="tests-only-secret", accounts=accounts)
+    yield app, ledger, settings
+    ledger.close()
+
+
+def test_the_index_lives_in_the_staging_area(extracted):
+    app, _ledger, settings = extracted
+    index = app.state.persons
+    index.refresh()
+    assert index.path == settings.staging / "person-index.sqlite"
+    counts = index.counts()
+    assert counts["persons"] > 100 and counts["datasets"] > 20
+
+
+def test_an_agent_who_was_a_student_has_one_file_across_tools(extracted):
+    app, _ledger, _settings = extracted
+    client = signed_in(app, "auditor")
+    # Harpège agent 12 (dossier 10013) is Apogée student 12 (COD_IND 100013), on a doctoral contract;
+    # Apogée's PERSONNEL names the dossier (NUM_DOS_HAR_PER).
+    agent = client.get("/personnes", params={"numero": "10013"})
+    assert "harpege-10013" in keys_found(agent.text)
+    page = client.get("/personnes/harpege-10013")
+    assert page.status_code == 200
+    assert "apogee-100013" in page.text and "PERSONNEL.NUM_DOS_HAR_PER" in page.text
+    datasets = set(re.findall(r'data-dataset="([^"]+)"', page.text))
+    assert {"agents_identite", "contrats", "ref_personnels", "etudiants_identite", "resultats_elements"} <= datasets
+    batches = set(re.findall(r'data-batch="(\d+)"', page.text))
+    assert len(batches) == 3  # two Apogée years and the Harpège batch
+    student = client.get("/personnes/apogee-100013")
+    assert "harpege-10013" in student.text and 'data-dataset="agents_identite"' in student.text
+    # the student's own numbers find the same person
+    identity = app.state.persons.identity("apogee-100013")
+    assert identity is not None and identity.student_number and identity.ine
+    for number in (identity.student_number, identity.ine.lower()):
+        assert "apogee-100013" in keys_found(client.get("/personnes", params={"numero": number}).text)
+    named = client.get(
+        "/personnes",
+        params={"nom": identity.surname.lower(), "prenom": identity.first_name, "naissance": identity.birth},
+    )
+    assert {"apogee-100013", "harpege-10013"} <= set(keys_found(named.text))
+
+
+def test_a_new_batch_is_indexed_when_it_appears(extracted):
+    from extractors.scope import Scope
+    from versement.pipeline import run_extract
+
+    app, ledger, settings = extracted
+    index = app.state.persons
+    index.refresh()
+    before = index.counts()["datasets"]
+    run_extract(settings, ledger, "apogee", Scope.academic_year(2021), actor="test")
+    index.interval = 0
+    index.refresh()
+    assert index.counts()["datasets"] > before
