@@ -14,6 +14,8 @@ import io
 import logging
 import re
 import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
 CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
+INTEGRITY_SECONDS = 30.0  # how long a verification of the audit trail is shown before it is redone
 
 Handler = Callable[[Request, User], Response]
 
@@ -66,6 +69,7 @@ def create_app(
     config = config or BrowserConfig()
     accounts = accounts or Accounts(ledger)
     index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
+    integrity = _Integrity(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals.update(
@@ -181,11 +185,16 @@ def create_app(
         for batch in batches:
             sources.setdefault(batch.source, {}).setdefault(batch.state, 0)
             sources[batch.source][batch.state] += 1
-        events = ledger.events()
-        runs = [e for e in reversed(events) if e.to_state is not None][:10]
+        # Only the events shown, read in the database: the trail grows with every consultation.
+        with ledger.reading() as session:
+            transitions = select(AuditEvent).where(AuditEvent.to_state.is_not(None))
+            runs = list(session.scalars(transitions.order_by(AuditEvent.id.desc()).limit(10)))
+            needing = select(AuditEvent.batch_id).where(AuditEvent.action == "transfer.needs_operator").distinct()
+            stuck = set(session.scalars(needing))
+            for event in runs:
+                session.expunge(event)
         waiting = [b for b in batches if b.state == State.AWAITING_APPROVAL]
         failed = [b for b in batches if b.state == State.QUALITY_FAILED]
-        stuck = {e.batch_id for e in events if e.action == "transfer.needs_operator"}
         stuck_batches = [b for b in batches if b.id in stuck and b.state == State.SUBMITTED]
         return render(
             request,
@@ -197,7 +206,7 @@ def create_app(
             waiting=waiting,
             stuck=stuck_batches,
             failed=failed,
-            check=ledger.verify(),
+            check=integrity.check(),
         )
 
     @guarded("batch")
@@ -412,7 +421,7 @@ def create_app(
             page=page,
             pages=pages,
             kinds=_KIND_LABELS,
-            check=ledger.verify(),
+            check=integrity.check(),
         )
 
     @guarded("accounts")
@@ -482,6 +491,35 @@ def _now_text() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _Integrity:
+    """The audit trail's verification, at most every ``seconds``: it replays every event and
+    re-reads the trail inside every packaged SIP, which must not run on each page view of
+    many users at once. While one request recomputes it, the others show the last result."""
+
+    def __init__(self, ledger: Ledger, seconds: float = INTEGRITY_SECONDS) -> None:
+        self.ledger = ledger
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._last: tuple[float, Any] | None = None
+
+    def check(self) -> Any:
+        last = self._last
+        if last is not None and time.monotonic() - last[0] < self.seconds:
+            return last[1]
+        if last is not None and not self._lock.acquire(blocking=False):
+            return last[1]  # someone is recomputing it
+        if last is None:
+            self._lock.acquire()
+        try:
+            if self._last is not None and time.monotonic() - self._last[0] < self.seconds:
+                return self._last[1]
+            result = self.ledger.verify()
+            self._last = (time.monotonic(), result)
+            return result
+        finally:
+            self._lock.release()
 
 
 class _Gate:
@@ -557,7 +595,7 @@ def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> 
     condition = _KINDS[kind]
     if actor:
         condition = and_(condition, func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
-    with ledger.session() as session:
+    with ledger.reading() as session:
         total = session.scalar(select(func.count()).select_from(AuditEvent).where(condition)) or 0
         pages = max(1, -(-total // size))
         page = min(max(page, 1), pages)

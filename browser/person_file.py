@@ -53,7 +53,7 @@ def batches(ledger: Ledger, ids: Iterable[int]) -> dict[int, Batch]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    with ledger.session() as session:
+    with ledger.reading() as session:
         found = session.scalars(select(Batch).where(Batch.id.in_(wanted)).options(selectinload(Batch.datasets)))
         result = {b.id: b for b in found}
         for batch in result.values():

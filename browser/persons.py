@@ -287,7 +287,7 @@ class PersonIndex:
         return connection
 
     def _refresh(self) -> int:
-        with self.ledger.session() as session:
+        with self.ledger.reading() as session:
             rows = session.execute(
                 select(Dataset, Batch.source, Batch.scope, Batch.spec).join(Batch, Dataset.batch_id == Batch.id)
             ).all()
