@@ -70,6 +70,7 @@ def create_app(
     accounts = accounts or Accounts(ledger)
     index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
     integrity = _Integrity(ledger)
+    trail = _AuditWriter(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals.update(
@@ -121,7 +122,7 @@ def create_app(
         return User(account.name, account.role, "local")
 
     def consulted(user: User, batch_id: int | None, action: str, **details: Any) -> None:
-        ledger.record(batch_id, actor=user.name, action=action, details={"role": user.role, **details})
+        trail.record(batch_id, user.name, action, {"role": user.role, **details})
 
     def find_batch(batch_id: int) -> Any:
         try:
@@ -491,6 +492,56 @@ def _now_text() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _AuditWriter:
+    """Consultations written by group commit: each request waits until its event is committed
+    (no page is shown unrecorded), but the events that arrive while one transaction commits go
+    together in the next one, so many users do not queue one disk flush each."""
+
+    MAX_GROUP = 500
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._pending: list[_Pending] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def record(self, batch_id: int | None, actor: str, action: str, details: dict[str, Any]) -> None:
+        item = _Pending((batch_id, actor, action, details))
+        with self._wake:
+            self._pending.append(item)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        if not item.done.wait(timeout=120):
+            raise LedgerError("the consultation could not be recorded in the audit trail in time")
+        if item.error is not None:
+            raise item.error
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending:
+                    if not self._wake.wait(timeout=60) and not self._pending:
+                        self._thread = None
+                        return
+                group, self._pending = self._pending[: self.MAX_GROUP], self._pending[self.MAX_GROUP :]
+            try:
+                self.ledger.record_many([item.event for item in group])
+            except Exception as exc:  # handed to each waiting request, which fails as before
+                for item in group:
+                    item.error = exc
+            for item in group:
+                item.done.set()
+
+
+class _Pending:
+    def __init__(self, event: tuple[int | None, str, str, dict[str, Any]]) -> None:
+        self.event = event
+        self.done = threading.Event()
+        self.error: Exception | None = None
 
 
 class _Integrity:

@@ -93,7 +93,7 @@ def _with_rows(piece: Piece, spec: Any, may_see_sensitive: bool, indexed: tuple[
     key = _key_column(spec, columns)
     names = [c.name for c in shown]
     read = names if key is None or key in names else [*names, key]
-    rows, truncated = read_rows(str(path), piece.row_ranges, read, stat.st_size, stat.st_mtime_ns)
+    rows, truncated = read_rows(str(path), piece.row_ranges, read)
     if key is not None:
         position = read.index(key)
         expected = {piece.identity.value, piece.identity.dossier or ""}

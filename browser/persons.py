@@ -26,7 +26,8 @@ The Parquet files are read at build time by an in-memory DuckDB that may read on
 being indexed (``allowed_paths``), with external access, extension installing and loading off
 and its configuration locked. At query time the index is opened read-only (``mode=ro``), every
 value is a bound parameter, and a person's rows are read from the Parquet file by their row
-locator (pyarrow, only the row groups holding them), then checked against the person key.
+locator (``file_row_number``, through the explorer's DuckDB locked to that one file, which skips
+the row groups outside the ranges), then checked against the person key.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import duckdb
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from browser import names
+from browser import data, names
 from browser.data import Column, quoted
 from extractors.specs import SENSITIVE_CLASSES
 from versement.ledger import Batch, Dataset, Ledger
@@ -758,46 +759,16 @@ def _duckdb_for(path: str) -> duckdb.DuckDBPyConnection:
 # -- reading a person's rows ------------------------------------------------------------------------
 
 
-class _Footers:
-    """Row-group boundaries of each Parquet file, read once per file version."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, int, int], tuple[int, ...]] = {}
-        self._lock = threading.Lock()
-
-    def starts(self, path: str, size: int, mtime_ns: int) -> tuple[int, ...]:
-        key = (path, size, mtime_ns)
-        with self._lock:
-            found = self._cache.get(key)
-        if found is None:
-            metadata = pq.read_metadata(path)
-            starts, total = [], 0
-            for index in range(metadata.num_row_groups):
-                starts.append(total)
-                total += metadata.row_group(index).num_rows
-            starts.append(total)
-            found = tuple(starts)
-            with self._lock:
-                if len(self._cache) > 4096:
-                    self._cache.clear()
-                self._cache[key] = found
-        return found
-
-
-FOOTERS = _Footers()
-
-
 def read_rows(
     path: str,
     ranges: Iterable[tuple[int, int]],
     columns: Sequence[str],
-    size: int,
-    mtime_ns: int,
     limit: int = MAX_PIECE_ROWS,
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    """The rows at ``ranges`` (inclusive row numbers) of the Parquet file, only ``columns``,
-    reading only the row groups that hold them; at most ``limit`` rows (flag: there were more)."""
-    starts = FOOTERS.starts(path, size, mtime_ns)
+    """The rows at ``ranges`` (inclusive row numbers) of the Parquet file, only ``columns``, at
+    most ``limit`` (flag: there were more). DuckDB locked to the file (``browser.data``) reads
+    only the row groups whose row numbers overlap the ranges, and in them only the vectors that
+    hold the rows."""
     wanted: list[tuple[int, int]] = []
     remaining = limit
     truncated = False
@@ -805,34 +776,17 @@ def read_rows(
         if remaining <= 0:
             truncated = True
             break
-        last = min(last, first + remaining - 1, starts[-1] - 1)
-        if last < first:
-            continue
-        wanted.append((first, last))
+        last = min(last, first + remaining - 1)
+        wanted.append((int(first), int(last)))
         remaining -= last - first + 1
-    groups = sorted({g for first, last in wanted for g in _groups(starts, first, last)})
-    if not groups:
+    if not wanted or not columns:
         return [], truncated
-    parquet = pq.ParquetFile(path)
-    try:
-        rows: list[tuple[Any, ...]] = []
-        read = {g: parquet.read_row_group(g, columns=list(columns)) for g in groups}
-        for first, last in wanted:
-            for group in _groups(starts, first, last):
-                table = read[group]
-                lo = max(first, starts[group]) - starts[group]
-                hi = min(last, starts[group + 1] - 1) - starts[group]
-                part = table.slice(lo, hi - lo + 1).to_pylist()
-                rows.extend(tuple(r[c] for c in columns) for r in part)
-        return rows, truncated
-    finally:
-        parquet.close()
-
-
-def _groups(starts: Sequence[int], first: int, last: int) -> range:
-    import bisect
-
-    return range(bisect.bisect_right(starts, first) - 1, bisect.bisect_right(starts, last) - 1 + 1)
+    listed = ", ".join(quoted(c) for c in columns)
+    where = " OR ".join("file_row_number BETWEEN ? AND ?" for _ in wanted)
+    sql = f"SELECT {listed} FROM read_parquet(?, file_row_number = true) WHERE {where} ORDER BY file_row_number"
+    with data.connect(path) as connection:
+        rows = connection.execute(sql, [path, *(n for pair in wanted for n in pair)]).fetchall()
+    return rows, truncated
 
 
 def sensitive(column: Column) -> bool:

@@ -7,7 +7,7 @@ audit event. An illegal transition raises before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -327,6 +327,13 @@ class Ledger:
         """An audit event that changes no state (a consultation, a skipped check, a retry...)."""
         with self.session() as session:
             self._append(session, batch_id, actor, action, None, None, dict(details))
+
+    def record_many(self, events: Sequence[tuple[int | None, str, str, Mapping[str, Any]]]) -> None:
+        """Several events that change no state, as (batch, actor, action, details), appended in one
+        transaction: one commit for many consultations (the browser's group commit)."""
+        with self.session() as session:
+            for batch_id, actor, action, details in events:
+                self._append(session, batch_id, actor, action, None, None, dict(details))
 
     def _append(
         self,
