@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 
 import uvicorn
 
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     app = create_app(ledger, settings.browser, secret_key=secret)
+    # The person index catches up with the ledger in the background from the start (a large
+    # batch takes seconds to index), rather than on the first search.
+    threading.Thread(target=app.state.persons.ensure_fresh, name="person-index", daemon=True).start()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
 
