@@ -47,6 +47,8 @@ ELP_PER_STUDENT = 28
 SURNAMES = ["LEFÈVRE", "MARTIN", "ŒUVRAY", "D'ARTAGNAN", "MÜLLER", "NÚÑEZ", "BERNARD", "L'HÔTE", "LE GOFF-DURAND"]
 FIRST = ["Hélène", "Noël", "Lætitia", "Jean-Baptiste", "Chloé", "Maël", "Zoé", "Raphaël", "Séverin", "Anaïs"]
 USERS = int(os.environ.get("BENCH_USERS", "50"))
+THINK = float(os.environ.get("BENCH_THINK_SECONDS", "1.0"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
 PASSWORD = "mot de passe du banc d'essai"
 
@@ -223,6 +225,49 @@ def build(folder: Path) -> Ledger:
     return ledger
 
 
+def worker(ledger_url: str, index_path: str, port: int) -> None:
+    """One server process of the browser on a shared port (SO_REUSEPORT): the kernel spreads the
+    connections, as behind ``python -m browser --workers N``."""
+    import socket
+
+    ledger = Ledger(ledger_url)
+    index = PersonIndex(Path(index_path), ledger)
+    app = create_app(ledger, BrowserConfig(), secret_key="bench", person_index=index)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
+
+
+def serve_workers(ledger_url: str, index_path: Path, count: int) -> tuple[str, list[Any]]:
+    import multiprocessing
+    import socket
+
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=worker, args=(ledger_url, str(index_path), port), daemon=True) for _ in range(count)
+    ]
+    for process in processes:
+        process.start()
+    probe.close()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/sante", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the browser workers did not start"
+        time.sleep(0.2)
+    time.sleep(2)  # let every worker finish starting
+    return base, processes
+
+
 def serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
     import socket
 
@@ -346,18 +391,43 @@ def main() -> int:
             files[1],
         ]
         cookies = client.cookies
+        load_base, workers = serve_workers(str(ledger.engine.url), index.path, WORKERS)
 
-        def user(index: int) -> list[float]:
-            with httpx.Client(base_url=base, timeout=300, cookies=cookies) as own:
-                return [timed(own, *mixed[(index + n) % len(mixed)]) for n in range(len(mixed))]
+        def user(index: int, think: float = 0.0) -> list[tuple[int, float]]:
+            with httpx.Client(base_url=load_base, timeout=300, cookies=cookies) as own:
+                kinds = [(index + n) % len(mixed) for n in range(len(mixed))]
+                found = []
+                for kind in kinds:
+                    found.append((kind, timed(own, *mixed[kind])))
+                    time.sleep(think * (0.5 + (index * 7 + kind) % 10 / 10))  # reading the page
+                return found
 
+        with ThreadPoolExecutor(max_workers=USERS) as pool:  # a first round warms every server process
+            list(pool.map(user, range(USERS)))
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=USERS) as pool:
-            samples = [s for chunk in pool.map(user, range(USERS)) for s in chunk]
+            timings = [t for chunk in pool.map(user, range(USERS)) for t in chunk]
         wall = time.perf_counter() - start
+        samples = [elapsed for _kind, elapsed in timings]
         load_p50, load_p95 = percentiles(samples)
+        names = ["dashboard", "batch", "dataset page 1", "dataset filter", "person search", "person file"]
+        for kind, name in enumerate(names):
+            p50, p95 = percentiles([elapsed for k, elapsed in timings if k == kind])
+            print(f"  under load: {name:<20} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms", file=sys.stderr)
+        # The same users reading each page about THINK seconds before the next, as people do.
+        with ThreadPoolExecutor(max_workers=USERS) as pool:
+            reading = [t for chunk in pool.map(lambda i: user(i, THINK), range(USERS)) for t in chunk]
+        think_p50, think_p95 = percentiles([elapsed for _kind, elapsed in reading])
         print(
-            f"{USERS} concurrent users, {len(samples)} requests in {wall:.1f} s: p50 {load_p50:.1f} ms, "
+            f"{USERS} users reading each page ~{THINK:.1f} s: p50 {think_p50:.1f} ms, p95 {think_p95:.1f} ms",
+            file=sys.stderr,
+        )
+        for process in workers:
+            process.terminate()
+            process.join(timeout=30)
+        print(
+            f"{USERS} concurrent users on {WORKERS} server process(es), {len(samples)} requests in {wall:.1f} s: "
+            f"p50 {load_p50:.1f} ms, "
             f"p95 {load_p95:.1f} ms",
             file=sys.stderr,
         )
@@ -382,6 +452,8 @@ def main() -> int:
                 "audit_intact": intact,
                 "peak_rss_mb": round(peak_mb),
                 "index_seconds": round(index_seconds, 1),
+                "load_with_reading_p95_ms": round(think_p95, 1),
+                "workers": WORKERS,
                 "search_p50_ms": round(search_p50, 1),
                 "file_p50_ms": round(file_p50, 1),
             }
