@@ -411,7 +411,12 @@ class PersonIndex:
             f"SELECT DISTINCT {', '.join(selects)} FROM read_parquet(?) WHERE {quoted(person_key)} IS NOT NULL",
             [path],
         ).fetchall()
-        ids: dict[str, int] = {}
+        # The identities this source already has (earlier years): one query, not one per person.
+        ids: dict[str, int] = {
+            value: person_id
+            for value, person_id in connection.execute("SELECT value, id FROM person WHERE source = ?", [source])
+        }
+        fresh: set[str] = set()
         name_rows: list[tuple[str, int, int]] = []
         surnames, first_names = tags.get("name", []), tags.get("first_name", [])
         for row in identities:
@@ -420,21 +425,31 @@ class PersonIndex:
             birth, student_number, dossier, ine = row[1 + len(identity_columns) :]
             if kind == "agent" and dossier is None:
                 dossier = value
-            person_id = ids.get(value) or self._person(
-                connection,
-                source,
-                tool,
-                kind,
-                value,
-                surname=names.repaired(values[surnames[0]]) if surnames and values[surnames[0]] else None,
-                usage_name=names.repaired(values[surnames[1]]) if len(surnames) > 1 and values[surnames[1]] else None,
-                first_name=names.repaired(values[first_names[0]]) if first_names and values[first_names[0]] else None,
-                birth=(birth or "")[:10] or None,
-                student_number=student_number,
-                ine=(ine or "").upper() or None,
-                dossier=dossier,
-            )
+            known = ids.get(value)
+            if known is not None and value in fresh:
+                person_id = known  # a second spelling of the same person in this dataset: names only
+            else:
+                person_id = self._person(
+                    connection,
+                    known,
+                    source,
+                    tool,
+                    kind,
+                    value,
+                    surname=names.repaired(values[surnames[0]]) if surnames and values[surnames[0]] else None,
+                    usage_name=names.repaired(values[surnames[1]])
+                    if len(surnames) > 1 and values[surnames[1]]
+                    else None,
+                    first_name=names.repaired(values[first_names[0]])
+                    if first_names and values[first_names[0]]
+                    else None,
+                    birth=(birth or "")[:10] or None,
+                    student_number=student_number,
+                    ine=(ine or "").upper() or None,
+                    dossier=dossier,
+                )
             ids[value] = person_id
+            fresh.add(value)
             for column in surnames:
                 name_rows += [(n, person_id, 0) for n in names.keys(values[column])]
             for column in first_names:
@@ -454,22 +469,30 @@ class PersonIndex:
             for value, first, last, count in chunk:
                 known = ids.get(value)
                 if known is None:
-                    known = ids[value] = self._person(connection, source, tool, kind, value)
+                    known = ids[value] = self._person(connection, None, source, tool, kind, value)
                 pieces.append((known, dataset_id, first, last, count))
             connection.executemany("INSERT INTO piece VALUES (?, ?, ?, ?, ?)", pieces)
 
     @staticmethod
-    def _person(connection: sqlite3.Connection, source: str, tool: str, kind: str, value: str, **identity: Any) -> int:
+    def _person(
+        connection: sqlite3.Connection,
+        known: int | None,
+        source: str,
+        tool: str,
+        kind: str,
+        value: str,
+        **identity: Any,
+    ) -> int:
+        """The person's id: a new row, or ``known`` with what it lacked filled in (never overwritten)."""
         key = f"{source}-{value}"
-        found = connection.execute("SELECT id FROM person WHERE key = ?", [key]).fetchone()
-        if found is None:
+        if known is None:
             cursor = connection.execute(
                 "INSERT INTO person (key, source, tool, kind, value, surname, usage_name, first_name, birth, "
                 "student_number, ine, dossier) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [key, source, tool, kind, value, *(identity.get(k) for k in _IDENTITY_FIELDS)],
             )
             return int(cursor.lastrowid or 0)
-        person_id = int(found[0])
+        person_id = known
         if identity:  # fill what an earlier dataset did not tell; never overwrite
             sets = ", ".join(f"{k} = COALESCE({k}, ?)" for k in _IDENTITY_FIELDS)
             connection.execute(
