@@ -74,13 +74,17 @@ def write_dataset(path: Path, rows: int) -> None:
     writer.close()
 
 
+SYLLABLES = ["BA", "DU", "RO", "MI", "LA", "TE", "NO", "VI", "SA", "CO", "PE", "GU", "ZA", "FO", "RI", "JO"]
+
+
 def student(n: int) -> tuple[str, str, str]:
-    """Student n's surname, first name and birth date (agent n when n % 5 == 2 is the same person)."""
-    return (
-        SURNAMES[n % len(SURNAMES)],
-        FIRST[(n // 7) % len(FIRST)],
-        f"{1980 + n % 25}-{1 + n % 12:02d}-{1 + n % 28:02d}",
-    )
+    """Student n's surname, first name and birth date, one identity per student (agent n when
+    n % 5 == 2 is the same person)."""
+    suffix, rest = "", n // len(SURNAMES)
+    while rest:
+        suffix, rest = SYLLABLES[rest % len(SYLLABLES)] + suffix, rest // len(SYLLABLES)
+    surname = SURNAMES[n % len(SURNAMES)] + (f" {suffix}" if suffix else "")
+    return surname, FIRST[(n // 7) % len(FIRST)], f"{1980 + n % 25}-{1 + n % 12:02d}-{1 + n % 28:02d}"
 
 
 def write_persons(folder: Path, students: int) -> dict[str, Path]:

@@ -547,13 +547,21 @@ class PersonIndex:
         for agent, dataset_id, row_number, source, surname, first, birth in crossed:
             if not (surname and first and birth):
                 continue
-            students = connection.execute(
-                """SELECT p.id FROM person p
+            candidates = connection.execute(
+                """SELECT p.id, p.surname, p.usage_name, p.first_name FROM person p
                    JOIN name n ON n.person_id = p.id AND n.first = 0 AND n.norm = ?
                    JOIN name m ON m.person_id = p.id AND m.first = 1 AND m.norm = ?
                    WHERE p.source = ? AND p.kind = 'student' AND p.birth = ?""",
                 [surname, first, source, birth],
             ).fetchall()
+            # The name index also holds each word of a name: keep only the whole names that match.
+            students = [
+                (student,)
+                for student, own, usage, given in candidates
+                if surname in (names.normalise(own), names.normalise(usage)) and names.normalise(given) == first
+            ]
+            if len(students) != 1:
+                continue  # homonyms born the same day: no link rather than a wrong one
             for (student,) in students:
                 for a, b in ((agent, student), (student, agent)):
                     connection.execute(
