@@ -302,3 +302,74 @@ def test_a_new_batch_is_indexed_when_it_appears(extracted):
     index.interval = 0
     index.refresh()
     assert index.counts()["datasets"] > before
+
+
+def test_homonyms_born_the_same_day_are_not_linked_to_an_agent(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from extractors.specs import load_tool
+    from versement.ledger import Dataset, Ledger, State
+    from versement.pipeline import dataset_spec_record
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    ledger.migrate()
+
+    def batch(source: str, tool: str, tables: dict[str, pa.Table]) -> None:
+        spec = load_tool(tool)
+        created = ledger.create_batch(source, "2023-2024", "tests")
+        datasets = []
+        for name, table in tables.items():
+            path = tmp_path / f"{source}-{name}.parquet"
+            pq.write_table(table, path)
+            datasets.append(
+                Dataset(
+                    name=name,
+                    source_table=name,
+                    path=str(path),
+                    rows=table.num_rows,
+                    source_count=table.num_rows,
+                    sha256="0" * 64,
+                    columns=[],
+                    query="",
+                    spec=dataset_spec_record(spec.dataset(name)),
+                )
+            )
+        ledger.transition(created.id, State.EXTRACTED, actor="tests", action="extract", datasets=datasets)
+
+    # Two students called Marie-Hélène L'Hôte born on 1 April 1990 (100001, 100002), one Zoé Lefèvre (100003).
+    students = pa.table(
+        {
+            "COD_IND": [100001, 100002, 100003],
+            "LIB_NOM_PAT_IND": ["L'HÔTE", "L’HOTE", "LEFÈVRE"],
+            "LIB_PR1_IND": ["Marie-Hélène", "MARIE HELENE", "Zoé"],
+            "DATE_NAI_IND": ["1990-04-01", "1990-04-01", "1991-05-02"],
+        }
+    )
+    staff = pa.table(
+        {
+            "COD_PER": ["P1", "P2"],
+            "LIB_NOM_PAT_PER": ["LHOTE", "Lefevre"],
+            "LIB_PR1_PER": ["Marie-Helene", "ZOE"],
+            "DAT_NAI_PER": ["1990-04-01", "1991-05-02"],
+            "NUM_DOS_HAR_PER": [10001, 10002],
+        }
+    )
+    batch("apogee", "apogee", {"etudiants_identite": students, "ref_personnels": staff})
+    agents = pa.table(
+        {
+            "NO_DOSSIER_PERS": [10001, 10002],
+            "NOM_PATRONYMIQUE": ["L'HÔTE", "LEFÈVRE"],
+            "PRENOM": ["Marie-Hélène", "Zoé"],
+            "D_NAISSANCE": ["1990-04-01", "1991-05-02"],
+        }
+    )
+    batch("harpege", "harpege", {"agents_identite": agents})
+    index = PersonIndex(tmp_path / "person-index.sqlite", ledger)
+    index.refresh()
+    ambiguous = index.person_file("harpege-10001")
+    assert ambiguous is not None and [i.key for i in ambiguous.identities] == ["harpege-10001"]
+    linked = index.person_file("harpege-10002")
+    assert linked is not None and {i.key for i in linked.identities} == {"harpege-10002", "apogee-100003"}
+    assert {p.dataset for p in linked.pieces} == {"agents_identite", "ref_personnels", "etudiants_identite"}
+    ledger.close()

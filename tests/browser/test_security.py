@@ -151,8 +151,8 @@ def test_path_traversal_and_sql_injection_change_nothing_and_reveal_nothing(as_r
         for param in ("nom", "prenom", "naissance", "numero"):
             response = client.get("/personnes", params={param: bad})
             assert response.status_code in (200, 400), (param, bad)
-            leaks = ("sqlite3", "OperationalError", "Traceback", "root:", str(tmp_path))
-            assert not any(word in response.text for word in leaks), (param, bad)
+            revealed = ("sqlite3", "OperationalError", "Traceback", "root:", str(tmp_path))
+            assert not any(word in response.text for word in revealed), (param, bad)
             assert 'href="/personnes/apogee-' not in response.text, (param, bad)  # matched nobody
     # a column whose own name holds SQL is quoted from the file's schema and sorts like any other
     odd = client.get("/lots/1/jeux/individus", params={"tri": 'COL"; DROP', "colonne": 'COL"; DROP', "valeur": "odd"})
