@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
+from typing import Any
 
 import uvicorn
 
 from browser.app import create_app
-from versement.config import ConfigError, config_path, load
+from versement.config import CONFIG_VARIABLE, ConfigError, config_path, load
 from versement.ledger import LedgerError, open_ledger
 
 SESSION_SECRET = "browser_session"  # VERSEMENT_BROWSER_SESSION_PASSWORD signs the session cookies
@@ -26,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="deployment TOML file (default: $VERSEMENT_CONFIG, then the embedded default)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (one per core; needs the session secret set)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load(config_path(args.config))
@@ -40,9 +46,40 @@ def main(argv: list[str] | None = None) -> int:
             "and end when the browser stops",
             file=sys.stderr,
         )
+    if args.workers > 1:
+        if secret is None:
+            print(
+                "versement browse: --workers needs VERSEMENT_BROWSER_SESSION_PASSWORD: each process must sign "
+                "sessions with the same key",
+                file=sys.stderr,
+            )
+            return 2
+        ledger.close()
+        os.environ[CONFIG_VARIABLE] = str(config_path(args.config))
+        uvicorn.run(
+            "browser.__main__:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            proxy_headers=False,
+        )
+        return 0
     app = create_app(ledger, settings.browser, secret_key=secret)
+    # The person index catches up with the ledger in the background from the start (a large
+    # batch takes seconds to index), rather than on the first search.
+    threading.Thread(target=app.state.persons.ensure_fresh, name="person-index", daemon=True).start()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
+
+
+def worker_app() -> Any:
+    """The app of one server process under ``--workers`` (the configuration found as ``main`` found it)."""
+    settings = load(config_path(None))
+    app = create_app(open_ledger(settings), settings.browser, secret_key=settings.secret(SESSION_SECRET))
+    threading.Thread(target=app.state.persons.ensure_fresh, name="person-index", daemon=True).start()
+    return app
 
 
 if __name__ == "__main__":

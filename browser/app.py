@@ -14,6 +14,8 @@ import io
 import logging
 import re
 import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from browser import data, manifest
+from browser import data, manifest, person_file, persons
 from browser.quality import batch_quality
 from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
 from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
@@ -49,6 +51,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
 CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
+INTEGRITY_SECONDS = 30.0  # how long a verification of the audit trail is shown before it is redone
 
 Handler = Callable[[Request, User], Response]
 
@@ -59,11 +62,17 @@ def create_app(
     *,
     secret_key: str | None = None,
     accounts: Accounts | None = None,
+    person_index: persons.PersonIndex | None = None,
 ) -> Starlette:
     """The browser on ``ledger``; ``secret_key`` signs the session cookies (random when absent:
-    sessions then end when the process does)."""
+    sessions then end when the process does). ``person_index`` is the person index (default:
+    ``person-index.sqlite`` beside the ledger's anchor log, in the staging area, else in a
+    temporary folder)."""
     config = config or BrowserConfig()
     accounts = accounts or Accounts(ledger)
+    index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
+    integrity = _Integrity(ledger)
+    trail = _AuditWriter(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals.update(
@@ -115,7 +124,7 @@ def create_app(
         return User(account.name, account.role, "local")
 
     def consulted(user: User, batch_id: int | None, action: str, **details: Any) -> None:
-        ledger.record(batch_id, actor=user.name, action=action, details={"role": user.role, **details})
+        trail.record(batch_id, user.name, action, {"role": user.role, **details})
 
     def find_batch(batch_id: int) -> Any:
         try:
@@ -179,11 +188,16 @@ def create_app(
         for batch in batches:
             sources.setdefault(batch.source, {}).setdefault(batch.state, 0)
             sources[batch.source][batch.state] += 1
-        events = ledger.events()
-        runs = [e for e in reversed(events) if e.to_state is not None][:10]
+        # Only the events shown, read in the database: the trail grows with every consultation.
+        with ledger.reading() as session:
+            transitions = select(AuditEvent).where(AuditEvent.to_state.is_not(None))
+            runs = list(session.scalars(transitions.order_by(AuditEvent.id.desc()).limit(10)))
+            needing = select(AuditEvent.batch_id).where(AuditEvent.action == "transfer.needs_operator").distinct()
+            stuck = set(session.scalars(needing))
+            for event in runs:
+                session.expunge(event)
         waiting = [b for b in batches if b.state == State.AWAITING_APPROVAL]
         failed = [b for b in batches if b.state == State.QUALITY_FAILED]
-        stuck = {e.batch_id for e in events if e.action == "transfer.needs_operator"}
         stuck_batches = [b for b in batches if b.id in stuck and b.state == State.SUBMITTED]
         return render(
             request,
@@ -195,7 +209,7 @@ def create_app(
             waiting=waiting,
             stuck=stuck_batches,
             failed=failed,
-            check=ledger.verify(),
+            check=integrity.check(),
         )
 
     @guarded("batch")
@@ -361,6 +375,61 @@ def create_app(
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
 
+    # -- persons ----------------------------------------------------------------------------
+
+    @guarded("person")
+    def person_search(request: Request, user: User) -> Response:
+        asked = any(request.query_params.get(k) for k in ("nom", "prenom", "naissance", "numero"))
+        form = {k: request.query_params.get(k, "")[:200] for k in ("nom", "prenom", "naissance", "numero")}
+        context: dict[str, Any] = {"form": form, "results": None, "more": False, "error": None, "index": index}
+        if not asked:
+            return render(request, "persons.html", **context)
+        try:
+            wanted = persons.criteria(request.query_params)
+            index.ensure_fresh()
+            found, more = index.search(wanted)
+        except persons.SearchError as exc:
+            return render(request, "persons.html", status=400, **{**context, "error": str(exc)})
+        consulted(user, None, "consult.person_search", criteria=wanted.described(), results=len(found))
+        return render(request, "persons.html", **{**context, "results": found, "more": more})
+
+    def load_file(request: Request, user: User) -> persons.PersonFile | None:
+        key = request.path_params["key"]
+        if len(key) > 200:
+            return None
+        index.ensure_fresh()
+        found = index.person_file(key)
+        if found is None:
+            return None
+        return person_file.assemble(ledger, found, user.role in config.sensitive_roles, index.indexed_file)
+
+    @guarded("person")
+    def person_page(request: Request, user: User) -> Response:
+        found = load_file(request, user)
+        if found is None:
+            return refused(request, 404, "Cette personne n'est pas dans l'index des personnes.")
+        consulted(user, None, "consult.person", **person_file.summary(found))
+        return render(request, "person.html", file=found, may=user.may)
+
+    @guarded("export")
+    def person_csv(request: Request, user: User) -> Response:
+        found = load_file(request, user)
+        if found is None:
+            return refused(request, 404, "Cette personne n'est pas dans l'index des personnes.")
+        content = person_file.to_csv(found)
+        consulted(user, None, "export.person_csv", **person_file.summary(found))
+        return _attachment(content, f"dossier-{_safe_name(found.identity.key)}.csv", "text/csv; charset=utf-8")
+
+    @guarded("export")
+    def person_pdf(request: Request, user: User) -> Response:
+        found = load_file(request, user)
+        if found is None:
+            return refused(request, 404, "Cette personne n'est pas dans l'index des personnes.")
+        at = _now_text()
+        content = person_file.to_pdf(found, user.name, at)
+        consulted(user, None, "export.person_pdf", **person_file.summary(found))
+        return _attachment(content, f"dossier-{_safe_name(found.identity.key)}.pdf", "application/pdf")
+
     @guarded("audit_log")
     def audit_log(request: Request, user: User) -> Response:
         kind = request.query_params.get("type", "tout")
@@ -383,7 +452,7 @@ def create_app(
             page=page,
             pages=pages,
             kinds=_KIND_LABELS,
-            check=ledger.verify(),
+            check=integrity.check(),
         )
 
     @guarded("accounts")
@@ -403,6 +472,10 @@ def create_app(
         Route("/lots/{batch_id:int}/manifest.xml", manifest_download),
         Route("/lots/{batch_id:int}/jeux/{name}", dataset_page),
         Route("/lots/{batch_id:int}/jeux/{name}/export.csv", dataset_export),
+        Route("/personnes", person_search),
+        Route("/personnes/{key}", person_page),
+        Route("/personnes/{key}/dossier.csv", person_csv),
+        Route("/personnes/{key}/dossier.pdf", person_pdf),
         Route("/journal", audit_log),
         Route("/comptes", accounts_page),
         Route("/sante", health),
@@ -429,7 +502,106 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_allowed})
     app.state.accounts = accounts
     app.state.limiter = limiter
+    app.state.persons = index
     return app
+
+
+def _index_path(ledger: Ledger) -> Path:
+    anchor = getattr(ledger, "anchor", None)
+    if anchor is not None:
+        return Path(anchor).parent / persons.FILENAME
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="versement-persons-")) / persons.FILENAME
+
+
+def _safe_name(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
+
+
+def _now_text() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _AuditWriter:
+    """Consultations written by group commit: each request waits until its event is committed
+    (no page is shown unrecorded), but the events that arrive while one transaction commits go
+    together in the next one, so many users do not queue one disk flush each."""
+
+    MAX_GROUP = 500
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._pending: list[_Pending] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def record(self, batch_id: int | None, actor: str, action: str, details: dict[str, Any]) -> None:
+        item = _Pending((batch_id, actor, action, details))
+        with self._wake:
+            self._pending.append(item)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        if not item.done.wait(timeout=120):
+            raise LedgerError("the consultation could not be recorded in the audit trail in time")
+        if item.error is not None:
+            raise item.error
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending:
+                    if not self._wake.wait(timeout=60) and not self._pending:
+                        self._thread = None
+                        return
+                group, self._pending = self._pending[: self.MAX_GROUP], self._pending[self.MAX_GROUP :]
+            try:
+                self.ledger.record_many([item.event for item in group])
+            except Exception as exc:  # handed to each waiting request, which fails as before
+                for item in group:
+                    item.error = exc
+            for item in group:
+                item.done.set()
+
+
+class _Pending:
+    def __init__(self, event: tuple[int | None, str, str, dict[str, Any]]) -> None:
+        self.event = event
+        self.done = threading.Event()
+        self.error: Exception | None = None
+
+
+class _Integrity:
+    """The audit trail's verification, at most every ``seconds``: it replays every event and
+    re-reads the trail inside every packaged SIP, which must not run on each page view of
+    many users at once. While one request recomputes it, the others show the last result."""
+
+    def __init__(self, ledger: Ledger, seconds: float = INTEGRITY_SECONDS) -> None:
+        self.ledger = ledger
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._last: tuple[float, Any] | None = None
+
+    def check(self) -> Any:
+        last = self._last
+        if last is not None and time.monotonic() - last[0] < self.seconds:
+            return last[1]
+        if last is not None and not self._lock.acquire(blocking=False):
+            return last[1]  # someone is recomputing it
+        if last is None:
+            self._lock.acquire()
+        try:
+            if self._last is not None and time.monotonic() - self._last[0] < self.seconds:
+                return self._last[1]
+            result = self.ledger.verify()
+            self._last = (time.monotonic(), result)
+            return result
+        finally:
+            self._lock.release()
 
 
 class _Gate:
@@ -505,7 +677,7 @@ def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> 
     condition = _KINDS[kind]
     if actor:
         condition = and_(condition, func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
-    with ledger.session() as session:
+    with ledger.reading() as session:
         total = session.scalar(select(func.count()).select_from(AuditEvent).where(condition)) or 0
         pages = max(1, -(-total // size))
         page = min(max(page, 1), pages)

@@ -11,6 +11,7 @@ a user types is a bound parameter.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -151,9 +152,10 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=256)
 def _database(path: str) -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per dataset file, locked to it (opening one costs ~100 ms)."""
+    """One in-memory DuckDB per dataset file, locked to it (opening one costs ~100 ms); a person's
+    file reads a few files of each batch, hence room for many."""
     connection = duckdb.connect(":memory:")
     connection.execute("SET allowed_paths = ?", [[path]])
     connection.execute("SET autoinstall_known_extensions = false")
@@ -202,7 +204,52 @@ def _select(columns: Sequence[Column], query: Query) -> tuple[str, list[Any]]:
     return f"SELECT {listed} FROM read_parquet(?){where}{order}", params
 
 
+class _PageCache:
+    """Pages already answered, by file version, columns and query: a dataset file never changes
+    once extracted (its digest is checked at every hand-off), so the same page asked by many
+    users is computed once; a request for a page being computed waits for it (single flight)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: dict[tuple[Any, ...], Page] = {}
+        self._computing: dict[tuple[Any, ...], threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], compute: Any) -> Page:
+        while True:
+            with self._lock:
+                if key in self._pages:
+                    return self._pages[key]
+                waiting = self._computing.get(key)
+                if waiting is None:
+                    self._computing[key] = threading.Event()
+                    break
+            waiting.wait(timeout=60)
+        try:
+            found: Page = compute()
+            with self._lock:
+                if len(self._pages) >= self.size:
+                    self._pages.pop(next(iter(self._pages)))
+                self._pages[key] = found
+            return found
+        finally:
+            with self._lock:
+                self._computing.pop(key).set()
+
+
+PAGES = _PageCache()
+
+
 def page(path: Path, columns: Sequence[Column], query: Query, hidden: Sequence[Column] = ()) -> Page:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return _page(path, columns, query, hidden)  # raises as before
+    key = (str(path), stat.st_size, stat.st_mtime_ns, tuple(columns), query, tuple(hidden))
+    return PAGES.get(key, lambda: _page(path, columns, query, hidden))
+
+
+def _page(path: Path, columns: Sequence[Column], query: Query, hidden: Sequence[Column] = ()) -> Page:
     where, where_params = _where(query.filters)
     sql, params = _select(columns, query)
     with connect(path) as connection:

@@ -106,3 +106,30 @@ def _unit(element: etree._Element) -> Unit:
 
 def _is(element: etree._Element, name: str) -> bool:
     return isinstance(element.tag, str) and etree.QName(element).localname == name
+
+
+def object_units(content: bytes) -> dict[str, tuple[str, ...]]:
+    """For each object's file name (``resultats_elements.csv``), the archive unit that holds it
+    and that unit's ancestors, nearest first: where a dataset's rows went in the SIP."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ManifestUnreadable(str(exc)) from None
+    files: dict[str, str] = {}  # group id → file name
+    for group in root.xpath("//*[local-name()='DataObjectGroup']"):
+        for name in group.xpath(".//*[local-name()='FileInfo']/*[local-name()='Filename']"):
+            if name.text:
+                files[group.get("id", "")] = name.text
+    found: dict[str, tuple[str, ...]] = {}
+    for reference in root.xpath("//*[local-name()='ArchiveUnit']/*[local-name()='DataObjectReference']"):
+        group_id = "".join(reference.xpath("./*[local-name()='DataObjectGroupReferenceId']/text()")).strip()
+        if group_id not in files:
+            continue
+        chain = []
+        unit = reference.getparent()
+        while unit is not None and _is(unit, "ArchiveUnit"):
+            chain.append(unit.get("id", ""))
+            unit = unit.getparent()
+        found.setdefault(files[group_id], tuple(chain))
+    return found

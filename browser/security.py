@@ -32,6 +32,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "download": frozenset({"auditor", "archivist"}),
     "dataset": frozenset({"auditor", "archivist"}),
     "export": frozenset({"auditor", "archivist"}),
+    "person": frozenset({"auditor", "archivist"}),
     "audit_log": frozenset({"auditor", "admin"}),
     "accounts": frozenset({"admin"}),
     "override": frozenset({"archivist", "admin"}),  # lift a failed quality gate (versement.quality)

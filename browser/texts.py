@@ -29,6 +29,10 @@ ACTIONS_FR = {
     "download.atr": "téléchargement de l'ATR",
     "download.manifest": "téléchargement du bordereau",
     "export.dataset": "export CSV d'un jeu de données",
+    "consult.person_search": "recherche d'une personne",
+    "consult.person": "consultation du dossier d'une personne",
+    "export.person_csv": "export CSV du dossier d'une personne",
+    "export.person_pdf": "export PDF du dossier d'une personne",
     "auth.login": "connexion au navigateur",
     "auth.failed": "échec de connexion",
     "account.created": "création d'un compte",
@@ -113,6 +117,8 @@ def event_summary(action: str, details_json: str) -> list[str]:
         ("reply_code", "ReplyCode"),
         ("atr_sha256", "SHA-256 de l'ATR"),
         ("dataset", "Jeu de données"),
+        ("person", "Personne"),
+        ("results", "Résultats"),
         ("rows", "Lignes"),
         ("account", "Compte"),
         ("role", "Rôle"),
@@ -122,6 +128,13 @@ def event_summary(action: str, details_json: str) -> list[str]:
         if details.get(key) not in (None, "", [], {}):
             value = ROLE_LABELS_FR.get(details[key], details[key]) if key == "role" else details[key]
             lines.append(f"{label} : {value}")
+    criteria = details.get("criteria")
+    if isinstance(criteria, dict) and criteria:
+        lines.append("Critères : " + " ; ".join(f"{k} « {v} »" for k, v in sorted(criteria.items())))
+    pieces = details.get("pieces")
+    if isinstance(pieces, list) and pieces:
+        shown = sum(int(p.get("rows") or 0) for p in pieces if isinstance(p, dict))
+        lines.append(f"Pièces : {len(pieces)} ({shown} ligne{'s' if shown > 1 else ''})")
     filters = details.get("filters")
     if filters:
         lines.append("Filtres : " + " ; ".join(f"{c} {OPERATORS_FR.get(o, o)} « {v} »" for c, o, v in filters))

@@ -29,11 +29,12 @@ def add_commands(command: Command, settings: Callable[[argparse.Namespace], Sett
     """Register ``browse`` and ``accounts`` on the CLI's sub-command helper."""
     browse = command(
         "browse",
-        lambda args: serve_browser(settings(args), args.host, args.port),
+        lambda args: serve_browser(settings(args), args.host, args.port, args.workers),
         "servir le navigateur de consultation",
     )
     browse.add_argument("--host", default="127.0.0.1")
     browse.add_argument("--port", type=int, default=8000)
+    browse.add_argument("--workers", type=int, default=1, help="server processes (one per core)")
 
     accounts = command(
         "accounts", lambda args: _accounts(settings(args), args), "gérer les comptes locaux du navigateur"
@@ -45,7 +46,7 @@ def add_commands(command: Command, settings: Callable[[argparse.Namespace], Sett
     accounts.add_argument("--replace", action="store_true", help="change the role and password of an existing account")
 
 
-def serve_browser(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
+def serve_browser(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
     """Serve the browser until Ctrl+C, as its own program, on this deployment's configuration."""
     print(f"Navigateur des versements : http://{host}:{port}/ (Ctrl+C pour arrêter)", file=sys.stderr)
     command = [
@@ -58,6 +59,8 @@ def serve_browser(settings: Settings, host: str = "127.0.0.1", port: int = 8000)
         host,
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
     with contextlib.suppress(KeyboardInterrupt):
         return subprocess.run(command, check=False).returncode

@@ -84,6 +84,10 @@ MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
       <BinaryDataObject id="BDO_TRAIL"><Uri>content/journal-audit-lot-000001.json</Uri>
         <FileInfo><Filename>journal-audit-lot-000001.json</Filename></FileInfo></BinaryDataObject>
     </DataObjectGroup>
+    <DataObjectGroup id="GRP_INDIVIDUS">
+      <BinaryDataObject id="BDO_INDIVIDUS"><Uri>content/individus.csv</Uri>
+        <FileInfo><Filename>individus.csv</Filename></FileInfo></BinaryDataObject>
+    </DataObjectGroup>
     <DescriptiveMetadata>
       <ArchiveUnit id="ID_SERIE">
         <Management>
@@ -95,6 +99,7 @@ MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
           <Management><AccessRule><Rule>ACC-00016</Rule><StartDate>2024-08-31</StartDate></AccessRule></Management>
           <Content><DescriptionLevel>File</DescriptionLevel>
             <Title>Individus &lt;script&gt;x&lt;/script&gt;</Title></Content>
+          <DataObjectReference><DataObjectGroupReferenceId>GRP_INDIVIDUS</DataObjectGroupReferenceId></DataObjectReference>
         </ArchiveUnit>
       </ArchiveUnit>
     </DescriptiveMetadata>

@@ -227,3 +227,21 @@ def test_the_browser_program_serves_the_configured_ledger_with_its_settings(depl
     assert "not set" not in capsys.readouterr().err
     assert program.main(["--config", str(config) + ".missing"]) == 2
     assert "configuration file not found" in capsys.readouterr().err
+
+
+def test_several_server_processes_need_one_session_key(deployment, monkeypatch, capsys):
+    import uvicorn
+
+    import browser.__main__ as program
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    config = deployment()
+    monkeypatch.delenv("VERSEMENT_BROWSER_SESSION_PASSWORD", raising=False)
+    monkeypatch.setenv("VERSEMENT_CONFIG", str(config))  # main sets it for the worker processes
+    assert program.main(["--config", config, "--workers", "2"]) == 2
+    assert "--workers needs VERSEMENT_BROWSER_SESSION_PASSWORD" in capsys.readouterr().err
+    assert served == {}
+    monkeypatch.setenv("VERSEMENT_BROWSER_SESSION_PASSWORD", "a long signing key")
+    assert program.main(["--config", config, "--workers", "2"]) == 0
+    assert served["app"] == "browser.__main__:worker_app" and served["workers"] == 2 and served["factory"] is True

@@ -175,3 +175,46 @@ def test_archivist_follows_a_batch_to_its_atr_exports_and_the_auditor_sees_the_e
     for name in ("tableau-de-bord", "lot", "jeu-de-donnees", "journal"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
     print(f"screenshots in {shots}")
+
+
+def test_auditor_finds_a_person_by_a_misspelt_accent_opens_and_exports_the_file_then_sees_it_audited(
+    chromium, base_url, shots
+):
+    page = sign_in(chromium, base_url, "auditeur")
+    page.get_by_role("link", name="Personnes").click()
+    page.wait_for_url(f"{base_url}/personnes")
+    page.get_by_label("Nom (de naissance ou d'usage)").fill("Lefévre")  # the file says LEFÈVRE
+    page.get_by_label("Prénom").fill("prenom6")
+    page.get_by_label("Date de naissance (JJ/MM/AAAA)").fill("07/01/2000")
+    page.get_by_role("button", name="Rechercher").click()
+    page.wait_for_load_state()
+    assert page.locator("#compte").inner_text().startswith("1 personne(s) trouvée(s)")
+    page.screenshot(path=str(shots / "recherche-personne.png"), full_page=True)
+    page.locator("#personnes").get_by_role("link", name="LEFÈVRE").click()
+    page.wait_for_url(f"{base_url}/personnes/apogee-7")
+    assert page.get_by_role("heading", level=1).inner_text() == "Dossier de LEFÈVRE Prénom6"
+    piece = page.locator('section.piece[data-dataset="individus"]')
+    assert piece.get_by_role("link", name="Lot n° 1").is_visible()
+    assert piece.locator("[data-system-id]").inner_text() == "aeaqaaaaaahgausqab7boamgjd7hnbqaaaba"
+    assert "12 rue du Secret Postal" not in page.content()  # an auditor does not see addresses
+    page.screenshot(path=str(shots / "dossier-personne.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Exporter le dossier en CSV").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert exported[0].startswith("personne,outil,lot") and any("LEFÈVRE" in line for line in exported)
+    assert download.value.suggested_filename == "dossier-apogee-7.csv"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Exporter le dossier en PDF").click()
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF-")
+
+    page.get_by_role("link", name="Journal d'audit").click()
+    page.get_by_label("Événements").select_option("exports")
+    page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_load_state()
+    for action in ("export.person_csv", "export.person_pdf"):
+        row = page.locator(f'#journal tr[data-action="{action}"]')
+        assert row.count() == 1, action
+        assert "auditeur" in row.inner_text() and "Personne : apogee-7" in row.inner_text()
+    page.screenshot(path=str(shots / "journal-exports-personne.png"), full_page=True)
+    for name in ("recherche-personne", "dossier-personne", "journal-exports-personne"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000

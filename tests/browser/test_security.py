@@ -17,7 +17,7 @@ from versement.config import BrowserConfig
 from versement.ledger.accounts import Accounts
 
 PUBLIC = {"/connexion", "/sante", "/static"}
-SAMPLE = {"batch_id": "1", "name": "individus"}
+SAMPLE = {"batch_id": "1", "name": "individus", "key": "apogee-1"}
 # What must never show to someone not signed in: data, digests, names, paths.
 SECRETS = ("apogee", "LEFÈVRE", "Camille", "Conforme au tableau de gestion", "staging", "individus.parquet")
 
@@ -143,6 +143,17 @@ def test_path_traversal_and_sql_injection_change_nothing_and_reveal_nothing(as_r
         for param in ("type", "page"):
             assert client.get("/journal", params={param: bad}).status_code in (400, 403)
         assert as_role("auditor").get("/journal", params={"par": bad}).status_code == 200
+        # the person pages: a key or a search value is data too
+        for path in (f"/personnes/{bad}", f"/personnes/{bad}/dossier.csv", f"/personnes/{bad}/dossier.pdf"):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert "root:" not in response.text and "Traceback" not in response.text
+        for param in ("nom", "prenom", "naissance", "numero"):
+            response = client.get("/personnes", params={param: bad})
+            assert response.status_code in (200, 400), (param, bad)
+            revealed = ("sqlite3", "OperationalError", "Traceback", "root:", str(tmp_path))
+            assert not any(word in response.text for word in revealed), (param, bad)
+            assert 'href="/personnes/apogee-' not in response.text, (param, bad)  # matched nobody
     # a column whose own name holds SQL is quoted from the file's schema and sorts like any other
     odd = client.get("/lots/1/jeux/individus", params={"tri": 'COL"; DROP', "colonne": 'COL"; DROP', "valeur": "odd"})
     assert odd.status_code == 200 and "120 ligne(s) correspondante(s)" in odd.text

@@ -332,16 +332,22 @@ def test_profiles_name_only_columns_and_datasets_of_their_specification():
             assert set(rule.start.columns) <= columns, (tool, rule)
 
 
-def test_a_batch_over_the_sip_limits_is_refused_until_the_ledger_records_several_sips(tmp_path, seda_schemas):
+def test_a_batch_over_the_sip_limits_becomes_several_valid_sips_all_recorded(tmp_path, seda_schemas):
     from versement.ledger import State
-    from versement.pipeline import StageError, run_package, run_validate
+    from versement.ledger.sips import current_sips
+    from versement.pipeline import run_package, run_validate
 
     settings, ledger, batch, _ = _extracted(tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SEDA__MAX_ITEMS="200")
     run_validate(settings, ledger, batch.id, actor="test")
-    with pytest.raises(StageError, match="dépasse les limites d'un SIP"):
-        run_package(settings, ledger, batch.id, actor="test")
-    assert ledger.batch(batch.id).state == State.VALIDATED
-    assert not list((tmp_path / "staging").rglob("*.zip"))  # nothing half-done
+    batch = run_package(settings, ledger, batch.id, actor="test")
+    assert batch.state == State.AWAITING_APPROVAL
+    parts = current_sips(batch)
+    assert len(parts) >= 2
+    assert sorted(p.name for p in (tmp_path / "staging").rglob("*.zip")) == sorted(Path(p.path).name for p in parts)
+    for part in parts:
+        assert part.units + part.objects <= 200
+        report = validate_sip(Path(part.path), seda_schemas, version=settings.seda_version)
+        assert report.valid, report.issues[:3]
     assert ledger.verify().ok
     ledger.close()
 

@@ -221,7 +221,7 @@ def test_a_sip_changed_while_submitting_is_not_sent_and_the_refusal_is_recorded(
 
 def test_a_refusal_is_explained_in_french(tmp_path: Path, seda_schemas: Path) -> None:
     demo = load_referentials(DEMO_REFERENTIALS)
-    rules = {rule_id: rule for rule_id, rule in demo.rules.items() if rule_id != "APP-00001"}  # unknown here
+    rules = {rule_id: rule for rule_id, rule in demo.rules.items() if rule_id != "APP-00003"}  # unknown here
     for world in make_world(tmp_path, seda_schemas, referentials=replace(demo, rules=rules)):
         batch_id = world.approved()
         batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
@@ -229,7 +229,7 @@ def test_a_refusal_is_explained_in_french(tmp_path: Path, seda_schemas: Path) ->
         reasons = world.details(batch_id, "transfer.refused_by_vitam")["reasons"]
         (reason, *_) = [r for r in reasons if r["code"] == "UNITS_RULES_COMPUTE.UNKNOWN.KO"]
         assert reason["step"] == "contrôle des unités d'archives"
-        assert "APP-00001" in (reason["where"] or "")
+        assert "APP-00003" in (reason["where"] or "")
         text = outcome_text(world.ledger, batch)
         assert text.startswith(f"Lot {batch_id} : REFUSÉ par VITAM")
         assert "une règle de gestion citée n'existe pas" in text and "À faire" in text

@@ -121,12 +121,12 @@ class Accounts:
             return _info(account)
 
     def get(self, name: str) -> AccountInfo | None:
-        with self.ledger.session() as session:
+        with self.ledger.reading() as session:
             account = session.get(Account, name)
             return None if account is None else _info(account)
 
     def all(self) -> list[AccountInfo]:
-        with self.ledger.session() as session:
+        with self.ledger.reading() as session:
             return [_info(a) for a in session.scalars(select(Account).order_by(Account.name))]
 
 

@@ -7,7 +7,7 @@ audit event. An illegal transition raises before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,10 +70,21 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        # Write-ahead log: readers see the last commit while a writer appends, instead of
+        # waiting for it (the browser reads on every request while consultations are recorded).
+        if engine.url.database not in (None, "", ":memory:"):
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read (Ledger.reading) takes no write lock, so readers never queue behind each other.
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "versement_read_only"
 
 
 class Ledger:
@@ -83,6 +94,7 @@ class Ledger:
     def __init__(self, url: str, *, password: str | None = None, anchor: Path | None = None) -> None:
         self.engine = make_engine(url, password)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
         self.anchor = anchor
 
     def close(self) -> None:
@@ -133,33 +145,41 @@ class Ledger:
         with self._sessions() as session, session.begin():
             session.info["anchors"] = anchors
             yield session
-        # Only once committed: a rolled-back event must not be anchored.
+        # Only once committed: a rolled-back event must not be anchored. The last event of the
+        # transaction is enough (its hash vouches for every event before it): a group of
+        # consultations recorded together costs one anchor line, not one flush each.
         if self.anchor is not None:
-            for count, head, at in anchors:
+            for count, head, at in anchors[-1:]:
                 anchor_log.append(self.anchor, count, head, at)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it takes no write lock (see make_engine)."""
+        with self._readers() as session:
+            yield session
 
     # -- reading -----------------------------------------------------------------------------
 
     def batch(self, batch_id: int) -> Batch:
-        with self._sessions() as session:
+        with self._readers() as session:
             found = session.get(Batch, batch_id, options=_LOADED)
             if found is None:
                 raise LedgerError(f"aucun lot {batch_id} dans le registre")
             return found
 
     def batches(self) -> list[Batch]:
-        with self._sessions() as session:
+        with self._readers() as session:
             query = select(Batch).options(*_LOADED).order_by(Batch.id)
             return list(session.scalars(query))
 
     def live_batch(self, source: str, scope: str) -> Batch | None:
-        with self._sessions() as session:
+        with self._readers() as session:
             query = select(Batch).where(Batch.active_key == f"{source}/{scope}")
             found = session.scalars(query.options(*_LOADED)).first()
             return found
 
     def events(self, batch_id: int | None = None) -> list[AuditEvent]:
-        with self._sessions() as session:
+        with self._readers() as session:
             query = select(AuditEvent).order_by(AuditEvent.id)
             if batch_id is not None:
                 query = query.where(AuditEvent.batch_id == batch_id)
@@ -390,6 +410,13 @@ class Ledger:
         with self.session() as session:
             self._append(session, batch_id, actor, action, None, None, dict(details))
 
+    def record_many(self, events: Sequence[tuple[int | None, str, str, Mapping[str, Any]]]) -> None:
+        """Several events that change no state, as (batch, actor, action, details), appended in one
+        transaction: one commit for many consultations (the browser's group commit)."""
+        with self.session() as session:
+            for batch_id, actor, action, details in events:
+                self._append(session, batch_id, actor, action, None, None, dict(details))
+
     def _append(
         self,
         session: Session,
@@ -436,7 +463,7 @@ class Ledger:
 
     def verify(self) -> ChainCheck:
         """The chain, every row against its events, and the chain against the anchor log."""
-        with self._sessions() as session:
+        with self._readers() as session:
             head = session.get(AuditHead, 1)
             events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
             chain = verify_chain(events, head.last_hash if head else None, head.count if head else None)

@@ -1,0 +1,228 @@
+"""A person's file as the browser shows and exports it: the index's pieces with their rows read,
+the columns the reader's role may see, and the lineage of each piece to its batch and VITAM unit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from browser import data, manifest
+from browser.persons import PersonFile, Piece, read_rows
+from versement.ledger import Batch, Ledger
+
+
+class _Units:
+    """Dataset file name → unit chain of each SIP, read once per SIP digest."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, batch: Batch) -> dict[str, tuple[str, ...]]:
+        if not batch.sip_path:
+            return {}
+        key = (batch.sip_path, batch.sip_sha256 or "")
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            try:
+                found = manifest.object_units(manifest.read_manifest(Path(batch.sip_path)))
+            except manifest.ManifestUnreadable:
+                found = {}
+            with self._lock:
+                if len(self._cache) > 512:
+                    self._cache.clear()
+                self._cache[key] = found
+        return found
+
+
+UNITS = _Units()
+
+
+def batches(ledger: Ledger, ids: Iterable[int]) -> dict[int, Batch]:
+    """The batches (with their datasets) of a file, in one query."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    with ledger.reading() as session:
+        found = session.scalars(select(Batch).where(Batch.id.in_(wanted)).options(selectinload(Batch.datasets)))
+        result = {b.id: b for b in found}
+        for batch in result.values():
+            session.expunge(batch)
+        return result
+
+
+def assemble(ledger: Ledger, file: PersonFile, may_see_sensitive: bool, indexed: Any) -> PersonFile:
+    """The file's pieces with their rows (visible columns only), state and VITAM unit."""
+    known = batches(ledger, (p.batch_id for p in file.pieces))
+    pieces = []
+    for piece in file.pieces:
+        batch = known.get(piece.batch_id)
+        dataset = next((d for d in batch.datasets if d.id == piece.dataset_id), None) if batch else None
+        if batch is None or dataset is None:
+            pieces.append(replace(piece, problem="ce lot n'est plus dans le registre"))
+            continue
+        chain = UNITS.of(batch).get(f"{dataset.name}.csv", ())
+        system_ids = (batch.atr or {}).get("units") or {}
+        system_id = next((system_ids[u] for u in chain if u in system_ids), None)
+        piece = replace(piece, batch_state=batch.state, unit_id=chain[0] if chain else None, system_id=system_id)
+        pieces.append(_with_rows(piece, dataset.spec, may_see_sensitive, indexed(piece.dataset_id)))
+    file.pieces = pieces
+    return file
+
+
+def _with_rows(piece: Piece, spec: Any, may_see_sensitive: bool, indexed: tuple[int, int] | None) -> Piece:
+    path = Path(piece.path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return replace(piece, problem="fichier local purgé : la pièce est conservée dans VITAM")
+    if indexed is None or (stat.st_size, stat.st_mtime_ns) != indexed:
+        return replace(piece, problem="le fichier local a changé depuis son indexation ; réindexation en cours")
+    columns = data.schema(path, spec)
+    shown, hidden = data.visible_columns(columns, may_see_sensitive)
+    key = _key_column(spec, columns)
+    names = [c.name for c in shown]
+    read = names if key is None or key in names else [*names, key]
+    rows, truncated = read_rows(str(path), piece.row_ranges, read)
+    if key is not None:
+        position = read.index(key)
+        expected = {piece.identity.value, piece.identity.dossier or ""}
+        if any(_text(row[position]) not in expected for row in rows):
+            return replace(piece, problem="le fichier ne correspond plus à l'index ; réindexation en cours")
+        rows = [row[: len(names)] for row in rows]
+    return replace(piece, columns=shown, hidden=hidden, rows=tuple(rows), truncated=truncated)
+
+
+def _key_column(spec: Any, columns: Iterable[data.Column]) -> str | None:
+    present = {c.name for c in columns}
+    spec = spec or {}
+    if spec.get("person_key") in present:
+        return str(spec["person_key"])
+    for name, column in (spec.get("columns") or {}).items():
+        if "cross_link" in (column or {}).get("tags", ()) and name in present:
+            return str(name)
+    return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None else str(value)
+
+
+def summary(file: PersonFile) -> dict[str, Any]:
+    """What the audit trail records of a consultation or an export of the file."""
+    return {
+        "person": file.identity.key,
+        "identities": [i.key for i in file.identities],
+        "pieces": [
+            {"batch": p.batch_id, "dataset": p.dataset, "rows": len(p.rows), "hidden": [c.name for c in p.hidden]}
+            for p in file.pieces
+        ],
+    }
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    text = _text(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(file: PersonFile) -> bytes:
+    """One line per value: which identity, batch, dataset, VITAM unit, row, column and value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "personne",
+            "outil",
+            "lot",
+            "periode",
+            "jeu_de_donnees",
+            "unite_vitam",
+            "ligne",
+            "colonne",
+            "libelle",
+            "valeur",
+        ]
+    )
+    for piece in file.pieces:
+        if piece.problem:
+            writer.writerow(
+                [
+                    piece.identity.key,
+                    piece.source,
+                    piece.batch_id,
+                    piece.scope,
+                    piece.dataset,
+                    piece.system_id or "",
+                    "",
+                    "",
+                    "pièce non lue",
+                    _cell(piece.problem),
+                ]
+            )
+            continue
+        for number, row in enumerate(piece.rows, start=1):
+            for column, value in zip(piece.columns, row, strict=True):
+                writer.writerow(
+                    [
+                        piece.identity.key,
+                        piece.source,
+                        piece.batch_id,
+                        piece.scope,
+                        piece.dataset,
+                        piece.system_id or "",
+                        number,
+                        column.name,
+                        _cell(column.label),
+                        _cell(value),
+                    ]
+                )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_pdf(file: PersonFile, reader: str, at: str) -> bytes:
+    """The file as a PDF (fpdf2): identity, links, then each piece as label: value lines."""
+    from browser.pdf import PersonPdf
+
+    document = PersonPdf(reader, at)
+    identity = file.identity
+    document.heading(f"Dossier de {identity.surname or '?'} {identity.first_name or ''}".strip())
+    for other in file.identities:
+        document.line(
+            f"{other.source} ({other.kind_fr}) {other.value} — né(e) le {other.birth or '?'} ; "
+            f"n° étudiant {other.student_number or '—'} ; INE {other.ine or '—'} ; "
+            f"dossier Harpège {other.dossier or '—'}"
+        )
+    for link in file.links:
+        document.line(f"Lien {link.a.key} ↔ {link.b.key} : {link.basis_fr}")
+    for piece in file.pieces:
+        document.subheading(f"{piece.label} — {piece.source} {piece.scope} (lot n° {piece.batch_id})")
+        document.line(f"Unité VITAM : {piece.system_id or piece.unit_id or 'non archivée'}", muted=True)
+        if piece.problem:
+            document.line(piece.problem)
+            continue
+        if piece.hidden:
+            hidden = len(piece.hidden)
+            document.line(f"{hidden} colonne(s) de données sensibles masquée(s) pour votre rôle.", muted=True)
+        for number, row in enumerate(piece.rows, start=1):
+            document.line(f"Ligne {number}", bold=True)
+            for column, value in zip(piece.columns, row, strict=True):
+                if value is not None and value != "":
+                    document.line(f"{column.label or column.name} ({column.name}) : {_text(value)}")
+    return document.output()
