@@ -277,9 +277,7 @@ def _record_package(
             )
         except SchemaError as exc:
             ledger.record(batch_id, actor=actor, action="package.failed", details={"error": str(exc)})
-            raise SchemaError(
-                f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}"
-            ) from exc
+            raise SchemaError(f"lot {batch_id} : le SIP n'a pas pu être contrôlé sur les schémas SEDA : {exc}") from exc
         if not report.valid:
             problems = "; ".join(f"[{i.check}] ligne {i.line} : {i.message}" for i in report.issues[:10])
             details = {**report.to_dict(), "part": number, "sip": part.path.name}

@@ -171,8 +171,8 @@ def _resume_part(client: VitamClient, ledger: Ledger, batch: Batch, sip: Sip, ac
 
     if not client.endpoint.access_contract:
         raise CannotResume(
-            f"lot {batch.id} : l'envoi de la partie {sip.part} a été interrompu et VITAM ne peut pas être interrogé sur "
-            "son arrivée (vitam.access_contract absent) : le SIP n'est pas renvoyé"
+            f"lot {batch.id} : l'envoi de la partie {sip.part} a été interrompu et VITAM ne peut pas être interrogé "
+            "sur son arrivée (vitam.access_contract absent) : le SIP n'est pas renvoyé"
         )
     intents = [
         e for e in ledger.events(batch.id) if e.action == "transfer.submitting" and _part_of(e.details) == sip.part
@@ -235,7 +235,8 @@ def follow_parts(
         answered = atr.message_request_identifier
         if (answered or atr.accepted) and answered != sip.message_identifier:
             raise StageError(
-                f"lot {batch.id} : l'ATR de la partie {sip.part} répond à {answered!r}, pas à {sip.message_identifier!r}"
+                f"lot {batch.id} : l'ATR de la partie {sip.part} répond à {answered!r}, "
+                f"pas à {sip.message_identifier!r}"
             )
         found = reasons(atr)
         outcome = "accepted" if atr.accepted else "refused"

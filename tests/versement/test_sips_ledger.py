@@ -65,7 +65,7 @@ def test_what_the_ledger_refuses_writes_nothing(ledger: Ledger) -> None:
         ledger.update(batch_id, actor="t", action="x", changes={"state": "verified"})
     # Two transfers of one batch: the second finds the part's intent already recorded.
     ledger.update(batch_id, actor="a", action="transfer.submitting", sip_updates={(1, 2): {"status": "submitting"}})
-    with pytest.raises(LedgerError, match="a changé entre-temps .* une autre exécution est en cours"):
+    with pytest.raises(LedgerError, match=r"a changé entre-temps .* une autre exécution est en cours"):
         ledger.update(
             batch_id,
             actor="b",

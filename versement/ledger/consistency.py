@@ -161,7 +161,9 @@ def _sip_mismatches(batch: Any, expected: Expected) -> list[str]:
     rows = {sip_key(sip.attempt, sip.part): sip for sip in getattr(batch, "sips", [])}
     problems = []
     for key in sorted(set(rows) - set(expected.sips)):
-        problems.append(f"lot {batch.id} : le SIP {_part(key)} ne figure dans aucun événement (ajouté hors du registre)")
+        problems.append(
+            f"lot {batch.id} : le SIP {_part(key)} ne figure dans aucun événement (ajouté hors du registre)"
+        )
     for key in sorted(set(expected.sips) - set(rows)):
         problems.append(
             f"lot {batch.id} : le SIP {_part(key)} de son journal d'audit n'a pas de ligne (supprimée hors du registre)"

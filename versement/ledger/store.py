@@ -327,7 +327,9 @@ class Ledger:
         known = {(sip.attempt, sip.part) for sip in batch.sips}
         for sip in sips or []:
             if (sip.attempt, sip.part) in known:
-                raise LedgerError(f"lot {batch.id} : la partie {sip.part} de la tentative {sip.attempt} a déjà un SIP au registre")
+                raise LedgerError(
+                    f"lot {batch.id} : la partie {sip.part} de la tentative {sip.attempt} a déjà un SIP au registre"
+                )
             known.add((sip.attempt, sip.part))
             batch.sips.append(sip)
         if sips:
