@@ -171,8 +171,8 @@ def _resume_part(client: VitamClient, ledger: Ledger, batch: Batch, sip: Sip, ac
 
     if not client.endpoint.access_contract:
         raise CannotResume(
-            f"batch {batch.id}: the upload of part {sip.part} was interrupted and VITAM cannot be asked whether it "
-            "arrived (no vitam.access_contract): the SIP is not sent again"
+            f"lot {batch.id} : l'envoi de la partie {sip.part} a été interrompu et VITAM ne peut pas être interrogé "
+            "sur son arrivée (vitam.access_contract absent) : le SIP n'est pas renvoyé"
         )
     intents = [
         e for e in ledger.events(batch.id) if e.action == "transfer.submitting" and _part_of(e.details) == sip.part
@@ -235,7 +235,8 @@ def follow_parts(
         answered = atr.message_request_identifier
         if (answered or atr.accepted) and answered != sip.message_identifier:
             raise StageError(
-                f"batch {batch.id}: the ATR of part {sip.part} answers {answered!r}, not {sip.message_identifier!r}"
+                f"lot {batch.id} : l'ATR de la partie {sip.part} répond à {answered!r}, "
+                f"pas à {sip.message_identifier!r}"
             )
         found = reasons(atr)
         outcome = "accepted" if atr.accepted else "refused"
@@ -446,18 +447,19 @@ def logbook_part_mismatches(batch: Batch, client: VitamClient) -> list[str]:
             operation = client.logbook_operation(sip.vitam_operation_id)
         except VitamNotFound:
             problems.append(
-                f"batch {batch.id}: VITAM's logbook has no operation {sip.vitam_operation_id}, which the ledger "
-                f"says VITAM answered for part {sip.part}"
+                f"lot {batch.id} : le journal des opérations de VITAM n'a pas d'opération {sip.vitam_operation_id}, "
+                f"à laquelle VITAM a répondu pour la partie {sip.part} selon le registre"
             )
             continue
         if operation.message_identifier != sip.message_identifier:
             problems.append(
-                f"batch {batch.id}: VITAM's operation {operation.operation_id} is for "
-                f"{operation.message_identifier!r}, the ledger sent part {sip.part} as {sip.message_identifier!r}"
+                f"lot {batch.id} : l'opération VITAM {operation.operation_id} porte sur "
+                f"{operation.message_identifier!r}, le registre a envoyé la partie {sip.part} sous "
+                f"{sip.message_identifier!r}"
             )
         if operation.outcome != sip.atr_reply_code:
             problems.append(
-                f"batch {batch.id}: VITAM's logbook says {operation.outcome} for operation "
-                f"{operation.operation_id} (part {sip.part}), the ledger recorded {sip.atr_reply_code}"
+                f"lot {batch.id} : le journal des opérations de VITAM indique {operation.outcome} pour l'opération "
+                f"{operation.operation_id} (partie {sip.part}), le registre a enregistré {sip.atr_reply_code}"
             )
     return problems

@@ -15,7 +15,20 @@ from versement.ledger import State
 
 # Words that mark an English sentence (with their spaces: identifiers such as `approved`,
 # `awaiting_approval` or a path under `batches/` do not match).
-ENGLISH = (" is ", " the ", " only ", " batch ", " not ", " cannot ", " has ", " was ", " and ", " of ", "error:")
+ENGLISH = (
+    " is ",
+    " the ",
+    " only ",
+    " batch ",
+    " not ",
+    " cannot ",
+    " has ",
+    " was ",
+    " and ",
+    " of ",
+    " part ",
+    "error:",
+)
 
 
 def english_in(text: str) -> list[str]:
@@ -164,3 +177,68 @@ def test_audit_verify_against_vitam_is_opt_in_and_french(cli, capsys):
     assert code == 1
     assert f"ALTÉRATION : lot {lot} : le journal des opérations de VITAM indique OK pour l'opération" in text
     assert "le registre a enregistré KO" in text and english_in(text) == [], text
+
+
+@pytest.fixture
+def split_batch(tmp_path, seda_schemas, monkeypatch):
+    """A batch packaged as several SIPs (one per series), the CLI pointed at its ledger."""
+    from seda import Limits
+    from tests.versement.conftest import DEMO_YEAR_SCOPE
+    from tests.versement.test_transfer import make_world
+    from versement.demo import prepare_sources
+    from versement.pipeline import run_extract, run_package, run_validate
+
+    for world in make_world(tmp_path, seda_schemas):
+        for name, value in world.environ.items():
+            monkeypatch.setenv(name, value)
+        prepare_sources(world.settings)
+        batch = run_extract(world.settings, world.ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
+        run_validate(world.settings, world.ledger, batch.id, actor="test")
+        batch = run_package(world.settings, world.ledger, batch.id, actor="test", limits=Limits(max_items=4))
+        assert batch.state == State.AWAITING_APPROVAL and len(batch.sips) > 1
+        yield world, batch.id
+
+
+def test_the_failure_paths_of_a_split_batch_speak_french(split_batch, capsys):
+    from versement.ledger.sips import current_sips
+
+    world, batch_id = split_batch
+    lot = str(batch_id)
+    parts = current_sips(world.ledger.batch(batch_id))
+    digests = [argument for sip in parts for argument in ("--sha256", sip.sha256)]
+    said: list[str] = []
+
+    def expect(code: int, *argv: str, naming: tuple[str, ...] = ()) -> str:
+        got, text = run(capsys, *argv)
+        assert got == code, (argv, text)
+        for name in naming:
+            assert name in text, (argv, name, text)
+        said.append(text)
+        return text
+
+    # Approving a split batch: a part's digest missing, a digest of no part, one given twice.
+    by = ("--by", "Camille Archiviste")
+    expect(1, "approve", lot, *by, *digests[:-2], naming=(f"lot {lot}", f"partie {parts[-1].part}", "manquent"))
+    expect(1, "approve", lot, *by, *digests[:-2], "--sha256", "0" * 64, naming=("0" * 64, "aucun des"))
+    expect(1, "approve", lot, *by, *digests, "--sha256", parts[0].sha256, naming=("une seule fois",))
+    # Re-packaging refused: the SIP is intact; no reason given.
+    expect(1, "repackage", lot, *by, "--reason", "essai", naming=(f"lot {lot}", "son SIP est intact"))
+    expect(1, "repackage", lot, *by, "--reason", " ", naming=("--reason",))
+    expect(0, "status", naming=(f"lot {lot} : tentative 1 (en cours)", parts[1].sha256))
+
+    # A part changed on disk is not approved; once re-packaged, the old attempt stays.
+    last = Path(parts[-1].path)
+    last.write_bytes(last.read_bytes() + b"\0")
+    expect(1, "approve", lot, *by, *digests, naming=(f"partie {parts[-1].part}", "a changé"))
+    expect(0, "repackage", lot, *by, "--reason", "SIP modifié", naming=(f"versement package {lot}",))
+    expect(0, "status", naming=(f"lot {lot} : tentative 1 (close)",))
+
+    # A SIP row edited alone, another deleted: audit verify names the part and the attempt.
+    with sqlite3.connect(re.sub("^sqlite:///", "", world.settings.ledger_url)) as raw:
+        raw.execute("UPDATE sip SET units = 7 WHERE part = 2")
+        raw.execute("DELETE FROM sip WHERE part = 3")
+    expect(1, "audit", "verify", naming=("SIP partie 2 de la tentative 1, units vaut 7", "partie 3 de la tentative 1"))
+
+    for text in said:
+        assert "versement: error" not in text and "Traceback" not in text
+        assert english_in(text) == [], text

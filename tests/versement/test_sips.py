@@ -115,21 +115,22 @@ def test_a_sip_row_edited_added_or_deleted_alone_is_reported(world: World, capsy
         code = main(["audit", "verify"])
         err = capsys.readouterr().err
         assert code == 1
-        return [line.removeprefix("TAMPERED: ") for line in err.splitlines() if line.startswith("TAMPERED")]
+        return [line.removeprefix("ALTÉRATION : ") for line in err.splitlines() if line.startswith("ALTÉRATION : ")]
 
     with world.ledger.engine.begin() as db:
         db.execute(text("UPDATE sip SET sha256 = :d WHERE batch_id = :b AND part = 2"), {"d": "0" * 64, "b": batch_id})
     problems = verify()
     assert any(
-        p.startswith(f'batch {batch_id}: SIP part 2 of attempt 1 sha256 is "{"0" * 64}" in the row') for p in problems
+        p.startswith(f'lot {batch_id} : SIP partie 2 de la tentative 1, sha256 vaut "{"0" * 64}" dans la ligne')
+        for p in problems
     ), problems
-    assert any("the ledger packaged " + "0" * 64 in p for p in problems)  # its file no longer matches either
+    assert any("le registre a empaqueté " + "0" * 64 in p for p in problems)  # its file no longer matches either
     with world.ledger.engine.begin() as db:
         db.execute(text("UPDATE sip SET sha256 = :d WHERE batch_id = :b AND part = 2"), {"d": original, "b": batch_id})
         db.execute(text("UPDATE sip SET approved_sha256 = sha256 WHERE batch_id = :b AND part = 3"), {"b": batch_id})
     (problem,) = verify()
-    assert problem.startswith(f"batch {batch_id}: SIP part 3 of attempt 1 approved_sha256 is ")
-    assert "but null in its audit trail (the row was edited outside the ledger)" in problem
+    assert problem.startswith(f"lot {batch_id} : SIP partie 3 de la tentative 1, approved_sha256 vaut ")
+    assert "mais null dans son journal d'audit (la ligne a été modifiée hors du registre)" in problem
     with world.ledger.engine.begin() as db:
         db.execute(text("UPDATE sip SET approved_sha256 = NULL WHERE batch_id = :b"), {"b": batch_id})
         db.execute(text("DELETE FROM sip WHERE batch_id = :b AND part = 1"), {"b": batch_id})
@@ -141,10 +142,13 @@ def test_a_sip_row_edited_added_or_deleted_alone_is_reported(world: World, capsy
             {"b": batch_id, "d": "1" * 64, "m": "2" * 128},
         )
     problems = verify()
-    assert f"batch {batch_id}: SIP part 99 of attempt 1 is in no audit event (added outside the ledger)" in problems
-    assert f"batch {batch_id}: SIP part 1 of attempt 1 of its audit trail has no row (deleted outside the ledger)" in (
-        problems
-    )
+    assert (
+        f"lot {batch_id} : le SIP partie 99 de la tentative 1 ne figure dans aucun événement (ajouté hors du registre)"
+    ) in problems
+    assert (
+        f"lot {batch_id} : le SIP partie 1 de la tentative 1 de son journal d'audit n'a pas de ligne "
+        "(supprimée hors du registre)"
+    ) in problems
 
 
 def test_a_replaced_part_is_reported_by_audit_verify(world: World) -> None:
@@ -152,7 +156,7 @@ def test_a_replaced_part_is_reported_by_audit_verify(world: World) -> None:
     second = current_sips(world.ledger.batch(batch_id))[1]
     Path(second.path).write_bytes(Path(second.path).read_bytes() + b"\0")
     problems = world.ledger.verify().problems
-    assert any(f"the SIP {second.path} has SHA-256" in p and second.sha256 in p for p in problems), problems
+    assert any(f"le SIP {second.path} a l'empreinte SHA-256" in p and second.sha256 in p for p in problems), problems
 
 
 # -- approval covers every SIP ------------------------------------------------------------------
@@ -222,7 +226,7 @@ def test_a_split_batch_is_transferred_part_by_part_and_verified(world: World, ca
     with world.ledger.engine.begin() as db:
         db.execute(text("UPDATE sip SET atr_reply_code = 'KO' WHERE batch_id = :b AND part = 2"), {"b": batch_id})
     (problem,) = logbook_mismatches(world.ledger, world.client())
-    assert "(part 2), the ledger recorded KO" in problem
+    assert "(partie 2), le registre a enregistré KO" in problem
 
 
 def test_a_dry_run_of_a_split_batch_tries_every_part(world: World) -> None:
@@ -387,7 +391,7 @@ def test_only_refused_rejected_or_tampered_batches_are_repackaged(world: World) 
     batch_id = world.approved()
     with pytest.raises(RepackageRefused, match="son SIP est intact"):
         repackage(world.ledger, batch_id, by="Camille", reason="essai")
-    with pytest.raises(IllegalTransition, match=r"only by the audited action batch\.repackaged"):
+    with pytest.raises(IllegalTransition, match=r"ne se fait que par l'action journalisée batch\.repackaged"):
         world.ledger.transition(batch_id, State.VALIDATED, actor="t", action="sneaky")
     batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
     assert batch.state == State.VERIFIED

@@ -55,17 +55,17 @@ def test_rows_added_and_updated_through_events_replay_clean(ledger: Ledger) -> N
 def test_what_the_ledger_refuses_writes_nothing(ledger: Ledger) -> None:
     batch_id = packaged(ledger)
     events = len(ledger.events())
-    with pytest.raises(LedgerError, match="already has SIP part 2 of attempt 1"):
+    with pytest.raises(LedgerError, match="la partie 2 de la tentative 1 a déjà un SIP au registre"):
         ledger.transition(batch_id, State.AWAITING_APPROVAL, actor="t", action="x", sips=[part(2)])
-    with pytest.raises(LedgerError, match="has no SIP part 9 of attempt 1"):
+    with pytest.raises(LedgerError, match="aucun SIP partie 9 de la tentative 1 au registre"):
         ledger.update(batch_id, actor="t", action="x", sip_updates={(1, 9): {"status": "submitted"}})
-    with pytest.raises(LedgerError, match="SIP field 'sha256' cannot be updated"):
+    with pytest.raises(LedgerError, match="le champ 'sha256' d'un SIP ne peut pas être modifié"):
         ledger.update(batch_id, actor="t", action="x", sip_updates={(1, 1): {"sha256": "0" * 64}})
-    with pytest.raises(LedgerError, match="'state' cannot be updated without a transition"):
+    with pytest.raises(LedgerError, match="le champ 'state' d'un lot ne peut pas être modifié sans transition"):
         ledger.update(batch_id, actor="t", action="x", changes={"state": "verified"})
     # Two transfers of one batch: the second finds the part's intent already recorded.
     ledger.update(batch_id, actor="a", action="transfer.submitting", sip_updates={(1, 2): {"status": "submitting"}})
-    with pytest.raises(LedgerError, match="changed meanwhile"):
+    with pytest.raises(LedgerError, match=r"a changé entre-temps .* une autre exécution est en cours"):
         ledger.update(
             batch_id,
             actor="b",

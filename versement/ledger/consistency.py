@@ -161,25 +161,27 @@ def _sip_mismatches(batch: Any, expected: Expected) -> list[str]:
     rows = {sip_key(sip.attempt, sip.part): sip for sip in getattr(batch, "sips", [])}
     problems = []
     for key in sorted(set(rows) - set(expected.sips)):
-        problems.append(f"batch {batch.id}: SIP {_part(key)} is in no audit event (added outside the ledger)")
+        problems.append(
+            f"lot {batch.id} : le SIP {_part(key)} ne figure dans aucun événement (ajouté hors du registre)"
+        )
     for key in sorted(set(expected.sips) - set(rows)):
         problems.append(
-            f"batch {batch.id}: SIP {_part(key)} of its audit trail has no row (deleted outside the ledger)"
+            f"lot {batch.id} : le SIP {_part(key)} de son journal d'audit n'a pas de ligne (supprimée hors du registre)"
         )
     for key in sorted(set(rows) & set(expected.sips)):
         have, want = sip_record(rows[key]), expected.sips[key]
         for column in SIP_COLUMNS:
             if canonical({"v": have.get(column)}) != canonical({"v": want.get(column)}):
                 problems.append(
-                    f"batch {batch.id}: SIP {_part(key)} {column} is {_shown(have.get(column))} in the row but "
-                    f"{_shown(want.get(column))} in its audit trail (the row was edited outside the ledger)"
+                    f"lot {batch.id} : SIP {_part(key)}, {column} vaut {_shown(have.get(column))} dans la ligne mais "
+                    f"{_shown(want.get(column))} dans son journal d'audit (la ligne a été modifiée hors du registre)"
                 )
     return problems
 
 
 def _part(key: str) -> str:
     attempt, _, part = key.partition(".")
-    return f"part {part} of attempt {attempt}"
+    return f"partie {part} de la tentative {attempt}"
 
 
 def _shown(value: Any) -> str:

@@ -347,7 +347,9 @@ class Ledger:
         known = {(sip.attempt, sip.part) for sip in batch.sips}
         for sip in sips or []:
             if (sip.attempt, sip.part) in known:
-                raise LedgerError(f"batch {batch.id} already has SIP part {sip.part} of attempt {sip.attempt}")
+                raise LedgerError(
+                    f"lot {batch.id} : la partie {sip.part} de la tentative {sip.attempt} a déjà un SIP au registre"
+                )
             known.add((sip.attempt, sip.part))
             batch.sips.append(sip)
         if sips:
@@ -356,10 +358,10 @@ class Ledger:
         for (attempt, part), fields in (updates or {}).items():
             row = by_key.get((attempt, part))
             if row is None:
-                raise LedgerError(f"batch {batch.id} has no SIP part {part} of attempt {attempt}")
+                raise LedgerError(f"lot {batch.id} : aucun SIP partie {part} de la tentative {attempt} au registre")
             for name, value in fields.items():
                 if name not in SIP_UPDATABLE:
-                    raise LedgerError(f"SIP field {name!r} cannot be updated by a transition")
+                    raise LedgerError(f"le champ {name!r} d'un SIP ne peut pas être modifié par une transition")
                 setattr(row, name, value)
             recorded.setdefault("row_sip_updates", {})[sip_key(attempt, part)] = dict(fields)
 
@@ -383,20 +385,21 @@ class Ledger:
         with self.session() as session:
             batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
             if batch is None:
-                raise LedgerError(f"no batch {batch_id} in the ledger")
+                raise LedgerError(f"aucun lot {batch_id} dans le registre")
             rows = {(sip.attempt, sip.part): sip for sip in batch.sips}
             for (attempt, part), fields in (sip_expect or {}).items():
                 row = rows.get((attempt, part))
                 for name, value in fields.items():
                     if row is None or getattr(row, name) != value:
                         raise LedgerError(
-                            f"batch {batch_id}: SIP part {part} of attempt {attempt} changed meanwhile "
-                            f"({name} is {getattr(row, name, None)!r}, expected {value!r}): another run is at work"
+                            f"lot {batch_id} : le SIP partie {part} de la tentative {attempt} a changé entre-temps "
+                            f"({name} vaut {getattr(row, name, None)!r}, attendu {value!r}) : une autre exécution "
+                            "est en cours sur ce lot"
                         )
             recorded = dict(details or {})
             for name, value in (changes or {}).items():
                 if name in ("state", "active_key") or not hasattr(Batch, name):
-                    raise LedgerError(f"batch field {name!r} cannot be updated without a transition")
+                    raise LedgerError(f"le champ {name!r} d'un lot ne peut pas être modifié sans transition")
                 setattr(batch, name, value)
             if changes:
                 recorded["row"] = dict(changes)
