@@ -194,7 +194,7 @@ def split_batch(tmp_path, seda_schemas, monkeypatch):
         prepare_sources(world.settings)
         batch = run_extract(world.settings, world.ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
         run_validate(world.settings, world.ledger, batch.id, actor="test")
-        batch = run_package(world.settings, world.ledger, batch.id, actor="test", limits=Limits(max_items=4))
+        batch = run_package(world.settings, world.ledger, batch.id, actor="test", limits=Limits(max_items=150))
         assert batch.state == State.AWAITING_APPROVAL and len(batch.sips) > 1
         yield world, batch.id
 
