@@ -17,6 +17,7 @@ always one consistent snapshot.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -229,7 +230,7 @@ def package_step(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
         return {"batch_id": batch_id, "state": batch.state}
     batch = pipeline.run_package(settings, ledger, batch_id, actor=actor)
     size = Path(batch.sip_path).stat().st_size if batch.sip_path else 0
-    units = next((e.details for e in reversed(ledger.events(batch_id)) if e.action == "package"), {}) or {}
+    units = next((json.loads(e.details) for e in reversed(ledger.events(batch_id)) if e.action == "package"), {})
     log.info("lot %d : SIP %s, %d octets, %s unités archivistiques, %s objets, SHA-256 %s", batch_id,
              Path(batch.sip_path or "").name, size, units.get("units"), units.get("objects"), batch.sip_sha256)
     log.info("%s", pipeline.approval_request(batch))

@@ -17,6 +17,7 @@ A batch in any other state than the one the request is for skips the request (re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -145,7 +146,7 @@ class BatchApprovalOperator(_BatchRequest):
         """The digest the request showed: the one recorded when approval was requested."""
         for event in reversed(ledger.events(int(self.batch_id))):
             if event.action == "approval.requested":
-                return str((event.details or {}).get("sip_sha256"))
+                return str(json.loads(event.details).get("sip_sha256"))
         raise steps.StepRefused(f"lot {self.batch_id} : aucune demande de validation dans le journal")
 
 
