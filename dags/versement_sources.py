@@ -98,12 +98,17 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
             return _fail_on_refusal(lambda: plan_batch(settings, ledger, source.name, scope, actor=actor))
 
         @task
-        def to_extract(planned: dict[str, Any]) -> list[str]:
+        def to_extract(planned: Any) -> list[str]:
             return list(planned["datasets"])  # empty for a resumed batch: no extraction task
 
         # A read is safe to retry (it writes to .partial files, renamed when complete).
-        @task(retries=3, retry_delay=timedelta(minutes=1), execution_timeout=timedelta(hours=6), max_active_tis_per_dagrun=4)
-        def extract(dataset: str, planned: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        @task(
+            retries=3,
+            retry_delay=timedelta(minutes=1),
+            execution_timeout=timedelta(hours=6),
+            max_active_tis_per_dagrun=4,
+        )
+        def extract(dataset: str, planned: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
             from versement.orchestration import extract_dataset
 
             settings, ledger = _settings(params or {}, source.name)
@@ -113,7 +118,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
 
         @task(trigger_rule="none_failed", outlets=assets, retries=1)
         def record_extraction(
-            planned: dict[str, Any], results: Any, params: dict[str, Any] | None = None, outlet_events: Any = None
+            planned: Any, results: Any, params: dict[str, Any] | None = None, outlet_events: Any = None
         ) -> dict[str, Any]:
             from versement.orchestration import finish_extract
 
@@ -127,7 +132,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
             return found
 
         @task(trigger_rule="none_failed", retries=1)
-        def quality(planned: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        def quality(planned: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
             from versement.orchestration import validate_step
 
             settings, ledger = _settings(params or {}, source.name)
@@ -138,27 +143,19 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         )
 
         @task(trigger_rule="none_failed")
-        def package(planned: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        def package(planned: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
             from versement.orchestration import package_step
 
             settings, ledger = _settings(params or {}, source.name)
             return _fail_on_refusal(lambda: package_step(settings, ledger, int(planned["batch_id"]), actor=actor))
 
         @task.branch(trigger_rule="none_failed")
-        def route(planned: dict[str, Any], params: dict[str, Any] | None = None) -> str | None:
-            from versement.airflow_integration import deployment
-
-            _, ledger = deployment()
-            state = ledger.batch(int(planned["batch_id"])).state
-            if (params or {}).get("dry_run"):
-                return "dry_run"
-            if state == "awaiting_approval" or state in TRANSFERABLE:
-                return "approval"  # answered already: the approval task says so and the gate lets it through
-            log.info("lot %s : %s ; ni validation ni transfert", planned["batch_id"], state)
-            return "report"
+        def route(params: dict[str, Any] | None = None) -> str:
+            # A batch in any state goes to the approval task, which asks only for one awaiting approval.
+            return "dry_run" if (params or {}).get("dry_run") else "approval"
 
         @task
-        def dry_run(planned: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        def dry_run(planned: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
             from versement.orchestration import dry_run_step
 
             settings, ledger = _settings(params or {}, source.name)
@@ -169,7 +166,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         )
 
         @task.short_circuit(ignore_downstream_trigger_rules=False)
-        def approved(planned: dict[str, Any]) -> bool:
+        def approved(planned: Any) -> bool:
             from versement.airflow_integration import deployment
 
             _, ledger = deployment()
@@ -182,15 +179,19 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         transfer = VitamTransferOperator(task_id="transfer", batch_id=BATCH, retries=3, poll_interval=5.0)
 
         @task(trigger_rule="none_failed_min_one_success")
-        def report(planned: dict[str, Any]) -> dict[str, Any]:
+        def report(planned: Any) -> dict[str, Any]:
             from versement.airflow_integration import deployment
             from versement.ledger import LABELS_FR, State
 
             _, ledger = deployment()
             batch = ledger.batch(int(planned["batch_id"]))
             log.info(
-                "lot %d : %s%s", batch.id, LABELS_FR[State(batch.state)],
-                f", opération VITAM {batch.vitam_operation_id} ({batch.atr_reply_code})" if batch.vitam_operation_id else "",
+                "lot %d : %s%s",
+                batch.id,
+                LABELS_FR[State(batch.state)],
+                f", opération VITAM {batch.vitam_operation_id} ({batch.atr_reply_code})"
+                if batch.vitam_operation_id
+                else "",
             )
             if batch.state == "verification_failed":
                 raise AirflowFailException(f"lot {batch.id} : VÉRIFICATION EN ÉCHEC")
@@ -201,16 +202,17 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         recorded = record_extraction(planned, extracted)
         checked = quality(planned)
         packaged = package(planned)
-        routed = route(planned)
+        routed = route()
         gate = approved(planned)
         done = report(planned)
         recorded >> checked >> override >> packaged >> routed
-        routed >> [dry_run(planned), approval, done]
-        approval >> gate >> transfer >> done
+        routed >> [dry_run(planned), approval]
+        approval >> gate >> transfer
+        [approval, transfer] >> done
     return dag
 
 
-def _load() -> Settings | None:
+def _load() -> Settings:
     try:
         return load(config_path())
     except Exception as exc:  # a broken file is an import error Airflow shows, named
@@ -218,5 +220,5 @@ def _load() -> Settings | None:
 
 
 _settings_at_parse = _load()
-for _source in (_settings_at_parse.sources.values() if _settings_at_parse else ()):
+for _source in _settings_at_parse.sources.values() if _settings_at_parse else ():
     globals()[f"versement_{_source.name}"] = source_dag(_settings_at_parse, _source)

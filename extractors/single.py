@@ -21,11 +21,10 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from extractors.datasets import ExtractedDataset
-from extractors.extract import _check_specs, _extract_dataset, _kept, _Source, parquet_writer
+from extractors.extract import ROW_GROUP_ROWS, _check_specs, _extract_dataset, _kept, _Source, parquet_writer
 from extractors.readers import FETCH_ROWS, open_reader, oracle_scn
 from extractors.specs import DatasetSpec
 from extractors.statements import check_parameters
-from extractors.extract import ROW_GROUP_ROWS
 
 __all__ = ["extract_one", "same_snapshot", "snapshot_marker", "source_fingerprint"]
 

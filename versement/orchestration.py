@@ -70,7 +70,9 @@ def run_scope(source: SourceConfig, text: str | None, run_date: date) -> Scope:
     return Scope.everything()
 
 
-def narrowed(settings: Settings, source_name: str, datasets: Sequence[str] | None, seda_version: str | None) -> Settings:
+def narrowed(
+    settings: Settings, source_name: str, datasets: Sequence[str] | None, seda_version: str | None
+) -> Settings:
     """The settings for one run: only ``datasets`` of the source (all if none), the SEDA version asked."""
     source = settings.source(source_name)
     changed = settings
@@ -79,8 +81,7 @@ def narrowed(settings: Settings, source_name: str, datasets: Sequence[str] | Non
         unknown = [name for name in datasets if name not in known]
         if unknown:
             raise StepRefused(
-                f"{source.title} : jeu(x) de données inconnu(s) {', '.join(unknown)} "
-                f"(disponibles : {', '.join(known)})"
+                f"{source.title} : jeu(x) de données inconnu(s) {', '.join(unknown)} (disponibles : {', '.join(known)})"
             )
         chosen = tuple(known[name] for name in dict.fromkeys(datasets))
         changed = replace(changed, sources={**settings.sources, source_name: replace(source, datasets=chosen)})
@@ -116,8 +117,13 @@ def plan(settings: Settings, ledger: Ledger, source_name: str, scope: Scope, *, 
         )
         return {"batch_id": batch.id, "state": batch.state, "datasets": [], "resumed": True}
     if batch is not None and batch.state != State.NEW:
-        log.info("lot %d : %s %s est déjà %s ; la suite reprend là où il s'est arrêté", batch.id, source.name,
-                 scope.label, _fr(batch.state))
+        log.info(
+            "lot %d : %s %s est déjà %s ; la suite reprend là où il s'est arrêté",
+            batch.id,
+            source.name,
+            scope.label,
+            _fr(batch.state),
+        )
         return {"batch_id": batch.id, "state": batch.state, "datasets": [], "resumed": True}
     if batch is None:
         batch = ledger.create_batch(
@@ -125,8 +131,14 @@ def plan(settings: Settings, ledger: Ledger, source_name: str, scope: Scope, *, 
         )
     password = settings.secret(source_secret(source.name))
     names = [d.name for d in source.datasets]
-    log.info("lot %d : %s, %s ; %d jeu(x) de données à extraire : %s", batch.id, source.title, scope.label_fr,
-             len(names), ", ".join(names))
+    log.info(
+        "lot %d : %s, %s ; %d jeu(x) de données à extraire : %s",
+        batch.id,
+        source.title,
+        scope.label_fr,
+        len(names),
+        ", ".join(names),
+    )
     return {
         "batch_id": batch.id,
         "state": str(State.NEW),
@@ -137,7 +149,9 @@ def plan(settings: Settings, ledger: Ledger, source_name: str, scope: Scope, *, 
     }
 
 
-def extract_dataset(settings: Settings, ledger: Ledger, batch_id: int, dataset: str, marker: str | None) -> dict[str, Any]:
+def extract_dataset(
+    settings: Settings, ledger: Ledger, batch_id: int, dataset: str, marker: str | None
+) -> dict[str, Any]:
     """Extract one dataset of a new batch into the batch's folder (a mapped task)."""
     batch = ledger.batch(batch_id)
     if batch.state != State.NEW:
@@ -157,7 +171,13 @@ def extract_dataset(settings: Settings, ledger: Ledger, batch_id: int, dataset: 
     size = found.path.stat().st_size
     log.info(
         "lot %d, %s : %d lignes (source : %d), %d octets, SHA-256 %s, instantané %s%s",
-        batch_id, dataset, found.rows, found.source_count, size, found.sha256, found.marker,
+        batch_id,
+        dataset,
+        found.rows,
+        found.source_count,
+        size,
+        found.sha256,
+        found.marker,
         " (repris d'une exécution précédente)" if found.resumed else "",
     )
     return {"dataset": dataset, "rows": found.rows, "bytes": size, "sha256": found.sha256, "marker": found.marker}
@@ -199,11 +219,23 @@ def finish_extract(
     batch = pipeline.run_extract(settings, ledger, source.name, pipeline.batch_scope(batch), actor=actor)
     total_rows = sum(d.rows for d in batch.datasets)
     total_bytes = sum(Path(d.path).stat().st_size for d in batch.datasets)
-    log.info("lot %d : extrait, %d jeu(x) de données, %d lignes, %d octets, instantané %s (%s)", batch.id,
-             len(batch.datasets), total_rows, total_bytes, batch.snapshot_marker,
-             "lectures parallèles" if consistent else "relu en un seul instantané")
-    return {"batch_id": batch.id, "state": batch.state, "rows": total_rows, "bytes": total_bytes,
-            "parallel": consistent, "datasets": {d.name: {"rows": d.rows, "sha256": d.sha256} for d in batch.datasets}}
+    log.info(
+        "lot %d : extrait, %d jeu(x) de données, %d lignes, %d octets, instantané %s (%s)",
+        batch.id,
+        len(batch.datasets),
+        total_rows,
+        total_bytes,
+        batch.snapshot_marker,
+        "lectures parallèles" if consistent else "relu en un seul instantané",
+    )
+    return {
+        "batch_id": batch.id,
+        "state": batch.state,
+        "rows": total_rows,
+        "bytes": total_bytes,
+        "parallel": consistent,
+        "datasets": {d.name: {"rows": d.rows, "sha256": d.sha256} for d in batch.datasets},
+    }
 
 
 # -- quality and packaging -----------------------------------------------------------------------
@@ -230,9 +262,18 @@ def package_step(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
         return {"batch_id": batch_id, "state": batch.state}
     batch = pipeline.run_package(settings, ledger, batch_id, actor=actor)
     size = Path(batch.sip_path).stat().st_size if batch.sip_path else 0
-    units = next((json.loads(e.details) for e in reversed(ledger.events(batch_id)) if e.action == "package"), {})
-    log.info("lot %d : SIP %s, %d octets, %s unités archivistiques, %s objets, SHA-256 %s", batch_id,
-             Path(batch.sip_path or "").name, size, units.get("units"), units.get("objects"), batch.sip_sha256)
+    units: dict[str, Any] = next(
+        (json.loads(e.details) for e in reversed(ledger.events(batch_id)) if e.action == "package"), {}
+    )
+    log.info(
+        "lot %d : SIP %s, %d octets, %s unités archivistiques, %s objets, SHA-256 %s",
+        batch_id,
+        Path(batch.sip_path or "").name,
+        size,
+        units.get("units"),
+        units.get("objects"),
+        batch.sip_sha256,
+    )
     log.info("%s", pipeline.approval_request(batch))
     return {"batch_id": batch_id, "state": batch.state, "sip_sha256": batch.sip_sha256, "bytes": size}
 
@@ -346,7 +387,10 @@ def override_payload(settings: Settings, batch: Batch) -> dict[str, Any]:
         f"Le contrôle qualité du lot a échoué. Pour le poursuivre malgré tout, choisissez « {OVERRIDE} » et "
         f"justifiez par écrit (champ « {JUSTIFICATION} ») ; sinon « {STOP} »."
     )
-    return {"subject": f"Dérogation au contrôle qualité du lot n° {batch.id}, {scope.label_fr}", "body": "\n".join(body)}
+    return {
+        "subject": f"Dérogation au contrôle qualité du lot n° {batch.id}, {scope.label_fr}",
+        "body": "\n".join(body),
+    }
 
 
 def record_override(

@@ -19,6 +19,7 @@ from versement.ledger import Ledger, State
 from versement.pipeline import DigestMismatch, StageError
 from versement.quality import validate
 
+
 def details(event: Any) -> dict[str, Any]:
     return dict(json.loads(event.details))
 
@@ -56,19 +57,30 @@ def test_an_approval_is_bound_to_the_digest_shown_and_names_the_archivist(packag
     wrong = "0" * 64
     with pytest.raises(DigestMismatch, match="n'est pas celle de la demande"):
         steps.record_decision(
-            ledger, batch.id, chosen=[steps.APPROVE], params_input={steps.DIGEST: wrong},
-            responder=ARCHIVIST, shown_sha256=batch.sip_sha256,
+            ledger,
+            batch.id,
+            chosen=[steps.APPROVE],
+            params_input={steps.DIGEST: wrong},
+            responder=ARCHIVIST,
+            shown_sha256=batch.sip_sha256,
         )
     assert ledger.batch(batch.id).state == State.AWAITING_APPROVAL  # nothing written
     with pytest.raises(steps.StepRefused, match="qui l'a donnée"):
         steps.record_decision(
-            ledger, batch.id, chosen=[steps.APPROVE], params_input={steps.DIGEST: batch.sip_sha256},
-            responder=None, shown_sha256=batch.sip_sha256,
+            ledger,
+            batch.id,
+            chosen=[steps.APPROVE],
+            params_input={steps.DIGEST: batch.sip_sha256},
+            responder=None,
+            shown_sha256=batch.sip_sha256,
         )
     approved = steps.record_decision(
-        ledger, batch.id, chosen=[steps.APPROVE],
+        ledger,
+        batch.id,
+        chosen=[steps.APPROVE],
         params_input={steps.DIGEST: batch.sip_sha256.upper(), steps.COMMENT: "conforme"},
-        responder=ARCHIVIST, shown_sha256=batch.sip_sha256,
+        responder=ARCHIVIST,
+        shown_sha256=batch.sip_sha256,
     )
     assert approved.state == State.APPROVED and approved.approved_by == "Claire Dupré"
     event = ledger.events(batch.id)[-1]
@@ -79,13 +91,19 @@ def test_an_approval_is_bound_to_the_digest_shown_and_names_the_archivist(packag
 def test_a_rejection_keeps_its_comment_and_the_batch_is_never_transferred(packaged) -> None:
     settings, ledger, batch = packaged
     rejected = steps.record_decision(
-        ledger, batch.id, chosen=[steps.REJECT], params_input={steps.COMMENT: "périmètre incomplet"},
-        responder=ARCHIVIST, shown_sha256=batch.sip_sha256,
+        ledger,
+        batch.id,
+        chosen=[steps.REJECT],
+        params_input={steps.COMMENT: "périmètre incomplet"},
+        responder=ARCHIVIST,
+        shown_sha256=batch.sip_sha256,
     )
     assert rejected.state == State.REJECTED
     event = ledger.events(batch.id)[-1]
     assert (event.actor, event.action, details(event)["reason"]) == (
-        "airflow:claire.dupre", "reject", "périmètre incomplet",
+        "airflow:claire.dupre",
+        "reject",
+        "périmètre incomplet",
     )
     from versement.transfer import submit
 
@@ -123,8 +141,11 @@ def test_the_override_needs_a_written_justification(failed) -> None:
     )
     assert stopped.state == State.QUALITY_FAILED and ledger.events(batch_id)[-1].action == "override.declined"
     lifted = steps.record_override(
-        ledger, batch_id, chosen=[steps.OVERRIDE],
-        params_input={steps.JUSTIFICATION: "doublon connu de la source, documenté"}, responder=ARCHIVIST,
+        ledger,
+        batch_id,
+        chosen=[steps.OVERRIDE],
+        params_input={steps.JUSTIFICATION: "doublon connu de la source, documenté"},
+        responder=ARCHIVIST,
     )
     assert lifted.state == State.VALIDATED
     event = ledger.events(batch_id)[-1]
@@ -193,6 +214,8 @@ def test_no_configured_archivist_means_no_request(packaged, monkeypatch) -> None
     settings, ledger, batch = packaged
     nobody = replace(settings, approval=ApprovalConfig(archivists=()))
     monkeypatch.setattr(hitl, "upsert_hitl_detail", lambda **kwargs: pytest.fail("a request was written"))
-    op = BatchApprovalOperator(task_id="approval", batch_id=batch.id, timeout_hours=1, deployment=lambda: (nobody, ledger))
-    with pytest.raises(AirflowFailException, match="approval.archivists est vide"):
+    op = BatchApprovalOperator(
+        task_id="approval", batch_id=batch.id, timeout_hours=1, deployment=lambda: (nobody, ledger)
+    )
+    with pytest.raises(AirflowFailException, match=r"approval\.archivists est vide"):
         op.execute({"task_instance": FakeTI()})

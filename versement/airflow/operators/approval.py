@@ -90,10 +90,13 @@ class _BatchRequest(HITLOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        settings, ledger = self.deployment()
+        _, ledger = self.deployment()
         if event.get("error_type") == "timeout":
             message = steps.record_expiry(
-                ledger, int(self.batch_id), actor=f"airflow:{self.dag_id}.{self.task_id}", kind=self.kind,
+                ledger,
+                int(self.batch_id),
+                actor=f"airflow:{self.dag_id}.{self.task_id}",
+                kind=self.kind,
                 hours=self.timeout_hours,
             )
             self.log.error("%s", message)
