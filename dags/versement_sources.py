@@ -101,20 +101,33 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         def to_extract(planned: Any) -> list[str]:
             return list(planned["datasets"])  # empty for a resumed batch: no extraction task
 
+        # Runs beside the readers (a slot each): holds the batch's PostgreSQL snapshot open until they are done.
+        @task(retries=0, execution_timeout=timedelta(hours=7))
+        def hold_snapshot(planned: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
+            from versement.orchestration import hold_snapshot as hold
+
+            settings, ledger = _settings(params or {}, source.name)
+            return _fail_on_refusal(lambda: hold(settings, ledger, planned, hold_seconds=6 * 3600))
+
         # A read is safe to retry (it writes to .partial files, renamed when complete).
         @task(
             retries=3,
-            retry_delay=timedelta(minutes=1),
+            retry_delay=timedelta(seconds=30),
             execution_timeout=timedelta(hours=6),
             max_active_tis_per_dagrun=4,
         )
-        def extract(dataset: str, planned: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
-            from versement.orchestration import extract_dataset
+        def extract(dataset: str, planned: Any, params: dict[str, Any] | None = None, ti: Any = None) -> dict[str, Any]:
+            from versement.orchestration import extract_dataset, release_snapshot
 
             settings, ledger = _settings(params or {}, source.name)
-            return _fail_on_refusal(
-                lambda: extract_dataset(settings, ledger, int(planned["batch_id"]), dataset, planned.get("marker"))
-            )
+            try:
+                return _fail_on_refusal(
+                    lambda: extract_dataset(settings, ledger, int(planned["batch_id"]), dataset, planned.get("marker"))
+                )
+            except Exception:
+                if ti is None or ti.try_number > 3:  # the last try: let the snapshot holder go
+                    release_snapshot(settings, int(planned["batch_id"]))
+                raise
 
         @task(trigger_rule="none_failed", outlets=assets, retries=1)
         def record_extraction(
@@ -199,7 +212,9 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
 
         planned = plan()
         extracted = extract.partial(planned=planned).expand(dataset=to_extract(planned))
+        held = hold_snapshot(planned)
         recorded = record_extraction(planned, extracted)
+        held >> recorded
         checked = quality(planned)
         packaged = package(planned)
         routed = route()

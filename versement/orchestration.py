@@ -7,12 +7,15 @@ run for a scope whose batch already exists resumes where the batch stopped, and 
 is reported, never extracted twice. Each step returns a small dict of numbers for the task log.
 
 Extraction is spread over the batch's datasets (``extractors.single``): ``plan`` creates the
-batch and names the datasets; ``extract_dataset`` runs once per dataset (a mapped task);
-``finish_extract`` checks that the files come from one state of the source and records them in
-the ledger in one transition (``pipeline.run_extract``, which keeps the finished files). When the
-readers did not see the same state (PostgreSQL snapshots differ, an Oracle SCN differs, a SQLite
-file changed), the files are discarded and the batch is extracted again in one reader: a batch is
-always one consistent snapshot.
+batch and names the datasets; on PostgreSQL ``hold_snapshot`` (a task running beside the
+readers) exports one snapshot and keeps its transaction open until every dataset is written;
+``extract_dataset`` runs once per dataset (a mapped task) inside that snapshot (``SET TRANSACTION
+SNAPSHOT``; Oracle: AS OF the SCN ``plan`` read); ``finish_extract`` checks that the files come
+from one state of the source and records them in the ledger in one transition
+(``pipeline.run_extract``, which keeps the finished files). When the readers did not see the same
+state (a holder that died and was retried, an SCN that differs, a SQLite file that changed), the
+files are discarded and the batch is extracted again in one reader: a batch is always one
+consistent snapshot.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from extractors import manifest as manifests
+from extractors.errors import ExtractionError
 from extractors.scope import Scope
-from extractors.single import extract_one, same_snapshot, snapshot_marker, source_fingerprint
+from extractors.single import exported_snapshot, extract_one, same_snapshot, snapshot_marker, source_fingerprint
 from versement import pipeline
 from versement import quality as quality_stage
 from versement.config import Settings, SourceConfig
@@ -44,6 +50,10 @@ STOP = "Arrêter"
 COMMENT = "commentaire"
 DIGEST = "empreinte_sha256"
 JUSTIFICATION = "justification"
+
+
+SNAPSHOT_FILE = ".snapshot.json"  # in the batch's data folder: the exported snapshot the readers import
+RELEASE_FILE = ".release"  # a reader gave up: the holder lets its snapshot go
 
 
 class StepRefused(Exception):
@@ -149,10 +159,98 @@ def plan(settings: Settings, ledger: Ledger, source_name: str, scope: Scope, *, 
     }
 
 
-def extract_dataset(
-    settings: Settings, ledger: Ledger, batch_id: int, dataset: str, marker: str | None
+def _is_postgresql(url: str) -> bool:
+    return url.startswith(("postgresql:", "postgresql+"))
+
+
+def hold_snapshot(
+    settings: Settings,
+    ledger: Ledger,
+    planned: Mapping[str, Any],
+    *,
+    hold_seconds: float = 6 * 3600,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Extract one dataset of a new batch into the batch's folder (a mapped task)."""
+    """Export a PostgreSQL snapshot for the batch's readers and hold it until they are done.
+
+    Done means every dataset's manifest is written (it is written last), a reader gave up
+    (``RELEASE_FILE``), or ``hold_seconds`` passed. Other engines and resumed batches: nothing to hold.
+    """
+    batch = ledger.batch(int(planned["batch_id"]))
+    names = list(planned.get("datasets") or [])
+    source = settings.source(batch.source)
+    if batch.state != State.NEW or not names or not _is_postgresql(source.url):
+        return {"held": False}
+    folder = pipeline.batch_folder(settings, batch.id) / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RELEASE_FILE).unlink(missing_ok=True)
+    started = time.monotonic()
+    done: list[str] = []
+    with exported_snapshot(source.url, password=settings.secret(source_secret(source.name))) as (snapshot, marker):
+        manifests.write_manifest(folder / SNAPSHOT_FILE, {"snapshot_id": snapshot, "marker": marker})
+        log.info(
+            "lot %d : instantané %s exporté (%s), tenu ouvert pour %d lecteur(s)",
+            batch.id,
+            snapshot,
+            marker,
+            len(names),
+        )
+        try:
+            while True:
+                done = [n for n in names if manifests.manifest_path(folder, n).is_file()]
+                if len(done) == len(names) or (folder / RELEASE_FILE).exists():
+                    break
+                if time.monotonic() - started > hold_seconds:
+                    log.warning("lot %d : instantané relâché après %.0f s", batch.id, hold_seconds)
+                    break
+                sleep(poll)
+        finally:
+            (folder / SNAPSHOT_FILE).unlink(missing_ok=True)
+    seconds = time.monotonic() - started
+    log.info(
+        "lot %d : instantané %s tenu %.1f s ; %d/%d jeux de données écrits",
+        batch.id,
+        snapshot,
+        seconds,
+        len(done),
+        len(names),
+    )
+    return {"held": True, "marker": marker, "written": len(done), "seconds": round(seconds, 1)}
+
+
+def release_snapshot(settings: Settings, batch_id: int) -> None:
+    """A reader that will not try again lets the holder go (the run fails; nothing is recorded)."""
+    folder = pipeline.batch_folder(settings, batch_id) / "data"
+    if folder.is_dir():
+        (folder / RELEASE_FILE).touch()
+
+
+def _wait_for_snapshot(folder: Path, wait_seconds: float, sleep: Callable[[float], None]) -> str:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        found = manifests.read_manifest(folder / SNAPSHOT_FILE)
+        if found and found.get("snapshot_id"):
+            return str(found["snapshot_id"])
+        if time.monotonic() > deadline:
+            raise ExtractionError(
+                f"{folder}: no exported snapshot after {wait_seconds:.0f} s (is the hold_snapshot task running?)",
+                transient=True,
+            )
+        sleep(1.0)
+
+
+def extract_dataset(
+    settings: Settings,
+    ledger: Ledger,
+    batch_id: int,
+    dataset: str,
+    marker: str | None,
+    *,
+    wait_seconds: float = 900,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Extract one dataset of a new batch into the batch's folder (a mapped task), in the batch's snapshot."""
     batch = ledger.batch(batch_id)
     if batch.state != State.NEW:
         raise StepRefused(f"lot {batch_id} : {_fr(batch.state)} ; ses jeux de données sont déjà extraits")
@@ -160,13 +258,16 @@ def extract_dataset(
     spec = {d.name: d for d in source.datasets}.get(dataset)
     if spec is None:
         raise StepRefused(f"lot {batch_id} : {source.title} n'a pas de jeu de données {dataset}")
+    folder = pipeline.batch_folder(settings, batch_id) / "data"
+    snapshot = _wait_for_snapshot(folder, wait_seconds, sleep) if _is_postgresql(source.url) else None
     found = extract_one(
         source.url,
         spec,
-        pipeline.batch_folder(settings, batch_id) / "data",
+        folder,
         parameters=pipeline.batch_scope(batch).parameters(),
         password=settings.secret(source_secret(source.name)),
         reuse_marker=marker,
+        snapshot_id=snapshot,
     )
     size = found.path.stat().st_size
     log.info(

@@ -34,7 +34,7 @@ from vitam_client import VitamClient
 DAG_ID = "versement_apogee"
 ARCHIVIST = "claire.dupre"
 PASSWORDS = {"admin": "Admin-Airflow-1", ARCHIVIST: "Archiviste-Airflow-2"}
-TIMEOUT_HOURS = "0.03"  # 108 s: run 3 waits it out
+TIMEOUT_HOURS = "0.04"  # 144 s: run 3 waits it out
 
 
 @pytest.fixture
@@ -136,8 +136,18 @@ def run_state(api: httpx.Client, run_id: str) -> str | None:
 
 
 def hitl_request(api: httpx.Client, run_id: str) -> dict[str, Any] | None:
+    """The approval request once the task waits for it.
+
+    Airflow 3.3.2 fails a HITL task answered while the executor has not yet reported the exit of
+    the process that parked it ("task state changed externally"): an archivist answers minutes
+    later, this test waits a few seconds after the task is parked."""
+    if task_state(api, run_id, "approval") != "awaiting_input":
+        return None
     found = get(api, f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approval/-1/hitlDetails")
-    return found.json() if found.status_code == 200 else None
+    if found.status_code != 200:
+        return None
+    time.sleep(15)
+    return dict(found.json())
 
 
 def task_state(api: httpx.Client, run_id: str, task_id: str) -> str:
@@ -207,7 +217,9 @@ def test_the_apogee_dag_approved_rejected_expired_and_resumed_through_the_rest_a
     extracts = [ti for ti in mapped if ti["task_id"] == "extract"]
     assert len(extracts) == len(batch.datasets) and {ti["state"] for ti in extracts} == {"success"}
     assert "lignes (source :" in task_log(api, "approve", "extract", map_index=0)
-    assert "octets" in task_log(api, "approve", "record_extraction")
+    recorded = task_log(api, "approve", "record_extraction")
+    assert "octets" in recorded and "lectures parallèles" in recorded, recorded[-3000:]  # one exported snapshot
+    assert "exporté" in task_log(api, "approve", "hold_snapshot")
     assert "SHA-256" in task_log(api, "approve", "package")
 
     # 2. Rejected with a comment: nothing is sent.
