@@ -188,7 +188,9 @@ def hold_snapshot(
     started = time.monotonic()
     done: list[str] = []
     with exported_snapshot(source.url, password=settings.secret(source_secret(source.name))) as (snapshot, marker):
-        manifests.write_manifest(folder / SNAPSHOT_FILE, {"snapshot_id": snapshot, "marker": marker})
+        manifests.write_manifest(
+            folder / SNAPSHOT_FILE, {"format": manifests.FORMAT, "snapshot_id": snapshot, "marker": marker}
+        )
         log.info(
             "lot %d : instantané %s exporté (%s), tenu ouvert pour %d lecteur(s)",
             batch.id,
