@@ -206,7 +206,12 @@ def test_the_apogee_dag_approved_rejected_expired_and_resumed_through_the_rest_a
     trail = [(e.actor, e.action) for e in ledger.events(batch.id)]
     assert (f"airflow:{ARCHIVIST}", "approve") in trail and batch.approved_by == ARCHIVIST
     assert "Pausing task as DEFERRED" in task_log(api, "approve", "transfer")  # waited in the triggerer
-    assert "VitamOperationTrigger" in (processes.logs / "triggerer.log").read_text(errors="replace")
+    # The triggerer ran the VITAM trigger: its log beside the task's follows the operation to its end.
+    home = Path(env["AIRFLOW_HOME"]) / "logs" / f"dag_id={DAG_ID}" / "run_id=approve" / "task_id=transfer"
+    trigger_logs = [p.read_text(errors="replace") for p in home.glob("attempt=1.log.trigger.*.log")]
+    assert any(f"VITAM operation {batch.vitam_operation_id}: COMPLETED/OK" in text for text in trigger_logs), (
+        trigger_logs
+    )
     # The logs say what each step did, in numbers, and the approval task shows the French request.
     approval_log = task_log(api, "approve", "approval")
     assert f"Demande de validation du lot n° {batch.id}" in approval_log and str(batch.sip_sha256) in approval_log
