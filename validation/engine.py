@@ -224,7 +224,8 @@ class SuiteRunner:
                 self._query(e, f"SELECT count_if(({domain}) AND ({unexpected})) FROM {self.view}")
             raise
         assert row is not None
-        counts = {id(e): (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, e in enumerate(maps)}
+        # DuckDB's count_if over no row is NULL, not 0 (an empty dataset of the scope).
+        counts = {id(e): (int(row[1 + 2 * i] or 0), int(row[2 + 2 * i] or 0)) for i, e in enumerate(maps)}
         return int(row[0]), counts
 
     def _map_outcome(self, e: Expectation, rows: int, domain: int, unexpected: int) -> ExpectationOutcome:
