@@ -54,6 +54,8 @@ ENV_PREFIX = "VERSEMENT__"
 CONFIG_VARIABLE = "VERSEMENT_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 SEDA_VERSIONS = SUPPORTED_VERSIONS
+# An Airflow preset, or a cron line of five fields (Airflow checks the fields when it parses the DAG).
+SCHEDULE_PATTERN = r"^(@(once|hourly|daily|weekly|monthly|quarterly|yearly|annually)|(\S+\s+){4}\S+)$"
 
 
 class ConfigError(ValueError):
@@ -125,6 +127,9 @@ class _SourceFile(_Strict):
     drop_datasets: list[NonEmpty] = []
     only_datasets: list[NonEmpty] | None = None
     exclude_columns: dict[str, list[NonEmpty]] = {}
+    # Airflow: when the source's DAG runs on its own (a preset such as "@yearly" or a cron line);
+    # none means manual runs only.
+    schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] | None = None
 
     @field_validator("include_sensitive", "drop_datasets")
     @classmethod
@@ -137,6 +142,13 @@ class _SourceFile(_Strict):
 Role = Literal["auditor", "archivist", "admin"]
 
 
+class _ApprovalFile(_Strict):
+    """Approval through Airflow's human-in-the-loop operators (dags/versement_sources.py)."""
+
+    archivists: list[NonEmpty] = []  # Airflow user ids allowed to answer an approval or override request
+    timeout_hours: Annotated[float, Field(gt=0)] = 168.0  # an unanswered request expires after this delay
+
+
 class _RoleMembersFile(_Strict):
     users: list[NonEmpty] = []
     groups: list[NonEmpty] = []
@@ -145,6 +157,7 @@ class _RoleMembersFile(_Strict):
 class _BrowserFile(_Strict):
     """The consultation browser (browser/): who may sign in, and how."""
 
+    base_url: NonEmpty | None = None  # where archivists reach it (links in approval requests: <base_url>/lots/N)
     auth: Literal["local", "header"] = "local"  # local accounts, or REMOTE_USER set by a CAS/Shibboleth proxy
     trusted_proxies: list[IPvAnyNetwork] = []  # the only peers whose user header is believed
     user_header: NonEmpty = "REMOTE_USER"
@@ -165,6 +178,7 @@ class _File(_Strict):
     ledger: _LedgerFile
     seda: _SedaFile = _SedaFile()
     browser: _BrowserFile = _BrowserFile()
+    approval: _ApprovalFile = _ApprovalFile()
     sources: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], _SourceFile], Field(min_length=1)]
 
 
@@ -183,6 +197,7 @@ class SourceConfig:
     datasets: tuple[DatasetSpec, ...]
     synthetic: bool = False
     include_sensitive: tuple[str, ...] = ()
+    schedule: str | None = None  # Airflow schedule of the source's DAG; None: manual runs only
 
     @property
     def kind(self) -> str:
@@ -215,7 +230,14 @@ class InstitutionConfig:
 
 
 @dataclass(frozen=True)
+class ApprovalConfig:
+    archivists: tuple[str, ...] = ()
+    timeout_hours: float = 168.0
+
+
+@dataclass(frozen=True)
 class BrowserConfig:
+    base_url: str | None = None
     auth: str = "local"
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     user_header: str = "REMOTE_USER"
@@ -245,6 +267,7 @@ class Settings:
     seda_max_items: int = 100_000  # units plus objects per SIP
     seda_max_bytes: int = 1_000_000_000  # payload bytes per SIP
     seda_profiles: Path | None = None  # the institution's packaging profiles folder (profiles/<tool>.toml otherwise)
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
 
     def secret(self, name: str) -> str | None:
         """A password by secret name (``ledger``, ``vitam_key``, ``source_<name>``), or None."""
@@ -439,6 +462,9 @@ class _Builder:
             seda_max_items=file.seda.max_items,
             seda_max_bytes=file.seda.max_bytes,
             seda_profiles=self.resolve(file.seda.profiles) if file.seda.profiles.strip() else None,
+            approval=ApprovalConfig(
+                archivists=tuple(file.approval.archivists), timeout_hours=file.approval.timeout_hours
+            ),
         )
 
     def browser(self) -> BrowserConfig:
@@ -501,4 +527,5 @@ class _Builder:
             datasets=datasets,
             synthetic=node.synthetic,
             include_sensitive=tuple(c for c in SENSITIVE_CLASSES if c in node.include_sensitive),
+            schedule=node.schedule,
         )

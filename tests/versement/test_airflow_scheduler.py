@@ -69,17 +69,20 @@ def airflow_env(
 
 
 class AirflowProcesses:
-    """API server, scheduler and DAG processor, each in its own process group."""
+    """API server, scheduler and DAG processor (and any other ``commands``), each in its own process group."""
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], logs: Path, commands: tuple[str, ...] = ("api-server", "scheduler", "dag-processor")
+    ) -> None:
         self.env = env
         self.logs = logs
+        self.commands = commands
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self) -> None:
         airflow = str(Path(sys.executable).with_name("airflow"))
         self.logs.mkdir(parents=True, exist_ok=True)
-        for command in ("api-server", "scheduler", "dag-processor"):
+        for command in self.commands:
             with (self.logs / f"{command}.log").open("wb") as out:
                 self.processes[command] = subprocess.Popen(
                     [airflow, command], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -1,0 +1,65 @@
+"""The DAG factory: one DAG per configured source, its schedule and params from the configuration."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from versement.config import load
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    previous = os.environ.get("AIRFLOW_HOME")
+    os.environ["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow-home"))
+    spec = importlib.util.spec_from_file_location("versement_sources_dags", REPO / "dags" / "versement_sources.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    if previous is None:
+        os.environ.pop("AIRFLOW_HOME", None)
+    else:
+        os.environ["AIRFLOW_HOME"] = previous
+
+
+def test_the_demo_configuration_gives_one_dag_per_source(factory: ModuleType) -> None:
+    dags = {name: value for name, value in vars(factory).items() if type(value).__name__ == "DAG"}
+    assert set(dags) == {"versement_apogee", "versement_harpege"}
+    dag = dags["versement_apogee"]
+    assert set(dag.params) == {"scope", "datasets", "seda_version", "dry_run"}
+    assert type(dag.task_dict["extract"]).__name__.endswith("MappedOperator")
+    assert {"hold_snapshot", "record_extraction", "override", "approval", "transfer"} <= set(dag.task_dict)
+    outlets = {a.uri for a in dag.task_dict["record_extraction"].outlets}
+    assert "versement://apogee/inscriptions_administratives" in outlets
+    assert dag.task_dict["transfer"].retries == 3  # safe: the operator asks the ledger and VITAM first
+
+
+def test_a_new_source_and_its_schedule_come_from_the_configuration(factory: ModuleType) -> None:
+    settings = load(
+        REPO / "config" / "demo.toml",
+        environ={
+            "VERSEMENT__SOURCES__SCOLARITE_IUT__TOOL": "apogee",
+            "VERSEMENT__SOURCES__SCOLARITE_IUT__URL": "sqlite:///iut.sqlite",
+            "VERSEMENT__SOURCES__SCOLARITE_IUT__SCHEDULE": "0 6 15 10 *",
+        },
+    )
+    dag = factory.source_dag(settings, settings.source("scolarite_iut"))
+    assert dag.dag_id == "versement_scolarite_iut"
+    assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+    assert "0 6 15 10 *" in repr(dag.timetable)
+
+
+def test_a_wrong_schedule_is_a_named_configuration_error() -> None:
+    from versement.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sources\.apogee\.schedule"):
+        load(REPO / "config" / "demo.toml", environ={"VERSEMENT__SOURCES__APOGEE__SCHEDULE": "every year"})

@@ -1,0 +1,111 @@
+"""The steps the source DAGs run, without Airflow: one exported PostgreSQL snapshot shared by the
+per-dataset readers (a write committed meanwhile is not seen), the fallback when the readers did
+not share one, and a re-run for a scope whose batch exists."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy
+
+from extractors import generate
+from extractors.scope import Scope
+from tests.versement.conftest import NO_SANDBOX, demo_settings
+from versement import orchestration as steps
+from versement.ledger import State, open_ledger
+
+YEAR = Scope.academic_year(2023)
+
+
+@pytest.fixture
+def pg_source(tmp_path, seda_schemas, postgres_databases) -> Any:
+    url = postgres_databases()
+    generate("apogee", url, years=(2022, 2023))
+    settings = demo_settings(
+        tmp_path,
+        seda_schemas,
+        NO_SANDBOX,
+        VERSEMENT__SOURCES__APOGEE__URL=url,
+        VERSEMENT__SOURCES__APOGEE__SYNTHETIC="false",
+    )
+    ledger = open_ledger(settings)
+    yield settings, ledger, url
+    ledger.close()
+
+
+def elp_rows(url: str) -> int:
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql("SELECT COUNT(*) FROM RESULTAT_ELP WHERE COD_ANU = '2023'").scalar_one()
+    engine.dispose()
+    return int(found)
+
+
+def delete_elp(url: str) -> None:
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM RESULTAT_ELP WHERE COD_ANU = '2023'")
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_mapped_readers_share_the_exported_snapshot(pg_source) -> None:
+    settings, ledger, url = pg_source
+    before = elp_rows(url)
+    assert before > 0
+    planned = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    names = planned["datasets"]
+    assert planned["state"] == State.NEW and "resultats_elements" in names
+    held: dict[str, Any] = {}
+    holder = threading.Thread(target=lambda: held.update(steps.hold_snapshot(settings, ledger, planned, poll=0.1)))
+    holder.start()
+    folder = settings.staging / "batches" / f"{planned['batch_id']:06d}" / "data"
+    deadline = time.monotonic() + 60
+    while not (folder / steps.SNAPSHOT_FILE).exists():
+        assert time.monotonic() < deadline and holder.is_alive(), held
+        time.sleep(0.1)
+    delete_elp(url)  # committed after the export: the readers must not see it
+    results = [
+        steps.extract_dataset(settings, ledger, planned["batch_id"], name, planned.get("marker")) for name in names
+    ]
+    holder.join(timeout=60)
+    assert not holder.is_alive() and held["held"] and held["written"] == len(names)
+    assert not (folder / steps.SNAPSHOT_FILE).exists()  # released
+    assert len({r["marker"] for r in results}) == 1 and results[0]["marker"] == held["marker"]
+    rows = {r["dataset"]: r["rows"] for r in results}
+    assert rows["resultats_elements"] == before and elp_rows(url) == 0
+    found = steps.finish_extract(settings, ledger, planned, results, actor="test")
+    assert found["state"] == State.EXTRACTED and found["parallel"] is True
+    assert {d.name: d.rows for d in ledger.batch(planned["batch_id"]).datasets} == rows
+
+
+@pytest.mark.postgres
+def test_readers_without_a_shared_snapshot_are_read_again_in_one(pg_source, monkeypatch) -> None:
+    settings, ledger, _ = pg_source
+    planned = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    first, second, *rest = planned["datasets"]
+    results = [
+        {"dataset": first, "marker": "postgresql:REPEATABLE READ READ ONLY snapshot=10:10:"},
+        {"dataset": second, "marker": "postgresql:REPEATABLE READ READ ONLY snapshot=10:12:"},
+        *({"dataset": name, "marker": "postgresql:REPEATABLE READ READ ONLY snapshot=10:10:"} for name in rest),
+    ]
+    found = steps.finish_extract(settings, ledger, planned, results, actor="test")
+    assert found["state"] == State.EXTRACTED and found["parallel"] is False
+    actions = [e.action for e in ledger.events(planned["batch_id"])]
+    assert actions == ["batch.created", "extract.reread", "extract"]
+
+
+@pytest.mark.postgres
+def test_a_run_for_a_scope_in_progress_resumes_it(pg_source) -> None:
+    settings, ledger, _ = pg_source
+    planned = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    again = steps.plan(settings, ledger, "apogee", YEAR, actor="test")  # still new: the same batch, extracted
+    assert again["batch_id"] == planned["batch_id"] and again["datasets"] == planned["datasets"]
+    ledger.transition(planned["batch_id"], State.EXTRACTED, actor="test", action="extract")
+    resumed = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    assert resumed == {"batch_id": planned["batch_id"], "state": "extracted", "datasets": [], "resumed": True}
+    with pytest.raises(steps.StepRefused, match="inconnu"):
+        steps.narrowed(settings, "apogee", ["pas_un_jeu"], None)
