@@ -377,7 +377,7 @@ def package_step(settings: Settings, ledger: Ledger, batch_id: int, *, actor: st
         units.get("objects"),
         batch.sip_sha256,
     )
-    log.info("%s", pipeline.approval_request(batch))
+    log.info("%s", pipeline.requested_approval(ledger, batch))
     return {"batch_id": batch_id, "state": batch.state, "sip_sha256": batch.sip_sha256, "bytes": size}
 
 
@@ -400,13 +400,13 @@ def batch_link(settings: Settings, batch_id: int) -> str | None:
     return f"{base.rstrip('/')}/lots/{batch_id}" if base else None
 
 
-def approval_payload(settings: Settings, batch: Batch) -> dict[str, Any]:
+def approval_payload(settings: Settings, batch: Batch, ledger: Ledger | None = None) -> dict[str, Any]:
     """What the archivist is shown: subject, Markdown body (the French request, the link), the digest."""
     if batch.state != State.AWAITING_APPROVAL or not batch.sip_sha256:
         raise StepRefused(f"lot {batch.id} : {_fr(batch.state)} ; aucune validation à demander")
     scope = pipeline.batch_scope(batch)
     title = (batch.spec or {}).get("title") or batch.source
-    request = pipeline.approval_request(batch)
+    request = pipeline.requested_approval(ledger, batch) if ledger else pipeline.approval_request(batch)
     # The CLI's last line says how to approve on the command line; here the form does it.
     lines = [line for line in request.splitlines() if not line.startswith("Pour valider :")]
     link = batch_link(settings, batch.id)

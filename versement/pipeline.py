@@ -371,6 +371,17 @@ def _source_title(batch: Batch) -> str:
     return str((batch.spec or {}).get("title") or batch.source)
 
 
+def requested_approval(ledger: Ledger, batch: Batch) -> str:
+    """The approval request as recorded when approval was asked (with the packaging's lines), the
+    text every approval path shows; rebuilt from the batch if the ledger holds none."""
+    asked = [e for e in ledger.events(batch.id) if e.action == "approval.requested"]
+    if asked:
+        message = json.loads(asked[-1].details).get("message")
+        if message:
+            return str(message)
+    return approval_request(batch)
+
+
 def approval_request(batch: Batch, packaging: Sequence[str] = ()) -> str:
     """The French summary an archivist reviews before approving a batch (read from the batch, and
     the packaging's own lines: its profile, rules and the records left without a rule start date)."""

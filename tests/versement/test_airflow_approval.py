@@ -39,8 +39,8 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def test_the_payload_shows_the_batch_the_digest_and_the_link(packaged) -> None:
-    settings, _, batch = packaged
-    payload = steps.approval_payload(settings, batch)
+    settings, ledger, batch = packaged
+    payload = steps.approval_payload(settings, batch, ledger)
     body = payload["body"]
     assert payload["subject"] == f"Validation du lot n° {batch.id} — Apogée — scolarité, année universitaire 2023-2024"
     assert payload["sip_sha256"] == batch.sip_sha256 and f"`{batch.sip_sha256}`" in body
@@ -107,7 +107,7 @@ def test_a_rejection_keeps_its_comment_and_the_batch_is_never_transferred(packag
     )
     from versement.transfer import submit
 
-    with pytest.raises(StageError, match="only an approved batch"):
+    with pytest.raises(StageError, match="seul un lot validé par l'archiviste"):
         submit(settings, ledger, batch.id, actor="test")
 
 

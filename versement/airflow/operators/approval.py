@@ -127,7 +127,7 @@ class BatchApprovalOperator(_BatchRequest):
         )
 
     def payload(self, settings: Settings, ledger: Ledger) -> dict[str, Any]:
-        found = steps.approval_payload(settings, ledger.batch(int(self.batch_id)))
+        found = steps.approval_payload(settings, ledger.batch(int(self.batch_id)), ledger)
         # The digest field comes filled with the digest shown: the answer is bound to it.
         self.params[steps.DIGEST] = found["sip_sha256"]
         return found
