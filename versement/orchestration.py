@@ -36,6 +36,16 @@ from extractors.scope import Scope
 from extractors.single import exported_snapshot, extract_one, same_snapshot, snapshot_marker, source_fingerprint
 from versement import pipeline
 from versement import quality as quality_stage
+from versement.approval_form import (
+    APPROVE,
+    COMMENT,
+    DIGEST,
+    JUSTIFICATION,
+    OVERRIDE,
+    REJECT,
+    STOP,
+    StepRefused,
+)
 from versement.config import Settings, SourceConfig
 from versement.ledger import LABELS_FR, Batch, Ledger, State
 from versement.ledger.states import ARCHIVED
@@ -43,21 +53,9 @@ from versement.secrets import source_secret
 
 log = logging.getLogger("versement.orchestration")
 
-APPROVE = "Valider le versement"
-REJECT = "Rejeter le lot"
-OVERRIDE = "Déroger au contrôle qualité"
-STOP = "Arrêter"
-COMMENT = "commentaire"
-DIGEST = "empreinte_sha256"
-JUSTIFICATION = "justification"
-
 
 SNAPSHOT_FILE = ".snapshot.json"  # in the batch's data folder: the exported snapshot the readers import
 RELEASE_FILE = ".release"  # a reader gave up: the holder lets its snapshot go
-
-
-class StepRefused(Exception):
-    """A step asked for something the batch or the request does not allow; nothing was written."""
 
 
 def _fr(state: str) -> str:

@@ -33,8 +33,14 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 ANCHORED_SINCE = "0002"  # the first revision whose ledgers keep an anchor log
 _DATASET_UPDATABLE = frozenset({"quality", "quality_success"})
+
+
 # Loaded with every batch: callers read them after the session has closed.
-_LOADED = [selectinload(Batch.datasets), selectinload(Batch.sips)]
+def _loaded() -> list[Any]:
+    """A batch's rows loaded with it. Built on use: building loader options configures every
+    SQLAlchemy mapper of the process (Airflow's too, importing its models), which a DAG file
+    importing the ledger's types must not pay."""
+    return [selectinload(Batch.datasets), selectinload(Batch.sips)]
 
 
 class LedgerError(Exception):
@@ -162,20 +168,20 @@ class Ledger:
 
     def batch(self, batch_id: int) -> Batch:
         with self._readers() as session:
-            found = session.get(Batch, batch_id, options=_LOADED)
+            found = session.get(Batch, batch_id, options=_loaded())
             if found is None:
                 raise LedgerError(f"aucun lot {batch_id} dans le registre")
             return found
 
     def batches(self) -> list[Batch]:
         with self._readers() as session:
-            query = select(Batch).options(*_LOADED).order_by(Batch.id)
+            query = select(Batch).options(*_loaded()).order_by(Batch.id)
             return list(session.scalars(query))
 
     def live_batch(self, source: str, scope: str) -> Batch | None:
         with self._readers() as session:
             query = select(Batch).where(Batch.active_key == f"{source}/{scope}")
-            found = session.scalars(query.options(*_LOADED)).first()
+            found = session.scalars(query.options(*_loaded())).first()
             return found
 
     def events(self, batch_id: int | None = None) -> list[AuditEvent]:
@@ -299,7 +305,7 @@ class Ledger:
         """
         with self.session() as session:
             # Datasets loaded with the batch: callers read them after the session has closed.
-            batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
+            batch = session.get(Batch, batch_id, with_for_update=True, options=_loaded())
             if batch is None:
                 raise LedgerError(f"aucun lot {batch_id} dans le registre")
             current = State(batch.state)
@@ -383,7 +389,7 @@ class Ledger:
         transfers of one batch never both record a part's intent); otherwise nothing is written.
         """
         with self.session() as session:
-            batch = session.get(Batch, batch_id, with_for_update=True, options=_LOADED)
+            batch = session.get(Batch, batch_id, with_for_update=True, options=_loaded())
             if batch is None:
                 raise LedgerError(f"aucun lot {batch_id} dans le registre")
             rows = {(sip.attempt, sip.part): sip for sip in batch.sips}
@@ -472,7 +478,7 @@ class Ledger:
             chain = verify_chain(events, head.last_hash if head else None, head.count if head else None)
             problems = list(chain.problems)
             expected = replay(events)
-            batches = session.scalars(select(Batch).options(*_LOADED).order_by(Batch.id)).all()
+            batches = session.scalars(select(Batch).options(*_loaded()).order_by(Batch.id)).all()
             for batch in batches:
                 problems.extend(mismatches(batch, expected.get(batch.id)))
                 known = expected.get(batch.id)

@@ -26,9 +26,17 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from versement import orchestration as steps
+from versement import approval_form as form
 from versement.config import Settings
 from versement.ledger import Ledger, State
+
+
+def _steps() -> Any:
+    """The orchestration steps, imported when a task runs (never at DAG-file import)."""
+    from versement import orchestration
+
+    return orchestration
+
 
 Deployment = Callable[[], tuple[Settings, Ledger]]
 
@@ -92,7 +100,7 @@ class _BatchRequest(HITLOperator):
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         _, ledger = self.deployment()
         if event.get("error_type") == "timeout":
-            message = steps.record_expiry(
+            message = _steps().record_expiry(
                 ledger,
                 int(self.batch_id),
                 actor=f"airflow:{self.dag_id}.{self.task_id}",
@@ -104,7 +112,7 @@ class _BatchRequest(HITLOperator):
         answer = super().execute_complete(context, event)
         try:
             return self.record(ledger, dict(answer))
-        except (steps.StepRefused, ValueError) as exc:
+        except (form.StepRefused, ValueError) as exc:
             raise AirflowFailException(str(exc)) from exc
 
     def record(self, ledger: Ledger, answer: dict[str, Any]) -> dict[str, Any]:
@@ -118,24 +126,24 @@ class BatchApprovalOperator(_BatchRequest):
         kwargs.pop("params", None)  # the DAG's params (scope...) are not fields of this form
         super().__init__(
             subject="Validation d'un lot",
-            options=[steps.APPROVE, steps.REJECT],
+            options=[form.APPROVE, form.REJECT],
             params={
-                steps.DIGEST: Param("", type="string", description="empreinte SHA-256 du SIP que vous validez"),
-                steps.COMMENT: Param("", type="string", description="commentaire (obligatoire pour un rejet)"),
+                form.DIGEST: Param("", type="string", description="empreinte SHA-256 du SIP que vous validez"),
+                form.COMMENT: Param("", type="string", description="commentaire (obligatoire pour un rejet)"),
             },
             **kwargs,
         )
 
     def payload(self, settings: Settings, ledger: Ledger) -> dict[str, Any]:
-        found = steps.approval_payload(settings, ledger.batch(int(self.batch_id)), ledger)
+        found = _steps().approval_payload(settings, ledger.batch(int(self.batch_id)), ledger)
         # The digest field comes filled with the digest shown: the answer is bound to it.
-        self.params[steps.DIGEST] = found["sip_sha256"]
+        self.params[form.DIGEST] = found["sip_sha256"]
         return found
 
     def record(self, ledger: Ledger, answer: dict[str, Any]) -> dict[str, Any]:
         batch = ledger.batch(int(self.batch_id))
         shown = self.shown_digest(ledger)
-        batch = steps.record_decision(
+        batch = _steps().record_decision(
             ledger,
             batch.id,
             chosen=answer["chosen_options"],
@@ -150,7 +158,7 @@ class BatchApprovalOperator(_BatchRequest):
         for event in reversed(ledger.events(int(self.batch_id))):
             if event.action == "approval.requested":
                 return str(json.loads(event.details).get("sip_sha256"))
-        raise steps.StepRefused(f"lot {self.batch_id} : aucune demande de validation dans le journal")
+        raise form.StepRefused(f"lot {self.batch_id} : aucune demande de validation dans le journal")
 
 
 class QualityOverrideOperator(_BatchRequest):
@@ -163,16 +171,16 @@ class QualityOverrideOperator(_BatchRequest):
         kwargs.pop("params", None)  # the DAG's params (scope...) are not fields of this form
         super().__init__(
             subject="Dérogation au contrôle qualité",
-            options=[steps.OVERRIDE, steps.STOP],
-            params={steps.JUSTIFICATION: Param("", type="string", description="justification écrite")},
+            options=[form.OVERRIDE, form.STOP],
+            params={form.JUSTIFICATION: Param("", type="string", description="justification écrite")},
             **kwargs,
         )
 
     def payload(self, settings: Settings, ledger: Ledger) -> dict[str, Any]:
-        return steps.override_payload(settings, ledger.batch(int(self.batch_id)))
+        return _steps().override_payload(settings, ledger.batch(int(self.batch_id)))
 
     def record(self, ledger: Ledger, answer: dict[str, Any]) -> dict[str, Any]:
-        batch = steps.record_override(
+        batch = _steps().record_override(
             ledger,
             int(self.batch_id),
             chosen=answer["chosen_options"],
