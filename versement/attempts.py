@@ -9,6 +9,12 @@ VITAM's operation and ATR); that attempt's ``sip`` rows stay, and the batch's ow
 are cleared for the next one. ``run_package`` then writes attempt n+1 under a new
 MessageIdentifier (``<base>-A2``...), so VITAM's logbook never confuses two attempts.
 
+A batch left in ``submitting`` (the intent recorded, the upload's outcome unknown) whose SIP was
+then changed cannot be sent (the transfer refuses it) nor followed; it is re-packaged only once
+VITAM's logbook shows no ingest of any of its SIPs (asked by MessageIdentifier, as a resumed
+transfer does): what VITAM answered is written in the event. If VITAM holds one, the batch is
+followed by ``versement transfer`` instead.
+
 One live batch per scope: a refused or rejected batch had freed its scope; re-packaging takes
 it back, and is refused if another batch has taken it meanwhile.
 """
@@ -23,10 +29,11 @@ from versement.ledger import LABELS_FR, Batch, Ledger, LedgerError, State
 from versement.ledger.sips import current_attempt, current_sips, sip_summary
 from versement.ledger.states import REPACKAGE_ACTION
 from versement.pipeline import StageError, approver_identity
+from vitam_client import VitamClient
 
 # Always allowed (the attempt was answered); the others only when a SIP changed since packaging.
 ANSWERED = (State.REFUSED, State.REJECTED)
-TAMPERABLE = (State.AWAITING_APPROVAL, State.APPROVED)
+TAMPERABLE = (State.AWAITING_APPROVAL, State.APPROVED, State.SUBMITTING)
 # What a new attempt starts without: the batch columns of the attempt it closes.
 CLEARED = (
     "message_identifier",
@@ -62,8 +69,19 @@ def changed_sips(batch: Batch) -> list[dict[str, Any]]:
     return changed
 
 
-def repackage(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: str | None = None) -> Batch:
-    """Take a refused, rejected or tampered batch back to ``validated`` for a new attempt."""
+def repackage(
+    ledger: Ledger,
+    batch_id: int,
+    *,
+    by: str,
+    reason: str,
+    identity: str | None = None,
+    vitam: VitamClient | None = None,
+) -> Batch:
+    """Take a refused, rejected or tampered batch back to ``validated`` for a new attempt.
+
+    ``vitam`` is needed for a batch in ``submitting`` only: its logbook must show no ingest of the
+    batch's SIPs before they may be replaced."""
     if not by.strip():
         raise RepackageRefused("un nouvel empaquetage doit porter le nom de l'archiviste (--by)")
     if not reason.strip():
@@ -86,11 +104,17 @@ def repackage(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: 
             "une seconde fois : il n'est pas possible pour ce lot (voir avec l'exploitant VITAM)"
         )
     changed = changed_sips(batch)
+    if state == State.SUBMITTING and not changed:
+        raise RepackageRefused(
+            f"lot {batch_id} : {label} et son SIP est intact ; reprenez l'envoi avec « versement transfer {batch_id} » "
+            "(il retrouve dans VITAM un envoi déjà reçu et ne l'envoie pas deux fois)"
+        )
     if state in TAMPERABLE and not changed:
         raise RepackageRefused(
             f"lot {batch_id} : {label} et son SIP est intact ; pour le refaire, retirez d'abord la validation "
             "(versement withdraw) puis refusez-le (versement reject), ou rejetez-le s'il attend la validation"
         )
+    checked = _nothing_in_vitam(batch, vitam) if state == State.SUBMITTING else None
     key = f"{batch.source}/{batch.scope}"
     live = ledger.live_batch(batch.source, batch.scope)
     if live is not None and live.id != batch_id:
@@ -121,9 +145,33 @@ def repackage(ledger: Ledger, batch_id: int, *, by: str, reason: str, identity: 
             "reason": reason,
             "previous_attempt": closed,
             "changed_sips": changed,
+            **({"vitam_logbook": checked} if checked is not None else {}),
         },
         changes={**dict.fromkeys(CLEARED), "active_key": key},
     )
+
+
+def _nothing_in_vitam(batch: Batch, vitam: VitamClient | None) -> dict[str, list[str]]:
+    """VITAM's logbook has no ingest of any SIP of the current attempt (else: refused, follow it)."""
+    from versement.transfer import _ingests_once_read
+
+    if vitam is None:
+        raise RepackageRefused(
+            f"lot {batch.id} : en cours d'envoi (submitting) ; le journal des opérations de VITAM doit être "
+            "consulté avant tout nouvel empaquetage"
+        )
+    identifiers = [s.message_identifier for s in current_sips(batch)] or [str(batch.message_identifier)]
+    answered: dict[str, list[str]] = {}
+    for identifier in identifiers:
+        found = _ingests_once_read(vitam, identifier)
+        if found:
+            operations = ", ".join(op.operation_id for op in found)
+            raise RepackageRefused(
+                f"lot {batch.id} : VITAM a reçu le SIP {identifier} (opération {operations}) ; il ne peut pas être "
+                f"remplacé : suivez l'opération avec « versement transfer {batch.id} »"
+            )
+        answered[identifier] = []
+    return answered
 
 
 def status_lines(batches: list[dict[str, Any]]) -> list[str]:

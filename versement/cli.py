@@ -361,9 +361,16 @@ def _withdraw(args: argparse.Namespace) -> int:
 
 def _repackage(args: argparse.Namespace) -> int:
     from versement.attempts import repackage
+    from versement.ledger import State
+    from versement.pipeline import vitam_client
 
     settings = _settings(args)
-    batch = repackage(_ledger(settings), args.batch, by=args.by, reason=args.reason)
+    ledger = _ledger(settings)
+    if ledger.batch(args.batch).state != State.SUBMITTING:
+        batch = repackage(ledger, args.batch, by=args.by, reason=args.reason)
+    else:  # the SIP may be in VITAM already: its logbook is asked first
+        with vitam_client(settings) as vitam:
+            batch = repackage(ledger, args.batch, by=args.by, reason=args.reason, vitam=vitam)
     print(
         f"Lot {batch.id} : nouvel empaquetage demandé par {args.by} ({args.reason}) ; la tentative précédente "
         f"reste au registre. Lancez « versement package {batch.id} »."

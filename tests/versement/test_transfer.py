@@ -19,10 +19,11 @@ import pytest
 
 from tests.versement.conftest import demo_environ
 from tests.versement.test_pipeline import to_awaiting_approval
+from versement.attempts import RepackageRefused, repackage
 from versement.config import Settings, load
 from versement.demo import sandbox_config
 from versement.ledger import Ledger, State, open_ledger
-from versement.pipeline import DigestMismatch, approve, endpoint, run_dry_run, run_transfer, run_verify
+from versement.pipeline import DigestMismatch, approve, endpoint, run_dry_run, run_package, run_transfer, run_verify
 from versement.transfer import OperationFatal, OperationStuck, outcome_text
 from vitam_client import Terminal, Transient, UploadOutcomeUnknown, VitamClient
 from vitam_client.tls import ssl_context
@@ -214,6 +215,44 @@ def test_a_sip_changed_while_submitting_is_not_sent_and_the_refusal_is_recorded(
     assert "il n'est pas envoyé" in refusal["reason"]
     assert world.ingests(batch_id, wait=False) == []
     assert world.ledger.batch(batch_id).state == State.SUBMITTING
+    # The archivist packages it again: only once VITAM's logbook shows no ingest of that SIP.
+    first_id = world.ledger.batch(batch_id).message_identifier
+    with pytest.raises(RepackageRefused, match="journal des opérations de VITAM doit être consulté"):
+        repackage(world.ledger, batch_id, by="Camille Archiviste", reason="SIP altéré pendant l'envoi")
+    with world.client() as vitam:
+        batch = repackage(
+            world.ledger, batch_id, by="Camille Archiviste", reason="SIP altéré pendant l'envoi", vitam=vitam
+        )
+    assert batch.state == State.VALIDATED
+    event = world.details(batch_id, "batch.repackaged")
+    assert event["vitam_logbook"] == {first_id: []} and event["changed_sips"][0]["part"] == 1
+    batch = run_package(world.settings, world.ledger, batch_id, actor="test")
+    assert batch.message_identifier == f"{first_id}-A2"
+    approve(world.ledger, batch_id, approver="Camille Archiviste", sha256=batch.sip_sha256)
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.state == State.VERIFIED and world.ingests(batch_id) == [batch.vitam_operation_id]
+    assert world.ledger.verify().ok
+
+
+def test_a_sip_vitam_received_cannot_be_replaced_while_submitting(world: World) -> None:
+    batch_id = world.approved()
+
+    def drop_the_202(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/ingests"):
+            raise httpx.RemoteProtocolError("server disconnected without sending a response")
+        return response
+
+    with pytest.raises(UploadOutcomeUnknown):
+        run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(drop_the_202))
+    (received,) = world.ingests(batch_id)
+    sip = Path(str(world.ledger.batch(batch_id).sip_path))
+    sip.write_bytes(sip.read_bytes() + b"\0")
+    with world.client() as client, pytest.raises(RepackageRefused, match=f"VITAM a reçu le SIP .*{received}"):
+        repackage(world.ledger, batch_id, by="Camille Archiviste", reason="SIP altéré", vitam=client)
+    assert world.ledger.batch(batch_id).state == State.SUBMITTING  # nothing written
+    # The transfer follows what VITAM received (found by its MessageIdentifier), never re-sends.
+    batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+    assert batch.vitam_operation_id == received and world.ingests(batch_id) == [received]
 
 
 # -- outcomes -----------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED, State.VALIDATED}),
     State.APPROVED: frozenset({State.SUBMITTING, State.AWAITING_APPROVAL, State.VALIDATED}),  # back: withdrawn
     State.REJECTED: frozenset({State.VALIDATED}),
-    State.SUBMITTING: frozenset({State.SUBMITTED}),
+    # Back to validated: only by a re-packaging once VITAM's logbook shows no ingest of the SIP.
+    State.SUBMITTING: frozenset({State.SUBMITTED, State.VALIDATED}),
     State.SUBMITTED: frozenset({State.ACCEPTED, State.REFUSED}),
     State.ACCEPTED: frozenset({State.VERIFIED, State.VERIFICATION_FAILED}),
     State.REFUSED: frozenset({State.VALIDATED}),
@@ -86,6 +87,7 @@ REQUIRED_ACTION: dict[tuple[State, State], str] = {
     (State.APPROVED, State.VALIDATED): REPACKAGE_ACTION,
     (State.REJECTED, State.VALIDATED): REPACKAGE_ACTION,
     (State.REFUSED, State.VALIDATED): REPACKAGE_ACTION,
+    (State.SUBMITTING, State.VALIDATED): REPACKAGE_ACTION,
 }
 
 
