@@ -15,44 +15,12 @@ Entry points::
     )
 """
 
-from typing import TYPE_CHECKING, Any
-
-# Importing a submodule (``extractors.specs``, read by the configuration and by DAG files) runs
-# this file first: the exports are loaded on first use, so that a light import does not load
-# pyarrow, the readers and the synthetic generators.
-_EXPORTS = {
-    "ExtractedDataset": "extractors.datasets",
-    "Snapshot": "extractors.datasets",
-    "ExtractionError": "extractors.errors",
-    "Progress": "extractors.extract",
-    "extract": "extractors.extract",
-    "Scope": "extractors.scope",
-    "DatasetSpec": "extractors.specs",
-    "ToolSpec": "extractors.specs",
-    "load_tool": "extractors.specs",
-    "SourceSummary": "extractors.synthetic",
-    "generate": "extractors.synthetic",
-}
-
-if TYPE_CHECKING:
-    from extractors.datasets import ExtractedDataset, Snapshot
-    from extractors.errors import ExtractionError
-    from extractors.extract import Progress, extract
-    from extractors.scope import Scope
-    from extractors.specs import DatasetSpec, ToolSpec, load_tool
-    from extractors.synthetic import SourceSummary, generate
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'extractors' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+from extractors.datasets import ExtractedDataset, Snapshot
+from extractors.errors import ExtractionError
+from extractors.extract import Progress, extract
+from extractors.scope import Scope
+from extractors.specs import DatasetSpec, ToolSpec, load_tool
+from extractors.synthetic import SourceSummary, generate
 
 __all__ = [
     "DatasetSpec",

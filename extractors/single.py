@@ -32,7 +32,6 @@ from extractors.extract import ROW_GROUP_ROWS, _check_specs, _extract_dataset, _
 from extractors.readers import (
     FETCH_ROWS,
     POSTGRESQL_BEGIN,
-    POSTGRESQL_PIN,
     POSTGRESQL_SESSION,
     PostgresReader,
     Reader,
@@ -70,15 +69,10 @@ class _ImportedSnapshotReader(PostgresReader):
     """A PostgreSQL reader whose transaction starts in a snapshot another transaction exported."""
 
     def __init__(self, url: URL, snapshot_id: str) -> None:
-        from psycopg import sql
-
-        self.details: dict[str, str] = {"imported_snapshot": snapshot_id}
-        self.conn = _pg_connect(url)
-        self.conn.execute(POSTGRESQL_BEGIN)
-        self.conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-        row = self.conn.execute(POSTGRESQL_PIN).fetchone()
-        assert row is not None
-        self.marker = f"postgresql:REPEATABLE READ READ ONLY snapshot={row[2]}"
+        # PostgresReader joins the exported snapshot (SET TRANSACTION SNAPSHOT, identifier checked)
+        # and keeps it for its side session (count and aggregates while the COPY streams).
+        super().__init__(url, snapshot_id)
+        self.details = {"imported_snapshot": snapshot_id}
 
 
 @contextmanager
