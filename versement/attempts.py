@@ -114,7 +114,7 @@ def repackage(
             f"lot {batch_id} : {label} et son SIP est intact ; pour le refaire, retirez d'abord la validation "
             "(versement withdraw) puis refusez-le (versement reject), ou rejetez-le s'il attend la validation"
         )
-    checked = _nothing_in_vitam(batch, vitam) if state == State.SUBMITTING else None
+    checked = _nothing_in_vitam(ledger, batch, vitam) if state == State.SUBMITTING else None
     key = f"{batch.source}/{batch.scope}"
     live = ledger.live_batch(batch.source, batch.scope)
     if live is not None and live.id != batch_id:
@@ -151,9 +151,10 @@ def repackage(
     )
 
 
-def _nothing_in_vitam(batch: Batch, vitam: VitamClient | None) -> dict[str, list[str]]:
-    """VITAM's logbook has no ingest of any SIP of the current attempt (else: refused, follow it)."""
-    from versement.transfer import _ingests_once_read
+def _nothing_in_vitam(ledger: Ledger, batch: Batch, vitam: VitamClient | None) -> dict[str, list[str]]:
+    """VITAM's logbook has no ingest of any SIP of the current attempt (else: refused, follow it),
+    nor any ingest still unread since the upload was decided (else: refused for now)."""
+    from versement.transfer import IngestUndecided, _ingests_once_read, _intent_time
 
     if vitam is None:
         raise RepackageRefused(
@@ -163,7 +164,10 @@ def _nothing_in_vitam(batch: Batch, vitam: VitamClient | None) -> dict[str, list
     identifiers = [s.message_identifier for s in current_sips(batch)] or [str(batch.message_identifier)]
     answered: dict[str, list[str]] = {}
     for identifier in identifiers:
-        found = _ingests_once_read(vitam, identifier)
+        try:
+            found = _ingests_once_read(vitam, identifier, _intent_time(ledger, batch.id))
+        except IngestUndecided as exc:
+            raise RepackageRefused(f"lot {batch.id} : {exc}") from exc
         if found:
             operations = ", ".join(op.operation_id for op in found)
             raise RepackageRefused(

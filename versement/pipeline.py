@@ -209,6 +209,14 @@ def _dataset_row(extracted: ExtractedDataset, spec: DatasetSpec) -> Dataset:
 # -- package ----------------------------------------------------------------------------------
 
 
+def message_base(settings: Settings, ledger: Ledger, batch: Batch) -> str:
+    """The first attempt's MessageIdentifier: institution, tool, scope, batch number and the
+    ledger's fingerprint (batch numbers restart in every ledger; VITAM's tenant does not)."""
+    return (
+        f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch.id:06d}-{ledger.fingerprint()}".upper()
+    )
+
+
 def run_package(
     settings: Settings,
     ledger: Ledger,
@@ -241,7 +249,7 @@ def run_package(
     folder = batch_folder(settings, batch_id)
     events = ledger.events(batch_id)
     attempt = next_attempt(batch, events)
-    base_id = f"{settings.institution.identifier}-{batch.source}-{batch.scope}-{batch_id:06d}".upper()
+    base_id = message_base(settings, ledger, batch)
     message_id = attempt_identifier(base_id, attempt)
     for dataset in batch.datasets:
         _check_parquet(dataset)

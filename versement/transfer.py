@@ -88,6 +88,14 @@ class OperationStuck(Transient, NeedsOperator):
     """Still running after ``vitam.poll_timeout``: a later ``versement transfer`` polls again."""
 
 
+class IngestUndecided(Transient, StageError):
+    """VITAM is still reading ingests that started after the interrupted upload: one may be it."""
+
+    def __init__(self, message: str, operations: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.operations = operations
+
+
 class CannotResume(Terminal, StageError):
     """An interrupted upload cannot be checked in VITAM, so the SIP is not sent again."""
 
@@ -296,7 +304,7 @@ def _resume(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             "(vitam.access_contract absent) : le SIP n'est pas renvoyé"
         )
     intent = _intent_time(ledger, batch.id)
-    found = _ingests_once_read(client, message_identifier)
+    found = _looked_up(client, ledger, batch.id, actor, message_identifier, intent, {})
     candidates: list[tuple[LogbookOperation, str | None]] = []
     ignored: list[tuple[LogbookOperation, str | None]] = []
     for operation in found:
@@ -324,6 +332,34 @@ def _resume(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
     ledger.record(batch.id, actor=actor, action="transfer.resumed", details={**summary, "decision": "upload"})
     _check_sip(ledger, batch, actor, batch.approved_sha256, "transfer.refused")
     return _upload(client, ledger, batch, actor)
+
+
+def _looked_up(
+    client: VitamClient,
+    ledger: Ledger,
+    batch_id: int,
+    actor: str,
+    message_identifier: str,
+    intent: datetime | None,
+    part: dict[str, int],
+) -> list[LogbookOperation]:
+    """The logbook look-up of a resumed upload; an undecided one is written to the trail."""
+    try:
+        return _ingests_once_read(client, message_identifier, intent)
+    except IngestUndecided as exc:
+        ledger.record(
+            batch_id,
+            actor=actor,
+            action="transfer.resumed",
+            details={
+                **part,
+                "message_identifier": message_identifier,
+                "decision": "wait",
+                "unread": list(exc.operations),
+                "reason": str(exc),
+            },
+        )
+        raise
 
 
 def _intent_time(ledger: Ledger, batch_id: int) -> datetime | None:
@@ -719,15 +755,40 @@ def _last_details(ledger: Ledger, batch_id: int, actions: tuple[str, ...]) -> di
 HEADER_WAIT_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _ingests_once_read(client: VitamClient, message_identifier: str) -> list[LogbookOperation]:
-    """The ingests VITAM holds for the SIP, asked again while a just-arrived one may be unread."""
-    found = client.ingests_of_message(message_identifier)
-    for pause in HEADER_WAIT_SECONDS:
+def _ingests_once_read(
+    client: VitamClient, message_identifier: str, since: datetime | None = None
+) -> list[LogbookOperation]:
+    """The ingests VITAM holds for the SIP, asked again while a just-arrived one may be unread.
+
+    With ``since`` (when the upload was decided), "none" is only answered once no ingest started
+    since then is still running with its header unread: such an ingest may be this very SIP
+    (VITAM names it only at CHECK_HEADER), so the look-up raises :class:`IngestUndecided` rather
+    than let the caller send the SIP a second time."""
+    for pause in (*HEADER_WAIT_SECONDS, None):
+        found = client.ingests_of_message(message_identifier)
         if found:
+            return found
+        unread = _unread_since(client, since)
+        if since is not None and not unread:
+            # Nothing in flight: asked once more, in case one was named between the two questions.
+            return client.ingests_of_message(message_identifier)
+        if pause is None:
             break
         time.sleep(pause)
-        found = client.ingests_of_message(message_identifier)
-    return found
+    if unread:
+        raise IngestUndecided(
+            f"VITAM n'a pas encore lu l'en-tête de {len(unread)} entrée(s) commencée(s) depuis l'envoi interrompu de "
+            f"{message_identifier} ({', '.join(op.operation_id for op in unread)}) : l'une d'elles peut être ce SIP ; "
+            "il n'est pas renvoyé, relancer le transfert plus tard",
+            tuple(op.operation_id for op in unread),
+        )
+    return []
+
+
+def _unread_since(client: VitamClient, since: datetime | None) -> list[LogbookOperation]:
+    if since is None:
+        return []
+    return [op for op in client.ingests_since(since - CLOCK_MARGIN) if op.unread_in_flight]
 
 
 # States whose batch VITAM has answered for: the ledger's record of them must match VITAM's logbook.

@@ -167,7 +167,7 @@ def _submitted(
 
 def _resume_part(client: VitamClient, ledger: Ledger, batch: Batch, sip: Sip, actor: str) -> None:
     """A part's upload was interrupted: VITAM's logbook decides whether it arrived."""
-    from versement.transfer import CannotResume, _ingests_once_read, _not_ours, _parse_time
+    from versement.transfer import CannotResume, _looked_up, _not_ours, _parse_time
 
     if not client.endpoint.access_contract:
         raise CannotResume(
@@ -178,7 +178,7 @@ def _resume_part(client: VitamClient, ledger: Ledger, batch: Batch, sip: Sip, ac
         e for e in ledger.events(batch.id) if e.action == "transfer.submitting" and _part_of(e.details) == sip.part
     ]
     intent = _parse_time(intents[-1].at) if intents else None
-    found = _ingests_once_read(client, sip.message_identifier)
+    found = _looked_up(client, ledger, batch.id, actor, sip.message_identifier, intent, {"part": sip.part})
     candidates: list[LogbookOperation] = []
     ignored: dict[str, str] = {}
     for operation in found:

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -303,6 +304,19 @@ class VitamClient:
         """
         query = {
             "$query": {"$and": [{"$eq": {"obIdIn": message_identifier}}, {"$eq": {"evTypeProc": "INGEST"}}]},
+            "$filter": {"$orderby": {"evDateTime": -1}},
+            "$projection": {},
+        }
+        url = f"{_base(self.endpoint.access_url)}/logbookoperations"
+        return [LogbookOperation.from_json(item) for item in self._results(self._access("GET", url, json=query))]
+
+    def ingests_since(self, when: datetime) -> list[LogbookOperation]:
+        """The ingest operations whose logbook date is ``when`` (UTC) or later, newest first: the
+        ones that may be an interrupted upload whose header VITAM has not read yet (their
+        ``obIdIn`` is still their own id, :attr:`LogbookOperation.header_read` is false)."""
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]  # VITAM writes UTC, no offset
+        query = {
+            "$query": {"$and": [{"$eq": {"evTypeProc": "INGEST"}}, {"$gte": {"evDateTime": stamp}}]},
             "$filter": {"$orderby": {"evDateTime": -1}},
             "$projection": {},
         }

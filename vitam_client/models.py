@@ -69,6 +69,16 @@ class LogbookOperation:
         return closing[-1] if closing else None
 
     @property
+    def header_read(self) -> bool:
+        """CHECK_HEADER has run: ``obIdIn`` is the SIP's MessageIdentifier, no longer the operation id."""
+        return bool(self.message_identifier) and self.message_identifier != self.operation_id
+
+    @property
+    def unread_in_flight(self) -> bool:
+        """Running (or paused on FATAL) without its header read yet: it may be any SIP, ours included."""
+        return not self.header_read and self.outcome in ("STARTED", "FATAL")
+
+    @property
     def outcome(self) -> str:
         """OK, WARNING, KO or FATAL once finished; STARTED while it runs."""
         final = self.final_event

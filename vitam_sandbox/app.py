@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,8 @@ class _Sandbox:
             sip.unlink(missing_ok=True)
 
     def _process(self, sip: Path, operation: Operation, request: Request, application: str | None) -> None:
+        if self.faults.take("slow_header"):
+            time.sleep(self.faults.header_delay_seconds)  # a busy VITAM: obIdIn stays the operation id
         tenant = operation.tenant
         blank_test = operation.context_id == "INGEST_TEST"
         forced = "KO" if self.faults.take("force_ko") else "WARNING" if self.faults.take("force_warning") else None

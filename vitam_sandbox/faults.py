@@ -12,6 +12,9 @@ misbehaviours it wants:
   and processed, but the connection is cut instead of sending the 202 (the client never learns
   the operation id; only the logbook's ``obIdIn`` tells it the SIP arrived);
 * ``stuck``: the next N ingests stay RUNNING whatever the number of polls (past any timeout);
+* ``slow_header``: the next N ingests wait ``header_delay_seconds`` before their controls run, as a
+  busy VITAM: meanwhile their logbook's ``obIdIn`` is still their own id (nobody can tell which SIP
+  they are);
 * ``fatal``: the next N ingests stop in PAUSE + FATAL, as VITAM waiting for an operator; no ATR;
 * ``force_ko`` / ``force_warning``: the next N ingests end KO (storage offers unavailable, as
   ``STORAGE_AVAILABILITY_CHECK.STORAGE_OFFER_KO_UNAVAILABLE.KO``) or WARNING whatever the SIP;
@@ -25,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTERS = ("drop_after_upload", "stuck", "fatal", "force_ko", "force_warning")
+COUNTERS = ("drop_after_upload", "stuck", "slow_header", "fatal", "force_ko", "force_warning")
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Faults:
     http_errors: list[HttpFault] = field(default_factory=list)
     drop_after_upload: int = 0
     stuck: int = 0
+    slow_header: int = 0
+    header_delay_seconds: float = 4.0
     fatal: int = 0
     force_ko: int = 0
     force_warning: int = 0
@@ -71,13 +76,16 @@ class Faults:
         """Arm faults from the test endpoint's JSON; raise ValueError on anything unexpected."""
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
-        unknown = set(data) - {*COUNTERS, "http_errors", "purge_completed"}
+        unknown = set(data) - {*COUNTERS, "http_errors", "purge_completed", "header_delay_seconds"}
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         errors = [_http_fault(item) for item in data.get("http_errors", [])]
         for name in COUNTERS:
             if name in data and (not isinstance(data[name], int) or isinstance(data[name], bool) or data[name] < 0):
                 raise ValueError(f"{name} must be a non-negative integer")
+        delay = data.get("header_delay_seconds", 0.0)
+        if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 600:
+            raise ValueError("header_delay_seconds must be a number of seconds between 0 and 600")
         if not isinstance(data.get("purge_completed", False), bool):
             raise ValueError("purge_completed must be a boolean")
         with self._lock:
@@ -87,6 +95,8 @@ class Faults:
                     setattr(self, name, data[name])
             if "purge_completed" in data:
                 self.purge_completed = data["purge_completed"]
+            if "header_delay_seconds" in data:
+                self.header_delay_seconds = float(delay)
 
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -94,6 +104,7 @@ class Faults:
                 "http_errors": [vars(fault).copy() for fault in self.http_errors if fault.times > 0],
                 **{name: getattr(self, name) for name in COUNTERS},
                 "purge_completed": self.purge_completed,
+                "header_delay_seconds": self.header_delay_seconds,
             }
 
 

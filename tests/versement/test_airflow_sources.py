@@ -171,12 +171,6 @@ def trigger(api: httpx.Client, run_id: str, scope: str) -> None:
 
 @pytest.mark.airflow
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    reason="KNOWN BUG, open in issue #11: since the multi-SIP transfer was merged, the generated DAG's "
-    "deferred transfer leaves two ingests of one SIP in the sandbox (exactly-once broken on this path; "
-    "the CLI and VitamTransferOperator tests still see one)",
-    strict=False,
-)
 def test_the_apogee_dag_approved_rejected_expired_and_resumed_through_the_rest_api(stack):
     api, archivist, env, processes = stack["api"], stack["archivist"], stack["env"], stack["processes"]
     settings = load(env["VERSEMENT_CONFIG"], environ=env)

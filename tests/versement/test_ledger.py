@@ -286,3 +286,22 @@ def test_an_archived_scope_is_superseded_only_on_purpose(ledger, archived):
     with ledger.engine.begin() as connection:  # the link cannot be edited away unseen
         connection.execute(text(f"UPDATE batch SET superseded_by = NULL WHERE id = {old}"))
     assert any("superseded_by vaut null dans la ligne" in p for p in ledger.verify().problems)
+
+
+def test_each_ledger_has_its_own_fingerprint_kept_across_reopening(ledger, tmp_path):
+    """Batch numbers restart in every ledger; the fingerprint in MessageIdentifiers tells them apart."""
+    with pytest.raises(LedgerError, match="no event yet"):
+        ledger.fingerprint()
+    bring_to(ledger, State.NEW)
+    fingerprint = ledger.fingerprint()
+    assert len(fingerprint) == 8 and int(fingerprint, 16) >= 0 and fingerprint == fingerprint.upper()
+    bring_to(ledger, State.EXTRACTED, scope="2022-2023")  # later events change nothing
+    assert ledger.fingerprint() == fingerprint
+    reopened = Ledger(str(ledger.engine.url.render_as_string(hide_password=False)))
+    assert reopened.fingerprint() == fingerprint
+    reopened.close()
+    other = Ledger(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    other.migrate()
+    bring_to(other, State.NEW)  # the same batch number, the same scope, another ledger
+    assert other.fingerprint() != fingerprint
+    other.close()

@@ -19,6 +19,7 @@ from versement.pipeline import (
     DigestMismatch,
     StageError,
     approve,
+    endpoint,
     reject,
     run_extract,
     run_package,
@@ -27,6 +28,7 @@ from versement.pipeline import (
     with_sandbox_urls,
 )
 from versement.quality import override
+from vitam_client import VitamClient
 
 W3C = {"http://www.w3.org/2001/xml.xsd": "xml.xsd", "http://www.w3.org/1999/xlink.xsd": "xlink.xsd"}
 
@@ -89,6 +91,29 @@ def test_end_to_end_on_sqlite(tmp_path, seda_schemas, vitam_sandbox):
     approve(ledger, batch_id, approver="Camille Lefèvre", sha256=batch.sip_sha256)
     run_transfer(settings, ledger, batch_id, actor="test")
     check_accepted(settings, ledger, batch_id, seda_schemas)
+
+
+def test_two_ledgers_sending_batch_one_to_one_vitam_never_share_a_message_identifier(
+    tmp_path, seda_schemas, vitam_sandbox
+):
+    """A test deployment beside production, or a ledger rebuilt after a loss, numbers its batches
+    from 1 again while VITAM's tenant keeps every ingest: each ledger's fingerprint keeps their
+    MessageIdentifiers apart, so each finds exactly its own ingest in VITAM's logbook."""
+    sent = []
+    for name in ("production", "essai"):
+        settings = demo_settings(tmp_path / name, seda_schemas, vitam_sandbox)
+        ledger = open_ledger(settings)
+        batch_id = to_awaiting_approval(settings, ledger)
+        approve(ledger, batch_id, approver="Camille Lefèvre", sha256=ledger.batch(batch_id).sip_sha256)
+        batch = run_transfer(settings, ledger, batch_id, actor="test")
+        assert batch.id == 1 and batch.state == State.VERIFIED
+        assert batch.message_identifier.endswith(f"-000001-{ledger.fingerprint()}")
+        with VitamClient(endpoint(settings)) as vitam:
+            assert [op.operation_id for op in vitam.ingests_of_message(batch.message_identifier)] == [
+                batch.vitam_operation_id
+            ]
+        sent.append(batch.message_identifier)
+    assert sent[0] != sent[1]
 
 
 @pytest.mark.postgres

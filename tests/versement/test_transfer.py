@@ -19,15 +19,17 @@ import pytest
 
 from tests.versement.conftest import demo_environ
 from tests.versement.test_pipeline import to_awaiting_approval
+from versement import transfer as transfer_module
 from versement.attempts import RepackageRefused, repackage
 from versement.config import Settings, load
 from versement.demo import sandbox_config
 from versement.ledger import Ledger, State, open_ledger
 from versement.pipeline import DigestMismatch, approve, endpoint, run_dry_run, run_package, run_transfer, run_verify
-from versement.transfer import OperationFatal, OperationStuck, outcome_text
+from versement.transfer import IngestUndecided, OperationFatal, OperationStuck, outcome_text
 from vitam_client import Terminal, Transient, UploadOutcomeUnknown, VitamClient
 from vitam_client.tls import ssl_context
 from vitam_sandbox import DEMO_REFERENTIALS, TlsMaterial, create_app, make_tls_material, serve
+from vitam_sandbox.faults import Faults
 from vitam_sandbox.referentials import load_referentials
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +57,7 @@ class World:
         assert identifier
         with VitamClient(endpoint(self.settings)) as client:
             found = client.ingests_of_message(identifier)
-            for _ in range(50 if wait else 0):
+            for _ in range(300 if wait else 0):  # a loaded machine reads headers slowly
                 if found:
                     break
                 time.sleep(0.1)
@@ -184,11 +186,6 @@ def test_an_upload_that_never_reached_vitam_is_sent_again_once(world: World) -> 
 def test_a_connection_dropped_after_the_upload_is_followed_not_resent(world: World) -> None:
     batch_id = world.approved()
 
-    def drop_the_202(request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/ingests"):
-            raise httpx.RemoteProtocolError("server disconnected without sending a response")
-        return response
-
     with pytest.raises(UploadOutcomeUnknown):
         run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(drop_the_202))
     batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
@@ -234,13 +231,38 @@ def test_a_sip_changed_while_submitting_is_not_sent_and_the_refusal_is_recorded(
     assert world.ledger.verify().ok
 
 
+def drop_the_202(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    if request.method == "POST" and request.url.path.endswith("/ingests"):
+        raise httpx.RemoteProtocolError("server disconnected without sending a response")
+    return response
+
+
+def test_an_upload_vitam_has_not_yet_read_is_not_sent_again(
+    tmp_path: Path, seda_schemas: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VITAM names an ingest (obIdIn) only at CHECK_HEADER: while one started after the intent is
+    unread, "no ingest of this SIP" cannot be told from "not read yet", so nothing is sent."""
+    monkeypatch.setattr(transfer_module, "HEADER_WAIT_SECONDS", (0.2, 0.4))  # give up before VITAM reads it
+    for world in make_world(tmp_path, seda_schemas, faults=Faults(slow_header=1, header_delay_seconds=8.0)):
+        batch_id = world.approved()
+        with pytest.raises(UploadOutcomeUnknown):
+            run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(drop_the_202))
+        with pytest.raises(IngestUndecided, match="n'a pas encore lu l'en-tête") as raised:
+            run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+        assert isinstance(raised.value, Transient) and len(raised.value.operations) == 1
+        assert world.ledger.batch(batch_id).state == State.SUBMITTING
+        waited = world.details(batch_id, "transfer.resumed")
+        assert waited["decision"] == "wait" and waited["unread"] == list(raised.value.operations)
+        (received,) = world.ingests(batch_id)  # VITAM has now read it: it was this SIP
+        assert received == raised.value.operations[0]
+        batch = run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client())
+        assert batch.state == State.VERIFIED and batch.vitam_operation_id == received
+        assert world.ingests(batch_id) == [received]  # exactly one ingest
+        assert world.details(batch_id, "transfer.resumed")["decision"] == "follow"
+
+
 def test_a_sip_vitam_received_cannot_be_replaced_while_submitting(world: World) -> None:
     batch_id = world.approved()
-
-    def drop_the_202(request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/ingests"):
-            raise httpx.RemoteProtocolError("server disconnected without sending a response")
-        return response
 
     with pytest.raises(UploadOutcomeUnknown):
         run_transfer(world.settings, world.ledger, batch_id, actor="test", client=world.client(drop_the_202))

@@ -184,6 +184,20 @@ class Ledger:
             found = session.scalars(query.options(*_loaded())).first()
             return found
 
+    def fingerprint(self) -> str:
+        """Eight hex digits that tell this ledger from any other: the start of its first event's hash.
+
+        MessageIdentifiers carry it, because batch numbers restart in every ledger (a test
+        deployment, a ledger rebuilt after a loss) while VITAM's tenant is shared and never forgets:
+        two SIPs from two ledgers must not answer to one identifier, or the logbook look-up that
+        makes the transfer exactly-once could follow the other ledger's ingest. Empty ledgers have
+        no fingerprint yet (a batch is created, as an event, before anything is packaged)."""
+        with self._readers() as session:
+            first = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id).limit(1)).first()
+        if first is None:
+            raise LedgerError("the ledger holds no event yet: it has no fingerprint")
+        return first[:8].upper()
+
     def events(self, batch_id: int | None = None) -> list[AuditEvent]:
         with self._readers() as session:
             query = select(AuditEvent).order_by(AuditEvent.id)
