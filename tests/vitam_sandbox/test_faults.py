@@ -76,6 +76,23 @@ def test_the_test_endpoint_is_admin_only_and_refuses_nonsense(sandbox: tuple[htt
     )
 
 
+def test_a_slow_header_keeps_the_ingest_unnamed_then_names_it(sandbox: tuple[httpx.Client, bytes]) -> None:
+    http, sip = sandbox
+    for nonsense in (-1, "3", True, 601):
+        answer = http.put("/sandbox-test/v1/faults", json={"header_delay_seconds": nonsense}, headers=ADMIN_TENANT)
+        assert answer.status_code == 400, nonsense
+    arm(http, slow_header=1, header_delay_seconds=1.5)
+    operation_id = upload(http, sip).headers["X-Request-Id"]
+    dsl = {"$query": {"$eq": {"evTypeProc": "INGEST"}}, "$projection": {}}
+    found = http.request("GET", "/access-external/v1/logbookoperations", json=dsl, headers=ACCESS).json()["$results"]
+    (running,) = [op for op in found if op["evIdProc"] == operation_id]
+    assert running["obIdIn"] == operation_id  # not yet named: it could be any SIP
+    assert logbook_by_message(http) == []
+    assert poll(http, operation_id).headers["X-Global-Execution-Status"] == "OK"
+    assert [op["evIdProc"] for op in logbook_by_message(http)] == [operation_id]
+    assert http.get("/sandbox-test/v1/faults", headers=ADMIN_TENANT).json()["slow_header"] == 0
+
+
 def test_503_then_500_n_times_then_normal(sandbox: tuple[httpx.Client, bytes]) -> None:
     http, sip = sandbox
     arm(http, http_errors=[{"status": 503, "times": 2, "method": "POST", "path": "/ingests"}])
