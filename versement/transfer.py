@@ -219,31 +219,6 @@ def _check_sip(ledger: Ledger, batch: Batch, actor: str, expected: str | None, a
     return actual
 
 
-def _check_parts_unchanged(ledger: Ledger, batch: Batch, actor: str) -> None:
-    """Before a dry run of a batch of several SIPs: every part is still the one packaged (and
-    approved); a changed part is recorded and nothing is sent."""
-    for sip in current_sips(batch):
-        expected = sip.approved_sha256 if batch.state == State.APPROVED else sip.sha256
-        found = sha256_file(Path(sip.path)) if Path(sip.path).is_file() else None
-        if found != expected:
-            ledger.record(
-                batch.id,
-                actor=actor,
-                action="transfer.dry_run_refused",
-                details={
-                    "reason": f"le SIP de la partie {sip.part} a changé depuis son empaquetage : rien n'est envoyé",
-                    "part": sip.part,
-                    "sip": sip.path,
-                    "expected_sha256": expected,
-                    "found_sha256": found,
-                },
-            )
-            raise DigestMismatch(
-                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé (SHA-256 {found}, "
-                f"attendu {expected}) ; rien n'est envoyé"
-            )
-
-
 def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
     digest = _check_sip(ledger, batch, actor, batch.approved_sha256, "transfer.refused")
     # The intent, before the first byte: a crash from here on is resumed by a logbook look-up.
@@ -524,9 +499,9 @@ def dry_run(
             "approved) peut faire l'objet d'un essai à blanc"
         )
     if len(current_sips(batch)) > 1:
-        from versement.transfer_parts import dry_run_parts
+        from versement.transfer_parts import check_parts, dry_run_parts
 
-        _check_parts_unchanged(ledger, batch, actor)
+        check_parts(ledger, batch, actor, dry_run=True)
         with _client(settings, client) as vitam:
             return dry_run_parts(settings, vitam, ledger, batch, actor, on_status)  # type: ignore[return-value]
     expected = batch.approved_sha256 if batch.state == State.APPROVED else batch.sip_sha256

@@ -52,21 +52,22 @@ def _parts(ledger: Ledger, batch_id: int) -> tuple[Batch, list[Sip]]:
     return batch, current_sips(batch)
 
 
-def check_parts(ledger: Ledger, batch: Batch, actor: str) -> None:
-    """Every part not yet sent must be the one approved; else nothing is sent, and it is recorded."""
+def check_parts(ledger: Ledger, batch: Batch, actor: str, *, dry_run: bool = False) -> None:
+    """Every part not yet sent is the one approved (for a dry run of a batch not yet approved:
+    the one packaged); else nothing is sent, and the refusal is written to the ledger."""
+    since = "l'empaquetage" if dry_run else "sa validation par l'archiviste"
     for sip in current_sips(batch):
         if sip.status in SENT:
             continue
-        expected = sip.approved_sha256
+        expected = sip.approved_sha256 if not dry_run or batch.state == State.APPROVED else sip.sha256
         found = sha256_file(Path(sip.path)) if Path(sip.path).is_file() else None
         if expected is None or found != expected:
             ledger.record(
                 batch.id,
                 actor=actor,
-                action="transfer.refused",
+                action="transfer.dry_run_refused" if dry_run else "transfer.refused",
                 details={
-                    "reason": f"le SIP de la partie {sip.part} a changé depuis sa validation par l'archiviste : "
-                    "rien n'est envoyé",
+                    "reason": f"le SIP de la partie {sip.part} a changé depuis {since} : rien n'est envoyé",
                     "part": sip.part,
                     "sip": sip.path,
                     "expected_sha256": expected,
@@ -74,8 +75,8 @@ def check_parts(ledger: Ledger, batch: Batch, actor: str) -> None:
                 },
             )
             raise DigestMismatch(
-                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé depuis sa validation "
-                f"(SHA-256 {found}, validé {expected}) ; rien n'est envoyé"
+                f"lot {batch.id} : le SIP de la partie {sip.part} ({sip.path}) a changé depuis {since} "
+                f"(SHA-256 {found}, attendu {expected}) ; rien n'est envoyé"
             )
 
 

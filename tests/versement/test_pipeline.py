@@ -107,12 +107,11 @@ def test_two_ledgers_sending_batch_one_to_one_vitam_never_share_a_message_identi
         approve(ledger, batch_id, approver="Camille Lefèvre", sha256=ledger.batch(batch_id).sip_sha256)
         batch = run_transfer(settings, ledger, batch_id, actor="test")
         assert batch.id == 1 and batch.state == State.VERIFIED
-        assert batch.message_identifier.endswith(f"-000001-{ledger.fingerprint()}")
+        identifier = str(batch.message_identifier)
+        assert identifier.endswith(f"-000001-{ledger.fingerprint()}")
         with VitamClient(endpoint(settings)) as vitam:
-            assert [op.operation_id for op in vitam.ingests_of_message(batch.message_identifier)] == [
-                batch.vitam_operation_id
-            ]
-        sent.append(batch.message_identifier)
+            assert [op.operation_id for op in vitam.ingests_of_message(identifier)] == [batch.vitam_operation_id]
+        sent.append(identifier)
     assert sent[0] != sent[1]
 
 
