@@ -26,15 +26,16 @@ Unknown keys are refused with the file, the dotted key and the closest known key
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from extractors.specs import unknown_key_problem
 
 PROFILES_DIR = Path(__file__).resolve().parent
 
@@ -84,12 +85,6 @@ class ProfileError(ValueError):
         self.origin = origin
         self.key = key
         self.problem = problem
-
-
-def unknown_key_problem(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
-    return f"unknown key {key!r}{hint}"
 
 
 @dataclass(frozen=True)
