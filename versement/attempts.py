@@ -26,6 +26,7 @@ from typing import Any
 
 from extractors.files import sha256_file
 from versement.ledger import LABELS_FR, Batch, Ledger, LedgerError, State
+from versement.ledger.consistency import ATTEMPT_COLUMNS
 from versement.ledger.sips import current_attempt, current_sips, sip_summary
 from versement.ledger.states import REPACKAGE_ACTION
 from versement.pipeline import StageError, approver_identity
@@ -34,22 +35,7 @@ from vitam_client import VitamClient
 # Always allowed (the attempt was answered); the others only when a SIP changed since packaging.
 ANSWERED = (State.REFUSED, State.REJECTED)
 TAMPERABLE = (State.AWAITING_APPROVAL, State.APPROVED, State.SUBMITTING)
-# What a new attempt starts without: the batch columns of the attempt it closes.
-CLEARED = (
-    "message_identifier",
-    "sip_path",
-    "sip_sha256",
-    "manifest_sha512",
-    "sip_validation",
-    "approved_by",
-    "approver_identity",
-    "approved_at",
-    "approved_sha256",
-    "vitam_operation_id",
-    "atr_path",
-    "atr_reply_code",
-    "atr",
-)
+CLEARED = ATTEMPT_COLUMNS  # what a new attempt starts without: the columns of the attempt it closes
 
 
 class RepackageRefused(StageError):

@@ -26,15 +26,8 @@ from versement.ledger.states import CLOSED
 
 ROW_FORMAT = 1
 _CLOSED = {str(state) for state in CLOSED}
-# Batch columns that only the ledger's events may set (id and timestamps are bookkeeping).
-BATCH_COLUMNS = (
-    "source",
-    "scope",
-    "scope_detail",
-    "spec",
-    "active_key",
-    "state",
-    "snapshot_marker",
+# What one packaging attempt sets on its batch: a new attempt (versement.attempts) starts without them.
+ATTEMPT_COLUMNS = (
     "message_identifier",
     "sip_path",
     "sip_sha256",
@@ -48,6 +41,17 @@ BATCH_COLUMNS = (
     "atr_path",
     "atr_reply_code",
     "atr",
+)
+# Batch columns that only the ledger's events may set (id and timestamps are bookkeeping).
+BATCH_COLUMNS = (
+    "source",
+    "scope",
+    "scope_detail",
+    "spec",
+    "active_key",
+    "state",
+    "snapshot_marker",
+    *ATTEMPT_COLUMNS,
     "supersedes",
     "superseded_by",
 )
