@@ -216,6 +216,51 @@ def test_the_operator_submits_defers_then_completes(world: World) -> None:
     assert [e.actor for e in world.ledger.events(batch_id)][-1] == "airflow:transfer"
 
 
+def test_a_split_batch_waits_in_the_triggerer_for_each_part_in_turn(world: World) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from tests.versement.test_sips import SMALL, validated
+    from versement.airflow.operators.transfer import VitamTransferOperator
+    from versement.ledger.sips import current_sips
+    from versement.pipeline import approve, run_package
+
+    batch_id = validated(world)
+    run_package(world.settings, world.ledger, batch_id, actor="test", limits=SMALL)
+    parts = current_sips(world.ledger.batch(batch_id))
+    assert len(parts) >= 2
+    approve(world.ledger, batch_id, approver="Camille Archiviste", sha256=[sip.sha256 for sip in parts])
+    operator = VitamTransferOperator(
+        task_id="transfer",
+        batch_id=batch_id,
+        vitam_conn_id=CONN_ID,
+        poll_interval=0.05,
+        deployment=lambda: (world.settings, world.ledger),
+    )
+    waited_for = []
+    with pytest.raises(TaskDeferred) as raised:
+        operator.execute(context={})
+    deferred: TaskDeferred = raised.value
+    while True:
+        trigger, waited = deferred.trigger, (deferred.kwargs or {})["waited"]
+        waited_for.append(trigger.operation_id)
+        _, kwargs = trigger.serialize()
+        event = first_event(type(trigger)(**kwargs))  # the triggerer, from the serialised form
+        try:
+            result = operator.execute_complete(context={}, event=event, waited=waited)
+        except TaskDeferred as again:
+            deferred = again
+            continue
+        break
+    sent = [sip.vitam_operation_id for sip in current_sips(world.ledger.batch(batch_id))]
+    assert waited_for == sent and len(set(sent)) == len(parts)  # each part's operation, once, in order
+    assert result["state"] == "verified"
+    for sip in current_sips(world.ledger.batch(batch_id)):
+        with VitamClient(endpoint(world.settings)) as client:
+            assert [op.operation_id for op in client.ingests_of_message(sip.message_identifier)] == [
+                sip.vitam_operation_id
+            ]
+
+
 def test_terminal_errors_fail_without_retry_and_transient_ones_do_not(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

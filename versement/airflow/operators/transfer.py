@@ -2,8 +2,9 @@
 
 ``VitamTransferOperator`` does the exactly-once part in the worker (``versement.transfer.submit``:
 the ledger's ``submitting`` intent, the upload or the logbook look-up, ``submitted``), then
-defers to :class:`VitamOperationTrigger` and frees its slot; when the trigger fires it fetches the
-ATR and verifies by reading back (``versement.transfer.complete``). A retried task never uploads
+defers to :class:`VitamOperationTrigger` and frees its slot (for a batch of several SIPs, once per
+part's operation, in turn); when the last trigger fires it fetches the ATRs and verifies by
+reading back (``versement.transfer.complete``). A retried task never uploads
 twice: the ledger says where the batch stands.
 
 Errors marked terminal (``vitam_client.Terminal``: a 4xx, a SIP changed after approval, an
@@ -41,6 +42,14 @@ def _raise_for_airflow(exc: BaseException) -> NoReturn:
     raise AirflowFailException(str(exc)) from exc
 
 
+def _operations(batch: Any) -> list[str]:
+    """The VITAM operations of the batch's current SIPs, part by part (one for a batch of one SIP)."""
+    from versement.ledger.sips import current_sips
+
+    found = [sip.vitam_operation_id for sip in current_sips(batch) if sip.vitam_operation_id]
+    return found or [batch.vitam_operation_id]
+
+
 class VitamTransferOperator(BaseOperator):
     """Send an approved batch to VITAM, wait in the triggerer, then store the ATR and verify."""
 
@@ -76,18 +85,26 @@ class VitamTransferOperator(BaseOperator):
             _raise_for_airflow(exc)
         if batch.state != State.SUBMITTED:  # already accepted by an earlier try: just finish
             return self._complete(settings, ledger)
-        assert batch.vitam_operation_id is not None
+        return self._wait_for(settings, _operations(batch), waited=[])
+
+    def _wait_for(self, settings: Settings, operations: list[str], waited: list[str]) -> dict[str, Any]:
+        """Defer to the trigger for the first operation not yet waited for (a split batch has one
+        per part: the triggerer waits for each in turn); when none is left, finish in the worker."""
+        pending = [operation for operation in operations if operation not in waited]
+        if not pending:
+            return self._complete(settings, self.deployment()[1])
         self.defer(
             trigger=VitamOperationTrigger(
-                batch.vitam_operation_id,
+                pending[0],
                 vitam_conn_id=self.vitam_conn_id,
                 poll_interval=self.poll_interval,
                 timeout=settings.vitam.poll_timeout,
             ),
             method_name="execute_complete",
+            kwargs={"waited": waited},
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any], waited: list[str] | None = None) -> dict[str, Any]:
         settings, ledger = self.deployment()
         status = event.get("status")
         if status == "error":
@@ -103,7 +120,8 @@ class VitamTransferOperator(BaseOperator):
                 f"lot {self.batch_id} : l'opération VITAM {event.get('operation_id')} n'est pas terminée "
                 f"({event.get('state')}/{event.get('operation_status')}) ; une nouvelle tentative la suivra"
             )
-        return self._complete(settings, ledger)
+        done = [*(waited or []), str(event.get("operation_id"))]
+        return self._wait_for(settings, _operations(ledger.batch(int(self.batch_id))), waited=done)
 
     def _complete(self, settings: Settings, ledger: Ledger) -> dict[str, Any]:
         from versement.transfer import complete
