@@ -21,10 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from vitam_sandbox.config import DEMO_REFERENTIALS
+
 CHUNK = 1024 * 1024
 CLIENT = """
 import json, resource, sys, time
 from pathlib import Path
+
+from vitam_sandbox.config import DEMO_REFERENTIALS
 from vitam_client import VitamClient, VitamEndpoint
 base, ca, cert, key, sip = sys.argv[1:6]
 endpoint = VitamEndpoint(
@@ -57,7 +61,9 @@ def start_sandbox(folder: Path) -> tuple[subprocess.Popen[str], str, Path]:
         "vitam_sandbox",
         "--port",
         "0",
-        "--mutual-tls",
+        "--referentials",
+        str(DEMO_REFERENTIALS),
+        "--tls",  # throwaway material, client certificates required
         "--tls-dir",
         str(folder / "tls"),
         "--storage",
