@@ -256,7 +256,7 @@ def test_mapped_readers_read_every_query_joins_included_as_of_the_scn_read_once(
     marker = parallel.snapshot_marker(URL)
     assert marker == f"oracle:flashback AS OF SCN {SCN}"
     (planner,) = opened
-    assert [s for s, _ in planner.statements][0] == readers.ORACLE_SCN and planner.closed
+    assert planner.statements[0][0] == readers.ORACLE_SCN and planner.closed
 
     specs = [
         table_spec("inscriptions", "", IAE_KEY, sql=SQL),
