@@ -69,7 +69,7 @@ from extractors.readers import (
     oracle_scn,
 )
 from extractors.specs import DatasetSpec
-from extractors.statements import check_parameters, count_sql
+from extractors.statements import check_parameters
 from extractors.types import UnsupportedTypeError, arrow_type, declared_digits
 
 __all__ = ["ExtractionError", "Progress", "Snapshot", "extract"]
@@ -360,8 +360,8 @@ def _extract_dataset(
             planned = aggregates.plan(
                 spec, [c.name for c in columns], archive_names(spec, [c.name for c in columns]), reading.targets
             )
-            computed = aggregates.expressions(planned, reader.dialect, sql)
-            counted = _start_count(reader, spec.sql, parameters, computed)
+            count_statement = aggregates.count_statement(planned, reader.dialect, sql)
+            counted = _start_count(reader, count_statement, parameters)
             rows = _write(reader, spec, reading, parameters, key, partial, progress, clock, row_group_rows, open_writer)
             source_count, raw_aggregates = counted()
             source_aggregates = aggregates.values(planned, reader.dialect, raw_aggregates)
@@ -395,7 +395,7 @@ def _extract_dataset(
                 "dialect": reader.dialect,
                 "sql": spec.sql,
                 "query": reading.select,
-                "count_query": count_sql(sql, computed),
+                "count_query": count_statement,
                 "parameters": manifests.json_parameters(parameters),
                 "snapshot": reader.marker,
                 "source_details": dict(reader.details),
@@ -432,14 +432,14 @@ def _extract_dataset(
 
 
 def _start_count(
-    reader: Reader, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
+    reader: Reader, statement: str, parameters: Mapping[str, Any]
 ) -> Callable[[], tuple[int, tuple[Any, ...]]]:
     """The count and aggregates, in the same snapshot: alongside the read where the reader can."""
     concurrently = getattr(reader, "count_concurrently", None)
     if concurrently is not None:
-        result: Callable[[], tuple[int, tuple[Any, ...]]] = concurrently(sql, parameters, expressions)
+        result: Callable[[], tuple[int, tuple[Any, ...]]] = concurrently(statement, parameters)
         return result
-    done = reader.count(sql, parameters, expressions)
+    done = reader.count(statement, parameters)
     return lambda: done
 
 

@@ -83,9 +83,9 @@ class Reader(Protocol):
         self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
     ) -> list[Column]: ...
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]: ...
+    def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
+        """The row of ``statement`` (``aggregates.count_statement`` over ``rewrite()``'s SQL): count, aggregates."""
+        ...
 
     def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str: ...
 
@@ -264,21 +264,17 @@ class PostgresReader:
             columns.append(Column(item.name, sql_type))
         return columns
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]:
-        return self._count(self.conn, sql, parameters, expressions)
+    def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
+        return self._count(self.conn, statement, parameters)
 
-    def _count(
-        self, conn: Any, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
-    ) -> tuple[int, tuple[Any, ...]]:
+    def _count(self, conn: Any, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
         self._bind(parameters, conn)
-        row = conn.execute(statements.count_sql(self._sql(sql, parameters), expressions)).fetchone()
+        row = conn.execute(statement).fetchone()
         assert row is not None
         return int(row[0]), tuple(row[1:])
 
     def count_concurrently(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+        self, statement: str, parameters: Mapping[str, Any]
     ) -> Callable[[], tuple[int, tuple[Any, ...]]]:
         """Start :meth:`count` on a second session of the same snapshot; call the result for it."""
         if self._side is None:
@@ -295,7 +291,7 @@ class PostgresReader:
                 side.close()
                 raise ExtractionError(f"PostgreSQL side session read {marker}, expected {self.marker}")
             self._side, self._pool = side, ThreadPoolExecutor(max_workers=1, thread_name_prefix="versement-count")
-        future = self._pool.submit(self._count, self._side, sql, parameters, expressions)
+        future = self._pool.submit(self._count, self._side, statement, parameters)
         return future.result
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
@@ -464,16 +460,14 @@ class _CopyStream:
 class _NamedParameters:
     """Readers of dialects that bind the spec's ``:name`` placeholders as written (SQLite, Oracle).
 
-    The statements need no rewriting; the count is one row fetched with the parameters bound.
+    The statements need no rewriting; the count statement is one row fetched with the parameters bound.
     """
 
     def _one(self, sql: str, parameters: Mapping[str, Any]) -> Sequence[Any]:
         raise NotImplementedError
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]:
-        row = self._one(statements.count_sql(sql, expressions), parameters)
+    def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
+        row = self._one(statement, parameters)
         return int(row[0]), tuple(row[1:])
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
