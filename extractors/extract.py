@@ -40,7 +40,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,7 +69,7 @@ from extractors.readers import (
     oracle_scn,
 )
 from extractors.specs import DatasetSpec
-from extractors.statements import check_parameters, count_sql
+from extractors.statements import check_parameters
 from extractors.types import UnsupportedTypeError, arrow_type, declared_digits
 
 __all__ = ["ExtractionError", "Progress", "Snapshot", "extract"]
@@ -113,11 +113,13 @@ def extract(
     row_group_rows: int = ROW_GROUP_ROWS,
     open_writer: OpenWriter = parquet_writer,
     snapshot_id: str | None = None,
+    reuse_marker: str | None = None,
 ) -> Snapshot:
     """Extract ``datasets`` from ``source_url`` into ``out_dir``, in one snapshot (see the module notes).
 
-    ``snapshot_id`` (PostgreSQL) reads in a snapshot another session exported and still holds
-    (``extractors.parallel``) instead of opening a new one.
+    ``snapshot_id`` (PostgreSQL) reads in a snapshot another session exported and still holds,
+    ``reuse_marker`` (Oracle) AS OF the SCN another reader of the batch recorded
+    (``extractors.parallel``), instead of opening a new snapshot.
 
     ``parameters`` are the batch scope's bound values (``Scope.parameters()``); each dataset
     gets those its SQL names. ``password`` is given apart from the URL (secrets never live in
@@ -132,6 +134,7 @@ def extract(
     source = _Source.parse(source_url, password)
     started = datetime.now(UTC)
     bound = {spec.name: check_parameters(spec.name, spec.sql, parameters) for spec in datasets}
+    _check_reuse(reuse_marker, source)
     out_dir.mkdir(parents=True, exist_ok=True)
     kept = {spec.name: item for spec in datasets if (item := _kept(spec, bound[spec.name], source, out_dir))}
     todo = [spec for spec in datasets if spec.name not in kept]
@@ -141,7 +144,7 @@ def extract(
     details: dict[str, str] = {}
     dialect = source.url.get_backend_name()
     if todo:
-        reuse = next((d.marker for d in kept.values() if oracle_scn(d.marker) is not None), None)
+        reuse = _reused_marker(reuse_marker, kept.values(), source)
         with source.reporting(todo[0].name, "cannot open a snapshot of"):
             reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows, snapshot_id=snapshot_id)
         try:
@@ -264,6 +267,32 @@ def _check_specs(datasets: Sequence[DatasetSpec]) -> None:
         seen.add(spec.name)
 
 
+def _check_reuse(marker: str | None, source: _Source) -> None:
+    """A marker to read AS OF must be an Oracle SCN marker, for an Oracle source: never silently a new SCN."""
+    if marker is None:
+        return
+    if source.url.get_backend_name() != "oracle":
+        raise ExtractionError(f"{source.shown}: reading AS OF a recorded SCN is an Oracle feature ({marker!r} given)")
+    if oracle_scn(marker) is None:
+        raise ExtractionError(
+            f"{source.shown}: {marker!r} is not an Oracle SCN marker ('oracle:flashback AS OF SCN N')"
+        )
+
+
+def _reused_marker(given: str | None, kept: Iterable[ExtractedDataset], source: _Source) -> str | None:
+    """The SCN marker the datasets still to read are read AS OF: the one given, else the kept datasets'.
+
+    A kept dataset read AS OF another SCN than the one given would make the batch two snapshots.
+    """
+    recorded = {d.marker for d in kept if oracle_scn(d.marker) is not None}
+    if given is not None and recorded - {given}:
+        raise ExtractionError(
+            f"{source.shown}: asked to read AS OF {given!r} but kept dataset(s) were read "
+            f"{', '.join(sorted(recorded - {given}))}; re-extract the batch into an empty folder"
+        )
+    return given if given is not None else min(recorded, default=None)
+
+
 # -- resume -----------------------------------------------------------------------------------
 
 
@@ -331,8 +360,8 @@ def _extract_dataset(
             planned = aggregates.plan(
                 spec, [c.name for c in columns], archive_names(spec, [c.name for c in columns]), reading.targets
             )
-            computed = aggregates.expressions(planned, reader.dialect, sql)
-            counted = _start_count(reader, spec.sql, parameters, computed)
+            count_statement = aggregates.count_statement(planned, reader.dialect, sql)
+            counted = _start_count(reader, count_statement, parameters)
             rows = _write(reader, spec, reading, parameters, key, partial, progress, clock, row_group_rows, open_writer)
             source_count, raw_aggregates = counted()
             source_aggregates = aggregates.values(planned, reader.dialect, raw_aggregates)
@@ -366,7 +395,7 @@ def _extract_dataset(
                 "dialect": reader.dialect,
                 "sql": spec.sql,
                 "query": reading.select,
-                "count_query": count_sql(sql, computed),
+                "count_query": count_statement,
                 "parameters": manifests.json_parameters(parameters),
                 "snapshot": reader.marker,
                 "source_details": dict(reader.details),
@@ -403,14 +432,14 @@ def _extract_dataset(
 
 
 def _start_count(
-    reader: Reader, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
+    reader: Reader, statement: str, parameters: Mapping[str, Any]
 ) -> Callable[[], tuple[int, tuple[Any, ...]]]:
     """The count and aggregates, in the same snapshot: alongside the read where the reader can."""
     concurrently = getattr(reader, "count_concurrently", None)
     if concurrently is not None:
-        result: Callable[[], tuple[int, tuple[Any, ...]]] = concurrently(sql, parameters, expressions)
+        result: Callable[[], tuple[int, tuple[Any, ...]]] = concurrently(statement, parameters)
         return result
-    done = reader.count(sql, parameters, expressions)
+    done = reader.count(statement, parameters)
     return lambda: done
 
 

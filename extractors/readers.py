@@ -83,9 +83,9 @@ class Reader(Protocol):
         self, dataset: str, sql: str, parameters: Mapping[str, Any], declared: Mapping[str, str] | None = None
     ) -> list[Column]: ...
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]: ...
+    def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
+        """The row of ``statement`` (``aggregates.count_statement`` over ``rewrite()``'s SQL): count, aggregates."""
+        ...
 
     def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str: ...
 
@@ -217,7 +217,8 @@ class PostgresReader:
 
     def __init__(self, url: URL, snapshot_id: str | None = None) -> None:
         self.url = url
-        self.details: dict[str, str] = {}
+        # A reader that joined another session's export says so in each dataset's manifest.
+        self.details: dict[str, str] = {} if snapshot_id is None else {"imported_snapshot": snapshot_id}
         self.conn = _pg_connect(url)
         self.marker = _pg_begin(self.conn, snapshot_id)
         self._exported: str | None = snapshot_id
@@ -263,21 +264,17 @@ class PostgresReader:
             columns.append(Column(item.name, sql_type))
         return columns
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]:
-        return self._count(self.conn, sql, parameters, expressions)
+    def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
+        return self._count(self.conn, statement, parameters)
 
-    def _count(
-        self, conn: Any, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str]
-    ) -> tuple[int, tuple[Any, ...]]:
+    def _count(self, conn: Any, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
         self._bind(parameters, conn)
-        row = conn.execute(statements.count_sql(self._sql(sql, parameters), expressions)).fetchone()
+        row = conn.execute(statement).fetchone()
         assert row is not None
         return int(row[0]), tuple(row[1:])
 
     def count_concurrently(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
+        self, statement: str, parameters: Mapping[str, Any]
     ) -> Callable[[], tuple[int, tuple[Any, ...]]]:
         """Start :meth:`count` on a second session of the same snapshot; call the result for it."""
         if self._side is None:
@@ -294,7 +291,7 @@ class PostgresReader:
                 side.close()
                 raise ExtractionError(f"PostgreSQL side session read {marker}, expected {self.marker}")
             self._side, self._pool = side, ThreadPoolExecutor(max_workers=1, thread_name_prefix="versement-count")
-        future = self._pool.submit(self._count, self._side, sql, parameters, expressions)
+        future = self._pool.submit(self._count, self._side, statement, parameters)
         return future.result
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
@@ -460,13 +457,33 @@ class _CopyStream:
         self.closed = True
 
 
+class _NamedParameters:
+    """Readers of dialects that bind the spec's ``:name`` placeholders as written (SQLite, Oracle).
+
+    The statements need no rewriting; the count statement is one row fetched with the parameters bound.
+    """
+
+    def _one(self, sql: str, parameters: Mapping[str, Any]) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
+        row = self._one(statement, parameters)
+        return int(row[0]), tuple(row[1:])
+
+    def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
+        return statements.select_sql(sql, [c.name for c in columns], key)
+
+    def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str:
+        return sql
+
+
 # -- SQLite -----------------------------------------------------------------------------------
 
 SQLITE_BEGIN = "BEGIN DEFERRED"
 SQLITE_PIN = "SELECT count(*) FROM sqlite_master"
 
 
-class SqliteReader:
+class SqliteReader(_NamedParameters):
     dialect = "sqlite"
 
     def __init__(self, url: URL, batch_rows: int = FETCH_ROWS) -> None:
@@ -510,17 +527,9 @@ class SqliteReader:
             columns.append(Column(name, _SQLITE_DIALECT._resolve_type_affinity(column_type)))
         return columns
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]:
-        row = self.conn.execute(statements.count_sql(sql, expressions), dict(parameters)).fetchone()
-        return int(row[0]), tuple(row[1:])
-
-    def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
-        return statements.select_sql(sql, [c.name for c in columns], key)
-
-    def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str:
-        return sql
+    def _one(self, sql: str, parameters: Mapping[str, Any]) -> Sequence[Any]:
+        row: Sequence[Any] = self.conn.execute(sql, dict(parameters)).fetchone()
+        return row
 
     def batches(self, reading: Reading, parameters: Mapping[str, Any]) -> Iterator[list[Any]]:
         cursor = self.conn.execute(reading.select, dict(parameters))
@@ -547,7 +556,7 @@ ORACLE_FLASHBACK = "BEGIN DBMS_FLASHBACK.ENABLE_AT_SYSTEM_CHANGE_NUMBER(:scn); E
 ORACLE_FLASHBACK_OFF = "BEGIN DBMS_FLASHBACK.DISABLE; END;"
 ORACLE_CHARSET = "SELECT VALUE FROM NLS_DATABASE_PARAMETERS WHERE PARAMETER = 'NLS_CHARACTERSET'"
 SNAPSHOT_TOO_OLD = "snapshot too old: retry with a shorter batch or a larger undo retention"
-_ORACLE_MARKER = re.compile(r"^oracle:flashback AS OF SCN (\d+)$")
+_ORACLE_MARKER = re.compile(r"oracle:flashback AS OF SCN (\d+)")
 
 
 def oracle_marker(scn: int) -> str:
@@ -556,7 +565,7 @@ def oracle_marker(scn: int) -> str:
 
 def oracle_scn(marker: str | None) -> int | None:
     """The SCN a previous run of the batch recorded, to read the redone datasets AS OF it too."""
-    match = _ORACLE_MARKER.match(marker or "")
+    match = _ORACLE_MARKER.fullmatch(marker or "")
     return int(match.group(1)) if match else None
 
 
@@ -598,7 +607,7 @@ _ORACLE_TYPES: dict[str, TypeEngine[Any]] = {
 
 
 @dataclass
-class OracleReader:
+class OracleReader(_NamedParameters):
     url: URL
     reuse_marker: str | None = None
     batch_rows: int = FETCH_ROWS
@@ -646,19 +655,11 @@ class OracleReader:
             columns.append(Column(name, sql_type))
         return columns
 
-    def count(
-        self, sql: str, parameters: Mapping[str, Any], expressions: Sequence[str] = ()
-    ) -> tuple[int, tuple[Any, ...]]:
+    def _one(self, sql: str, parameters: Mapping[str, Any]) -> Sequence[Any]:
         cursor = self.conn.cursor()
-        cursor.execute(statements.count_sql(sql, expressions), dict(parameters))
-        row = cursor.fetchone()
-        return int(row[0]), tuple(row[1:])
-
-    def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
-        return statements.select_sql(sql, [c.name for c in columns], key)
-
-    def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str:
-        return sql
+        cursor.execute(sql, dict(parameters))
+        row: Sequence[Any] = cursor.fetchone()
+        return row
 
     def batches(self, reading: Reading, parameters: Mapping[str, Any]) -> Iterator[list[Any]]:
         # fetch_decimals: NUMBER as exact decimals, never through a float.

@@ -6,7 +6,7 @@ state that stage starts from; otherwise it says, in French, what it found and do
 run for a scope whose batch already exists resumes where the batch stopped, and a finished batch
 is reported, never extracted twice. Each step returns a small dict of numbers for the task log.
 
-Extraction is spread over the batch's datasets (``extractors.single``): ``plan`` creates the
+Extraction is spread over the batch's datasets (``extractors.parallel``): ``plan`` creates the
 batch and names the datasets; on PostgreSQL ``hold_snapshot`` (a task running beside the
 readers) exports one snapshot and keeps its transaction open until every dataset is written;
 ``extract_dataset`` runs once per dataset (a mapped task) inside that snapshot (``SET TRANSACTION
@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from extractors import manifest as manifests
+from extractors import parallel
 from extractors.errors import ExtractionError
 from extractors.scope import Scope
-from extractors.single import exported_snapshot, extract_one, same_snapshot, snapshot_marker, source_fingerprint
 from versement import pipeline
 from versement import quality as quality_stage
 from versement.approval_form import (
@@ -151,8 +151,8 @@ def plan(settings: Settings, ledger: Ledger, source_name: str, scope: Scope, *, 
         "batch_id": batch.id,
         "state": str(State.NEW),
         "datasets": names,
-        "marker": snapshot_marker(source.url, password=password),
-        "fingerprint": source_fingerprint(source.url),
+        "marker": parallel.snapshot_marker(source.url, password=password),
+        "fingerprint": parallel.source_fingerprint(source.url),
         "resumed": False,
     }
 
@@ -185,7 +185,8 @@ def hold_snapshot(
     (folder / RELEASE_FILE).unlink(missing_ok=True)
     started = time.monotonic()
     done: list[str] = []
-    with exported_snapshot(source.url, password=settings.secret(source_secret(source.name))) as (snapshot, marker):
+    with parallel.exported_snapshot(source.url, password=settings.secret(source_secret(source.name))) as held:
+        snapshot, marker = held.snapshot_id, held.marker
         manifests.write_manifest(
             folder / SNAPSHOT_FILE, {"format": manifests.FORMAT, "snapshot_id": snapshot, "marker": marker}
         )
@@ -260,7 +261,7 @@ def extract_dataset(
         raise StepRefused(f"lot {batch_id} : {source.title} n'a pas de jeu de données {dataset}")
     folder = pipeline.batch_folder(settings, batch_id) / "data"
     snapshot = _wait_for_snapshot(folder, wait_seconds, sleep) if _is_postgresql(source.url) else None
-    found = extract_one(
+    found = parallel.extract_dataset(
         source.url,
         spec,
         folder,
@@ -301,7 +302,9 @@ def finish_extract(
     markers = [str(r["marker"]) for r in results]
     fingerprint = planned.get("fingerprint")
     consistent = len(results) == len(source.datasets) and (
-        same_snapshot(markers) if fingerprint is None else fingerprint == source_fingerprint(source.url)
+        parallel.same_snapshot(markers)
+        if fingerprint is None
+        else fingerprint == parallel.source_fingerprint(source.url)
     )
     if not consistent:
         log.warning(

@@ -102,7 +102,12 @@ def test_default_aggregates_are_the_sources_and_recorded_in_the_manifest(sources
     manifest = manifest_of(dataset)
     assert set(manifest["aggregates"]) == {"sum:NOT_ELP", "distinct:COD_IND"}
     assert manifest["aggregates"] == dataset.aggregates
-    assert "COUNT(DISTINCT" in manifest["count_query"] and manifest["count_query"].startswith("SELECT COUNT(*), SUM(")
+    if backend == "postgresql":  # grouped on the person key (aggregates.count_statement)
+        assert manifest["count_query"].startswith("SELECT COALESCE(SUM(n), 0), SUM(s0)::text, COUNT(g) FROM (")
+        assert manifest["count_query"].endswith(') q GROUP BY "cod_ind") x')
+    else:
+        assert "COUNT(DISTINCT" in manifest["count_query"]
+        assert manifest["count_query"].startswith("SELECT COUNT(*), SUM(")
     where = "FROM RESULTAT_ELP WHERE COD_ANU = '2023'"
     total = source_value(url, f"SELECT SUM(NOT_ELP) {where}")
     # SQLite holds the grades as binary floats; the manifest holds their exact decimal sum.
@@ -197,3 +202,38 @@ def test_each_dialect_sums_exactly_and_counts_distinct_values():
         f'(SELECT COUNT(*) FROM (SELECT DISTINCT "COD_IND", "COD_ELP" FROM ({sql}) d '
         'WHERE "COD_IND" IS NOT NULL AND "COD_ELP" IS NOT NULL) e)'
     ]
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["", " WHERE k IS NULL", " WHERE g IS NULL", " WHERE k = 'absent'"],
+    ids=["all", "null-keys-only", "null-grades-only", "empty"],
+)
+def test_the_grouped_postgresql_count_equals_count_distinct(sources, where):
+    """NULL keys (one group, not a distinct value), NULL grades, no row: the same numbers as COUNT(DISTINCT)."""
+    from extractors.aggregates import Aggregate, count_statement, expressions
+    from extractors.statements import count_sql
+
+    grade = Aggregate("sum:g", "sum", ("g",), pa.decimal128(38, 3))
+    points = Aggregate("sum:p", "sum", ("p",), pa.int64())
+    people = Aggregate("distinct:k", "distinct", ("k",))
+    values = (
+        "VALUES ('é1', 12.125::numeric, 3), ('é1', NULL, 4), (NULL, 7.5, NULL), (NULL, NULL, 1), "
+        "('Œ2', 99999999999999999999999999999999999.999, 5), ('œ2', -0.001, -5)"
+    )
+    sql = f"SELECT * FROM (SELECT * FROM ({values}) v (k, g, p)) t{where}"
+    aggregates = [grade, people, points]
+    grouped = count_statement(aggregates, "postgresql", sql)
+    assert "GROUP BY" in grouped and "DISTINCT" not in grouped
+    plain = count_sql(sql, expressions(aggregates, "postgresql", sql))
+    engine = sa.create_engine(sources["postgresql"])
+    with engine.connect() as conn:
+        got, expected = (tuple(conn.exec_driver_sql(q).one()) for q in (grouped, plain))
+    engine.dispose()
+    assert (int(got[0]), *got[1:3]) == (int(expected[0]), *expected[1:3])
+    assert (got[3] is None and expected[3] is None) or int(got[3]) == int(expected[3])
+    assert count_statement([grade, people], "oracle", sql) == count_sql(
+        sql, expressions([grade, people], "oracle", sql)
+    )
+    floats = Aggregate("sum:f", "sum", ("g",), pa.float64())  # a float sum depends on the order: summed directly
+    assert "GROUP BY" not in count_statement([floats, people], "postgresql", sql)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from extractors import ExtractionError, extract
+from extractors import ExtractionError, extract, statements
 from tests.extractors.helpers import table_spec
 
 pytestmark = pytest.mark.postgres
@@ -167,7 +167,7 @@ def test_other_postgresql_types_in_a_lower_case_schema(source: str, tmp_path: Pa
 def test_the_scope_is_bound_and_a_hostile_value_is_harmless(source: str, tmp_path: Path) -> None:
     spec = table_spec("inscriptions", '"INS_ADM_ETP"', IAE_KEY, where='"COD_ANU" = :academic_year')
     (iae,) = extract(source, [spec], tmp_path / "a", parameters=YEAR).datasets
-    assert "2023" not in iae.query and "current_setting('versement.academic_year')" in iae.query
+    assert "2023" not in iae.query and "(SELECT current_setting('versement.academic_year'))" in iae.query
     assert iae.parameters == YEAR
     assert iae.rows == iae.source_count == 2
     hostile = {"academic_year": "2023' OR '1'='1'); DROP TABLE \"INS_ADM_ETP\"; --"}
@@ -291,3 +291,20 @@ def test_a_query_failing_midway_leaves_nothing_and_names_dataset_and_source(post
     assert "dataset quotients" in message and "127.0.0.1:5432" in message and PASSWORD not in message
     assert not caught.value.transient
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scope_parameter_is_read_once_per_statement_not_once_per_row(source: str) -> None:
+    """A filter the planner cannot turn into an index condition compares with the InitPlan's value."""
+    sql = statements.postgresql_settings_sql(
+        'SELECT * FROM "INS_ADM_ETP" WHERE "COD_ANU" || \'\' = :academic_year', YEAR
+    )
+    engine = sa.create_engine(source)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT set_config('versement.academic_year', '2023', true)")
+        plan = [row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statements.count_sql(sql)}")]
+        rows = conn.exec_driver_sql(statements.count_sql(sql)).scalar_one()
+    engine.dispose()
+    assert rows == 2
+    assert any("InitPlan" in line for line in plan), plan
+    (condition,) = [line for line in plan if "Filter:" in line]
+    assert "current_setting" not in condition, plan

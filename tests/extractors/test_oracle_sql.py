@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-from extractors import ExtractionError, extract, readers
+from extractors import ExtractionError, extract, parallel, readers
 from extractors.statements import count_sql, select_sql
 from extractors.types import arrow_type
 from tests.extractors.helpers import table_spec
@@ -217,3 +217,108 @@ def test_a_number_read_as_a_float_with_lost_digits_is_refused(monkeypatch: pytes
 def test_a_dialect_without_snapshot_strategy_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ExtractionError, match="no consistent-snapshot strategy for the mysql"):
         extract("mysql://u@h/db", [table_spec("x", "T", ("ID",))], tmp_path, parameters={})
+
+
+# -- readers of one batch spread over workers (extractors.parallel), AS OF one SCN -------------
+
+SCN = 987654321  # what FakeCursor answers to GET_SYSTEM_CHANGE_NUMBER
+JOINED = (
+    "SELECT iae.COD_ANU, iae.COD_IND, iae.COD_ETP, iaa.DAT_CRE_IAA AS DAT_CRE_IAE, ind.NUM_TECH_IND, iae.NOT_MOY "
+    "FROM APOGEE.INS_ADM_ETP iae "
+    "JOIN APOGEE.INS_ADM_ANU iaa ON iaa.COD_IND = iae.COD_IND AND iaa.COD_ANU = iae.COD_ANU "
+    "LEFT JOIN (SELECT COD_IND, NUM_TECH_IND FROM APOGEE.INDIVIDU) ind ON ind.COD_IND = iae.COD_IND "
+    "WHERE iae.COD_ANU = :academic_year AND iaa.ETA_IAA = 'E'"
+)
+
+
+def fake_connections(monkeypatch: pytest.MonkeyPatch) -> list[FakeOracle]:
+    """One stand-in per ``oracledb.connect``: each mapped reader has its own session."""
+    opened: list[FakeOracle] = []
+
+    def connect(**_kwargs: Any) -> FakeOracle:
+        opened.append(FakeOracle(ROWS))
+        return opened[-1]
+
+    monkeypatch.setattr(oracledb, "connect", connect)
+    return opened
+
+
+def test_the_flashback_statement_binds_the_scn_with_the_oracle_dialect() -> None:
+    compiled = sa.text(readers.ORACLE_FLASHBACK).compile(dialect=oracle.dialect())
+    assert list(compiled.params) == ["scn"]
+    assert str(compiled) == "BEGIN DBMS_FLASHBACK.ENABLE_AT_SYSTEM_CHANGE_NUMBER(:scn); END;"
+
+
+def test_mapped_readers_read_every_query_joins_included_as_of_the_scn_read_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    opened = fake_connections(monkeypatch)
+    marker = parallel.snapshot_marker(URL)
+    assert marker == f"oracle:flashback AS OF SCN {SCN}"
+    (planner,) = opened
+    assert planner.statements[0][0] == readers.ORACLE_SCN and planner.closed
+
+    specs = [
+        table_spec("inscriptions", "", IAE_KEY, sql=SQL),
+        table_spec("inscriptions_annuelles", "", IAE_KEY, sql=JOINED),
+    ]
+    found = [
+        parallel.extract_dataset(URL, spec, tmp_path, parameters={"academic_year": "2023"}, reuse_marker=marker)
+        for spec in specs
+    ]
+    assert len(opened) == 3  # the planner's session, then one per reader
+    for session, spec in zip(opened[1:], specs, strict=True):
+        sent = [s for s, _ in session.statements]
+        # The SCN is not read again: the session is put AS OF the planner's, bound as :scn, first.
+        assert sent[0] == readers.ORACLE_FLASHBACK and session.statements[0][1] == {"scn": SCN}
+        assert readers.ORACLE_SCN not in sent
+        assert sent[-1] == readers.ORACLE_FLASHBACK_OFF and session.closed
+        queries = [s for s in sent[1:-1] if s != readers.ORACLE_CHARSET] + [f[0] for f in session.fetched]
+        assert len(queries) == 3  # describe, count, select: all after the flashback, on its session
+        for query in queries:
+            assert " JOIN " in query and "APOGEE.INDIVIDU" in query  # the joins are sent as the spec wrote them
+            compiled = sa.text(query).compile(dialect=oracle.dialect())
+            assert list(compiled.params) == ["academic_year"]  # the scope bound; the SCN is never in the text
+            assert str(SCN) not in str(compiled) and "AS OF" not in str(compiled)
+        assert [f[1] for f in session.fetched] == [{"academic_year": "2023"}]
+        assert " ".join(spec.sql.split()) in queries[-1]
+    assert {d.marker for d in found} == {marker} and parallel.same_snapshot([d.marker for d in found])
+    for dataset in found:
+        assert dict(dataset.columns)["NUM_TECH_IND"] == "decimal128(38, 0)"
+        assert dict(dataset.columns)["DAT_CRE_IAE"] == "timestamp[us]"
+        assert pq.read_table(dataset.path).column("NUM_TECH_IND").to_pylist() == [Decimal("9" * 38), None]
+        assert f'"snapshot": "{marker}"' in dataset.manifest.read_text()  # type: ignore[union-attr]
+
+
+def test_a_reader_given_no_usable_scn_marker_is_refused_rather_than_reading_a_new_scn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    opened = fake_connections(monkeypatch)
+    spec = table_spec("inscriptions", "", IAE_KEY, sql=SQL)
+    for marker in (
+        "postgresql:REPEATABLE READ READ ONLY snapshot=10:10:",
+        "oracle:flashback AS OF SCN 12; DROP",
+        "oracle:flashback AS OF SCN 12\n",
+    ):
+        with pytest.raises(ExtractionError, match="is not an Oracle SCN marker") as caught:
+            parallel.extract_dataset(URL, spec, tmp_path, parameters={"academic_year": "2023"}, reuse_marker=marker)
+        assert "Mot2passe-Oracle" not in str(caught.value)
+    assert opened == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_kept_dataset_of_another_scn_is_not_mixed_with_the_given_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_connections(monkeypatch)
+    first = table_spec("inscriptions", "", IAE_KEY, sql=SQL)
+    second = table_spec("inscriptions_annuelles", "", IAE_KEY, sql=JOINED)
+    extract(URL, [first], tmp_path, parameters={"academic_year": "2023"})  # kept, AS OF the SCN it read
+    with pytest.raises(ExtractionError, match=r"kept dataset\(s\) were read oracle:flashback AS OF SCN 987654321"):
+        extract(
+            URL,
+            [first, second],
+            tmp_path,
+            parameters={"academic_year": "2023"},
+            reuse_marker="oracle:flashback AS OF SCN 42",
+        )
+    assert not (tmp_path / "inscriptions_annuelles.parquet").exists()

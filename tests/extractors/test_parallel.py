@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def test_datasets_read_in_parallel_share_the_exported_snapshot(source: str, tmp_
             ]
             a, b = (f.result() for f in futures)
     assert a.marker == b.marker == held.marker
+    for found in (a, b):  # each manifest names the export the reader joined
+        assert json.loads(found.manifest.read_text())["source_details"] == {"imported_snapshot": held.snapshot_id}  # type: ignore[union-attr]
     assert (a.rows, a.source_count, b.rows, b.source_count) == (500, 500, 300, 300)
     assert 1000 not in pq.read_table(b.path).column("id").to_pylist()
     assert a.aggregates == {"sum:note": "31312.50"}  # computed by the side session, in the same snapshot
@@ -73,3 +76,6 @@ def test_sqlite_has_no_exported_snapshot(tmp_path: Path, apogee_db: Path) -> Non
     spec = table_spec("mentions", "MENTION", ("COD_MEN",))
     with pytest.raises(ExtractionError, match="an exported snapshot is a PostgreSQL feature"):
         extract_dataset(url, spec, tmp_path, snapshot_id="00000003-00000002-1", parameters={})
+    with pytest.raises(ExtractionError, match="reading AS OF a recorded SCN is an Oracle feature"):
+        extract_dataset(url, spec, tmp_path, reuse_marker="oracle:flashback AS OF SCN 42", parameters={})
+    assert not list(tmp_path.iterdir())
