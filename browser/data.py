@@ -152,10 +152,8 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@functools.lru_cache(maxsize=256)
-def _database(path: str) -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per dataset file, locked to it (opening one costs ~100 ms); a person's
-    file reads a few files of each batch, hence room for many."""
+def locked_duckdb(path: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read ``path`` and nothing else, nothing from outside."""
     connection = duckdb.connect(":memory:")
     connection.execute("SET allowed_paths = ?", [[path]])
     connection.execute("SET autoinstall_known_extensions = false")
@@ -163,6 +161,13 @@ def _database(path: str) -> duckdb.DuckDBPyConnection:
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
     return connection
+
+
+@functools.lru_cache(maxsize=256)
+def _database(path: str) -> duckdb.DuckDBPyConnection:
+    """One locked DuckDB per dataset file, kept (opening one costs ~100 ms); a person's file
+    reads a few files of each batch, hence room for many."""
+    return locked_duckdb(path)
 
 
 @contextmanager
