@@ -161,6 +161,8 @@ class Piece:
     system_id: str | None = None
     batch_state: str | None = None
     truncated: bool = False
+    from_vitam: tuple[str, ...] = ()  # the local file is purged: the VITAM units its rows were read from
+    vitam_operation: str | None = None
 
 
 @dataclass(frozen=True)

@@ -342,7 +342,9 @@ class VitamClient:
             "$roots": [],
             "$query": [{"$and": [{"$eq": {"#opi": operation_id}}, {"$eq": {"#unitups": parent_id}}]}],
             "$filter": {"$limit": limit},
-            "$projection": {"$fields": {"#id": 1, "Title": 1, "#opi": 1, "#object": 1}},
+            "$projection": {
+                "$fields": {"#id": 1, "Title": 1, "#opi": 1, "#object": 1, "OriginatingAgencyArchiveUnitIdentifier": 1}
+            },
         }
         url = f"{_base(self.endpoint.access_url)}/units"
         return self._results(self._access("GET", url, json=query))
