@@ -79,7 +79,8 @@ def create_app(
     integrity = _Integrity(ledger)
     trail = _AuditWriter(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    # The templates ship with the code: no modification time to check on every page.
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
     env.globals.update(
         state_label=lambda state: LABELS_FR.get(State(state), state) if state else "—",
         action_label=lambda action: ACTIONS_FR.get(action, action),
@@ -224,7 +225,7 @@ def create_app(
         if found is None:
             return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
         consulted(user, batch_id, "consult.batch")
-        events = [e for e in ledger.events(batch_id) if not e.action.startswith(CONSULTATIONS)]
+        events = _decisions(ledger, batch_id)
         tree: tuple[manifest.Unit, ...] = ()
         tree_error = None
         if found.sip_path:
@@ -703,6 +704,14 @@ _KINDS: dict[str, Any] = {
     "exports": _prefixed("export."),
     "connexions": _prefixed("auth.", "account."),
 }
+
+
+def _decisions(ledger: Ledger, batch_id: int) -> list[Any]:
+    """The batch's timeline: its events but the consultations, left out in the database (every
+    view of the batch or its datasets adds one; the page must not grow with them)."""
+    with ledger.reading() as session:
+        query = select(AuditEvent).where(AuditEvent.batch_id == batch_id, ~_prefixed(*CONSULTATIONS))
+        return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> tuple[int, list[Any], int, int]:

@@ -84,7 +84,7 @@ def schema(path: Path, spec: Mapping[str, Any] | None) -> tuple[Column, ...]:
     """The file's columns, in file order, with labels and tags from the dataset's specification."""
     described = (spec or {}).get("columns") or {}
     columns = []
-    for arrow_field in pq.read_schema(path):
+    for arrow_field in _arrow_schema(*version(path)):
         meta = described.get(arrow_field.name) or {}
         columns.append(
             Column(
@@ -95,6 +95,18 @@ def schema(path: Path, spec: Mapping[str, Any] | None) -> tuple[Column, ...]:
             )
         )
     return tuple(columns)
+
+
+def version(path: Path | str) -> tuple[str, int, int]:
+    """The file as cache keys know it: path, size and modification time (a dataset file never
+    changes once extracted; if it is replaced, the key changes with it)."""
+    stat = Path(path).stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=1024)
+def _arrow_schema(path: str, size: int, mtime_ns: int) -> Any:
+    return pq.read_schema(path)
 
 
 def visible_columns(

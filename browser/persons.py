@@ -778,12 +778,32 @@ def read_rows(
         remaining -= last - first + 1
     if not wanted or not columns:
         return [], truncated
+    key = (*data.version(path), tuple(wanted), tuple(columns))
+    with _ROWS_LOCK:
+        found = _ROWS.get(key)
+    if found is None:
+        found = _read(path, wanted, columns)
+        with _ROWS_LOCK:
+            if len(_ROWS) >= _ROWS_CACHED:
+                _ROWS.pop(next(iter(_ROWS)))
+            _ROWS[key] = found
+    return list(found), truncated
+
+
+# A person's rows by file version, row ranges and columns: a dataset file never changes once
+# extracted, and the same file asked by several users (or twice: page, then export) is read once.
+_ROWS: dict[tuple[Any, ...], tuple[tuple[Any, ...], ...]] = {}
+_ROWS_LOCK = threading.Lock()
+_ROWS_CACHED = 2048
+
+
+def _read(path: str, wanted: Sequence[tuple[int, int]], columns: Sequence[str]) -> tuple[tuple[Any, ...], ...]:
     listed = ", ".join(quoted(c) for c in columns)
     where = " OR ".join("file_row_number BETWEEN ? AND ?" for _ in wanted)
     sql = f"SELECT {listed} FROM read_parquet(?, file_row_number = true) WHERE {where} ORDER BY file_row_number"
     with data.connect(path) as connection:
         rows = connection.execute(sql, [path, *(n for pair in wanted for n in pair)]).fetchall()
-    return rows, truncated
+    return tuple(tuple(row) for row in rows)
 
 
 def sensitive(column: Column) -> bool:
