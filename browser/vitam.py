@@ -256,11 +256,11 @@ def _columns(dataset: Dataset, rows: Sequence[Mapping[str, Any]]) -> tuple[Colum
     """The dataset's columns as the ledger recorded them (names, types), labelled by its spec."""
     described = (dataset.spec or {}).get("columns") or {}
     recorded = [(str(c[0]), str(c[1])) for c in (dataset.columns or ()) if isinstance(c, (list, tuple)) and c]
-    if not recorded:
-        seen: dict[str, None] = {}
-        for row in rows:
-            seen.update(dict.fromkeys(row))
-        recorded = [(name, "") for name in seen]
+    known = {name for name, _kind in recorded}
+    seen: dict[str, None] = {}
+    for row in rows:  # a column the documents hold beyond those recorded is shown too, after them
+        seen.update(dict.fromkeys(name for name in row if name not in known))
+    recorded += [(name, "") for name in seen]
     columns = []
     for name, kind in recorded:
         meta = described.get(name) or {}
