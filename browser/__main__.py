@@ -11,14 +11,19 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 import uvicorn
 
 from browser.app import create_app
-from versement.config import CONFIG_VARIABLE, ConfigError, config_path, load
+from browser.vitam import VitamReader
+from versement.config import CONFIG_VARIABLE, ConfigError, Settings, config_path, load
 from versement.ledger import LedgerError, open_ledger
+from versement.pipeline import endpoint as pipeline_endpoint
+from vitam_client import RetryPolicy, VitamClient
 
+VITAM_READ_SECONDS = 20.0
 SESSION_SECRET = "browser_session"  # VERSEMENT_BROWSER_SESSION_PASSWORD signs the session cookies
 
 log = logging.getLogger("browser")
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=False,
         )
         return 0
-    app = create_app(ledger, settings.browser, secret_key=secret)
+    app = create_app(ledger, settings.browser, secret_key=secret, vitam=vitam_reader(settings))
     # The person index catches up with the ledger in the background from the start (a large
     # batch takes seconds to index), rather than on the first search.
     threading.Thread(target=app.state.persons.ensure_fresh, name="person-index", daemon=True).start()
@@ -74,10 +79,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def vitam_reader(settings: Settings) -> VitamReader | None:
+    """Read-back from VITAM's access-external for purged batches, when an access contract is
+    configured. A page waits for VITAM at most VITAM_READ_SECONDS per call, retried once."""
+    if not settings.vitam.access_contract:
+        return None
+    endpoint = replace(pipeline_endpoint(settings), timeout=VITAM_READ_SECONDS)
+    retry = RetryPolicy(attempts=2, first_delay=0.5, max_delay=0.5)
+    return VitamReader(lambda: VitamClient(endpoint, retry=retry))
+
+
 def worker_app() -> Any:
     """The app of one server process under ``--workers`` (the configuration found as ``main`` found it)."""
     settings = load(config_path(None))
-    app = create_app(open_ledger(settings), settings.browser, secret_key=settings.secret(SESSION_SECRET))
+    app = create_app(
+        open_ledger(settings),
+        settings.browser,
+        secret_key=settings.secret(SESSION_SECRET),
+        vitam=vitam_reader(settings),
+    )
     threading.Thread(target=app.state.persons.ensure_fresh, name="person-index", daemon=True).start()
     return app
 

@@ -37,10 +37,13 @@ from browser import data, manifest, person_file, persons
 from browser.quality import batch_quality
 from browser.security import PERMISSIONS, LoginLimiter, User, csrf_ok, csrf_token, header_user
 from browser.texts import ACTIONS_FR, CHECKS_FR, event_summary, failed_checks
+from browser.vitam import VitamReader, VitamUnavailable, not_found_fr
+from browser.vitam import operations as vitam_operations
 from versement.config import BrowserConfig
 from versement.ledger import LABELS_FR, AuditEvent, Ledger, LedgerError, State
 from versement.ledger.accounts import ROLE_LABELS_FR, Accounts
 from versement.quality import QualityRefused, override
+from vitam_client import VitamNotFound
 
 __all__ = ["ACTIONS_FR", "CHECKS_FR", "create_app", "failed_checks"]
 
@@ -63,18 +66,21 @@ def create_app(
     secret_key: str | None = None,
     accounts: Accounts | None = None,
     person_index: persons.PersonIndex | None = None,
+    vitam: VitamReader | None = None,
 ) -> Starlette:
     """The browser on ``ledger``; ``secret_key`` signs the session cookies (random when absent:
     sessions then end when the process does). ``person_index`` is the person index (default:
     ``person-index.sqlite`` beside the ledger's anchor log, in the staging area, else in a
-    temporary folder)."""
+    temporary folder). ``vitam`` reads back from VITAM what a purged batch no longer has locally
+    (``browser.vitam``; None: such pieces are said purged)."""
     config = config or BrowserConfig()
     accounts = accounts or Accounts(ledger)
     index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
     integrity = _Integrity(ledger)
     trail = _AuditWriter(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    # The templates ship with the code: no modification time to check on every page.
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
     env.globals.update(
         state_label=lambda state: LABELS_FR.get(State(state), state) if state else "—",
         action_label=lambda action: ACTIONS_FR.get(action, action),
@@ -219,7 +225,7 @@ def create_app(
         if found is None:
             return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
         consulted(user, batch_id, "consult.batch")
-        events = [e for e in ledger.events(batch_id) if not e.action.startswith(CONSULTATIONS)]
+        events = _decisions(ledger, batch_id)
         tree: tuple[manifest.Unit, ...] = ()
         tree_error = None
         if found.sip_path:
@@ -303,9 +309,27 @@ def create_app(
                 return found, dataset
         return None
 
-    def explorer_input(request: Request, user: User, dataset: Any) -> tuple[tuple[data.Column, ...], ...]:
-        columns = data.schema(Path(dataset.path), dataset.spec)
+    def explorer_input(request: Request, user: User, path: Path, dataset: Any) -> tuple[tuple[data.Column, ...], ...]:
+        columns = data.schema(path, dataset.spec)
         return data.visible_columns(columns, user.role in config.sensitive_roles)
+
+    def dataset_file(user: User, batch: Any, dataset: Any) -> tuple[Path, tuple[str, str] | None]:
+        """The dataset's Parquet file: the local one, else (purged) its copy read back from VITAM,
+        with the (unit, operation) it came from; the download is audited. Raises VitamUnavailable
+        or VitamNotFound when VITAM cannot give it; a missing local file without VITAM stays missing."""
+        path = Path(dataset.path)
+        if vitam is None or path.is_file() or not vitam_operations(batch):
+            return path, None
+        tool = str((batch.spec or {}).get("tool") or batch.source)
+        copy, unit, operation, downloaded = vitam.table(batch, dataset, tool=tool)
+        if downloaded:
+            consulted(user, batch.id, "consult.vitam", dataset=dataset.name, operation=operation, units=[unit])
+        return copy, (unit, operation)
+
+    def vitam_problem(exc: Exception, batch: Any) -> str:
+        if isinstance(exc, VitamNotFound):
+            return not_found_fr(next(iter(vitam_operations(batch)), None))
+        return str(exc)
 
     @guarded("dataset")
     def dataset_page(request: Request, user: User) -> Response:
@@ -313,10 +337,15 @@ def create_app(
         if found is None:
             return refused(request, 404, "Ce jeu de données n'existe pas dans le registre.")
         batch, dataset = found
+        context = {"batch": batch, "dataset": dataset, "page": None, "error": None, "from_vitam": None}
         try:
-            shown, hidden = explorer_input(request, user, dataset)
+            path, from_vitam = dataset_file(user, batch, dataset)
+            shown, hidden = explorer_input(request, user, path, dataset)
+        except (VitamUnavailable, VitamNotFound) as exc:
+            return render(request, "dataset.html", **{**context, "missing": vitam_problem(exc, batch)})
         except OSError:
-            return render(request, "dataset.html", batch=batch, dataset=dataset, missing=True, page=None, error=None)
+            return render(request, "dataset.html", **{**context, "missing": True})
+        context.update(missing=False, from_vitam=from_vitam)
         try:
             query = data.parse_query(request.query_params, request.query_params.getlist, shown)
         except data.QueryError as exc:
@@ -325,25 +354,12 @@ def create_app(
                 request,
                 "dataset.html",
                 status=400,
-                batch=batch,
-                dataset=dataset,
-                missing=False,
-                page=empty,
-                error=str(exc),
-                links=_links(request, data.Query()),
+                **{**context, "page": empty, "error": str(exc), "links": _links(request, data.Query())},
             )
-        result = data.page(Path(dataset.path), shown, query, hidden)
-        consulted(user, batch.id, "consult.dataset", dataset=dataset.name, **_described(query))
-        return render(
-            request,
-            "dataset.html",
-            batch=batch,
-            dataset=dataset,
-            missing=False,
-            page=result,
-            error=None,
-            links=_links(request, query),
-        )
+        result = data.page(path, shown, query, hidden)
+        origin = {"vitam_unit": from_vitam[0]} if from_vitam else {}
+        consulted(user, batch.id, "consult.dataset", dataset=dataset.name, **_described(query), **origin)
+        return render(request, "dataset.html", **{**context, "page": result, "links": _links(request, query)})
 
     @guarded("export")
     def dataset_export(request: Request, user: User) -> Response:
@@ -352,9 +368,12 @@ def create_app(
             return refused(request, 404, "Ce jeu de données n'existe pas dans le registre.")
         batch, dataset = found
         try:
-            shown, _hidden = explorer_input(request, user, dataset)
+            path, from_vitam = dataset_file(user, batch, dataset)
+            shown, _hidden = explorer_input(request, user, path, dataset)
             query = data.parse_query(request.query_params, request.query_params.getlist, shown)
-            rows = data.count(Path(dataset.path), query)
+            rows = data.count(path, query)
+        except (VitamUnavailable, VitamNotFound) as exc:
+            return refused(request, 503, f"Jeu de données non disponible : {vitam_problem(exc, batch)}.")
         except OSError:
             return refused(request, 404, "Le fichier de ce jeu de données n'est plus disponible localement.")
         except data.QueryError as exc:
@@ -367,10 +386,11 @@ def create_app(
             rows=rows,
             columns=[c.name for c in shown],
             **_described(query),
+            **({"vitam_unit": from_vitam[0]} if from_vitam else {}),
         )
         name = f"lot-{batch.id}-{dataset.name}.csv"
         return StreamingResponse(
-            _csv(Path(dataset.path), shown, query),
+            _csv(path, shown, query),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
@@ -401,7 +421,20 @@ def create_app(
         found = index.person_file(key)
         if found is None:
             return None
-        return person_file.assemble(ledger, found, user.role in config.sensitive_roles, index.indexed_file)
+        assembled = person_file.assemble(ledger, found, user.role in config.sensitive_roles, index.indexed_file, vitam)
+        for piece in assembled.pieces:
+            if piece.from_vitam:  # the pieces read back from VITAM, each its own audited read
+                consulted(
+                    user,
+                    piece.batch_id,
+                    "consult.vitam",
+                    person=found.identity.key,
+                    dataset=piece.dataset,
+                    operation=piece.vitam_operation,
+                    units=list(piece.from_vitam),
+                    rows=len(piece.rows),
+                )
+        return assembled
 
     @guarded("person")
     def person_page(request: Request, user: User) -> Response:
@@ -655,6 +688,7 @@ _ERROR_TITLES = {
     403: "Accès refusé",
     404: "Introuvable",
     405: "Action non permise",
+    503: "Service indisponible",
 }
 
 
@@ -670,6 +704,14 @@ _KINDS: dict[str, Any] = {
     "exports": _prefixed("export."),
     "connexions": _prefixed("auth.", "account."),
 }
+
+
+def _decisions(ledger: Ledger, batch_id: int) -> list[Any]:
+    """The batch's timeline: its events but the consultations, left out in the database (every
+    view of the batch or its datasets adds one; the page must not grow with them)."""
+    with ledger.reading() as session:
+        query = select(AuditEvent).where(AuditEvent.batch_id == batch_id, ~_prefixed(*CONSULTATIONS))
+        return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> tuple[int, list[Any], int, int]:

@@ -84,7 +84,7 @@ def schema(path: Path, spec: Mapping[str, Any] | None) -> tuple[Column, ...]:
     """The file's columns, in file order, with labels and tags from the dataset's specification."""
     described = (spec or {}).get("columns") or {}
     columns = []
-    for arrow_field in pq.read_schema(path):
+    for arrow_field in _arrow_schema(*version(path)):
         meta = described.get(arrow_field.name) or {}
         columns.append(
             Column(
@@ -95,6 +95,18 @@ def schema(path: Path, spec: Mapping[str, Any] | None) -> tuple[Column, ...]:
             )
         )
     return tuple(columns)
+
+
+def version(path: Path | str) -> tuple[str, int, int]:
+    """The file as cache keys know it: path, size and modification time (a dataset file never
+    changes once extracted; if it is replaced, the key changes with it)."""
+    stat = Path(path).stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=1024)
+def _arrow_schema(path: str, size: int, mtime_ns: int) -> Any:
+    return pq.read_schema(path)
 
 
 def visible_columns(
@@ -152,10 +164,8 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@functools.lru_cache(maxsize=256)
-def _database(path: str) -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per dataset file, locked to it (opening one costs ~100 ms); a person's
-    file reads a few files of each batch, hence room for many."""
+def locked_duckdb(path: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read ``path`` and nothing else, nothing from outside."""
     connection = duckdb.connect(":memory:")
     connection.execute("SET allowed_paths = ?", [[path]])
     connection.execute("SET autoinstall_known_extensions = false")
@@ -163,6 +173,13 @@ def _database(path: str) -> duckdb.DuckDBPyConnection:
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
     return connection
+
+
+@functools.lru_cache(maxsize=256)
+def _database(path: str) -> duckdb.DuckDBPyConnection:
+    """One locked DuckDB per dataset file, kept (opening one costs ~100 ms); a person's file
+    reads a few files of each batch, hence room for many."""
+    return locked_duckdb(path)
 
 
 @contextmanager

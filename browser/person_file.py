@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from browser import data, manifest
-from browser.persons import PersonFile, Piece, read_rows
+from browser.persons import MAX_PIECE_ROWS, PersonFile, Piece, read_rows
+from browser.vitam import NOT_ARCHIVED_FR, NOT_CONFIGURED_FR, VitamReader, VitamUnavailable, not_found_fr, operations
 from versement.ledger import Batch, Ledger
+from vitam_client import VitamNotFound
 
 
 class _Units:
@@ -54,15 +56,25 @@ def batches(ledger: Ledger, ids: Iterable[int]) -> dict[int, Batch]:
     if not wanted:
         return {}
     with ledger.reading() as session:
-        found = session.scalars(select(Batch).where(Batch.id.in_(wanted)).options(selectinload(Batch.datasets)))
+        found = session.scalars(
+            select(Batch).where(Batch.id.in_(wanted)).options(selectinload(Batch.datasets), selectinload(Batch.sips))
+        )
         result = {b.id: b for b in found}
         for batch in result.values():
             session.expunge(batch)
         return result
 
 
-def assemble(ledger: Ledger, file: PersonFile, may_see_sensitive: bool, indexed: Any) -> PersonFile:
-    """The file's pieces with their rows (visible columns only), state and VITAM unit."""
+def assemble(
+    ledger: Ledger,
+    file: PersonFile,
+    may_see_sensitive: bool,
+    indexed: Any,
+    vitam: VitamReader | None = None,
+) -> PersonFile:
+    """The file's pieces with their rows (visible columns only), state and VITAM unit; a piece
+    whose local file is purged is read from VITAM through ``vitam`` (``from_vitam`` says which
+    units were read, for the audit trail)."""
     known = batches(ledger, (p.batch_id for p in file.pieces))
     pieces = []
     for piece in file.pieces:
@@ -75,19 +87,64 @@ def assemble(ledger: Ledger, file: PersonFile, may_see_sensitive: bool, indexed:
         system_ids = (batch.atr or {}).get("units") or {}
         system_id = next((system_ids[u] for u in chain if u in system_ids), None)
         piece = replace(piece, batch_state=batch.state, unit_id=chain[0] if chain else None, system_id=system_id)
-        pieces.append(_with_rows(piece, dataset.spec, may_see_sensitive, indexed(piece.dataset_id)))
+        path = Path(piece.path)
+        try:
+            stat = path.stat()
+        except OSError:
+            pieces.append(_from_vitam(piece, batch, dataset, may_see_sensitive, vitam))
+            continue
+        if indexed(piece.dataset_id) != (stat.st_size, stat.st_mtime_ns):
+            pieces.append(
+                replace(piece, problem="le fichier local a changé depuis son indexation ; réindexation en cours")
+            )
+            continue
+        pieces.append(_with_rows(piece, path, dataset.spec, may_see_sensitive))
     file.pieces = pieces
     return file
 
 
-def _with_rows(piece: Piece, spec: Any, may_see_sensitive: bool, indexed: tuple[int, int] | None) -> Piece:
-    path = Path(piece.path)
+def _from_vitam(piece: Piece, batch: Batch, dataset: Any, may_see_sensitive: bool, vitam: VitamReader | None) -> Piece:
+    """The piece read back from VITAM: the person's File first, else the dataset's CSV Item."""
+    if vitam is None:
+        return replace(piece, problem=NOT_CONFIGURED_FR)
+    if not operations(batch):
+        return replace(piece, problem=NOT_ARCHIVED_FR)
+    tool = str((batch.spec or {}).get("tool") or batch.source)
+    identity = piece.identity
     try:
-        stat = path.stat()
-    except OSError:
-        return replace(piece, problem="fichier local purgé : la pièce est conservée dans VITAM")
-    if indexed is None or (stat.st_size, stat.st_mtime_ns) != indexed:
-        return replace(piece, problem="le fichier local a changé depuis son indexation ; réindexation en cours")
+        try:
+            if identity.source != batch.source:
+                raise VitamNotFound("a cross-reference row: only in the table", http_code=200)
+            fetched = vitam.person_rows(
+                batch,
+                dataset,
+                tool=tool,
+                kind=identity.kind,
+                person=identity.value,
+                may_see_sensitive=may_see_sensitive,
+                limit=MAX_PIECE_ROWS,
+            )
+        except VitamNotFound:
+            path, unit, operation, _ = vitam.table(batch, dataset, tool=tool)
+            read = _with_rows(piece, path, dataset.spec, may_see_sensitive)
+            return replace(read, from_vitam=(unit,), vitam_operation=operation)
+    except VitamUnavailable as exc:
+        return replace(piece, problem=str(exc))
+    except VitamNotFound:
+        return replace(piece, problem=not_found_fr(operations(batch)[0]))
+    return replace(
+        piece,
+        columns=fetched.columns,
+        hidden=fetched.hidden,
+        rows=fetched.rows,
+        truncated=fetched.truncated,
+        from_vitam=fetched.units,
+        vitam_operation=fetched.operation,
+    )
+
+
+def _with_rows(piece: Piece, path: Path, spec: Any, may_see_sensitive: bool) -> Piece:
+    """The piece's rows read from a Parquet file by the row locator, checked against the person key."""
     columns = data.schema(path, spec)
     shown, hidden = data.visible_columns(columns, may_see_sensitive)
     key = _key_column(spec, columns)
@@ -126,7 +183,13 @@ def summary(file: PersonFile) -> dict[str, Any]:
         "person": file.identity.key,
         "identities": [i.key for i in file.identities],
         "pieces": [
-            {"batch": p.batch_id, "dataset": p.dataset, "rows": len(p.rows), "hidden": [c.name for c in p.hidden]}
+            {
+                "batch": p.batch_id,
+                "dataset": p.dataset,
+                "rows": len(p.rows),
+                "hidden": [c.name for c in p.hidden],
+                **({"vitam_units": list(p.from_vitam)} if p.from_vitam else {}),
+            }
             for p in file.pieces
         ],
     }

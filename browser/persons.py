@@ -161,6 +161,8 @@ class Piece:
     system_id: str | None = None
     batch_state: str | None = None
     truncated: bool = False
+    from_vitam: tuple[str, ...] = ()  # the local file is purged: the VITAM units its rows were read from
+    vitam_operation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,7 @@ class PersonIndex:
         person_key = spec.get("person_key") if spec.get("person_key") in present else None
         kind = spec.get("person_kind") or ""
         stat = Path(path).stat()
-        duck = _duckdb_for(path)
+        duck = data.locked_duckdb(path)
         try:
             connection.execute("BEGIN")
             connection.execute(
@@ -643,25 +645,23 @@ class PersonIndex:
                     links.append(Link(seen[a], other, basis))
         identities = list(seen.values())
         marks = ",".join("?" * len(identities))
+        ids = [i.id for i in identities]
+        # A person's rows in a dataset: the runs of the row locator, and the Apogée PERSONNEL rows
+        # that name an agent's dossier (pieces of the agent's file), as (first, last, rows) runs.
+        located = connection.execute(
+            f"SELECT pc.person_id, pc.dataset_id, pc.row_from, pc.row_to, pc.rows, {_INDEXED_COLUMNS} "
+            f"FROM piece pc JOIN indexed i ON i.dataset_id = pc.dataset_id WHERE pc.person_id IN ({marks}) "
+            "ORDER BY i.scope, i.batch_id, i.dataset_id, pc.row_from",
+            ids,
+        ).fetchall()
+        located += connection.execute(
+            f"SELECT p.id, c.dataset_id, c.row_number, c.row_number, 1, {_INDEXED_COLUMNS} "
+            "FROM crossref c JOIN indexed i ON i.dataset_id = c.dataset_id JOIN person p ON p.kind = 'agent' "
+            f"AND (p.dossier = c.target OR p.value = c.target) WHERE p.id IN ({marks})",
+            ids,
+        ).fetchall()
         pieces: dict[tuple[int, int], dict[str, Any]] = {}
-        for (
-            person_id,
-            dataset_id,
-            row_from,
-            row_to,
-            count,
-            batch_id,
-            source,
-            scope,
-            name,
-            label,
-            path,
-        ) in connection.execute(
-            "SELECT pc.person_id, pc.dataset_id, pc.row_from, pc.row_to, pc.rows, i.batch_id, i.source, i.scope,"
-            f" i.name, i.label, i.path FROM piece pc JOIN indexed i ON i.dataset_id = pc.dataset_id"
-            f" WHERE pc.person_id IN ({marks}) ORDER BY i.scope, i.batch_id, i.dataset_id, pc.row_from",
-            [i.id for i in identities],
-        ):
+        for person_id, dataset_id, row_from, row_to, count, batch_id, source, scope, name, label, path in located:
             entry = pieces.setdefault(
                 (person_id, dataset_id),
                 {
@@ -679,30 +679,6 @@ class PersonIndex:
             )
             entry["ranges"].append((row_from, row_to))
             entry["count"] += count
-        # The Apogée PERSONNEL rows that name an agent's dossier are pieces of the agent's file.
-        for agent_id, dataset_id, row_number, batch_id, source, scope, name, label, path in connection.execute(
-            "SELECT p.id, c.dataset_id, c.row_number, i.batch_id, i.source, i.scope, i.name, i.label, i.path "
-            "FROM crossref c JOIN indexed i ON i.dataset_id = c.dataset_id JOIN person p ON p.kind = 'agent' "
-            f"AND (p.dossier = c.target OR p.value = c.target) WHERE p.id IN ({marks})",
-            [i.id for i in identities],
-        ):
-            entry = pieces.setdefault(
-                (agent_id, dataset_id),
-                {
-                    "identity": seen[agent_id],
-                    "dataset_id": dataset_id,
-                    "batch_id": batch_id,
-                    "source": source,
-                    "scope": scope,
-                    "dataset": name,
-                    "label": label,
-                    "path": path,
-                    "ranges": [],
-                    "count": 0,
-                },
-            )
-            entry["ranges"].append((row_number, row_number))
-            entry["count"] += 1
         file = PersonFile(start, identities, links)
         for entry in sorted(pieces.values(), key=lambda e: (e["scope"], e["batch_id"], e["dataset_id"])):
             file.pieces.append(
@@ -738,6 +714,7 @@ class PersonIndex:
 
 
 _IDENTITY_FIELDS = ("surname", "usage_name", "first_name", "birth", "student_number", "ine", "dossier")
+_INDEXED_COLUMNS = "i.batch_id, i.source, i.scope, i.name, i.label, i.path"
 _PERSON_COLUMNS = (
     "p.id, p.key, p.source, p.tool, p.kind, p.value, p.surname, p.usage_name, p.first_name, p.birth, "
     "p.student_number, p.ine, p.dossier"
@@ -776,17 +753,6 @@ def _first(columns: Sequence[str] | None) -> str | None:
     return columns[0] if columns else None
 
 
-def _duckdb_for(path: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that can read ``path`` and nothing else, nothing from outside."""
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET allowed_paths = ?", [[path]])
-    connection.execute("SET autoinstall_known_extensions = false")
-    connection.execute("SET autoload_known_extensions = false")
-    connection.execute("SET enable_external_access = false")
-    connection.execute("SET lock_configuration = true")
-    return connection
-
-
 # -- reading a person's rows ------------------------------------------------------------------------
 
 
@@ -812,12 +778,32 @@ def read_rows(
         remaining -= last - first + 1
     if not wanted or not columns:
         return [], truncated
+    key = (*data.version(path), tuple(wanted), tuple(columns))
+    with _ROWS_LOCK:
+        found = _ROWS.get(key)
+    if found is None:
+        found = _read(path, wanted, columns)
+        with _ROWS_LOCK:
+            if len(_ROWS) >= _ROWS_CACHED:
+                _ROWS.pop(next(iter(_ROWS)))
+            _ROWS[key] = found
+    return list(found), truncated
+
+
+# A person's rows by file version, row ranges and columns: a dataset file never changes once
+# extracted, and the same file asked by several users (or twice: page, then export) is read once.
+_ROWS: dict[tuple[Any, ...], tuple[tuple[Any, ...], ...]] = {}
+_ROWS_LOCK = threading.Lock()
+_ROWS_CACHED = 2048
+
+
+def _read(path: str, wanted: Sequence[tuple[int, int]], columns: Sequence[str]) -> tuple[tuple[Any, ...], ...]:
     listed = ", ".join(quoted(c) for c in columns)
     where = " OR ".join("file_row_number BETWEEN ? AND ?" for _ in wanted)
     sql = f"SELECT {listed} FROM read_parquet(?, file_row_number = true) WHERE {where} ORDER BY file_row_number"
     with data.connect(path) as connection:
         rows = connection.execute(sql, [path, *(n for pair in wanted for n in pair)]).fetchall()
-    return rows, truncated
+    return tuple(tuple(row) for row in rows)
 
 
 def sensitive(column: Column) -> bool:

@@ -31,6 +31,7 @@ ACTIONS_FR = {
     "export.dataset": "export CSV d'un jeu de données",
     "consult.person_search": "recherche d'une personne",
     "consult.person": "consultation du dossier d'une personne",
+    "consult.vitam": "lecture dans VITAM d'une pièce purgée localement",
     "export.person_csv": "export CSV du dossier d'une personne",
     "export.person_pdf": "export PDF du dossier d'une personne",
     "auth.login": "connexion au navigateur",

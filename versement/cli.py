@@ -180,6 +180,13 @@ def _parser() -> argparse.ArgumentParser:
     reject.add_argument("--by", required=True, metavar="NOM", help="le nom de l'archiviste")
     reject.add_argument("--reason", required=True, metavar="MOTIF", help="le motif, gardé au journal d'audit")
 
+    command(
+        "purge",
+        _purge,
+        "supprimer la copie locale (Parquet, rendus CSV, SIP) des lots vérifiés depuis "
+        "[retention] purge_local_after_days jours ; le navigateur les relit alors dans VITAM",
+    )
+
     status = command("status", _status, "lister les lots et leur état")
     status.add_argument("--json", action="store_true")
 
@@ -498,6 +505,24 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "atr_reply_code": batch.atr_reply_code,
         **attempts_json(batch),
     }
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from versement.retention import PurgeError, purge
+
+    settings = _settings(args)
+    try:
+        done = purge(settings, _ledger(settings), actor=_actor())
+    except PurgeError as exc:
+        return _fail(args, str(exc), 2 if settings.purge_local_after_days is None else 1)
+    for item in done:
+        print(
+            f"lot {item.batch_id} : copie locale purgée ({len(item.files)} fichier(s)), vérifié dans VITAM le "
+            f"{item.verified_at:%d/%m/%Y} ; ses pièces seront relues dans VITAM"
+        )
+    if not done:
+        print(f"aucun lot à purger (lots vérifiés depuis au moins {settings.purge_local_after_days} jour(s))")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -171,6 +171,15 @@ class _BrowserFile(_Strict):
     login_window_seconds: Annotated[int, Field(gt=0)] = 300  # ...within this window
 
 
+class _RetentionFile(_Strict):
+    """How long the staging area keeps a batch's local copy once VITAM holds it."""
+
+    # Days after verification (VITAM read back and matched) after which ``versement purge``
+    # deletes the batch's Parquet files, renditions and SIPs; the browser then reads the
+    # batch's pieces back from VITAM. Not set: local copies are kept for ever.
+    purge_local_after_days: Annotated[int, Field(ge=0, le=36_500)] | None = None
+
+
 class _File(_Strict):
     institution: _InstitutionFile
     vitam: _VitamFile
@@ -179,6 +188,7 @@ class _File(_Strict):
     seda: _SedaFile = _SedaFile()
     browser: _BrowserFile = _BrowserFile()
     approval: _ApprovalFile = _ApprovalFile()
+    retention: _RetentionFile = _RetentionFile()
     sources: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], _SourceFile], Field(min_length=1)]
 
 
@@ -268,6 +278,7 @@ class Settings:
     seda_max_bytes: int = 1_000_000_000  # payload bytes per SIP
     seda_profiles: Path | None = None  # the institution's packaging profiles folder (profiles/<tool>.toml otherwise)
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    purge_local_after_days: int | None = None  # [retention]; None: local copies kept for ever
 
     def secret(self, name: str) -> str | None:
         """A password by secret name (``ledger``, ``vitam_key``, ``source_<name>``), or None."""
@@ -465,6 +476,7 @@ class _Builder:
             approval=ApprovalConfig(
                 archivists=tuple(file.approval.archivists), timeout_hours=file.approval.timeout_hours
             ),
+            purge_local_after_days=file.retention.purge_local_after_days,
         )
 
     def browser(self) -> BrowserConfig:

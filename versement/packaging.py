@@ -63,6 +63,22 @@ _NUMBER_TAG = {"student": "student_number", "agent": "agent_number"}
 _NUMBER_FR = {"student": "n° étudiant", "agent": "dossier n°"}
 
 
+def person_file_key(tool: str, kind: str, person: str) -> str:
+    """The key (``OriginatingAgencyArchiveUnitIdentifier``) of a person's File: the same in
+    every batch, so that the browser finds the File again in VITAM once the local copy is gone."""
+    return stable_key(tool, _KIND_FR.get(kind, kind), person)
+
+
+def protected_item_key(file_key: str) -> str:
+    """The key of a person File's restricted Item (the sensitive columns, with their own AccessRule)."""
+    return stable_key(file_key, "donnees_protegees")
+
+
+def table_key(tool: str, dataset: str, scope_label: str) -> str:
+    """The key of the Item holding a dataset's rows as CSV in a ``tables`` Series."""
+    return stable_key(tool, dataset, scope_label)
+
+
 class PackagingError(Exception):
     """The batch cannot be packaged with its profile (the message names file, key or dataset)."""
 
@@ -511,7 +527,7 @@ class _TreeBuilder:
             parquet, renditions / f"{dataset.name}.dictionnaire.csv", dataset.spec, code_lists=self._code_lists(dataset)
         )
         label = _label(dataset)
-        key = stable_key(self.tool, dataset.name, self.scope.label)
+        key = table_key(self.tool, dataset.name, self.scope.label)
         return [
             Unit(
                 "Item",
@@ -591,7 +607,7 @@ class _TreeBuilder:
     def _person_file(self, spec: SeriesSpec, person: str, rows: Mapping[str, list[dict[str, Any]]]) -> Unit:
         kind = spec.person_kind or "student"
         kind_fr = _KIND_FR[kind]
-        key = stable_key(self.tool, kind_fr, person)
+        key = person_file_key(self.tool, kind, person)
         number, ine, name = self._identity(kind, rows)
         identifiers = (
             " / ".join(
@@ -637,7 +653,7 @@ class _TreeBuilder:
             access = None
             if spec.sensitive_access is not None:
                 start, reason = self._person_start(spec.sensitive_access.start, rows)
-                item_key = stable_key(key, "donnees_protegees")
+                item_key = protected_item_key(key)
                 if start is None and spec.sensitive_access.start.kind != "none":
                     self.report_missing(
                         item_key, spec.sensitive_title, "AccessRule", spec.sensitive_access.rule, reason
@@ -647,7 +663,7 @@ class _TreeBuilder:
                 Unit(
                     "Item",
                     f"{spec.sensitive_title} — {name or identifiers}",
-                    key=stable_key(key, "donnees_protegees"),
+                    key=protected_item_key(key),
                     description="Pièce restreinte : données sensibles séparées du reste du dossier.",
                     management=access,
                     object=DataObject(

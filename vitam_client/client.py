@@ -336,6 +336,72 @@ class VitamClient:
         url = f"{_base(self.endpoint.access_url)}/units"
         return self._results(self._access("GET", url, json=query))
 
+    def units_by_key(self, operation_id: str, key: str) -> list[dict[str, Any]]:
+        """The units of one ingest whose ``OriginatingAgencyArchiveUnitIdentifier`` is ``key``:
+        a record found again by its stable key, without listing the whole operation."""
+        query = {
+            "$roots": [],
+            "$query": [
+                {"$and": [{"$eq": {"#opi": operation_id}}, {"$eq": {"OriginatingAgencyArchiveUnitIdentifier": key}}]}
+            ],
+            "$filter": {"$limit": 10},
+            "$projection": {"$fields": {"#id": 1, "Title": 1, "#opi": 1, "#object": 1}},
+        }
+        url = f"{_base(self.endpoint.access_url)}/units"
+        return self._results(self._access("GET", url, json=query))
+
+    def child_units(self, operation_id: str, parent_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The units of one ingest directly under ``parent_id`` (``#unitups``)."""
+        query = {
+            "$roots": [],
+            "$query": [{"$and": [{"$eq": {"#opi": operation_id}}, {"$eq": {"#unitups": parent_id}}]}],
+            "$filter": {"$limit": limit},
+            "$projection": {
+                "$fields": {"#id": 1, "Title": 1, "#opi": 1, "#object": 1, "OriginatingAgencyArchiveUnitIdentifier": 1}
+            },
+        }
+        url = f"{_base(self.endpoint.access_url)}/units"
+        return self._results(self._access("GET", url, json=query))
+
+    def download_object(
+        self, unit_id: str, target: IO[bytes], *, qualifier: str = "BinaryMaster", version: int = 1
+    ) -> int:
+        """Stream the unit's binary object (``X-Qualifier``/``X-Version``) into ``target``; returns
+        its size. A 460 (object on a cold offer, an access request is needed first) is an error."""
+        if not self.endpoint.access_contract:
+            raise VitamConfigurationError("access-external needs an access contract (VitamEndpoint.access_contract)")
+        url = f"{_base(self.endpoint.access_url)}/units/{_segment(unit_id)}/objects"
+        headers = {
+            "X-Access-Contract-Id": self.endpoint.access_contract,
+            "Accept": "application/octet-stream",
+            "X-Qualifier": qualifier,
+            "X-Version": str(int(version)),
+        }
+        delays = self.retry.delays()
+        while True:
+            start = target.tell() if target.seekable() else None
+            try:
+                with self._http.stream("GET", url, headers=headers) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        raise VitamError.from_response(response)
+                    size = 0
+                    for chunk in response.iter_bytes(UPLOAD_CHUNK):
+                        target.write(chunk)
+                        size += len(chunk)
+                    return size
+            except httpx.TransportError as exc:
+                error: VitamError = VitamTransportError(f"GET {url}: no answer ({type(exc).__name__}: {exc})")
+            except VitamError as exc:
+                error = exc
+            delay = next(delays, None) if is_transient(error) and start is not None else None
+            if delay is None:
+                raise error
+            log.warning("GET %s: %s; retrying in %g s", url, error, delay)
+            self._sleep(delay)
+            target.seek(start)  # type: ignore[arg-type]
+            target.truncate()
+
     def unit(self, unit_id: str) -> dict[str, Any]:
         """One archive unit by GUID (404 when unknown or not visible under the contract)."""
         url = f"{_base(self.endpoint.access_url)}/units/{_segment(unit_id)}"

@@ -15,7 +15,9 @@ also ``X-Access-Contract-Id``, an ACTIVE access contract of the referentials, el
 * access-external (§7): ``GET /units`` (SELECT MULTIPLE: ``$roots``, one ``$query`` element,
   ``$filter``, mandatory ``$projection``), ``GET /units/{id}`` (GET-BY-ID), ``GET
   /units/{id}/objects`` (the unit's object group metadata, ``#qualifiers[].versions[]`` with
-  ``MessageDigest`` SHA-512, ``Algorithm`` and ``Size``), ``GET /objects`` (SELECT MULTIPLE),
+  ``MessageDigest`` SHA-512, ``Algorithm`` and ``Size``; with ``Accept: application/octet-stream``,
+  ``X-Qualifier`` and ``X-Version``, the object's bytes as the store's offer kept them),
+  ``GET /objects`` (SELECT MULTIPLE),
   ``GET /logbookoperations`` (SELECT SINGLE, e.g. ``{"$query": {"$eq": {"obIdIn": "<MessageIdentifier>"}}}``)
   and ``GET /logbookoperations/{id}``; each answers a RequestResponseOK
   ``{"httpCode", "$hits": {total, offset, limit, size}, "$results", "$facetResults", "$context"}``
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -39,11 +43,12 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from vitam_sandbox import guid
 from vitam_sandbox.config import SandboxConfig
+from vitam_sandbox.container import Container, container_kind
 from vitam_sandbox.dsl import DslError, Unsupported, select_multiple, select_single
 from vitam_sandbox.events import message_time
 from vitam_sandbox.faults import Faults
@@ -233,8 +238,39 @@ class _Sandbox:
 
         accept = request.headers.get("accept", "application/json")
         if "application/octet-stream" in accept:
-            return not_implemented("object download (Accept: application/octet-stream)")
+            refusal = self._access_refusal(request)
+            if refusal is not None:
+                return refusal
+            return await run_in_threadpool(self._download, request, group)
         return await self._get_by_id(request, group)
+
+    def _download(self, request: Request, group: Callable[[], dict[str, Any] | None]) -> Response:
+        """The binary of one version of the unit's object group (vitam-api.md §7: ``X-Qualifier``
+        and ``X-Version`` required, the version a number), echoing both headers."""
+        qualifier = request.headers.get("x-qualifier", "")
+        version = request.headers.get("x-version", "")
+        if not qualifier or not re.fullmatch(r"[0-9]+", version):
+            return vitam_error(412, "020115", "Access external precondition failed", "X-Qualifier and X-Version")
+        found = group()
+        wanted = f"{qualifier}_{int(version)}"
+        entry = next(
+            (
+                v
+                for q in (found or {}).get("#qualifiers", [])
+                for v in q.get("versions", [])
+                if v.get("DataObjectVersion") == wanted
+            ),
+            None,
+        )
+        path = self.store.object_path(_tenant(request), entry["#id"]) if entry else None
+        if entry is None or path is None:
+            return vitam_error(404, "020111", "Access external object not found", wanted)
+        media_type = (entry.get("FormatIdentification") or {}).get("MimeType") or "application/octet-stream"
+        return FileResponse(
+            path,
+            media_type=media_type,
+            headers={"X-Qualifier": qualifier, "X-Version": str(int(version))},
+        )
 
     async def logbook_operations(self, request: Request) -> Response:
         tenant = _tenant(request)
@@ -331,6 +367,8 @@ class _Sandbox:
         operation.message_identifier = manifest.message_identifier if manifest and outcome.header_read else None
         accepted = status in ("OK", "WARNING")
         keep = accepted and not blank_test
+        if keep:
+            self._keep_objects(sip, outcome, tenant)  # before the units appear: never a unit without its bytes
         self.store.finish(
             operation,
             atr=None if fatal else build_reply(outcome, operation.id, blank_test=blank_test),
@@ -339,6 +377,19 @@ class _Sandbox:
             groups=group_records(outcome, operation) if keep else [],
             logbook=logbook_record(outcome, operation, application, fatal=fatal),
         )
+
+    def _keep_objects(self, sip: Path, outcome: Any, tenant: int) -> None:
+        """Copy each binary object of an accepted SIP to the storage offer, by its object GUID."""
+        manifest = outcome.manifest
+        work = Path(tempfile.mkdtemp(prefix="keep-", dir=self.store.upload_folder()))
+        try:
+            with Container(sip, container_kind(sip), work / "sip") as container:
+                for item in manifest.objects:
+                    if item.kind == "BinaryDataObject" and item.uri and item.id in outcome.objects:
+                        with container.open(item.uri) as stream:
+                            self.store.put_object(tenant, outcome.objects[item.id], stream)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def _find(self, request: Request) -> Operation | None:
         return self.store.get(request.path_params["operation_id"], _tenant(request))

@@ -8,19 +8,27 @@
     logbook        logbook operations with their events (``obIdIn`` = the SIP's MessageIdentifier)
 
 SIPs being checked are spooled to ``<folder>/uploads`` (or the system's temporary folder) and
-deleted once checked. An operation still being checked when the sandbox stopped is found FATAL
+deleted once checked. The binary objects of an accepted ingest are kept, as VITAM's storage
+offers keep them, one file per object GUID in ``<folder>/offer/<tenant>/`` (or a temporary
+folder removed on close), for the object download of access-external.
+
+An operation still being checked when the sandbox stopped is found FATAL
 on restart, as a VITAM workflow interrupted by a crash waits for an operator.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from vitam_sandbox.guid import looks_like_guid
 
@@ -89,11 +97,35 @@ class Store:
         if folder is not None:
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._offer = folder / "offer" if folder is not None else Path(tempfile.mkdtemp(prefix="vitam-sandbox-offer-"))
+        # An in-memory sandbox's offer goes with it (closed, collected, or at the latest at exit).
+        self._drop_offer = weakref.finalize(self, shutil.rmtree, self._offer, True) if folder is None else None
         self._fail_interrupted()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._drop_offer is not None:
+            self._drop_offer()
+
+    # -- the storage offer -------------------------------------------------------------------
+
+    def put_object(self, tenant: int, object_id: str, source: IO[bytes]) -> None:
+        """Keep an archived object's bytes (written whole, then renamed: never half an object)."""
+        if not looks_like_guid(object_id):
+            raise ValueError(f"not an object GUID: {object_id!r}")
+        folder = self._offer / str(int(tenant))
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{object_id}.", delete=False) as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        os.replace(target.name, folder / object_id)
+
+    def object_path(self, tenant: int, object_id: str) -> Path | None:
+        """Where the offer keeps the object, or None (unknown GUID, nothing stored)."""
+        if not looks_like_guid(object_id):
+            return None
+        path = self._offer / str(int(tenant)) / object_id
+        return path if path.is_file() else None
 
     def upload_folder(self) -> Path | None:
         """Where to spool incoming SIPs (None: the system's temporary folder)."""

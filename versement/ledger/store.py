@@ -63,7 +63,10 @@ def make_engine(url: str, password: str | None = None) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise LedgerError(f"cannot create the ledger folder {folder}: {exc.strerror or exc}") from None
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        # A file database keeps enough connections for the browser's worker threads (40 by
+        # default): a connection opened past the pool is closed again after one request.
+        pool = {"pool_size": 20, "max_overflow": 40} if parsed.database not in (None, "", ":memory:") else {}
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **pool)
         _serialise_sqlite_writers(engine)
         return engine
     return create_engine(parsed, pool_pre_ping=True)

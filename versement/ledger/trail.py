@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +102,13 @@ def check(batch: Any, events: Sequence[Any], parts: Sequence[tuple[str, str]] | 
     SIP); each must still be what was packaged, and the trail is read from the part carrying it.
     """
     problems = []
+    purged = purged_files(e for e in events if e.batch_id == batch.id)
+    present = []
     for path, sha256 in parts or [(batch.sip_path, batch.sip_sha256)]:
         sip = Path(path)
+        if not sip.is_file() and str(path) in purged and purged[str(path)] == sha256:
+            continue  # purged after verification (versement purge): VITAM keeps it and its trail
+        present.append((path, sha256))
         if not sip.is_file():
             problems.append(
                 f"lot {batch.id} : son SIP {sip} a disparu ; le journal d'audit qu'il contient ne peut pas être comparé"
@@ -114,10 +119,10 @@ def check(batch: Any, events: Sequence[Any], parts: Sequence[tuple[str, str]] | 
             problems.append(
                 f"lot {batch.id} : le SIP {sip} a l'empreinte SHA-256 {actual}, le registre a empaqueté {sha256}"
             )
-    if problems:
+    if problems or not present:
         return problems
     try:
-        embedded = _read_any([Path(path) for path, _ in parts or [(batch.sip_path, batch.sip_sha256)]])
+        embedded = _read_any([Path(path) for path, _ in present])
     except TrailError as exc:
         return [f"lot {batch.id} : {exc}"]
     prefix = f"lot {batch.id} : le journal d'audit contenu dans son SIP"
@@ -145,3 +150,19 @@ def check(batch: Any, events: Sequence[Any], parts: Sequence[tuple[str, str]] | 
     for number in sorted(n for n in ledger if n < bound and n not in seen):
         problems.append(f"{prefix} n'a pas l'événement {number} ({ledger[number].action}), que le registre contient")
     return problems
+
+
+PURGED = "batch.purged"
+
+
+def purged_files(events: Iterable[Any]) -> dict[str, str | None]:
+    """Path → SHA-256 of every file a ``batch.purged`` event names (``versement.retention``)."""
+    found: dict[str, str | None] = {}
+    for event in events:
+        if event.action != PURGED:
+            continue
+        details = json.loads(event.details) if isinstance(event.details, str) else (event.details or {})
+        for item in details.get("files") or ():
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                found[item["path"]] = item.get("sha256")
+    return found

@@ -1,0 +1,404 @@
+"""A batch whose local copy is purged (``versement purge``, [retention]) stays consultable: the
+browser reads the person's pieces and the datasets back from the VITAM sandbox over HTTPS
+(access-external: the unit by its key within the batch's ingest, its Items' objects), audits
+each read, hides what the role may not see, and says in French when VITAM cannot be reached."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from starlette.testclient import TestClient
+
+from browser import create_app
+from browser.persons import PersonIndex
+from browser.vitam import VitamReader
+from extractors.files import sha256_file
+from tests.browser.conftest import FAST_HASHER, HOSTILE, PASSWORDS, ROLES, SECRET_ADDRESS, STUDENT_SPEC, login
+from versement.config import BrowserConfig, ConfigError, load
+from versement.ledger import Dataset, Ledger, State, trail
+from versement.ledger.accounts import Accounts
+from versement.retention import PurgeError, purge
+from vitam_client import RetryPolicy, VitamClient, VitamEndpoint
+from vitam_sandbox import DEMO_REFERENTIALS, SandboxConfig, load_referentials, make_tls_material, serve
+from vitam_sandbox import create_app as sandbox_app
+
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+STUDENT = 100002
+READERS: list[VitamReader] = []
+REGISTRATION_SPEC = {
+    "label": "Inscriptions administratives",
+    "record_type": "registration_register",
+    "key": ["COD_IND", "COD_ANU"],
+    "person_key": "COD_IND",
+    "person_kind": "student",
+    "columns": {
+        "COD_IND": {"label": "Code individu", "tags": ["person_identifier"]},
+        "COD_ANU": {"label": "Année", "tags": []},
+        "COD_ETP": {"label": "Étape", "tags": []},
+    },
+}
+
+
+def students() -> pa.Table:
+    ids = [100001, STUDENT, 100003]
+    return pa.table(
+        {
+            "COD_IND": pa.array(ids, pa.int64()),
+            "COD_ETU": pa.array(["21000001", "21000002", "21000003"]),
+            "LIB_NOM_PAT_IND": pa.array(["MARTIN", "LEFÈVRE", HOSTILE]),
+            "LIB_PR1_IND": pa.array(["Zoé", "Hélène", "Noël"]),
+            "DATE_NAI_IND": pa.array(["2001-03-05", "2002-04-06", "2003-05-07"]),
+            "ADR_IND": pa.array(["1 rue A", SECRET_ADDRESS, "3 rue C"]),
+        }
+    )
+
+
+def registrations() -> pa.Table:
+    return pa.table(
+        {
+            "COD_IND": pa.array([100001, STUDENT, STUDENT, 100003], pa.int64()),
+            "COD_ANU": pa.array(["2023", "2022", "2023", "2023"]),
+            "COD_ETP": pa.array(["L1", "L2 « Œuvre »", "L3, droit", "M1"]),
+        }
+    )
+
+
+def json_document(person: int, rows: dict[str, list[dict[str, Any]]]) -> bytes:
+    import json
+
+    body = {
+        "dossier": f"apogee:etudiant:{person}",
+        "piece": "Identité",
+        "jeux_de_donnees": {name: {"libelle": name, "lignes": lines} for name, lines in rows.items()},
+    }
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def binary(group: str, uri: str, content: bytes, mime: str, puid: str) -> str:
+    return f"""<DataObjectGroup id="{group}"><BinaryDataObject id="B{group}">
+      <DataObjectVersion>BinaryMaster_1</DataObjectVersion><Uri>{uri}</Uri>
+      <MessageDigest algorithm="SHA-512">{hashlib.sha512(content).hexdigest()}</MessageDigest>
+      <Size>{len(content)}</Size><FormatIdentification><MimeType>{mime}</MimeType><FormatId>{puid}</FormatId>
+      </FormatIdentification><FileInfo><Filename>{uri.rsplit("/", 1)[-1]}</Filename></FileInfo>
+      </BinaryDataObject></DataObjectGroup>"""
+
+
+def item(unit: str, key: str, group: str) -> str:
+    return f"""<ArchiveUnit id="{unit}"><Content><DescriptionLevel>Item</DescriptionLevel><Title>{key}</Title>
+      <OriginatingAgencyArchiveUnitIdentifier>{key}</OriginatingAgencyArchiveUnitIdentifier></Content>
+      <DataObjectReference><DataObjectGroupReferenceId>{group}</DataObjectGroupReferenceId></DataObjectReference>
+      </ArchiveUnit>"""
+
+
+def build_sip(path: Path, trail_document: bytes, trail_name: str) -> None:
+    """A SIP as packaging lays it out: a File per student (an Item of JSON per piece, the
+    sensitive columns in a restricted Item), the registrations table as a CSV Item, the trail."""
+    files: dict[str, bytes] = {f"content/{trail_name}": trail_document}
+    groups, units = [], []
+    table = registrations()
+    csv = "COD_IND,COD_ANU,COD_ETP\r\n" + "".join(
+        f'{r["COD_IND"]},{r["COD_ANU"]},"{r["COD_ETP"]}"\r\n'
+        if "," in r["COD_ETP"]
+        else f"{r['COD_IND']},{r['COD_ANU']},{r['COD_ETP']}\r\n"
+        for r in table.to_pylist()
+    )
+    files["content/inscriptions.csv"] = csv.encode("utf-8")
+    groups.append(binary("GT", "content/inscriptions.csv", files["content/inscriptions.csv"], "text/csv", "x-fmt/18"))
+    groups.append(binary("GJ", f"content/{trail_name}", trail_document, "application/json", "fmt/817"))
+    for n, row in enumerate(students().to_pylist()):
+        person = row["COD_IND"]
+        ordinary = {k: v for k, v in row.items() if k != "ADR_IND"}
+        files[f"content/{person}-identite.json"] = json_document(person, {"individus": [ordinary]})
+        files[f"content/{person}-protegees.json"] = json_document(
+            person, {"individus": [{"COD_IND": person, "ADR_IND": row["ADR_IND"]}]}
+        )
+        for suffix, name in (("I", "identite"), ("P", "protegees")):
+            uri = f"content/{person}-{name}.json"
+            groups.append(binary(f"G{suffix}{n}", uri, files[uri], "application/json", "fmt/817"))
+        key = f"apogee:etudiant:{person}"
+        units.append(
+            f"""<ArchiveUnit id="F{n}"><Content><DescriptionLevel>File</DescriptionLevel><Title>Dossier {person}</Title>
+            <OriginatingAgencyArchiveUnitIdentifier>{key}</OriginatingAgencyArchiveUnitIdentifier></Content>
+            {item(f"I{n}", f"{key}:identite", f"GI{n}")}{item(f"P{n}", f"{key}:donnees_protegees", f"GP{n}")}
+            </ArchiveUnit>"""
+        )
+    units.append(item("T", "apogee:inscriptions:2023-2024", "GT"))
+    units.append(item("J", "apogee:journal:1:json", "GJ"))
+    manifest = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
+  <Date>2026-12-01T12:00:00</Date><MessageIdentifier>UNIV-DEMO-APOGEE-2023-2024-000001</MessageIdentifier>
+  <ArchivalAgreement>IC-000001</ArchivalAgreement>
+  <CodeListVersions><ReplyCodeListVersion>ReplyCodeListVersion0</ReplyCodeListVersion>
+  <MessageDigestAlgorithmCodeListVersion>MessageDigestAlgorithmCodeListVersion0</MessageDigestAlgorithmCodeListVersion>
+  <FileFormatCodeListVersion>FileFormatCodeListVersion0</FileFormatCodeListVersion></CodeListVersions>
+  <DataObjectPackage>{"".join(groups)}
+    <DescriptiveMetadata><ArchiveUnit id="ROOT"><Management>
+      <AppraisalRule><Rule>APP-00001</Rule><StartDate>2024-08-31</StartDate><FinalAction>Keep</FinalAction></AppraisalRule>
+      <AccessRule><Rule>ACC-00001</Rule><StartDate>2024-08-31</StartDate></AccessRule></Management>
+      <Content><DescriptionLevel>Series</DescriptionLevel><Title>Apogée 2023-2024</Title></Content>
+      {"".join(units)}</ArchiveUnit></DescriptiveMetadata>
+    <ManagementMetadata><OriginatingAgencyIdentifier>UNIV-DEMO</OriginatingAgencyIdentifier>
+      <SubmissionAgencyIdentifier>UNIV-DEMO</SubmissionAgencyIdentifier></ManagementMetadata>
+  </DataObjectPackage>
+  <ArchivalAgency><Identifier>CINES</Identifier></ArchivalAgency>
+  <TransferringAgency><Identifier>UNIV-DEMO</Identifier></TransferringAgency>
+</ArchiveTransfer>"""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.xml", manifest)
+        for name, content in files.items():
+            archive.writestr(name, content)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory, seda_schemas):
+    folder = tmp_path_factory.mktemp("sandbox")
+    config = SandboxConfig(
+        tenants=frozenset({0}), referentials=load_referentials(DEMO_REFERENTIALS), schema_dir=seda_schemas
+    )
+    tls = make_tls_material(folder / "tls")
+    with serve(sandbox_app(config), tls=tls) as base:
+        yield base, tls.ca_path
+
+
+def vitam_endpoint(base: str, ca: Path) -> VitamEndpoint:
+    return VitamEndpoint(
+        ingest_url=f"{base}/ingest-external/v1",
+        admin_url=f"{base}/admin-external/v1",
+        access_url=f"{base}/access-external/v1",
+        tenant=0,
+        access_contract="AC-000001",
+        verify=str(ca),
+        timeout=30,
+    )
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory, sandbox):
+    """A verified Apogée batch ingested by the sandbox, indexed, then purged by ``purge``."""
+    base, ca = sandbox
+    tmp_path = tmp_path_factory.mktemp("archived")
+    staging = tmp_path / "staging"
+    data = staging / "batches" / "1" / "data"
+    data.mkdir(parents=True)
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger = Ledger(ledger_url, anchor=staging / "ledger-anchor.jsonl")
+    ledger.migrate()
+    datasets = []
+    for name, table, spec in (
+        ("individus", students(), STUDENT_SPEC),
+        ("inscriptions", registrations(), REGISTRATION_SPEC),
+    ):
+        path = data / f"{name}.parquet"
+        pq.write_table(table, path)
+        (data / f"{name}.manifest.json").write_text("{}", encoding="utf-8")
+        columns = [[f.name, str(f.type)] for f in table.schema]
+        datasets.append(
+            Dataset(
+                name=name,
+                source_table=name.upper(),
+                path=str(path),
+                rows=table.num_rows,
+                source_count=table.num_rows,
+                sha256=sha256_file(path),
+                columns=columns,
+                query="SELECT 1",
+                spec=spec,
+            )
+        )
+    batch = ledger.create_batch("apogee", "2023-2024", "extraction")
+    ledger.transition(batch.id, State.EXTRACTED, actor="extraction", action="extract", datasets=datasets)
+    ledger.transition(batch.id, State.VALIDATED, actor="extraction", action="validate")
+    sip = staging / "batches" / "1" / "UNIV-DEMO-APOGEE-2023-2024-000001.zip"
+    build_sip(sip, trail.document(ledger.batch(batch.id), ledger.events(batch.id)), trail.filename(batch.id))
+    with VitamClient(vitam_endpoint(base, ca), sleep=lambda s: time.sleep(0.05)) as client:
+        operation = client.ingest(sip)
+        assert client.wait_for_completion(operation).status in ("OK", "WARNING")
+    digest = sha256_file(sip)
+    ledger.transition(
+        batch.id,
+        State.PACKAGED,
+        actor="extraction",
+        action="package",
+        changes={"message_identifier": "UNIV-DEMO-APOGEE-2023-2024-000001", "sip_path": str(sip), "sip_sha256": digest},
+    )
+    ledger.transition(batch.id, State.AWAITING_APPROVAL, actor="extraction", action="approval.requested")
+    ledger.transition(batch.id, State.APPROVED, actor="Camille", action="approve", changes={"approved_sha256": digest})
+    ledger.transition(batch.id, State.SUBMITTING, actor="extraction", action="transfer.submitting")
+    ledger.transition(
+        batch.id,
+        State.SUBMITTED,
+        actor="extraction",
+        action="transfer.submitted",
+        changes={"vitam_operation_id": operation},
+    )
+    ledger.transition(batch.id, State.ACCEPTED, actor="extraction", action="transfer.reply")
+    ledger.transition(batch.id, State.VERIFIED, actor="extraction", action="transfer.verified")
+    accounts = Accounts(ledger, FAST_HASHER)
+    for name, password in PASSWORDS.items():
+        accounts.add(name, ROLES[name], password, actor="tests")
+    index = PersonIndex(staging / "person-index.sqlite", ledger)
+    index.refresh()
+    assert ledger.verify().ok, ledger.verify().problems
+    settings = load(
+        DEMO,
+        environ={
+            "VERSEMENT__PATHS__STAGING": str(staging),
+            "VERSEMENT__LEDGER__URL": ledger_url,
+            "VERSEMENT__RETENTION__PURGE_LOCAL_AFTER_DAYS": "30",
+        },
+    )
+    assert purge(settings, ledger, actor="tests") == []  # verified today: kept for 30 days
+    done = purge(settings, ledger, actor="tests", now=datetime.now(UTC) + timedelta(days=31))
+    assert [d.batch_id for d in done] == [batch.id]
+    assert not any(Path(p).exists() for p in done[0].files) and not sip.exists()
+    assert {Path(p).name for p in done[0].files} >= {"individus.parquet", "inscriptions.manifest.json", sip.name}
+    yield ledger, index, operation, vitam_endpoint(base, ca)
+    for reader in READERS:  # no keep-alive connection left for the sandbox to wait for
+        reader.close()
+    ledger.close()
+
+
+def browser(ledger: Ledger, index: PersonIndex, endpoint: VitamEndpoint | None) -> TestClient:
+    # As python -m browser builds it: one quick retry, not the transfer's backoff.
+    retry = RetryPolicy(attempts=2, first_delay=0.1, max_delay=0.1)
+    reader = VitamReader(lambda: VitamClient(endpoint, retry=retry)) if endpoint else None
+    if reader is not None:
+        READERS.append(reader)
+    app = create_app(
+        ledger,
+        BrowserConfig(),
+        secret_key="tests-only-secret",
+        accounts=Accounts(ledger, FAST_HASHER),
+        person_index=index,
+        vitam=reader,
+    )
+    return TestClient(app)
+
+
+def pieces(html: str) -> dict[str, str]:
+    found = re.findall(r'<section class="piece" data-dataset="([^"]+)".*?</section>', html, re.S)
+    bodies = re.findall(r'<section class="piece".*?</section>', html, re.S)
+    return dict(zip(found, bodies, strict=True))
+
+
+def vitam_reads(ledger: Ledger) -> list[dict[str, Any]]:
+    import json
+
+    return [{**json.loads(e.details), "actor": e.actor} for e in ledger.events(1) if e.action == "consult.vitam"]
+
+
+def test_a_purged_persons_file_is_read_back_from_vitam_and_audited(archived):
+    ledger, index, operation, endpoint = archived
+    before = len(vitam_reads(ledger))
+    auditor = browser(ledger, index, endpoint)
+    login(auditor, "auditeur")
+    page = auditor.get(f"/personnes/apogee-{STUDENT}")
+    assert page.status_code == 200
+    found = pieces(page.text)
+    assert set(found) == {"individus", "inscriptions"}
+    identity = found["individus"]
+    assert "data-from-vitam" in identity and operation in identity and "Hélène" in identity
+    assert SECRET_ADDRESS not in page.text and "1 colonne(s) de données sensibles masquée(s)" in identity
+    registration = found["inscriptions"]
+    assert "data-from-vitam" in registration and "L2 « Œuvre »" in registration and "L3, droit" in registration
+    assert "M1" not in registration  # another student's row of the same table
+    events = vitam_reads(ledger)[before:]
+    read = {e["dataset"]: e for e in events}
+    assert len(events) == 2 and set(read) == {"individus", "inscriptions"}
+    assert read["individus"]["operation"] == operation and read["individus"]["rows"] == 1
+    assert read["inscriptions"]["rows"] == 2 and all(e["actor"] == "auditeur" for e in events)
+    # The restricted Item is not even downloaded for a role that may not see it.
+    assert len(read["individus"]["units"]) == 2  # the File and its ordinary Item
+    archivist = browser(ledger, index, endpoint)
+    login(archivist, "archiviste")
+    shown = pieces(archivist.get(f"/personnes/apogee-{STUDENT}").text)["individus"]
+    assert SECRET_ADDRESS in shown and "masquée" not in shown
+    export = archivist.get(f"/personnes/apogee-{STUDENT}/dossier.csv")
+    assert export.status_code == 200 and SECRET_ADDRESS in export.content.decode("utf-8-sig")
+    assert ledger.verify().ok, ledger.verify().problems  # the purge is in the trail; the missing SIP is not tampering
+
+
+def test_markup_read_back_from_vitam_is_shown_as_text(archived):
+    ledger, index, _operation, endpoint = archived
+    client = browser(ledger, index, endpoint)
+    login(client, "auditeur")
+    page = client.get("/personnes/apogee-100003")
+    assert HOSTILE not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_a_purged_table_is_explored_from_vitam(archived):
+    ledger, index, operation, endpoint = archived
+    client = browser(ledger, index, endpoint)
+    login(client, "auditeur")
+    before = len(vitam_reads(ledger))
+    page = client.get(
+        "/lots/1/jeux/inscriptions", params={"colonne": "COD_ETP", "operateur": "contient", "valeur": "œuvre"}
+    )
+    assert page.status_code == 200 and "data-from-vitam" in page.text
+    assert "L2 « Œuvre »" in page.text and "M1" not in page.text
+    export = client.get("/lots/1/jeux/inscriptions/export.csv")
+    assert export.status_code == 200 and "L3, droit" in export.content.decode("utf-8-sig")
+    downloads = vitam_reads(ledger)[before:]
+    assert len(downloads) == 1 and downloads[0]["dataset"] == "inscriptions"  # once, then from the cache
+    # A dataset packaged only inside the person files has no table Item in VITAM: said so.
+    missing = client.get("/lots/1/jeux/individus")
+    assert missing.status_code == 200 and "introuvable dans VITAM" in missing.text and operation in missing.text
+
+
+def test_vitam_unreachable_is_said_in_french(archived):
+    ledger, index, _operation, endpoint = archived
+    from dataclasses import replace
+
+    dead = replace(endpoint, access_url="https://127.0.0.1:9/access-external/v1", timeout=5)
+    client = browser(ledger, index, dead)
+    login(client, "auditeur")
+    before = len(vitam_reads(ledger))
+    page = client.get(f"/personnes/apogee-{STUDENT}")
+    assert page.status_code == 200 and page.text.count("VITAM injoignable") == 2
+    explorer = client.get("/lots/1/jeux/inscriptions")
+    assert explorer.status_code == 200 and "VITAM injoignable" in explorer.text
+    assert client.get("/lots/1/jeux/inscriptions/export.csv").status_code == 503
+    assert len(vitam_reads(ledger)) == before
+    # Without VITAM configured the piece says where it is.
+    plain = browser(ledger, index, None)
+    login(plain, "auditeur")
+    assert "lecture depuis VITAM non configurée" in plain.get(f"/personnes/apogee-{STUDENT}").text
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "36501"])
+def test_the_retention_setting_is_checked(value):
+    with pytest.raises(ConfigError, match=r"retention\.purge_local_after_days"):
+        load(DEMO, environ={"VERSEMENT__RETENTION__PURGE_LOCAL_AFTER_DAYS": value})
+    with pytest.raises(ConfigError, match="did you mean 'purge_local_after_days'"):
+        load(DEMO, environ={"VERSEMENT__RETENTION__PURGE_AFTER_DAYS": "3"})
+
+
+def test_purge_without_retention_is_refused(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    ledger.migrate()
+    settings = load(DEMO, environ={"VERSEMENT__PATHS__STAGING": str(tmp_path)})
+    with pytest.raises(PurgeError, match=r"\[retention\] purge_local_after_days"):
+        purge(settings, ledger, actor="tests")
+    ledger.close()
+
+
+def test_the_purge_command_speaks_french(tmp_path, monkeypatch, capsys):
+    from versement.cli import main
+
+    monkeypatch.setenv("VERSEMENT_CONFIG", str(DEMO))
+    monkeypatch.setenv("VERSEMENT__LEDGER__URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    monkeypatch.setenv("VERSEMENT__PATHS__STAGING", str(tmp_path / "staging"))
+    assert main(["purge"]) == 2
+    assert "[retention] purge_local_after_days" in capsys.readouterr().err
+    monkeypatch.setenv("VERSEMENT__RETENTION__PURGE_LOCAL_AFTER_DAYS", "0")
+    assert main(["purge"]) == 0
+    assert "aucun lot à purger" in capsys.readouterr().out
