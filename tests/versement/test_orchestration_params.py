@@ -111,3 +111,28 @@ def test_a_dry_run_of_a_batch_not_awaiting_approval_does_nothing(packaged_subset
     found = steps.dry_run_step(settings, ledger, batch_id, actor="test")
     assert found == {"batch_id": batch_id, "state": State.REJECTED}
     assert len(ledger.events(batch_id)) == count
+
+
+def test_only_transient_errors_are_retried() -> None:
+    from extractors.errors import ExtractionError
+    from versement.pipeline import StageError
+    from vitam_client.errors import VitamBadRequest, VitamServerError, VitamTimeout
+
+    retried = [
+        ExtractionError("apogee: connection refused", transient=True),
+        VitamServerError("503 Service Unavailable", http_code=503),
+        VitamTimeout("operation still running", request_id="aeaaa", state="RUNNING", status="STARTED"),
+        ConnectionResetError("connection reset by peer"),
+        RuntimeError('(psycopg.OperationalError) connection to server at "10.0.0.1" failed: timeout expired'),
+    ]
+    failed_at_once = [
+        ExtractionError("dataset etudiants_identite, column COD_ÉTU: no such column", dataset="etudiants_identite"),
+        VitamBadRequest("400 Bad Request", http_code=400),
+        steps.StepRefused("lot 3 : déjà archivé"),
+        StageError("lot 3 : empreinte du SIP différente"),  # even if its words look transient
+        StageError("lot 3 : timeout de VITAM dépassé"),
+        KeyError("batch_id"),
+        OSError(28, "No space left on device"),
+    ]
+    assert [steps.retryable(e) for e in retried] == [True] * len(retried)
+    assert [steps.retryable(e) for e in failed_at_once] == [False] * len(failed_at_once)
