@@ -45,17 +45,24 @@ def _settings(params: dict[str, Any], source_name: str) -> Any:
     from versement.orchestration import narrowed
 
     settings, ledger = deployment()
-    return narrowed(settings, source_name, params.get("datasets") or None, params.get("seda_version")), ledger
+    chosen = params.get("datasets") or None
+    return _fail_on_refusal(lambda: narrowed(settings, source_name, chosen, params.get("seda_version"))), ledger
 
 
 def _fail_on_refusal(call: Any) -> Any:
-    from versement.orchestration import StepRefused
+    """Run a step; Airflow retries only what ``orchestration.retryable`` says may pass next time."""
+    from versement.orchestration import StepRefused, retryable
     from versement.pipeline import StageError
 
     try:
         return call()
-    except (StepRefused, StageError) as exc:  # nothing to retry: say why, in French, and stop
-        raise AirflowFailException(str(exc)) from exc
+    except AirflowFailException:
+        raise
+    except Exception as exc:
+        if retryable(exc):
+            raise  # the task's retries, if it has any
+        refusal = isinstance(exc, StepRefused | StageError)  # already a French sentence saying why
+        raise AirflowFailException(str(exc) if refusal else f"{type(exc).__name__}: {exc}") from exc
 
 
 def source_dag(settings: Settings, source: SourceConfig) -> DAG:
@@ -109,7 +116,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
             settings, ledger = _settings(params or {}, source.name)
             return _fail_on_refusal(lambda: hold(settings, ledger, planned, hold_seconds=6 * 3600))
 
-        # A read is safe to retry (it writes to .partial files, renamed when complete).
+        # A read is safe to retry (it writes to .partial files, renamed when complete); only a transient error is.
         @task(
             retries=3,
             retry_delay=timedelta(seconds=30),
@@ -124,8 +131,9 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
                 return _fail_on_refusal(
                     lambda: extract_dataset(settings, ledger, int(planned["batch_id"]), dataset, planned.get("marker"))
                 )
-            except Exception:
-                if ti is None or ti.try_number > 3:  # the last try: let the snapshot holder go
+            except Exception as exc:
+                final = isinstance(exc, AirflowFailException) or ti is None or ti.try_number > 3
+                if final:  # no try after this one: let the snapshot holder go
                     release_snapshot(settings, int(planned["batch_id"]))
                 raise
 

@@ -36,17 +36,19 @@ PG_ADMIN_URL = os.environ.get("VERSEMENT_TEST_PG", "postgresql+psycopg://postgre
 
 
 @pytest.fixture
-def postgres_databases() -> Iterator[Callable[[], str]]:
+def postgres_databases() -> Iterator[Callable[..., str]]:
     """Make fresh PostgreSQL databases on demand; all are dropped after the test."""
     sqlalchemy = pytest.importorskip("sqlalchemy")
     admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     made: list[str] = []
 
-    def create() -> str:
+    def create(template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template`` (a database name, e.g. a migrated Airflow one)."""
         name = f"versement_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         try:
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
         except sqlalchemy.exc.OperationalError as exc:  # pragma: no cover - environment problem
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
         made.append(name)

@@ -62,6 +62,23 @@ def _fr(state: str) -> str:
     return LABELS_FR[State(state)]
 
 
+def retryable(exc: BaseException) -> bool:
+    """Whether a step that raised ``exc`` may succeed if run again unchanged: the one rule for retries.
+
+    An orchestrator retries only these (a dropped connection, a busy SQLite file, VITAM
+    unavailable); anything else (a missing column, bad credentials, a refused step, a bug) fails
+    at once, since a retry would only hide it and, for a reader, keep the snapshot held.
+    """
+    from extractors.errors import is_transient as driver_transient
+    from vitam_client import is_transient as vitam_transient
+
+    if isinstance(exc, StepRefused | pipeline.StageError):
+        return False
+    if isinstance(exc, ExtractionError):
+        return exc.transient
+    return vitam_transient(exc) or driver_transient(exc)
+
+
 # -- scope and datasets --------------------------------------------------------------------------
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +77,42 @@ def packaged(tmp_path, seda_schemas, monkeypatch):
     batch = run_package(settings, ledger, batch.id, actor="test")
     yield settings, ledger, batch
     ledger.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata_template(tmp_path_factory) -> Iterator[str]:
+    """A PostgreSQL database `airflow db migrate` ran on once per session; tests copy it.
+
+    Each Airflow test gets its own metadata database with ``postgres_databases(template=...)``
+    (PostgreSQL copies the files: a fraction of a second instead of a migration per test). The
+    migration reads no setting of a test but the connection, so one copy serves them all.
+    """
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    pytest.importorskip("airflow")
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"versement_test_airflow_template_{uuid.uuid4().hex[:8]}"
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.OperationalError as exc:  # pragma: no cover - environment problem
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    try:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VERSEMENT"))}
+        env = {
+            **environ,
+            "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow-template-home")),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url.replace("+psycopg:", "+psycopg_async:"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        }
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        migrated = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+        assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -195,6 +195,11 @@ def test_the_approval_operator_asks_the_archivists_then_records_the_answer(packa
         "responded_at": datetime.now(UTC),
         "responded_by_user": {"id": "archiviste", "name": "archiviste"},
     }
+    # A digest other than the one shown is refused for good (no retry would ask again).
+    wrong = {**answer, "params_input": {steps.DIGEST: "0" * 64, steps.COMMENT: ""}}
+    with pytest.raises(AirflowFailException, match="n'est pas celle de la demande"):
+        operator().execute_complete({}, wrong)
+    assert ledger.batch(batch.id).state == State.AWAITING_APPROVAL
     result = operator().execute_complete({}, answer)
     assert result["state"] == State.APPROVED and ledger.batch(batch.id).approver_identity == "airflow:archiviste"
     # A resumed run finds the batch answered: no second request, the gate decides.

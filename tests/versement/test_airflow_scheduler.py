@@ -111,19 +111,19 @@ class AirflowProcesses:
 
 @pytest.fixture
 def airflow_stack(
-    tmp_path, postgres_databases, vitam_sandbox, seda_schemas
+    tmp_path, postgres_databases, airflow_metadata_template, vitam_sandbox, seda_schemas
 ) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     """Airflow on PostgreSQL, over a PostgreSQL Apogée source and a PostgreSQL ledger."""
-    databases = {name: postgres_databases() for name in ("airflow", "source", "ledger")}
+    databases = {name: postgres_databases() for name in ("source", "ledger")}
+    databases["airflow"] = postgres_databases(template=airflow_metadata_template)  # migrated once a session
     generate("apogee", databases["source"], years=(2021, 2022, 2023))  # PostgreSQL, by COPY
     port = free_port()
     env = airflow_env(tmp_path, databases, port, vitam_sandbox, seda_schemas)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    migrated = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
-    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
     stack = AirflowProcesses(env, tmp_path / "process-logs")
     stack.start()
     try:
+        # Migrated here while Airflow starts, rather than by the first task (the ledger's own migrations).
+        open_ledger(load(env["VERSEMENT_CONFIG"], environ=env)).close()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v2", timeout=10) as api:
             wait_until_healthy(api, stack)
             yield api, env

@@ -15,7 +15,6 @@ configured archivist (Airflow's simple auth manager, not "everyone is admin"):
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,8 +37,11 @@ TIMEOUT_HOURS = "0.04"  # 144 s: run 3 waits it out
 
 
 @pytest.fixture
-def stack(tmp_path, postgres_databases, vitam_sandbox, seda_schemas) -> Iterator[dict[str, Any]]:
-    databases = {name: postgres_databases() for name in ("airflow", "source", "ledger")}
+def stack(
+    tmp_path, postgres_databases, airflow_metadata_template, vitam_sandbox, seda_schemas
+) -> Iterator[dict[str, Any]]:
+    databases = {name: postgres_databases() for name in ("source", "ledger")}
+    databases["airflow"] = postgres_databases(template=airflow_metadata_template)  # migrated once a session
     generate("apogee", databases["source"], years=(2021, 2022, 2023))
     port = free_port()
     env = airflow_env(tmp_path, databases, port, vitam_sandbox, seda_schemas)
@@ -69,16 +71,13 @@ def stack(tmp_path, postgres_databases, vitam_sandbox, seda_schemas) -> Iterator
             "VERSEMENT__APPROVAL__TIMEOUT_HOURS": TIMEOUT_HOURS,
         }
     )
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    import subprocess
-
-    migrated = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
-    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
     processes = AirflowProcesses(
         env, tmp_path / "process-logs", commands=("api-server", "scheduler", "dag-processor", "triggerer")
     )
     processes.start()
     try:
+        # Migrated here while Airflow starts, rather than by the first task (the ledger's own migrations).
+        open_ledger(load(env["VERSEMENT_CONFIG"], environ=env)).close()
         clients = {}
         deadline = time.monotonic() + 300
         root = f"http://127.0.0.1:{port}"

@@ -41,6 +41,8 @@ def test_the_demo_configuration_gives_one_dag_per_source(factory: ModuleType) ->
     outlets = {a.uri for a in dag.task_dict["record_extraction"].outlets}
     assert "versement://apogee/inscriptions_administratives" in outlets
     assert dag.task_dict["transfer"].retries == 3  # safe: the operator asks the ledger and VITAM first
+    # One retry, for Airflow's stale-exit race: a retried request finds the batch answered or asks again.
+    assert dag.task_dict["approval"].retries == dag.task_dict["override"].retries == 1
 
 
 def test_a_new_source_and_its_schedule_come_from_the_configuration(factory: ModuleType) -> None:
@@ -63,3 +65,24 @@ def test_a_wrong_schedule_is_a_named_configuration_error() -> None:
 
     with pytest.raises(ConfigError, match=r"sources\.apogee\.schedule"):
         load(REPO / "config" / "demo.toml", environ={"VERSEMENT__SOURCES__APOGEE__SCHEDULE": "every year"})
+
+
+def test_the_dry_run_param_routes_past_approval_and_transfer(factory: ModuleType) -> None:
+    dag = factory.versement_apogee
+    route = dag.task_dict["route"]
+    assert route.python_callable(params={"dry_run": True}) == "dry_run"
+    assert route.python_callable(params={"dry_run": False}) == "approval"
+    assert route.python_callable(params={}) == "approval"
+    # The dry-run branch leads nowhere near the transfer: nothing can be sent after a BLANK_TEST.
+    assert "dry_run" not in dag.task_dict["transfer"].get_flat_relative_ids(upstream=True)
+    assert "approval" in dag.task_dict["transfer"].get_flat_relative_ids(upstream=True)
+    assert dag.params["dry_run"] is False
+
+
+def test_the_datasets_param_offers_the_source_datasets_only(factory: ModuleType) -> None:
+    dag = factory.versement_apogee
+    names = [d.name for d in load(REPO / "config" / "demo.toml", environ={}).source("apogee").datasets]
+    schema = dag.params.get_param("datasets").schema
+    assert schema["items"]["enum"] == names and dag.params["datasets"] == []
+    # The extraction is mapped over what plan returns for the run (the narrowed list), not the spec.
+    assert dag.task_dict["to_extract"].python_callable({"datasets": ["ref_pays"]}) == ["ref_pays"]

@@ -13,6 +13,12 @@ and the task fails with a French message; the batch stays awaiting approval.
 justification lifts the gate (``quality.override``), "Arrêter" stops the batch.
 
 A batch in any other state than the one the request is for skips the request (resumed runs).
+
+Both retry once, after 30 s, for one failure only: Airflow 3.3.2's scheduler fails a HITL task
+("task state changed externally") when the answer resumes it before the executor has reported
+the exit of the process that parked it (apache/airflow#71580, #72716). The retry is safe: it finds
+the batch answered (the resumed attempt recorded it) and lets the gate decide, or still waiting,
+and asks again. An expiry, a refused digest or a missing justification fail without retry.
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ class _BatchRequest(HITLOperator):
         deployment: Deployment = _deployment,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("retries", 1)  # the scheduler's stale-exit race only (module notes)
+        kwargs.setdefault("retry_delay", timedelta(seconds=30))
         super().__init__(response_timeout=timedelta(hours=timeout_hours), **kwargs)
         self.batch_id = batch_id
         self.timeout_hours = timeout_hours
@@ -110,9 +118,11 @@ class _BatchRequest(HITLOperator):
             self.log.error("%s", message)
             raise AirflowFailException(message)
         answer = super().execute_complete(context, event)
+        from versement.pipeline import StageError  # a digest not the one shown, a batch no longer waiting
+
         try:
             return self.record(ledger, dict(answer))
-        except (form.StepRefused, ValueError) as exc:
+        except (form.StepRefused, StageError, ValueError) as exc:  # an answer refused: no retry asks again
             raise AirflowFailException(str(exc)) from exc
 
     def record(self, ledger: Ledger, answer: dict[str, Any]) -> dict[str, Any]:
