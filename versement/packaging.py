@@ -511,7 +511,8 @@ class _TreeBuilder:
             parquet, renditions / f"{dataset.name}.dictionnaire.csv", dataset.spec, code_lists=self._code_lists(dataset)
         )
         label = _label(dataset)
-        key = stable_key(self.tool, dataset.name, self.scope.label)
+        # "table" keeps a dataset's key apart from its Series' File (Pégase's dataset and Series "diplomes").
+        key = stable_key(self.tool, "table", dataset.name, self.scope.label)
         return [
             Unit(
                 "Item",
@@ -564,29 +565,74 @@ class _TreeBuilder:
         for dataset in datasets:
             record_type = str((dataset.spec or {}).get("record_type") or "reference_tables")
             if without.get(dataset.name) and self.profile.series_for(record_type) is None:
-                yield self._orphan_rows(spec, dataset)
+                yield from self._orphan_rows(spec, dataset)
 
-    def _orphan_rows(self, spec: SeriesSpec, dataset: Dataset) -> Unit:
-        """Rows of a persons-only dataset that name no person: kept, as a CSV Item of the Series."""
+    def _orphan_rows(self, spec: SeriesSpec, dataset: Dataset) -> Iterator[Unit]:
+        """Rows of a persons-only dataset that name no person: kept, as a CSV Item of the Series.
+
+        Their sensitive columns follow the Series' choice as a person's do: a restricted CSV Item of
+        their own (``separate``, with the sensitive AccessRule) or nowhere (``omit``)."""
         pk = str((dataset.spec or {}).get("person_key"))
+        names = pq.read_schema(dataset.path).names
+        sensitive = self.sensitive(dataset) & set(names)
+        title = f"{self.labels[dataset.name]} : lignes sans identifiant de personne"
+        key = stable_key(self.tool, dataset.name, self.scope.label, "sans_personne")
+        description = f"Lignes de {dataset.name} dont {pk} est vide : elles ne se rattachent à aucun dossier."
+        ordinary = [c for c in names if c not in sensitive]
+        yield Unit(
+            "Item",
+            f"{title} (fichier CSV)",
+            key=key,
+            description=description,
+            object=DataObject(
+                f"{dataset.name}.sans-personne.csv", CSV, source=self._rows_csv(dataset, pk, ordinary, "sans-personne")
+            ),
+        )
+        if not sensitive or spec.sensitive == "omit":
+            return
+        spec_keys = [c for c in (dataset.spec or {}).get("key") or () if c in names and c not in sensitive]
+        restricted = [*spec_keys, *(c for c in names if c in sensitive)]
+        access = None
+        if spec.sensitive_access is not None:
+            # No person, so no person's date: only a start the batch itself gives.
+            start = self.scope.end if spec.sensitive_access.start.kind == "scope_end" else None
+            if start is None and spec.sensitive_access.start.kind != "none":
+                self.report_missing(
+                    stable_key(key, "donnees_protegees"),
+                    f"{spec.sensitive_title} ({title})",
+                    "AccessRule",
+                    spec.sensitive_access.rule,
+                    "ligne sans personne : la date de départ se calcule à partir de la personne",
+                )
+            access = Management(access=Rule(spec.sensitive_access.rule, start))
+        yield Unit(
+            "Item",
+            f"{spec.sensitive_title} — {title} (fichier CSV)",
+            key=stable_key(key, "donnees_protegees"),
+            description="Pièce restreinte : données sensibles séparées du reste des lignes.",
+            management=access,
+            object=DataObject(
+                f"{dataset.name}.sans-personne.protegees.csv",
+                CSV,
+                source=self._rows_csv(dataset, pk, restricted, "sans-personne.protegees"),
+            ),
+        )
+
+    def _rows_csv(self, dataset: Dataset, pk: str, columns: Sequence[str], suffix: str) -> Path:
+        """These columns of the rows of `dataset` without person, as RFC 4180 CSV in renditions/."""
         renditions = self.folder / "renditions"
         renditions.mkdir(parents=True, exist_ok=True)
-        subset = renditions / f"{dataset.name}.sans-personne.parquet"
+        subset = renditions / f"{dataset.name}.{suffix}.parquet"
         target = str(subset).replace("'", "''")
+        selected = ", ".join(f'"{c}"' for c in columns)
         with duckdb.connect() as con:
             con.execute(
-                f"COPY (SELECT * FROM read_parquet(?) WHERE \"{pk}\" IS NULL) TO '{target}' (FORMAT PARQUET)",
+                f"COPY (SELECT {selected} FROM read_parquet(?) WHERE \"{pk}\" IS NULL) TO '{target}' (FORMAT PARQUET)",
                 [dataset.path],
             )
-        csv_path = parquet_to_csv(subset, renditions / f"{dataset.name}.sans-personne.csv")
+        csv_path = parquet_to_csv(subset, renditions / f"{dataset.name}.{suffix}.csv")
         subset.unlink()
-        return Unit(
-            "Item",
-            f"{self.labels[dataset.name]} : lignes sans identifiant de personne (fichier CSV)",
-            key=stable_key(self.tool, dataset.name, self.scope.label, "sans_personne"),
-            description=f"Lignes de {dataset.name} dont {pk} est vide : elles ne se rattachent à aucun dossier.",
-            object=DataObject(f"{dataset.name}.sans-personne.csv", CSV, source=csv_path),
-        )
+        return csv_path
 
     def _person_file(self, spec: SeriesSpec, person: str, rows: Mapping[str, list[dict[str, Any]]]) -> Unit:
         kind = spec.person_kind or "student"

@@ -118,6 +118,8 @@ def test_every_profile_gives_sips_both_schemas_and_the_rules_accept(tool, versio
         or ":agent:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
     ]
     assert len(files) == packaged.persons > 0
+    keys = [k.text for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", ns(version))]
+    assert len(keys) == len(set(keys))  # one record, one identifier: no two units share a key
     fonds = units(root, "Fonds", version)
     assert len(fonds) == 1
     series = [u.findtext("s:Content/s:Title", namespaces=ns(version)) for u in units(root, "Series", version)]
@@ -371,4 +373,182 @@ def test_rows_naming_no_person_are_kept_apart_and_reported(tmp_path, seda_schema
     orphans = by_key(root, "harpege:positions:2021-01-01..2023-12-31:sans_personne")
     assert orphans.find("s:DataObjectReference", NS) is not None
     assert validate_sip(packaged.result.sips[0].path, seda_schemas, rules=load_rules(RULES)).valid
+    ledger.close()
+
+
+@pytest.fixture
+def pegase(tmp_path, seda_schemas, postgres_url):
+    """A small Pégase batch (40 learners, three years) extracted from a PostgreSQL DRE-like source."""
+    generate("pegase", postgres_url, students=40, years=(2021, 2022, 2023))
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX, VERSEMENT__SOURCES__PEGASE__URL=postgres_url)
+    ledger = open_ledger(settings)
+    batch = run_extract(settings, ledger, "pegase", DEMO_YEAR_SCOPE, actor="test")
+    trail_path = tmp_path / "trail.json"
+    trail_path.write_bytes(trail.document(batch, ledger.events(batch.id)))
+    yield settings, ledger.batch(batch.id), trail_path
+    ledger.close()
+
+
+def test_the_pegase_profile_gives_valid_sips_with_its_tree(pegase, seda_schemas, tmp_path):
+    settings, batch, trail_path = pegase
+    paths = {d.name: Path(d.path) for d in batch.datasets}
+    learners = pq.read_table(paths["apprenants"]).to_pylist()
+    persons = {
+        str(code)
+        for name in ("apprenants", "inscriptions", "resultats", "diplomes")
+        for code in pq.read_table(paths[name]).column("code_apprenant").to_pylist()
+    }
+    registered = pq.read_table(paths["inscriptions"]).to_pylist()
+    diplomas = pq.read_table(paths["diplomes"]).to_pylist()
+    assert learners and registered and diplomas
+    for version in ("2.1", "2.2", "2.3"):
+        packaged = build_package(
+            replace(settings, seda_version=version), batch, tmp_path / version, f"T-PEGASE-{version}", trail_path
+        )
+        (sip,) = packaged.result.sips
+        report = validate_sip(sip.path, seda_schemas, version=version, rules=load_rules(RULES))
+        assert report.valid and not report.checks_skipped, report.issues[:5]
+        assert {f"seda-{version}", f"vitam-{version}"} <= set(report.checks_run)  # both schemas
+        root = manifest_of(sip.path)
+        keys = [k.text for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", ns(version))]
+        assert len(keys) == len(set(keys))  # the dataset "diplomes" and the Series "diplomes" apart
+        (fonds,) = units(root, "Fonds", version)
+        assert "Pégase" in fonds.findtext("s:Content/s:Title", namespaces=ns(version))
+        series = {u.findtext("s:Content/s:Title", namespaces=ns(version)): u for u in units(root, "Series", version)}
+        assert {
+            "Référentiels et offre de formation",
+            "Inscriptions administratives (registres annuels)",
+            "Notes et résultats des jurys",
+            "Registres des diplômes délivrés",
+            "Dossiers individuels des étudiants",
+            f"Journal d'audit du lot {batch.id}",
+        } == set(series)
+        # One File per learner under the students' Series, keyed by code_apprenant, each with its slices.
+        files = series["Dossiers individuels des étudiants"].findall(".//s:ArchiveUnit", ns(version))
+        files = [f for f in files if f.findtext("s:Content/s:DescriptionLevel", namespaces=ns(version)) == "File"]
+        file_keys = {
+            f.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) for f in files
+        }
+        assert file_keys == {f"pegase:etudiant:{c}" for c in persons} and packaged.persons == len(persons)
+        # A learner checked against the extracted rows: title, Items, rule starts (end of the last year).
+        code = sorted(str(r["code_apprenant"]) for r in learners)[0]
+        (row,) = [r for r in learners if str(r["code_apprenant"]) == code]
+        file = by_key(root, f"pegase:etudiant:{code}", version)
+        title = file.findtext("s:Content/s:Title", namespaces=ns(version))
+        assert title.startswith(f"Dossier étudiant n° étudiant {code} / INE {row['ine_maitre']}")
+        last_year = max(int(r["annee_universitaire"]) for r in registered if str(r["code_apprenant"]) == code)
+        assert rule_start(file, "AppraisalRule", version) == rule_start(file, "AccessRule", version)
+        assert rule_start(file, "AppraisalRule", version) == f"{last_year + 1}-08-31"
+        items = [
+            u.findtext("s:Content/s:Title", namespaces=ns(version)) for u in file.iterfind("s:ArchiveUnit", ns(version))
+        ]
+        assert items[0].startswith("Identité — ") and any(t.startswith("Inscriptions — ") for t in items)
+        # The diploma register starts from the latest deliberation date of the year.
+        register = by_key(root, "pegase:diplomes:2023-2024", version)
+        latest = max(str(r["date_deliberation"])[:10] for r in diplomas)
+        assert rule_start(register, "AccessRule", version) == latest
+        assert register.findtext("s:Management/s:AccessRule/s:Rule", namespaces=ns(version)) == "ACC-00016"
+        assert not packaged.missing_count
+
+
+def _without_person(dataset, column: str) -> None:
+    """The first row of `dataset` names no person (the source's constraint lost, say)."""
+    import pyarrow as pa
+
+    table = pq.read_table(dataset.path)
+    keys = table.column(column).to_pylist()
+    keys[0] = None
+    index = table.column_names.index(column)
+    table = table.set_column(index, table.schema.field(index), pa.array(keys, table.schema.field(index).type))
+    pq.write_table(table, dataset.path)
+
+
+def test_sensitive_omit_leaves_sensitive_columns_out_of_every_object(tmp_path, seda_schemas):
+    settings, ledger, batch, trail_path = _extracted(
+        tmp_path,
+        seda_schemas,
+        "harpege",
+        PERIOD,
+        VERSEMENT__SOURCES__HARPEGE__INCLUDE_SENSITIVE='["nir", "postal_address", "bank_details"]',
+    )
+    batch = ledger.batch(batch.id)
+    (addresses,) = [d for d in batch.datasets if d.name == "agents_adresses"]
+    _without_person(addresses, "NO_DOSSIER_PERS")  # an address of no agent: outside any File, still omitted
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    shipped = load_profile("harpege").path.read_text(encoding="utf-8")
+    assert shipped.count('sensitive = "separate"') == 1
+    (folder / "harpege.toml").write_text(shipped.replace('sensitive = "separate"', 'sensitive = "omit"'), "utf-8")
+    # What must not leave: every value of a sensitive column long enough not to occur by chance and
+    # found in no other column (a home town may also be a birthplace).
+    sensitive: dict[str, set[str]] = {}
+    ordinary: set[str] = set()
+    for dataset in batch.datasets:
+        columns = [
+            c
+            for c, spec in (dataset.spec or {}).get("columns", {}).items()
+            if {"nir", "postal_address", "bank_details"} & set(spec.get("tags") or ())
+        ]
+        table = pq.read_table(dataset.path)
+        for column in table.column_names:
+            values = {str(v) for v in table.column(column).to_pylist() if v is not None}
+            if column in columns:
+                sensitive.setdefault(column, set()).update(v for v in values if len(v) >= 8)
+            else:
+                ordinary |= values
+    sensitive = {column: values - ordinary for column, values in sensitive.items()}
+    assert {"NO_INSEE", "NO_COMPTE", "NOM_VOIE"} <= {c for c, v in sensitive.items() if v}
+    packaged = build_package(replace(settings, seda_profiles=folder), batch, tmp_path / "sip", "T-OMIT", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    assert packaged.rows_without_person.get("agents_adresses") == 1
+    root = manifest_of(sip.path)
+    keys = [k.text or "" for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", NS)]
+    assert not [k for k in keys if k.endswith(":donnees_protegees")]  # no restricted piece: nothing to put in one
+    assert any(k.endswith("agents_adresses:2021-01-01..2023-12-31:sans_personne") for k in keys)
+    with zipfile.ZipFile(sip.path) as archive:
+        members = {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
+    trail_text = trail_path.read_text(encoding="utf-8")
+    assert len(members) > 100
+    for name, text in members.items():
+        for column, values in sensitive.items():
+            leaked = [v for v in values if v in text]
+            assert not leaked, (name, column, leaked[:3])
+            if name != "manifest.xml" and text != trail_text:  # the trail names columns, holds no value
+                assert f'"{column}"' not in text and f"{column}," not in text.split("\r\n", 1)[0], (name, column)
+    ledger.close()
+
+
+def test_sensitive_columns_of_rows_naming_no_person_go_to_a_restricted_csv(tmp_path, seda_schemas):
+    settings, ledger, batch, trail_path = _extracted(
+        tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SOURCES__HARPEGE__INCLUDE_SENSITIVE='["postal_address"]'
+    )
+    batch = ledger.batch(batch.id)
+    (addresses,) = [d for d in batch.datasets if d.name == "agents_adresses"]
+    _without_person(addresses, "NO_DOSSIER_PERS")
+    street = pq.read_table(addresses.path).column("NOM_VOIE").to_pylist()[0]
+    packaged = build_package(settings, batch, tmp_path / "sip", "T-ORPHAN-ADDRESS", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    root = manifest_of(sip.path)
+    key = "harpege:agents_adresses:2021-01-01..2023-12-31:sans_personne"
+    ordinary, restricted = by_key(root, key), by_key(root, f"{key}:donnees_protegees")
+    assert restricted.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00009"
+    assert rule_start(restricted, "AccessRule") is None  # from a birth date no row gives: reported
+    assert [m.unit for m in packaged.missing_starts if m.unit == f"{key}:donnees_protegees"]
+
+    def csv_of(unit: etree._Element) -> str:
+        ref = unit.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+        (uri,) = [
+            g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+            for g in root.iterfind(".//s:DataObjectGroup", NS)
+            if g.get("id") == ref
+        ]
+        with zipfile.ZipFile(sip.path) as archive:
+            return archive.read(uri).decode("utf-8")
+
+    header, row = csv_of(ordinary).split("\r\n")[:2]
+    assert "NOM_VOIE" not in header and "D_CREATION" in header and street not in row
+    header, row = csv_of(restricted).split("\r\n")[:2]
+    assert header.startswith('"NO_DOSSIER_PERS","D_CREATION",') and "NOM_VOIE" in header and street in row
     ledger.close()
