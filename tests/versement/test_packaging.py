@@ -552,3 +552,25 @@ def test_sensitive_columns_of_rows_naming_no_person_go_to_a_restricted_csv(tmp_p
     header, row = csv_of(restricted).split("\r\n")[:2]
     assert header.startswith('"NO_DOSSIER_PERS","D_CREATION",') and "NOM_VOIE" in header and street in row
     ledger.close()
+
+
+def test_the_configured_byte_limit_splits_the_package(harpege, seda_schemas, tmp_path):
+    settings, batch, trail_path, tmp = harpege
+    whole = build_package(settings, batch, tmp_path / "whole", "T-WHOLE", trail_path).result
+    (sip,) = whole.sips
+    limit = sip.payload_bytes // 3
+    # The same deployment with seda.max_bytes set in its environment: no limits= passed.
+    configured = demo_settings(
+        tmp,
+        seda_schemas,
+        NO_SANDBOX,
+        VERSEMENT__SOURCES__HARPEGE__SYNTHETIC="false",
+        VERSEMENT__SEDA__MAX_BYTES=str(limit),
+    )
+    assert (configured.seda_max_bytes, configured.seda_max_items) == (limit, 100_000)
+    parts = build_package(configured, batch, tmp_path / "split", "T-SPLIT", trail_path).result.sips
+    assert len(parts) >= 3
+    assert all(part.payload_bytes <= limit for part in parts)
+    assert sum(part.object_count for part in parts) == sip.object_count
+    for part in parts:
+        assert validate_sip(part.path, seda_schemas, rules=load_rules(RULES)).valid
