@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import unicodedata
 import zipfile
 from dataclasses import replace
 from datetime import date
@@ -18,7 +19,7 @@ from lxml import etree
 from extractors import generate
 from extractors.scope import Scope
 from profiles import ProfileError, load_profile, load_profile_file
-from seda import load_rules, validate_sip
+from seda import Limits, load_rules, validate_sip
 from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_settings
 from versement.ledger import open_ledger, trail
 from versement.packaging import PackagingError, build_package
@@ -332,6 +333,15 @@ def test_profiles_name_only_columns_and_datasets_of_their_specification():
         }
         for _, _, rule in profile.rules():
             assert set(rule.start.columns) <= columns, (tool, rule)
+        for series in profile.series:
+            for group in series.groups:
+                dataset = spec.dataset(group.dataset)
+                assert dataset.record_type in series.record_types, (tool, group)
+                assert {*group.by, *([group.session] if group.session else [])} <= set(dataset.columns) | {
+                    c for c in re.findall(r"\b([A-Za-z_]+)\b", dataset.sql)
+                }, (tool, group)
+                if group.label:
+                    assert group.label[0] in names, (tool, group)
 
 
 def test_a_batch_over_the_sip_limits_becomes_several_valid_sips_all_recorded(tmp_path, seda_schemas):
@@ -574,3 +584,141 @@ def test_the_configured_byte_limit_splits_the_package(harpege, seda_schemas, tmp
     assert sum(part.object_count for part in parts) == sip.object_count
     for part in parts:
         assert validate_sip(part.path, seda_schemas, rules=load_rules(RULES)).valid
+
+
+def test_jury_minutes_have_a_subgroup_per_stage_or_diploma_and_an_item_per_session(apogee, tmp_path):
+    settings, batch, trail_path, _ = apogee
+    (sip,) = build_package(settings, batch, tmp_path, "T-JURY", trail_path).result.sips
+    root = manifest_of(sip.path)
+    year = by_key(root, "apogee:deliberations:2023-2024")
+    assert year.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "RecordGrp"
+    paths = {d.name: d.path for d in batch.datasets}
+    with zipfile.ZipFile(sip.path) as archive:
+        contents = {n: archive.read(n).decode("utf-8") for n in archive.namelist()}
+    uris = {
+        g.get("id"): g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+        for g in root.iterfind(".//s:DataObjectGroup", NS)
+    }
+    for dataset, by, date_column, reference, label_column, word in (
+        ("resultats_etapes", ("COD_ETP", "COD_VRS_VET"), "DAT_AVC_VET", "ref_versions_etape", "LIB_WEB_VET", "Étape"),
+        (
+            "resultats_diplomes",
+            ("COD_DIP", "COD_VRS_VDI"),
+            "DAT_AVC_VDI",
+            "ref_versions_diplome",
+            "LIB_WEB_VDI",
+            "Diplôme",
+        ),
+    ):
+        rows = pq.read_table(paths[dataset]).to_pylist()
+        labels = {tuple(str(r[c]) for c in by): r[label_column] for r in pq.read_table(paths[reference]).to_pylist()}
+        expected: dict[tuple[str, ...], dict[str, list[dict]]] = {}
+        for row in rows:
+            expected.setdefault(tuple(str(row[c]) for c in by), {}).setdefault(str(row["COD_SES"]), []).append(row)
+        assert len(expected) >= 2
+        for group, sessions in expected.items():
+            subgroup = by_key(root, ":".join(("apogee", "table", dataset, "2023-2024", *group)))
+            assert subgroup.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
+            assert subgroup.getparent() is year
+            title = subgroup.findtext("s:Content/s:Title", namespaces=NS)
+            assert title == f"{word} {group[0]} version {group[1]} — {labels[group]}"
+            for session, session_rows in sessions.items():
+                item = by_key(root, ":".join(("apogee", "table", dataset, "2023-2024", *group, "session", session)))
+                assert item.getparent() is subgroup
+                name = {"0": "session unique", "1": "première session", "2": "seconde session"}[session]
+                assert f", {name} (fichier CSV, {len(session_rows)} lignes)" in item.findtext(
+                    "s:Content/s:Title", namespaces=NS
+                )
+                # 50 years from this deliberation's own date, not the year's latest.
+                days = [str(r[date_column])[:10] for r in session_rows if r[date_column] is not None]
+                assert rule_start(item, "AccessRule") == (max(days) if days else None)
+                assert item.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00017"
+                ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+                lines = contents[uris[ref]].split("\r\n")
+                assert lines[0].startswith('"COD_IND","COD_ETU"') and len([x for x in lines[1:] if x]) == len(
+                    session_rows
+                )
+    # The year keeps the dictionaries and the element detail, and no whole copy of the grouped tables.
+    titles = [u.findtext("s:Content/s:Title", namespaces=NS) for u in year.iterfind("s:ArchiveUnit", NS)]
+    assert any(t.startswith("Dictionnaire des données : Résultats des jurys d'étape") for t in titles)
+    assert any(t.startswith("Résultats aux éléments pédagogiques — 2023-2024 (fichier CSV") for t in titles)
+    assert not any(t.startswith("Résultats des jurys d'étape — 2023-2024") for t in titles)
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ('by = ["COD_ETP", "COD_VRS_VET"]', "series.deliberations.groups[0].by: expected a non-empty list"),
+        ('session = "COD_SES"\nsessions', "series.deliberations.groups[0].session: 'COD SES' is not a column"),
+        ('title = "Étape {COD_ETP}', "placeholder {COD_ETAPE}"),
+        ('label = "ref_versions_etape.LIB_WEB_VET"', "is not 'reference_dataset.COLUMN'"),
+    ],
+)
+def test_a_bad_group_in_a_profile_is_named(tmp_path, edit, problem):
+    shipped = load_profile("apogee").path.read_text(encoding="utf-8")
+    broken = {
+        'by = ["COD_ETP", "COD_VRS_VET"]': "by = []",
+        'session = "COD_SES"\nsessions': 'session = "COD SES"\nsessions',
+        'title = "Étape {COD_ETP}': 'title = "Étape {COD_ETAPE}',
+        'label = "ref_versions_etape.LIB_WEB_VET"': 'label = "LIB_WEB_VET"',
+    }[edit]
+    assert edit in shipped
+    (tmp_path / "apogee.toml").write_text(shipped.replace(edit, broken, 1), encoding="utf-8")
+    with pytest.raises(ProfileError) as caught:
+        load_profile("apogee", tmp_path)
+    assert problem in str(caught.value) and str(tmp_path / "apogee.toml") in str(caught.value)
+
+
+def test_many_person_files_are_grouped_by_the_initial_of_the_name(harpege, seda_schemas, tmp_path):
+    settings, batch, trail_path, _ = harpege
+    shipped = load_profile("harpege").path.read_text(encoding="utf-8")
+    assert "group_over = 1000" in shipped
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    (folder / "harpege.toml").write_text(shipped.replace("group_over = 1000", "group_over = 10"), encoding="utf-8")
+    grouped = replace(settings, seda_profiles=folder)
+    packaged = build_package(grouped, batch, tmp_path / "one", "T-GROUPS", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    root = manifest_of(sip.path)
+    # Each agent's File under the SubGrp of the initial of their name, as the identity rows give it.
+    (identity,) = [d for d in batch.datasets if d.name == "agents_identite"]
+    initials = {}
+    for row in pq.read_table(identity.path).to_pylist():
+        name = (row.get("NOM_USUEL") or row.get("NOM_PATRONYMIQUE") or "").strip()
+        letter = unicodedata.normalize("NFKD", name[:1].upper().replace("Œ", "O").replace("Æ", "A"))[:1]
+        initials[str(row["NO_DOSSIER_PERS"])] = letter if letter and "A" <= letter <= "Z" else "autres"
+    series = by_key(root, "harpege:dossiers_agents")
+    groups = [u for u in series.iterfind("s:ArchiveUnit", NS)]
+    letters = [g.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) for g in groups]
+    assert len(letters) >= 5 and letters == sorted(letters, key=lambda k: k.replace(":autres", ":~"))  # A..Z, others
+    placed = 0
+    for group in groups:
+        assert group.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
+        letter = group.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS).rsplit(":", 1)[1]
+        title = group.findtext("s:Content/s:Title", namespaces=NS)
+        assert title == (
+            f"Noms commençant par {letter}" if letter != "autres" else "Autres initiales et noms non renseignés"
+        )
+        for file in group.iterfind("s:ArchiveUnit", NS):
+            agent = file.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS).rsplit(":", 1)[1]
+            assert initials.get(agent, "autres") == letter, (agent, letter)
+            placed += 1
+    assert placed == packaged.persons == len(units(root, "File")) - 1  # the reference tables' File
+    assert len({g.get("id") for g in groups}) == len(groups) == len(set(letters))
+    # Split over several SIPs, a SubGrp is opened again in the next one: every SIP valid, no File lost.
+    parts = build_package(
+        grouped, batch, tmp_path / "split", "T-GROUPS-SPLIT", trail_path, limits=Limits(max_items=150)
+    )
+    assert len(parts.result.sips) >= 2
+    seen = 0
+    for part in parts.result.sips:
+        assert validate_sip(part.path, seda_schemas, rules=load_rules(RULES)).valid
+        seen += len(
+            [
+                f
+                for f in units(manifest_of(part.path), "File")
+                if ":agent:" in (f.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) or "")
+            ]
+        )
+    assert seen == packaged.persons
