@@ -11,7 +11,10 @@ A profile describes the tree of ``shared/reference/sources.md`` §4.2:
 - under a ``tables`` Series, one File for the batch's academic year (or period) holding each
   table as CSV and its data dictionary; under a ``persons`` Series, one File per person (student
   or agent) holding one Item per slice of that person's rows (``[[series.items]]``), sensitive
-  columns (NIR, address, bank, health) in their own restricted Item, or left out.
+  columns (NIR, address, bank, health) in their own restricted Item, or left out; once a persons
+  Series holds more than ``group_over`` persons, ``group_by = "initial"`` puts its Files in one
+  SubGrp per initial of the name (A-Z, then the others); a tables Series may cut a dataset into one
+  SubGrp per stage or diploma and one Item per session (``[[series.groups]]``, jury minutes).
 
 Start dates (``start``): ``scope_end`` (end of the batch's year or period), ``birth_date`` (the
 person's birth date, columns tagged ``birth_date``), ``latest:COL,COL`` (the latest date found in
@@ -69,8 +72,13 @@ _SERIES_KEYS = frozenset(
         "sensitive",
         "sensitive_title",
         "sensitive_access",
+        "groups",
+        "group_by",
+        "group_over",
     }
 )
+GROUP_BY = ("initial",)
+_GROUP_KEYS = frozenset({"dataset", "by", "session", "sessions", "label", "title"})
 _RULE_KEYS = frozenset({"rule", "start", "final_action"})
 _ITEM_KEYS = frozenset({"name", "title", "datasets"})
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -123,6 +131,21 @@ class ItemSpec:
 
 
 @dataclass(frozen=True)
+class GroupSpec:
+    """A tables dataset cut into one SubGrp per value of `by` (a VET, a VDI), one Item per session.
+
+    Jury minutes are read per stage or diploma and session (sources.md §4.2): each session's
+    rows are their own CSV, whose rules start from that deliberation's own date."""
+
+    dataset: str
+    by: tuple[str, ...]
+    title: str  # placeholders: the `by` columns and {label}
+    session: str | None = None
+    sessions: Mapping[str, str] | None = None  # session value -> French name ("1" -> "première session")
+    label: tuple[str, str] | None = None  # (reference dataset keyed by `by`, its label column)
+
+
+@dataclass(frozen=True)
 class SeriesSpec:
     name: str
     title: str
@@ -138,6 +161,9 @@ class SeriesSpec:
     sensitive: str = "separate"  # persons: separate | omit
     sensitive_title: str = "Données protégées"
     sensitive_access: RuleSpec | None = None
+    groups: tuple[GroupSpec, ...] = ()  # tables
+    group_by: str | None = None  # persons: "initial" (a SubGrp per initial of the name)...
+    group_over: int = 1000  # ...once the Series holds more persons than this
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -352,13 +378,26 @@ class _Reader:
             "storage": self.rule(node, "storage", where, "StorageRule"),
         }
         if layout == "tables":
-            for key in ("person_kind", "items", "sensitive", "sensitive_title", "sensitive_access"):
+            groups = tuple(self.group(g, f"{where}.groups[{n}]") for n, g in enumerate(node.get("groups") or ()))
+            if len({g.dataset for g in groups}) != len(groups):
+                raise self.fail(f"{where}.groups", "two groups cut the same dataset")
+            for key in (
+                "person_kind",
+                "items",
+                "sensitive",
+                "sensitive_title",
+                "sensitive_access",
+                "group_by",
+                "group_over",
+            ):
                 if key in node:
                     raise self.fail(f"{where}.{key}", "only a persons series has this key")
             for _, rule in [("a", common["appraisal"]), ("b", common["access"]), ("c", common["storage"])]:
                 if rule is not None and rule.start.kind == "birth_date":
                     raise self.fail(f"{where}", "'birth_date' starts only rules of a persons series")
-            return SeriesSpec(record_types=self.names(node, "record_types", where), **common)
+            return SeriesSpec(record_types=self.names(node, "record_types", where), groups=groups, **common)
+        if "groups" in node:
+            raise self.fail(f"{where}.groups", "only a tables series cuts its datasets into groups")
         if "record_types" in node:
             raise self.fail(f"{where}.record_types", "a persons series lists its datasets in [[series.items]]")
         kind = self.text(node, "person_kind", where)
@@ -373,15 +412,56 @@ class _Reader:
         sensitive = node.get("sensitive", "separate")
         if sensitive not in SENSITIVE_CHOICES:
             raise self.fail(f"{where}.sensitive", unknown_key_problem(str(sensitive), SENSITIVE_CHOICES))
+        group_by = node.get("group_by")
+        if group_by is not None and group_by not in GROUP_BY:
+            raise self.fail(f"{where}.group_by", unknown_key_problem(str(group_by), GROUP_BY))
+        group_over = node.get("group_over", 1000)
+        if isinstance(group_over, bool) or not isinstance(group_over, int) or group_over < 0:
+            raise self.fail(f"{where}.group_over", "expected a whole number of persons, 0 or more")
+        if "group_over" in node and group_by is None:
+            raise self.fail(f"{where}.group_over", "says when to group by 'group_by', which is not given")
         return SeriesSpec(
             record_types=(),
             person_kind=kind,
+            group_by=group_by,
+            group_over=group_over,
             items=items,
             sensitive=sensitive,
             sensitive_title=self.text(node, "sensitive_title", where, required=False) or "Données protégées",
             sensitive_access=self.rule(node, "sensitive_access", where, "AccessRule"),
             **common,
         )
+
+    def group(self, node: Any, where: str) -> GroupSpec:
+        node = self.strict(node, _GROUP_KEYS, where)
+        dataset = self.text(node, "dataset", where)
+        assert dataset is not None
+        if not _NAME.fullmatch(dataset):
+            raise self.fail(f"{where}.dataset", f"{dataset!r} is not a dataset name")
+        by = node.get("by")
+        if not isinstance(by, list) or not by or not all(isinstance(c, str) and _COLUMN.fullmatch(c) for c in by):
+            raise self.fail(f"{where}.by", "expected a non-empty list of column names")
+        session = self.text(node, "session", where, required=False)
+        if session is not None and not _COLUMN.fullmatch(session):
+            raise self.fail(f"{where}.session", f"{session!r} is not a column name")
+        sessions = node.get("sessions")
+        if sessions is not None:
+            if session is None:
+                raise self.fail(f"{where}.sessions", "names the values of 'session', which is not given")
+            if not isinstance(sessions, Mapping) or not all(
+                isinstance(v, str) and v.strip() for v in sessions.values()
+            ):
+                raise self.fail(f"{where}.sessions", "expected a table of session value = French name")
+        label = None
+        if "label" in node:
+            text = self.text(node, "label", where)
+            reference, _, column = str(text).partition(".")
+            if not _NAME.fullmatch(reference) or not _COLUMN.fullmatch(column):
+                raise self.fail(f"{where}.label", f"{text!r} is not 'reference_dataset.COLUMN'")
+            label = (reference, column)
+        title = self.template(node, "title", where, frozenset({*by, "label"}))
+        assert title is not None
+        return GroupSpec(dataset, tuple(by), title, session, dict(sessions) if sessions else None, label)
 
     def item(self, node: Any, where: str) -> ItemSpec:
         node = self.strict(node, _ITEM_KEYS, where)

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from extractors.scope import Scope
 from extractors.specs import SENSITIVE_CLASSES
-from profiles import Profile, ProfileError, RuleSpec, SeriesSpec, Start, load_profile
+from profiles import GroupSpec, Profile, ProfileError, RuleSpec, SeriesSpec, Start, load_profile
 from seda import (
     CSV,
     JSON,
@@ -75,8 +75,9 @@ def protected_item_key(file_key: str) -> str:
 
 
 def table_key(tool: str, dataset: str, scope_label: str) -> str:
-    """The key of the Item holding a dataset's rows as CSV in a ``tables`` Series."""
-    return stable_key(tool, dataset, scope_label)
+    """The key of the Item holding a dataset's rows as CSV in a ``tables`` Series ("table" keeps it
+    apart from a Series' File of the same name: Pégase's dataset and Series "diplomes")."""
+    return stable_key(tool, "table", dataset, scope_label)
 
 
 class PackagingError(Exception):
@@ -234,7 +235,7 @@ def person_files(settings: Settings, batch: Batch, folder: Path) -> Iterator[Uni
     for spec in builder.profile.series:
         if spec.layout == "persons":
             members = [builder.datasets[n] for n in spec.datasets if n in builder.datasets]
-            yield from builder._person_files(spec, members)
+            yield from builder._person_files(spec, members, grouped=False)
 
 
 def _check_rules(settings: Settings, profile: Profile) -> None:
@@ -454,7 +455,7 @@ class _TreeBuilder:
         file_title = spec.file_title.format(scope=self.scope.label, scope_fr=self.scope.label_fr, series=spec.title)
         file_key = stable_key(self.tool, spec.name, self.scope.label)
         starts = {
-            category: self._table_start(rule.start, datasets)
+            category: self._table_start(rule.start, [str(d.path) for d in datasets])
             for category, rule in (
                 ("AppraisalRule", spec.appraisal),
                 ("AccessRule", spec.access),
@@ -463,10 +464,14 @@ class _TreeBuilder:
             if rule is not None
         }
         items: list[Unit] = []
+        groups = {g.dataset: g for g in spec.groups}
         for dataset in datasets:
-            items.extend(self._table_items(dataset))
+            if dataset.name in groups:
+                items.extend(self._grouped_items(spec, groups[dataset.name], dataset))
+            else:
+                items.extend(self._table_items(dataset))
         year_file = Unit(
-            "File",
+            "RecordGrp" if any(d.name in groups for d in datasets) else "File",
             file_title,
             key=file_key,
             start_date=self.scope.start,
@@ -483,15 +488,17 @@ class _TreeBuilder:
             children=[year_file],
         )
 
-    def _table_start(self, start: Start, datasets: Sequence[Dataset]) -> tuple[date | None, str]:
+    def _table_start(
+        self, start: Start, paths: Sequence[str], connection: duckdb.DuckDBPyConnection | None = None
+    ) -> tuple[date | None, str]:
         if start.kind == "scope_end":
             return self.scope.end, "le lot n'a pas de fin de période"
         if start.kind == "none":
             return None, ""
         found: list[date] = []
-        with duckdb.connect() as con:
-            for dataset in datasets:
-                names = set(pq.read_schema(dataset.path).names)
+        with contextlib.nullcontext(connection) if connection is not None else duckdb.connect() as con:
+            for path in paths:
+                names = set(pq.read_schema(path).names)
                 for column in start.columns:
                     if column not in names:
                         continue
@@ -501,11 +508,11 @@ class _TreeBuilder:
                             f"SELECT max(d) FROM (SELECT {expression} AS d FROM read_parquet(?)) "
                             "WHERE d >= ? AND d <= ?"
                         )
-                        ((value,),) = con.execute(sql, [dataset.path, PLACEHOLDER_BEFORE, self.acts_until]).fetchall()
+                        ((value,),) = con.execute(sql, [path, PLACEHOLDER_BEFORE, self.acts_until]).fetchall()
                         day = as_date(value)
                     else:
                         sql = f'SELECT max(TRY_CAST("{column}" AS INTEGER)) FROM read_parquet(?)'
-                        ((value,),) = con.execute(sql, [dataset.path]).fetchall()
+                        ((value,),) = con.execute(sql, [path]).fetchall()
                         day = year_end(value) if value is not None else None
                     if day is not None:
                         found.append(day)
@@ -519,34 +526,142 @@ class _TreeBuilder:
             "(dates fictives et postérieures écartées)"
         )
 
-    def _table_items(self, dataset: Dataset) -> list[Unit]:
+    def _table_items(self, dataset: Dataset, *, whole: bool = True) -> list[Unit]:
+        """The dataset as one CSV Item and its data dictionary; only the dictionary unless `whole`."""
         renditions = self.folder / "renditions"
         parquet = Path(dataset.path)
-        csv_path = parquet_to_csv(parquet, renditions / f"{dataset.name}.csv")
+        csv_path = parquet_to_csv(parquet, renditions / f"{dataset.name}.csv") if whole else None
         dictionary = data_dictionary(
             parquet, renditions / f"{dataset.name}.dictionnaire.csv", dataset.spec, code_lists=self._code_lists(dataset)
         )
         label = _label(dataset)
         key = table_key(self.tool, dataset.name, self.scope.label)
+        described = f"du fichier {dataset.name}.csv" if whole else f"des fichiers CSV de {dataset.name} (par groupe)"
+        table = Unit(
+            "Item",
+            f"{label} — {self.scope.label} (fichier CSV, {dataset.rows} lignes)",
+            key=key,
+            description=(dataset.spec or {}).get("description") or f"Extraction du jeu de données {dataset.name}.",
+            object=DataObject(f"{dataset.name}.csv", CSV, source=csv_path) if csv_path else None,
+        )
         return [
-            Unit(
-                "Item",
-                f"{label} — {self.scope.label} (fichier CSV, {dataset.rows} lignes)",
-                key=key,
-                description=(dataset.spec or {}).get("description") or f"Extraction du jeu de données {dataset.name}.",
-                object=DataObject(f"{dataset.name}.csv", CSV, source=csv_path),
-            ),
+            *([table] if whole else []),
             Unit(
                 "Item",
                 f"Dictionnaire des données : {label} (fichier CSV)",
                 key=stable_key(key, "dictionnaire"),
-                description=(
-                    f"Colonnes du fichier {dataset.name}.csv : nom, libellé, type, unité ou liste de codes, "
-                    "signification."
-                ),
+                description=f"Colonnes {described} : nom, libellé, type, unité ou liste de codes, signification.",
                 object=DataObject(f"{dataset.name}.dictionnaire.csv", CSV, source=dictionary),
             ),
         ]
+
+    def _grouped_items(self, spec: SeriesSpec, group: GroupSpec, dataset: Dataset) -> list[Unit]:
+        """A dataset cut per `group.by` (a SubGrp each) and session (an Item each, its own CSV),
+        each session's rules starting from its own rows (its deliberation date); the data
+        dictionary stays one Item for the whole dataset."""
+        (dictionary,) = self._table_items(dataset, whole=False)
+        names = pq.read_schema(dataset.path).names
+        columns = [*group.by, *([group.session] if group.session else [])]
+        for column in columns:
+            if column not in names:
+                raise PackagingError(
+                    f"{self.profile.path}: series.{spec.name}.groups: column {column} is not in dataset {dataset.name}"
+                )
+        labels = self._group_labels(group)
+        selected = ", ".join(f'"{c}"' for c in columns)
+        # One connection per dataset: opening one costs more than writing a session's rows.
+        with duckdb.connect() as con:
+            values = con.execute(f"SELECT DISTINCT {selected} FROM read_parquet(?) ORDER BY ALL", [dataset.path])
+            cuts = [tuple(row) for row in values.fetchall()]
+            folder = self.folder / "renditions" / f"{dataset.name}.groupes"
+            units: list[Unit] = [dictionary]
+            base = stable_key(self.tool, "table", dataset.name, self.scope.label)
+            number = itertools.count(1)
+            for by, rows in itertools.groupby(cuts, key=lambda cut: cut[: len(group.by)]):
+                shown = {c: "non renseigné" if v is None else str(v) for c, v in zip(group.by, by, strict=True)}
+                label = labels.get(tuple(shown.values()), "libellé non renseigné")
+                title = group.title.format(**shown, label=label)
+                group_key = stable_key(base, *shown.values())
+                children = [
+                    self._session_item(
+                        spec, group, dataset, (by, cut[len(group.by)] if group.session else None), group_key, title,
+                        folder / f"{next(number):05d}", con,
+                    )
+                    for cut in rows
+                ]  # fmt: skip
+                units.append(Unit("SubGrp", title, key=group_key, children=children))
+        return units
+
+    def _session_item(
+        self,
+        spec: SeriesSpec,
+        group: GroupSpec,
+        dataset: Dataset,
+        cut: tuple[tuple[Any, ...], Any],  # the group's values, and the session's
+        group_key: str,
+        group_title: str,
+        stem: Path,  # renditions/<dataset>.groupes/<n>, generated
+        con: duckdb.DuckDBPyConnection,
+    ) -> Unit:
+        """One session of one group: its rows as CSV, its rules from its own dates."""
+        by, session = cut
+        columns = [*group.by, *([group.session] if group.session else [])]
+        values = [*by, *([session] if group.session else [])]
+        if group.session is None:
+            name, key = "toutes sessions", stable_key(group_key, "lignes")
+        elif session is None:
+            name, key = "session non renseignée", stable_key(group_key, "session", "vide")
+        else:
+            name = (group.sessions or {}).get(str(session), f"session {session}")
+            key = stable_key(group_key, "session", session)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        subset = stem.with_suffix(".parquet")
+        target = str(subset).replace("'", "''")
+        where = " AND ".join(f'"{c}" IS NOT DISTINCT FROM ?' for c in columns)
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet(?) WHERE {where} ORDER BY ALL) TO '{target}' (FORMAT PARQUET)",
+            [dataset.path, *values],
+        )
+        rows = pq.read_metadata(subset).num_rows
+        starts = {
+            category: self._table_start(rule.start, [str(subset)], con)
+            for category, rule in (
+                ("AppraisalRule", spec.appraisal),
+                ("AccessRule", spec.access),
+                ("StorageRule", spec.storage),
+            )
+            if rule is not None
+        }
+        title = f"{_label(dataset)} — {group_title}, {name} (fichier CSV, {rows} lignes)"
+        own = any(r is not None and r.start.kind == "latest" for r in (spec.appraisal, spec.access, spec.storage))
+        csv_path = parquet_to_csv(subset, subset.with_suffix(".csv"))
+        subset.unlink()
+        return Unit(
+            "Item",
+            title,
+            key=key,
+            description=f"Lignes de {dataset.name}.csv pour {group_title}, {name}.",
+            management=self._overrides(spec, starts, key, title) if own else None,
+            object=DataObject(f"{dataset.name}.{stem.name}.csv", CSV, source=csv_path),
+        )
+
+    def _group_labels(self, group: GroupSpec) -> dict[tuple[str, ...], str]:
+        """Labels of the groups from the reference dataset keyed by their columns, if the batch holds it."""
+        if group.label is None:
+            return {}
+        reference, column = group.label
+        ref = self.datasets.get(reference)
+        if ref is None:
+            return {}
+        names = pq.read_schema(ref.path).names
+        key = list((ref.spec or {}).get("key") or group.by)  # the reference's key, column for column of `by`
+        if column not in names or not set(key) <= set(names) or len(key) != len(group.by):
+            raise PackagingError(
+                f"{self.profile.path}: groups of {group.dataset}: label {reference}.{column} needs a key of "
+                f"{len(group.by)} column(s) matching {', '.join(group.by)} and the column {column} in {reference}"
+            )
+        table = pq.read_table(ref.path, columns=[*key, column]).to_pylist()
+        return {tuple(str(row[c]) for c in key): str(row[column]) for row in table if row[column] is not None}
 
     def _code_lists(self, dataset: Dataset) -> dict[str, str]:
         """Columns that hold the key of a reference table of the batch: that table is their code list."""
@@ -571,38 +686,114 @@ class _TreeBuilder:
             children=self._person_files(spec, datasets),
         )
 
-    def _person_files(self, spec: SeriesSpec, datasets: list[Dataset]) -> Iterator[Unit]:
+    def _person_files(self, spec: SeriesSpec, datasets: list[Dataset], *, grouped: bool = True) -> Iterator[Unit]:
         without: dict[str, int] = {}
-        for person, rows in person_rows(datasets, self.folder, without):
-            self.persons += 1
-            yield self._person_file(spec, person, rows)
+        initials = self._initials(spec, datasets) if grouped else None
+        people = person_rows(datasets, self.folder, without, initials=initials)
+        if initials is None:
+            for person, rows in people:
+                self.persons += 1
+                yield self._person_file(spec, person, rows)
+        else:
+            split = ((*_initial_and_key(key), rows) for key, rows in people)
+            for letter, members in itertools.groupby(split, key=lambda entry: entry[0]):
+                other = letter == "~"  # another character, or no name: after Z
+                title = "Autres initiales et noms non renseignés" if other else f"Noms commençant par {letter}"
+                key = stable_key(self.tool, spec.name, "initiale", "autres" if other else letter)
+                yield Unit("SubGrp", title, key=key, children=self._grouped_files(spec, members))
         self.rows_without_person.update(without)
         for dataset in datasets:
             record_type = str((dataset.spec or {}).get("record_type") or "reference_tables")
             if without.get(dataset.name) and self.profile.series_for(record_type) is None:
-                yield self._orphan_rows(spec, dataset)
+                yield from self._orphan_rows(spec, dataset)
 
-    def _orphan_rows(self, spec: SeriesSpec, dataset: Dataset) -> Unit:
-        """Rows of a persons-only dataset that name no person: kept, as a CSV Item of the Series."""
+    def _grouped_files(self, spec: SeriesSpec, members: Iterator[tuple[str, str, Any]]) -> Iterator[Unit]:
+        for _, person, rows in members:
+            self.persons += 1
+            yield self._person_file(spec, person, rows)
+
+    def _initials(self, spec: SeriesSpec, datasets: list[Dataset]) -> dict[str, list[str]] | None:
+        """The name columns to group the Series' persons by, if it groups and holds more than its limit."""
+        if spec.group_by != "initial":
+            return None
+        keys = []
+        for dataset in datasets:
+            pk = str((dataset.spec or {}).get("person_key"))
+            field_type = pq.read_schema(dataset.path).field(pk).type
+            keys.append(f'SELECT {_key_sql(pk, field_type)} AS p FROM read_parquet(?) WHERE "{pk}" IS NOT NULL')
+        with duckdb.connect() as con:
+            sql = f"SELECT count(DISTINCT p) FROM ({' UNION ALL '.join(keys)})"
+            ((count,),) = con.execute(sql, [str(d.path) for d in datasets]).fetchall()
+        if count <= spec.group_over:
+            return None
+        return {d.name: self.tagged(d, "name") for d in datasets}
+
+    def _orphan_rows(self, spec: SeriesSpec, dataset: Dataset) -> Iterator[Unit]:
+        """Rows of a persons-only dataset that name no person: kept, as a CSV Item of the Series.
+
+        Their sensitive columns follow the Series' choice as a person's do: a restricted CSV Item of
+        their own (``separate``, with the sensitive AccessRule) or nowhere (``omit``)."""
         pk = str((dataset.spec or {}).get("person_key"))
+        names = pq.read_schema(dataset.path).names
+        sensitive = self.sensitive(dataset) & set(names)
+        title = f"{self.labels[dataset.name]} : lignes sans identifiant de personne"
+        key = stable_key(self.tool, dataset.name, self.scope.label, "sans_personne")
+        description = f"Lignes de {dataset.name} dont {pk} est vide : elles ne se rattachent à aucun dossier."
+        ordinary = [c for c in names if c not in sensitive]
+        yield Unit(
+            "Item",
+            f"{title} (fichier CSV)",
+            key=key,
+            description=description,
+            object=DataObject(
+                f"{dataset.name}.sans-personne.csv", CSV, source=self._rows_csv(dataset, pk, ordinary, "sans-personne")
+            ),
+        )
+        if not sensitive or spec.sensitive == "omit":
+            return
+        spec_keys = [c for c in (dataset.spec or {}).get("key") or () if c in names and c not in sensitive]
+        restricted = [*spec_keys, *(c for c in names if c in sensitive)]
+        access = None
+        if spec.sensitive_access is not None:
+            # No person, so no person's date: only a start the batch itself gives.
+            start = self.scope.end if spec.sensitive_access.start.kind == "scope_end" else None
+            if start is None and spec.sensitive_access.start.kind != "none":
+                self.report_missing(
+                    stable_key(key, "donnees_protegees"),
+                    f"{spec.sensitive_title} ({title})",
+                    "AccessRule",
+                    spec.sensitive_access.rule,
+                    "ligne sans personne : la date de départ se calcule à partir de la personne",
+                )
+            access = Management(access=Rule(spec.sensitive_access.rule, start))
+        yield Unit(
+            "Item",
+            f"{spec.sensitive_title} — {title} (fichier CSV)",
+            key=stable_key(key, "donnees_protegees"),
+            description="Pièce restreinte : données sensibles séparées du reste des lignes.",
+            management=access,
+            object=DataObject(
+                f"{dataset.name}.sans-personne.protegees.csv",
+                CSV,
+                source=self._rows_csv(dataset, pk, restricted, "sans-personne.protegees"),
+            ),
+        )
+
+    def _rows_csv(self, dataset: Dataset, pk: str, columns: Sequence[str], suffix: str) -> Path:
+        """These columns of the rows of `dataset` without person, as RFC 4180 CSV in renditions/."""
         renditions = self.folder / "renditions"
         renditions.mkdir(parents=True, exist_ok=True)
-        subset = renditions / f"{dataset.name}.sans-personne.parquet"
+        subset = renditions / f"{dataset.name}.{suffix}.parquet"
         target = str(subset).replace("'", "''")
+        selected = ", ".join(f'"{c}"' for c in columns)
         with duckdb.connect() as con:
             con.execute(
-                f"COPY (SELECT * FROM read_parquet(?) WHERE \"{pk}\" IS NULL) TO '{target}' (FORMAT PARQUET)",
+                f"COPY (SELECT {selected} FROM read_parquet(?) WHERE \"{pk}\" IS NULL) TO '{target}' (FORMAT PARQUET)",
                 [dataset.path],
             )
-        csv_path = parquet_to_csv(subset, renditions / f"{dataset.name}.sans-personne.csv")
+        csv_path = parquet_to_csv(subset, renditions / f"{dataset.name}.{suffix}.csv")
         subset.unlink()
-        return Unit(
-            "Item",
-            f"{self.labels[dataset.name]} : lignes sans identifiant de personne (fichier CSV)",
-            key=stable_key(self.tool, dataset.name, self.scope.label, "sans_personne"),
-            description=f"Lignes de {dataset.name} dont {pk} est vide : elles ne se rattachent à aucun dossier.",
-            object=DataObject(f"{dataset.name}.sans-personne.csv", CSV, source=csv_path),
-        )
+        return csv_path
 
     def _person_file(self, spec: SeriesSpec, person: str, rows: Mapping[str, list[dict[str, Any]]]) -> Unit:
         kind = spec.person_kind or "student"
@@ -811,19 +1002,33 @@ def _json_value(value: Any) -> Any:
 # -- persons, streamed ------------------------------------------------------------------------
 
 
+GROUP_SEPARATOR = "\x1f"  # between a person's group and key in person_rows(initials=...)
+
+
 def person_rows(
-    datasets: Sequence[Dataset], folder: Path, without_person: dict[str, int] | None = None
+    datasets: Sequence[Dataset],
+    folder: Path,
+    without_person: dict[str, int] | None = None,
+    *,
+    initials: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
     """(person key, rows per dataset) for every person of `datasets`, in person-key order.
 
     Each Parquet file is read by DuckDB sorted by its person key (as text, so that every file
     orders alike) and then by every column (the same order on every run); the sorted streams are
     merged, one person at a time. Rows without a person key are counted in `without_person`.
+
+    With `initials` (dataset name -> its name columns, first one filled wins, datasets in this
+    order), persons come grouped by the initial of their name, A to Z then ``~`` (another
+    character, or no name), and the key given is ``<initial>\x1f<person key>``: the groups are
+    computed once in DuckDB, so memory stays flat.
     """
     spill = folder / "duckdb-spill"
     spill.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"memory_limit": "128MB", "threads": 1, "temp_directory": str(spill)})
     try:
+        if initials is not None:
+            _initials_table(con, [d for d in datasets if initials.get(d.name)], initials)
         streams = []
         for order, dataset in enumerate(datasets):
             pk = str((dataset.spec or {}).get("person_key"))
@@ -836,7 +1041,12 @@ def person_rows(
             ).fetchall()
             if nulls and without_person is not None:
                 without_person[dataset.name] = int(nulls)
-            streams.append(_stream(cursor, dataset, pk, _key_sql(pk, schema.field(pk).type), order))
+            key_sql = person_sql = _key_sql(pk, schema.field(pk).type)
+            if initials is not None:
+                key_sql = f"COALESCE(g.__initial, '~') || chr({ord(GROUP_SEPARATOR)}) || {person_sql}"
+            streams.append(
+                _stream(cursor, dataset, pk, key_sql, order, person_sql=person_sql if initials is not None else None)
+            )
         merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
         for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
             found: dict[str, list[dict[str, Any]]] = {}
@@ -849,6 +1059,11 @@ def person_rows(
             spill.rmdir()  # only when DuckDB left nothing in it
 
 
+def _initial_and_key(grouped_key: str) -> tuple[str, str]:
+    initial, _, person = grouped_key.partition(GROUP_SEPARATOR)
+    return initial, person
+
+
 def _key_sql(column: str, arrow_type: pa.DataType) -> str:
     """The person key as text, alike in every file (integers without a decimal part)."""
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
@@ -856,10 +1071,49 @@ def _key_sql(column: str, arrow_type: pa.DataType) -> str:
     return f'TRIM(CAST("{column}" AS VARCHAR))'
 
 
+def _initials_table(
+    con: duckdb.DuckDBPyConnection, datasets: Sequence[Dataset], initials: Mapping[str, Sequence[str]]
+) -> None:
+    """``__initials(__person, __initial)``: each person's name initial, A-Z (accents and ligatures
+    folded) or ``~``, from the first dataset, in order, that names them."""
+    parts, params = [], []
+    for rank, dataset in enumerate(datasets):
+        pk = str((dataset.spec or {}).get("person_key"))
+        schema = pq.read_schema(dataset.path)
+        names = [c for c in initials[dataset.name] if c in schema.names]
+        if not names:
+            continue
+        name = "COALESCE(" + ", ".join(f"NULLIF(TRIM(CAST(\"{c}\" AS VARCHAR)), '')" for c in names) + ")"
+        letter = f"strip_accents(replace(replace(upper(left({name}, 1)), 'Œ', 'O'), 'Æ', 'A'))"
+        parts.append(
+            f"SELECT {_key_sql(pk, schema.field(pk).type)} AS __person, {rank} AS __rank, "
+            f"CASE WHEN regexp_full_match({letter}, '[A-Z]') THEN {letter} ELSE '~' END AS __initial "
+            f'FROM read_parquet(?) WHERE "{pk}" IS NOT NULL AND {name} IS NOT NULL'
+        )
+        params.append(str(dataset.path))
+    union = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS __person, 0 AS __rank, NULL::VARCHAR AS __initial"
+    con.execute(
+        f"CREATE TABLE __initials AS SELECT __person, arg_min(__initial, __rank) AS __initial "
+        f"FROM ({union}) GROUP BY __person",
+        params,
+    )
+
+
 def _stream(
-    cursor: duckdb.DuckDBPyConnection, dataset: Dataset, pk: str, key_sql: str, order: int
+    cursor: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    pk: str,
+    key_sql: str,
+    order: int,
+    *,
+    person_sql: str | None = None,
 ) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
     sql = f'SELECT {key_sql} AS "{_PK}", * FROM read_parquet(?) WHERE "{pk}" IS NOT NULL ORDER BY ALL'
+    if person_sql is not None:  # grouped: the person's initial joined from __initials (person_rows)
+        sql = (
+            f'SELECT {key_sql} AS "{_PK}", d.* FROM read_parquet(?) d LEFT JOIN __initials g '
+            f'ON g.__person = {person_sql} WHERE d."{pk}" IS NOT NULL ORDER BY ALL'
+        )
     reader = cursor.sql(sql, params=[dataset.path]).to_arrow_reader(_BATCH_ROWS)
     for batch in reader:
         for row in batch.to_pylist():

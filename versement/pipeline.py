@@ -230,7 +230,8 @@ def run_package(
 
     The schema checks run unless ``skip_schemas`` says explicitly they may not (recorded in the
     package event); no schemas folder configured, or one that does not hold them, is an error.
-    A batch over ``limits`` (default ``seda.Limits()``) becomes several self-contained SIPs;
+    A batch over ``limits`` (by default the configuration's ``seda.max_items`` and
+    ``seda.max_bytes``; tests pass their own) becomes several self-contained SIPs;
     the ledger records every one (``sip`` rows, versement/ledger/sips.py). A batch packaged
     again after a re-packaging gets the next attempt number and MessageIdentifier (``-A2``...).
     """

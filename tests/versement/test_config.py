@@ -104,6 +104,9 @@ def test_toml_syntax_error_is_reported(tmp_path):
         (("sandbox = true\n", 'sandbox = "perhaps"\n'), "vitam.sandbox", "valid boolean"),
         (("[institution]", "[institution_typo]"), "institution_typo", "did you mean 'institution'?"),
         (("tenant = 0", "tennant = 0"), "vitam.tennant", "did you mean 'tenant'?"),
+        (('rules = "rules.csv"', 'rules = "rules.csv"\nmax_items = 0'), "seda.max_items", "greater than 0"),
+        (('rules = "rules.csv"', 'rules = "rules.csv"\nmax_bytes = "1 Go"'), "seda.max_bytes", "valid integer"),
+        (('rules = "rules.csv"', 'rules = "rules.csv"\nmax_itmes = 10'), "seda.max_itmes", "did you mean 'max_items'?"),
         (("synthetic = true ", "synthtic = true "), "sources.apogee.synthtic", "did you mean 'synthetic'?"),
         (('tool = "apogee"', 'tool = "apogée"'), "sources.apogee.tool", "did you mean 'apogee'?"),
         (("[sources.apogee]", "[sources.Apogee]"), "sources.Apogee", "should match pattern"),
@@ -137,6 +140,8 @@ def test_bad_values_name_the_key(tmp_path, edit, key, problem):
         ("VERSEMENT__VITAM__TENANTT", "3", "vitam.tenantt", "did you mean 'tenant'?"),
         ("VERSEMENT__VITAMM__TENANT", "3", "vitamm", "did you mean 'vitam'?"),
         ("VERSEMENT__VITAM__TENANT", "trois", "vitam.tenant", "valid integer"),
+        ("VERSEMENT__SEDA__MAX_BYTES", "-1", "seda.max_bytes", "greater than 0"),
+        ("VERSEMENT__SEDA__MAX_ITEM", "10", "seda.max_item", "did you mean 'max_items'?"),
         ("VERSEMENT__SOURCES__APOGEE__FILTRES", "x", "sources.apogee.filtres", "unknown key"),
         (
             "VERSEMENT__SOURCES__APOGEE__INCLUDE_SENSITIVE",

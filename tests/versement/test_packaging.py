@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import unicodedata
 import zipfile
 from dataclasses import replace
 from datetime import date
@@ -18,7 +19,7 @@ from lxml import etree
 from extractors import generate
 from extractors.scope import Scope
 from profiles import ProfileError, load_profile, load_profile_file
-from seda import load_rules, validate_sip
+from seda import Limits, load_rules, validate_sip
 from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_settings
 from versement.ledger import open_ledger, trail
 from versement.packaging import PackagingError, build_package
@@ -118,6 +119,8 @@ def test_every_profile_gives_sips_both_schemas_and_the_rules_accept(tool, versio
         or ":agent:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
     ]
     assert len(files) == packaged.persons > 0
+    keys = [k.text for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", ns(version))]
+    assert len(keys) == len(set(keys))  # one record, one identifier: no two units share a key
     fonds = units(root, "Fonds", version)
     assert len(fonds) == 1
     series = [u.findtext("s:Content/s:Title", namespaces=ns(version)) for u in units(root, "Series", version)]
@@ -330,6 +333,15 @@ def test_profiles_name_only_columns_and_datasets_of_their_specification():
         }
         for _, _, rule in profile.rules():
             assert set(rule.start.columns) <= columns, (tool, rule)
+        for series in profile.series:
+            for group in series.groups:
+                dataset = spec.dataset(group.dataset)
+                assert dataset.record_type in series.record_types, (tool, group)
+                assert {*group.by, *([group.session] if group.session else [])} <= set(dataset.columns) | {
+                    c for c in re.findall(r"\b([A-Za-z_]+)\b", dataset.sql)
+                }, (tool, group)
+                if group.label:
+                    assert group.label[0] in names, (tool, group)
 
 
 def test_a_batch_over_the_sip_limits_becomes_several_valid_sips_all_recorded(tmp_path, seda_schemas):
@@ -372,3 +384,341 @@ def test_rows_naming_no_person_are_kept_apart_and_reported(tmp_path, seda_schema
     assert orphans.find("s:DataObjectReference", NS) is not None
     assert validate_sip(packaged.result.sips[0].path, seda_schemas, rules=load_rules(RULES)).valid
     ledger.close()
+
+
+@pytest.fixture
+def pegase(tmp_path, seda_schemas, postgres_url):
+    """A small Pégase batch (40 learners, three years) extracted from a PostgreSQL DRE-like source."""
+    generate("pegase", postgres_url, students=40, years=(2021, 2022, 2023))
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX, VERSEMENT__SOURCES__PEGASE__URL=postgres_url)
+    ledger = open_ledger(settings)
+    batch = run_extract(settings, ledger, "pegase", DEMO_YEAR_SCOPE, actor="test")
+    trail_path = tmp_path / "trail.json"
+    trail_path.write_bytes(trail.document(batch, ledger.events(batch.id)))
+    yield settings, ledger.batch(batch.id), trail_path
+    ledger.close()
+
+
+def test_the_pegase_profile_gives_valid_sips_with_its_tree(pegase, seda_schemas, tmp_path):
+    settings, batch, trail_path = pegase
+    paths = {d.name: Path(d.path) for d in batch.datasets}
+    learners = pq.read_table(paths["apprenants"]).to_pylist()
+    persons = {
+        str(code)
+        for name in ("apprenants", "inscriptions", "resultats", "diplomes")
+        for code in pq.read_table(paths[name]).column("code_apprenant").to_pylist()
+    }
+    registered = pq.read_table(paths["inscriptions"]).to_pylist()
+    diplomas = pq.read_table(paths["diplomes"]).to_pylist()
+    assert learners and registered and diplomas
+    for version in ("2.1", "2.2", "2.3"):
+        packaged = build_package(
+            replace(settings, seda_version=version), batch, tmp_path / version, f"T-PEGASE-{version}", trail_path
+        )
+        (sip,) = packaged.result.sips
+        report = validate_sip(sip.path, seda_schemas, version=version, rules=load_rules(RULES))
+        assert report.valid and not report.checks_skipped, report.issues[:5]
+        assert {f"seda-{version}", f"vitam-{version}"} <= set(report.checks_run)  # both schemas
+        root = manifest_of(sip.path)
+        keys = [k.text for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", ns(version))]
+        assert len(keys) == len(set(keys))  # the dataset "diplomes" and the Series "diplomes" apart
+        (fonds,) = units(root, "Fonds", version)
+        assert "Pégase" in fonds.findtext("s:Content/s:Title", namespaces=ns(version))
+        series = {u.findtext("s:Content/s:Title", namespaces=ns(version)): u for u in units(root, "Series", version)}
+        assert {
+            "Référentiels et offre de formation",
+            "Inscriptions administratives (registres annuels)",
+            "Notes et résultats des jurys",
+            "Registres des diplômes délivrés",
+            "Dossiers individuels des étudiants",
+            f"Journal d'audit du lot {batch.id}",
+        } == set(series)
+        # One File per learner under the students' Series, keyed by code_apprenant, each with its slices.
+        files = series["Dossiers individuels des étudiants"].findall(".//s:ArchiveUnit", ns(version))
+        files = [f for f in files if f.findtext("s:Content/s:DescriptionLevel", namespaces=ns(version)) == "File"]
+        file_keys = {
+            f.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) for f in files
+        }
+        assert file_keys == {f"pegase:etudiant:{c}" for c in persons} and packaged.persons == len(persons)
+        # A learner checked against the extracted rows: title, Items, rule starts (end of the last year).
+        code = sorted(str(r["code_apprenant"]) for r in learners)[0]
+        (row,) = [r for r in learners if str(r["code_apprenant"]) == code]
+        file = by_key(root, f"pegase:etudiant:{code}", version)
+        title = file.findtext("s:Content/s:Title", namespaces=ns(version))
+        assert title.startswith(f"Dossier étudiant n° étudiant {code} / INE {row['ine_maitre']}")
+        last_year = max(int(r["annee_universitaire"]) for r in registered if str(r["code_apprenant"]) == code)
+        assert rule_start(file, "AppraisalRule", version) == rule_start(file, "AccessRule", version)
+        assert rule_start(file, "AppraisalRule", version) == f"{last_year + 1}-08-31"
+        items = [
+            u.findtext("s:Content/s:Title", namespaces=ns(version)) for u in file.iterfind("s:ArchiveUnit", ns(version))
+        ]
+        assert items[0].startswith("Identité — ") and any(t.startswith("Inscriptions — ") for t in items)
+        # The diploma register starts from the latest deliberation date of the year.
+        register = by_key(root, "pegase:diplomes:2023-2024", version)
+        latest = max(str(r["date_deliberation"])[:10] for r in diplomas)
+        assert rule_start(register, "AccessRule", version) == latest
+        assert register.findtext("s:Management/s:AccessRule/s:Rule", namespaces=ns(version)) == "ACC-00016"
+        assert not packaged.missing_count
+
+
+def _without_person(dataset, column: str) -> None:
+    """The first row of `dataset` names no person (the source's constraint lost, say)."""
+    import pyarrow as pa
+
+    table = pq.read_table(dataset.path)
+    keys = table.column(column).to_pylist()
+    keys[0] = None
+    index = table.column_names.index(column)
+    table = table.set_column(index, table.schema.field(index), pa.array(keys, table.schema.field(index).type))
+    pq.write_table(table, dataset.path)
+
+
+def test_sensitive_omit_leaves_sensitive_columns_out_of_every_object(tmp_path, seda_schemas):
+    settings, ledger, batch, trail_path = _extracted(
+        tmp_path,
+        seda_schemas,
+        "harpege",
+        PERIOD,
+        VERSEMENT__SOURCES__HARPEGE__INCLUDE_SENSITIVE='["nir", "postal_address", "bank_details"]',
+    )
+    batch = ledger.batch(batch.id)
+    (addresses,) = [d for d in batch.datasets if d.name == "agents_adresses"]
+    _without_person(addresses, "NO_DOSSIER_PERS")  # an address of no agent: outside any File, still omitted
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    shipped = load_profile("harpege").path.read_text(encoding="utf-8")
+    assert shipped.count('sensitive = "separate"') == 1
+    (folder / "harpege.toml").write_text(shipped.replace('sensitive = "separate"', 'sensitive = "omit"'), "utf-8")
+    # What must not leave: every value of a sensitive column long enough not to occur by chance and
+    # found in no other column (a home town may also be a birthplace).
+    sensitive: dict[str, set[str]] = {}
+    ordinary: set[str] = set()
+    for dataset in batch.datasets:
+        columns = [
+            c
+            for c, spec in (dataset.spec or {}).get("columns", {}).items()
+            if {"nir", "postal_address", "bank_details"} & set(spec.get("tags") or ())
+        ]
+        table = pq.read_table(dataset.path)
+        for column in table.column_names:
+            values = {str(v) for v in table.column(column).to_pylist() if v is not None}
+            if column in columns:
+                sensitive.setdefault(column, set()).update(v for v in values if len(v) >= 8)
+            else:
+                ordinary |= values
+    sensitive = {column: values - ordinary for column, values in sensitive.items()}
+    assert {"NO_INSEE", "NO_COMPTE", "NOM_VOIE"} <= {c for c, v in sensitive.items() if v}
+    packaged = build_package(replace(settings, seda_profiles=folder), batch, tmp_path / "sip", "T-OMIT", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    assert packaged.rows_without_person.get("agents_adresses") == 1
+    root = manifest_of(sip.path)
+    keys = [k.text or "" for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", NS)]
+    assert not [k for k in keys if k.endswith(":donnees_protegees")]  # no restricted piece: nothing to put in one
+    assert any(k.endswith("agents_adresses:2021-01-01..2023-12-31:sans_personne") for k in keys)
+    with zipfile.ZipFile(sip.path) as archive:
+        members = {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
+    trail_text = trail_path.read_text(encoding="utf-8")
+    assert len(members) > 100
+    for name, text in members.items():
+        for column, values in sensitive.items():
+            leaked = [v for v in values if v in text]
+            assert not leaked, (name, column, leaked[:3])
+            if name != "manifest.xml" and text != trail_text:  # the trail names columns, holds no value
+                assert f'"{column}"' not in text and f"{column}," not in text.split("\r\n", 1)[0], (name, column)
+    ledger.close()
+
+
+def test_sensitive_columns_of_rows_naming_no_person_go_to_a_restricted_csv(tmp_path, seda_schemas):
+    settings, ledger, batch, trail_path = _extracted(
+        tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SOURCES__HARPEGE__INCLUDE_SENSITIVE='["postal_address"]'
+    )
+    batch = ledger.batch(batch.id)
+    (addresses,) = [d for d in batch.datasets if d.name == "agents_adresses"]
+    _without_person(addresses, "NO_DOSSIER_PERS")
+    street = pq.read_table(addresses.path).column("NOM_VOIE").to_pylist()[0]
+    packaged = build_package(settings, batch, tmp_path / "sip", "T-ORPHAN-ADDRESS", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    root = manifest_of(sip.path)
+    key = "harpege:agents_adresses:2021-01-01..2023-12-31:sans_personne"
+    ordinary, restricted = by_key(root, key), by_key(root, f"{key}:donnees_protegees")
+    assert restricted.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00009"
+    assert rule_start(restricted, "AccessRule") is None  # from a birth date no row gives: reported
+    assert [m.unit for m in packaged.missing_starts if m.unit == f"{key}:donnees_protegees"]
+
+    def csv_of(unit: etree._Element) -> str:
+        ref = unit.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+        (uri,) = [
+            g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+            for g in root.iterfind(".//s:DataObjectGroup", NS)
+            if g.get("id") == ref
+        ]
+        with zipfile.ZipFile(sip.path) as archive:
+            return archive.read(uri).decode("utf-8")
+
+    header, row = csv_of(ordinary).split("\r\n")[:2]
+    assert "NOM_VOIE" not in header and "D_CREATION" in header and street not in row
+    header, row = csv_of(restricted).split("\r\n")[:2]
+    assert header.startswith('"NO_DOSSIER_PERS","D_CREATION",') and "NOM_VOIE" in header and street in row
+    ledger.close()
+
+
+def test_the_configured_byte_limit_splits_the_package(harpege, seda_schemas, tmp_path):
+    settings, batch, trail_path, tmp = harpege
+    whole = build_package(settings, batch, tmp_path / "whole", "T-WHOLE", trail_path).result
+    (sip,) = whole.sips
+    limit = sip.payload_bytes // 3
+    # The same deployment with seda.max_bytes set in its environment: no limits= passed.
+    configured = demo_settings(
+        tmp,
+        seda_schemas,
+        NO_SANDBOX,
+        VERSEMENT__SOURCES__HARPEGE__SYNTHETIC="false",
+        VERSEMENT__SEDA__MAX_BYTES=str(limit),
+    )
+    assert (configured.seda_max_bytes, configured.seda_max_items) == (limit, 100_000)
+    parts = build_package(configured, batch, tmp_path / "split", "T-SPLIT", trail_path).result.sips
+    assert len(parts) >= 3
+    assert all(part.payload_bytes <= limit for part in parts)
+    assert sum(part.object_count for part in parts) == sip.object_count
+    for part in parts:
+        assert validate_sip(part.path, seda_schemas, rules=load_rules(RULES)).valid
+
+
+def test_jury_minutes_have_a_subgroup_per_stage_or_diploma_and_an_item_per_session(apogee, tmp_path):
+    settings, batch, trail_path, _ = apogee
+    (sip,) = build_package(settings, batch, tmp_path, "T-JURY", trail_path).result.sips
+    root = manifest_of(sip.path)
+    year = by_key(root, "apogee:deliberations:2023-2024")
+    assert year.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "RecordGrp"
+    paths = {d.name: d.path for d in batch.datasets}
+    with zipfile.ZipFile(sip.path) as archive:
+        contents = {n: archive.read(n).decode("utf-8") for n in archive.namelist()}
+    uris = {
+        g.get("id"): g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+        for g in root.iterfind(".//s:DataObjectGroup", NS)
+    }
+    for dataset, by, date_column, reference, label_column, word in (
+        ("resultats_etapes", ("COD_ETP", "COD_VRS_VET"), "DAT_AVC_VET", "ref_versions_etape", "LIB_WEB_VET", "Étape"),
+        (
+            "resultats_diplomes",
+            ("COD_DIP", "COD_VRS_VDI"),
+            "DAT_AVC_VDI",
+            "ref_versions_diplome",
+            "LIB_WEB_VDI",
+            "Diplôme",
+        ),
+    ):
+        rows = pq.read_table(paths[dataset]).to_pylist()
+        labels = {tuple(str(r[c]) for c in by): r[label_column] for r in pq.read_table(paths[reference]).to_pylist()}
+        expected: dict[tuple[str, ...], dict[str, list[dict]]] = {}
+        for row in rows:
+            expected.setdefault(tuple(str(row[c]) for c in by), {}).setdefault(str(row["COD_SES"]), []).append(row)
+        assert len(expected) >= 2
+        for group, sessions in expected.items():
+            subgroup = by_key(root, ":".join(("apogee", "table", dataset, "2023-2024", *group)))
+            assert subgroup.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
+            assert subgroup.getparent() is year
+            title = subgroup.findtext("s:Content/s:Title", namespaces=NS)
+            assert title == f"{word} {group[0]} version {group[1]} — {labels[group]}"
+            for session, session_rows in sessions.items():
+                item = by_key(root, ":".join(("apogee", "table", dataset, "2023-2024", *group, "session", session)))
+                assert item.getparent() is subgroup
+                name = {"0": "session unique", "1": "première session", "2": "seconde session"}[session]
+                assert f", {name} (fichier CSV, {len(session_rows)} lignes)" in item.findtext(
+                    "s:Content/s:Title", namespaces=NS
+                )
+                # 50 years from this deliberation's own date, not the year's latest.
+                days = [str(r[date_column])[:10] for r in session_rows if r[date_column] is not None]
+                assert rule_start(item, "AccessRule") == (max(days) if days else None)
+                assert item.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00017"
+                ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+                lines = contents[uris[ref]].split("\r\n")
+                assert lines[0].startswith('"COD_IND","COD_ETU"') and len([x for x in lines[1:] if x]) == len(
+                    session_rows
+                )
+    # The year keeps the dictionaries and the element detail, and no whole copy of the grouped tables.
+    titles = [u.findtext("s:Content/s:Title", namespaces=NS) for u in year.iterfind("s:ArchiveUnit", NS)]
+    assert any(t.startswith("Dictionnaire des données : Résultats des jurys d'étape") for t in titles)
+    assert any(t.startswith("Résultats aux éléments pédagogiques — 2023-2024 (fichier CSV") for t in titles)
+    assert not any(t.startswith("Résultats des jurys d'étape — 2023-2024") for t in titles)
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ('by = ["COD_ETP", "COD_VRS_VET"]', "series.deliberations.groups[0].by: expected a non-empty list"),
+        ('session = "COD_SES"\nsessions', "series.deliberations.groups[0].session: 'COD SES' is not a column"),
+        ('title = "Étape {COD_ETP}', "placeholder {COD_ETAPE}"),
+        ('label = "ref_versions_etape.LIB_WEB_VET"', "is not 'reference_dataset.COLUMN'"),
+    ],
+)
+def test_a_bad_group_in_a_profile_is_named(tmp_path, edit, problem):
+    shipped = load_profile("apogee").path.read_text(encoding="utf-8")
+    broken = {
+        'by = ["COD_ETP", "COD_VRS_VET"]': "by = []",
+        'session = "COD_SES"\nsessions': 'session = "COD SES"\nsessions',
+        'title = "Étape {COD_ETP}': 'title = "Étape {COD_ETAPE}',
+        'label = "ref_versions_etape.LIB_WEB_VET"': 'label = "LIB_WEB_VET"',
+    }[edit]
+    assert edit in shipped
+    (tmp_path / "apogee.toml").write_text(shipped.replace(edit, broken, 1), encoding="utf-8")
+    with pytest.raises(ProfileError) as caught:
+        load_profile("apogee", tmp_path)
+    assert problem in str(caught.value) and str(tmp_path / "apogee.toml") in str(caught.value)
+
+
+def test_many_person_files_are_grouped_by_the_initial_of_the_name(harpege, seda_schemas, tmp_path):
+    settings, batch, trail_path, _ = harpege
+    shipped = load_profile("harpege").path.read_text(encoding="utf-8")
+    assert "group_over = 1000" in shipped
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    (folder / "harpege.toml").write_text(shipped.replace("group_over = 1000", "group_over = 10"), encoding="utf-8")
+    grouped = replace(settings, seda_profiles=folder)
+    packaged = build_package(grouped, batch, tmp_path / "one", "T-GROUPS", trail_path)
+    (sip,) = packaged.result.sips
+    assert validate_sip(sip.path, seda_schemas, rules=load_rules(RULES)).valid
+    root = manifest_of(sip.path)
+    # Each agent's File under the SubGrp of the initial of their name, as the identity rows give it.
+    (identity,) = [d for d in batch.datasets if d.name == "agents_identite"]
+    initials = {}
+    for row in pq.read_table(identity.path).to_pylist():
+        name = (row.get("NOM_USUEL") or row.get("NOM_PATRONYMIQUE") or "").strip()
+        letter = unicodedata.normalize("NFKD", name[:1].upper().replace("Œ", "O").replace("Æ", "A"))[:1]
+        initials[str(row["NO_DOSSIER_PERS"])] = letter if letter and "A" <= letter <= "Z" else "autres"
+    series = by_key(root, "harpege:dossiers_agents")
+    groups = [u for u in series.iterfind("s:ArchiveUnit", NS)]
+    letters = [g.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) for g in groups]
+    assert len(letters) >= 5 and letters == sorted(letters, key=lambda k: k.replace(":autres", ":~"))  # A..Z, others
+    placed = 0
+    for group in groups:
+        assert group.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
+        letter = group.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS).rsplit(":", 1)[1]
+        title = group.findtext("s:Content/s:Title", namespaces=NS)
+        assert title == (
+            f"Noms commençant par {letter}" if letter != "autres" else "Autres initiales et noms non renseignés"
+        )
+        for file in group.iterfind("s:ArchiveUnit", NS):
+            agent = file.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS).rsplit(":", 1)[1]
+            assert initials.get(agent, "autres") == letter, (agent, letter)
+            placed += 1
+    assert placed == packaged.persons == len(units(root, "File")) - 1  # the reference tables' File
+    assert len({g.get("id") for g in groups}) == len(groups) == len(set(letters))
+    # Split over several SIPs, a SubGrp is opened again in the next one: every SIP valid, no File lost.
+    parts = build_package(
+        grouped, batch, tmp_path / "split", "T-GROUPS-SPLIT", trail_path, limits=Limits(max_items=150)
+    )
+    assert len(parts.result.sips) >= 2
+    seen = 0
+    for part in parts.result.sips:
+        assert validate_sip(part.path, seda_schemas, rules=load_rules(RULES)).valid
+        seen += len(
+            [
+                f
+                for f in units(manifest_of(part.path), "File")
+                if ":agent:" in (f.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) or "")
+            ]
+        )
+    assert seen == packaged.persons

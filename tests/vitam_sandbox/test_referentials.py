@@ -28,8 +28,23 @@ def test_the_demo_folder_matches_the_demo_configuration() -> None:
     assert {"UNIV-DEMO", "UNIV-DEMO-DSI", "CINES"} <= set(referentials.agencies)
     for rule, kind in (("APP-00001", "AppraisalRule"), ("ACC-00016", "AccessRule"), ("ACC-00017", "AccessRule")):
         assert referentials.rule_type(rule) == kind
-    assert {f"ACC-{n:05d}" for n in range(1, 39)} <= set(referentials.rules)
     assert referentials.rules["HOL-00001"].duration == ""  # a HoldRule may have no duration
+
+
+def test_the_demo_tenant_holds_the_rules_of_the_institution_referential() -> None:
+    """One referential: the rules the demo's profiles are checked against (seda.rules) are the ones
+    its VITAM tenant knows, with the same type, meaning and duration, no more and no fewer."""
+    from seda import load_rules  # the reader versement checks profiles and SIPs with
+
+    demo = tomllib.loads((DEMO_REFERENTIALS.parent / "demo.toml").read_text(encoding="utf-8"))
+    institution = load_rules(DEMO_REFERENTIALS.parent / demo["seda"]["rules"]).rules
+    tenant_file = load_rules(DEMO_REFERENTIALS / "rules.csv").rules
+    assert institution == tenant_file
+    served = load_referentials(DEMO_REFERENTIALS).rules  # as the sandbox itself reads it
+    assert {r.rule_id: (r.rule_type, r.value, r.duration, r.measurement) for r in institution.values()} == {
+        r.id: (r.type, r.value, r.duration, r.measurement) for r in served.values()
+    }
+    assert {r.rule_type for r in institution.values()} >= {"AppraisalRule", "AccessRule", "StorageRule", "HoldRule"}
 
 
 def test_every_identifier_of_the_demo_configuration_is_in_its_referentials() -> None:
