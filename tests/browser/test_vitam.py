@@ -26,6 +26,7 @@ from tests.browser.conftest import FAST_HASHER, HOSTILE, PASSWORDS, ROLES, SECRE
 from versement.config import BrowserConfig, ConfigError, load
 from versement.ledger import Dataset, Ledger, State, trail
 from versement.ledger.accounts import Accounts
+from versement.packaging import person_file_key, protected_item_key, table_key
 from versement.retention import PurgeError, purge
 from vitam_client import RetryPolicy, VitamClient, VitamEndpoint
 from vitam_sandbox import DEMO_REFERENTIALS, SandboxConfig, load_referentials, make_tls_material, serve
@@ -124,14 +125,14 @@ def build_sip(path: Path, trail_document: bytes, trail_name: str) -> None:
         for suffix, name in (("I", "identite"), ("P", "protegees")):
             uri = f"content/{person}-{name}.json"
             groups.append(binary(f"G{suffix}{n}", uri, files[uri], "application/json", "fmt/817"))
-        key = f"apogee:etudiant:{person}"
+        key = person_file_key("apogee", "student", str(person))
         units.append(
             f"""<ArchiveUnit id="F{n}"><Content><DescriptionLevel>File</DescriptionLevel><Title>Dossier {person}</Title>
             <OriginatingAgencyArchiveUnitIdentifier>{key}</OriginatingAgencyArchiveUnitIdentifier></Content>
-            {item(f"I{n}", f"{key}:identite", f"GI{n}")}{item(f"P{n}", f"{key}:donnees_protegees", f"GP{n}")}
+            {item(f"I{n}", f"{key}:identite", f"GI{n}")}{item(f"P{n}", protected_item_key(key), f"GP{n}")}
             </ArchiveUnit>"""
         )
-    units.append(item("T", "apogee:inscriptions:2023-2024", "GT"))
+    units.append(item("T", table_key("apogee", "inscriptions", "2023-2024"), "GT"))
     units.append(item("J", "apogee:journal:1:json", "GJ"))
     manifest = f"""<?xml version="1.0" encoding="UTF-8"?>
 <ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
