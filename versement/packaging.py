@@ -57,6 +57,9 @@ from versement.renditions import data_dictionary, parquet_to_csv
 
 MAX_REPORTED = 1000  # missing start dates kept in the event (all are counted)
 _BATCH_ROWS = 5_000
+_SORT_MEMORY = "64MB"  # DuckDB's cap while sorting one range of persons (a range needs far less)
+_CHUNK_CELLS = 600_000  # values (rows x columns, all datasets of a Series) sorted at once
+_SAMPLE_MAX = 20_000  # keys sampled per dataset to cut the ranges
 _PK = "__versement_person"
 _KIND_FR = {"student": "etudiant", "agent": "agent"}
 _NUMBER_TAG = {"student": "student_number", "agent": "agent_number"}
@@ -800,37 +803,88 @@ def person_rows(
 ) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
     """(person key, rows per dataset) for every person of `datasets`, in person-key order.
 
-    Each Parquet file is read by DuckDB sorted by its person key (as text, so that every file
-    orders alike) and then by every column (the same order on every run); the sorted streams are
-    merged, one person at a time. Rows without a person key are counted in `without_person`.
+    Rows are ordered by the person key (as text, so that every file orders alike) and then by
+    every column (the same order on every run, whatever the order of the Parquet file). DuckDB
+    sorts, but a sort's memory grows with what it sorts (even spilling, its merge needs more
+    memory as the runs multiply: 32 MB failed on 4 million rows), so the key space is cut into
+    ranges of about ``_CHUNK_CELLS`` values (bounds from a fixed-size sample of the keys) and
+    each range is sorted and streamed on its own, the datasets' streams merged one person at a
+    time. A person's rows all fall in one range, so the bounds change how much is sorted at
+    once, never the order of the result. Rows without a person key are counted in
+    `without_person`.
     """
     spill = folder / "duckdb-spill"
     spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"memory_limit": "128MB", "threads": 1, "temp_directory": str(spill)})
+    con = duckdb.connect(
+        config={
+            "memory_limit": _SORT_MEMORY,
+            "threads": 1,
+            "temp_directory": str(spill),
+            # freed blocks go back at once: the process's peak, not DuckDB's cache, is what counts
+            "allocator_flush_threshold": "4MB",
+        }
+    )
     try:
-        streams = []
-        for order, dataset in enumerate(datasets):
+        sources: list[tuple[Dataset, str, str, int]] = []  # dataset, person key, key as text, cells
+        for dataset in datasets:
             pk = str((dataset.spec or {}).get("person_key"))
-            schema = pq.read_schema(dataset.path)
+            parquet = pq.ParquetFile(dataset.path)
+            schema = parquet.schema_arrow
             if pk not in schema.names:
                 raise PackagingError(f"dataset {dataset.name}: its person key {pk} is not a column of {dataset.path}")
-            cursor = con.cursor()
             ((nulls,),) = con.execute(
                 f'SELECT count(*) FROM read_parquet(?) WHERE "{pk}" IS NULL', [dataset.path]
             ).fetchall()
             if nulls and without_person is not None:
                 without_person[dataset.name] = int(nulls)
-            streams.append(_stream(cursor, dataset, pk, _key_sql(pk, schema.field(pk).type), order))
-        merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
-        for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
-            found: dict[str, list[dict[str, Any]]] = {}
-            for _, _, name, row in group:
-                found.setdefault(name, []).append(row)
-            yield person, found
+            cells = parquet.metadata.num_rows * (len(schema.names) + 1)
+            sources.append((dataset, pk, _key_sql(pk, schema.field(pk).type), cells))
+        for low, high in _key_ranges(con, sources):
+            streams = [
+                _stream(con.cursor(), dataset, pk, key_sql, order, low, high)
+                for order, (dataset, pk, key_sql, _) in enumerate(sources)
+            ]
+            merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
+            for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
+                found: dict[str, list[dict[str, Any]]] = {}
+                for _, _, name, row in group:
+                    found.setdefault(name, []).append(row)
+                yield person, found
     finally:
         con.close()
         with contextlib.suppress(OSError):
             spill.rmdir()  # only when DuckDB left nothing in it
+
+
+def _key_ranges(
+    con: duckdb.DuckDBPyConnection, sources: Sequence[tuple[Dataset, str, str, int]]
+) -> list[tuple[str | None, str | None]]:
+    """Consecutive ranges (low, high] of person keys (None: unbounded) of about _CHUNK_CELLS
+    values each, from a reservoir sample of every dataset's keys weighted by its size."""
+    total = sum(cells for *_, cells in sources)
+    count = math.ceil(total / _CHUNK_CELLS)
+    if count <= 1:
+        return [(None, None)]
+    size = min(_SAMPLE_MAX, 64 * count)
+    weighted: list[tuple[str, float]] = []
+    for dataset, pk, key_sql, cells in sources:
+        keys = con.execute(
+            f'SELECT k FROM (SELECT {key_sql} AS k FROM read_parquet(?) WHERE "{pk}" IS NOT NULL) '
+            f"USING SAMPLE reservoir({size} ROWS) REPEATABLE (8)",
+            [dataset.path],
+        ).fetchall()
+        weighted.extend((key, cells / len(keys)) for (key,) in keys)
+    # Python orders str by code point, DuckDB VARCHAR by UTF-8 bytes: the same order.
+    weighted.sort()
+    bounds: list[str] = []
+    step = total / count
+    reached = 0.0
+    for key, weight in weighted:
+        reached += weight
+        if reached >= step * (len(bounds) + 1) and (not bounds or key > bounds[-1]):
+            bounds.append(key)
+    edges: list[str | None] = [None, *bounds, None]
+    return list(itertools.pairwise(edges))
 
 
 def _key_sql(column: str, arrow_type: pa.DataType) -> str:
@@ -841,10 +895,27 @@ def _key_sql(column: str, arrow_type: pa.DataType) -> str:
 
 
 def _stream(
-    cursor: duckdb.DuckDBPyConnection, dataset: Dataset, pk: str, key_sql: str, order: int
+    cursor: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    pk: str,
+    key_sql: str,
+    order: int,
+    low: str | None,
+    high: str | None,
 ) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
-    sql = f'SELECT {key_sql} AS "{_PK}", * FROM read_parquet(?) WHERE "{pk}" IS NOT NULL ORDER BY ALL'
-    reader = cursor.sql(sql, params=[dataset.path]).to_arrow_reader(_BATCH_ROWS)
+    """The dataset's rows whose person key is in (low, high], sorted."""
+    where = [f'"{pk}" IS NOT NULL']
+    params: list[Any] = [dataset.path]
+    if low is not None:
+        where.append(f'"{_PK}" > ?')
+        params.append(low)
+    if high is not None:
+        where.append(f'"{_PK}" <= ?')
+        params.append(high)
+    sql = (
+        f'SELECT * FROM (SELECT {key_sql} AS "{_PK}", * FROM read_parquet(?)) WHERE {" AND ".join(where)} ORDER BY ALL'
+    )
+    reader = cursor.sql(sql, params=params).to_arrow_reader(_BATCH_ROWS)
     for batch in reader:
         for row in batch.to_pylist():
             person = row.pop(_PK)
