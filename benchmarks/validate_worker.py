@@ -1,13 +1,14 @@
-"""The benchmark's validation worker, kept apart so that a spawned worker imports only seda."""
+"""The benchmark's validation worker, kept apart so that a spawned worker imports only seda.
+
+The benchmark itself imports ``peak_rss_mb`` from here: the validation stack (lxml schemas,
+xmlschema) is imported on use, so that the writer process does not carry it.
+"""
 
 from __future__ import annotations
 
 import resource
 from pathlib import Path
 from typing import Any
-
-from seda.rules import load_rules
-from seda.stream_validation import validate_sip_streamed
 
 
 def peak_rss_mb() -> float:
@@ -22,6 +23,9 @@ def peak_rss_mb() -> float:
 
 def validate_one(path: str, schemas: str, rules: str) -> dict[str, Any]:
     """Both schema passes one after the other: the writer has the other core."""
+    from seda.rules import load_rules
+    from seda.stream_validation import validate_sip_streamed
+
     report = validate_sip_streamed(Path(path), Path(schemas), rules=load_rules(Path(rules)), parallel=False)
     return {
         "path": path,

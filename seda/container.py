@@ -51,6 +51,7 @@ def inspect_layout(archive: zipfile.ZipFile) -> Layout:
     """One manifest at the root, nothing else but a `content/` folder (any case)."""
     layout = Layout()
     infos = archive.infolist()
+    _slim(infos)
     for name, count in Counter(info.filename for info in infos).items():
         if count > 1:
             layout.issues.append(Issue(CONTAINER, f"entry {name!r} appears {count} times"))
@@ -67,6 +68,20 @@ def inspect_layout(archive: zipfile.ZipFile) -> Layout:
     if len(folders) > 1:
         layout.issues.append(Issue(CONTAINER, f"several content folders: {sorted(folders)}"))
     return layout
+
+
+_NO_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _slim(infos: list[zipfile.ZipInfo]) -> None:
+    """Share what validation never reads or reads alike: a validating process holds a SIP's whole
+    central directory (a ZipInfo per object), and each entry's own date tuple and second copy
+    of its name cost about 8 MB per 40,000 objects. Names keep their value (the local header
+    check compares ``orig_filename`` by value); dates are not checked."""
+    for info in infos:
+        info.date_time = _NO_TIME
+        if info.orig_filename == info.filename:
+            info.orig_filename = info.filename
 
 
 def _sort_entry(info: zipfile.ZipInfo, layout: Layout, manifests: list[str], folders: set[str]) -> None:

@@ -10,12 +10,14 @@ import functools
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xmlschema
 from lxml import etree
 
 from seda.errors import SchemaError
+
+if TYPE_CHECKING:
+    import xmlschema
 
 log = logging.getLogger("versement.seda")
 
@@ -70,7 +72,12 @@ def official_schema(main: Path) -> Any:
 @functools.cache
 def vitam_schema(main: Path) -> xmlschema.XMLSchema11:
     """The compiled VITAM ingest schema; "lax" because xmlschema's strict XSD 1.1 mode rejects
-    one construct (CustodialHistoryItemType) that Xerces, which VITAM uses, accepts."""
+    one construct (CustodialHistoryItemType) that Xerces, which VITAM uses, accepts.
+
+    xmlschema is imported here, on use: the streamed path needs it only to explain a refusal,
+    and importing it costs a validating process about 17 MB."""
+    import xmlschema
+
     started = time.perf_counter()
     mapping = {url: str(main.parent / name) for url, name in _W3C_FILES.items()}
     try:

@@ -22,10 +22,9 @@ import logging
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from xmlschema import XMLSchemaChildrenValidationError, XMLSchemaValidationError
 
 from seda import schemas
 from seda.container import (
@@ -44,6 +43,9 @@ from seda.report import Issue, ReportBuilder, ValidationReport
 from seda.rules import RulesReferential
 from seda.unitchecks import RULES, TREE, check_tree
 from seda.versions import SUPPORTED_VERSIONS, version_of
+
+if TYPE_CHECKING:
+    from xmlschema import XMLSchemaValidationError
 
 __all__ = [
     "SUPPORTED_VERSIONS",
@@ -311,6 +313,8 @@ def _vitam_issue(check: str, error: XMLSchemaValidationError) -> Issue:
 
 def _vitam_line(error: XMLSchemaValidationError) -> int | None:
     """xmlschema reports a misplaced child on its parent; point at the child itself."""
+    from xmlschema import XMLSchemaChildrenValidationError  # on use: see seda.schemas.vitam_schema
+
     element: Any = error.elem
     if isinstance(error, XMLSchemaChildrenValidationError) and element is not None and error.index < len(element):
         return getattr(element[error.index], "sourceline", None) or error.sourceline

@@ -57,6 +57,9 @@ from versement.renditions import data_dictionary, parquet_to_csv
 
 MAX_REPORTED = 1000  # missing start dates kept in the event (all are counted)
 _BATCH_ROWS = 5_000
+_SORT_MEMORY = "64MB"  # DuckDB's cap while sorting one range of persons (a range needs far less)
+_CHUNK_CELLS = 600_000  # values (rows x columns, all datasets of a Series) sorted at once
+_SAMPLE_MAX = 20_000  # keys sampled per dataset to cut the ranges
 _PK = "__versement_person"
 _KIND_FR = {"student": "etudiant", "agent": "agent"}
 _NUMBER_TAG = {"student": "student_number", "agent": "agent_number"}
@@ -1014,45 +1017,61 @@ def person_rows(
 ) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
     """(person key, rows per dataset) for every person of `datasets`, in person-key order.
 
-    Each Parquet file is read by DuckDB sorted by its person key (as text, so that every file
-    orders alike) and then by every column (the same order on every run); the sorted streams are
-    merged, one person at a time. Rows without a person key are counted in `without_person`.
+    Rows are ordered by the person key (as text, so that every file orders alike) and then by
+    every column (the same order on every run, whatever the order of the Parquet file). DuckDB
+    sorts, but a sort's memory grows with what it sorts (even spilling, its merge needs more
+    memory as the runs multiply: 32 MB failed on 4 million rows), so the key space is cut into
+    ranges of about ``_CHUNK_CELLS`` values (bounds from a fixed-size sample of the keys) and
+    each range is sorted and streamed on its own, the datasets' streams merged one person at a
+    time. A person's rows all fall in one range, so the bounds change how much is sorted at
+    once, never the order of the result. Rows without a person key are counted in
+    `without_person`.
 
     With `initials` (dataset name -> its name columns, first one filled wins, datasets in this
     order), persons come grouped by the initial of their name, A to Z then ``~`` (another
     character, or no name), and the key given is ``<initial>\x1f<person key>``: the groups are
-    computed once in DuckDB, so memory stays flat.
+    computed once in DuckDB (the ranges then cut the grouped keys), so memory stays flat.
     """
     spill = folder / "duckdb-spill"
     spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"memory_limit": "128MB", "threads": 1, "temp_directory": str(spill)})
+    con = duckdb.connect(
+        config={
+            "memory_limit": _SORT_MEMORY,
+            "threads": 1,
+            "temp_directory": str(spill),
+            # freed blocks go back at once: the process's peak, not DuckDB's cache, is what counts
+            "allocator_flush_threshold": "4MB",
+        }
+    )
     try:
         if initials is not None:
             _initials_table(con, [d for d in datasets if initials.get(d.name)], initials)
-        streams = []
-        for order, dataset in enumerate(datasets):
+        sources: list[tuple[Dataset, str, str, int]] = []  # dataset, person key, its rows' SQL, cells
+        for dataset in datasets:
             pk = str((dataset.spec or {}).get("person_key"))
-            schema = pq.read_schema(dataset.path)
+            parquet = pq.ParquetFile(dataset.path)
+            schema = parquet.schema_arrow
             if pk not in schema.names:
                 raise PackagingError(f"dataset {dataset.name}: its person key {pk} is not a column of {dataset.path}")
-            cursor = con.cursor()
             ((nulls,),) = con.execute(
                 f'SELECT count(*) FROM read_parquet(?) WHERE "{pk}" IS NULL', [dataset.path]
             ).fetchall()
             if nulls and without_person is not None:
                 without_person[dataset.name] = int(nulls)
-            key_sql = person_sql = _key_sql(pk, schema.field(pk).type)
-            if initials is not None:
-                key_sql = f"COALESCE(g.__initial, '~') || chr({ord(GROUP_SEPARATOR)}) || {person_sql}"
-            streams.append(
-                _stream(cursor, dataset, pk, key_sql, order, person_sql=person_sql if initials is not None else None)
-            )
-        merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
-        for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
-            found: dict[str, list[dict[str, Any]]] = {}
-            for _, _, name, row in group:
-                found.setdefault(name, []).append(row)
-            yield person, found
+            cells = parquet.metadata.num_rows * (len(schema.names) + 1)
+            person_sql = _key_sql(pk, schema.field(pk).type)
+            sources.append((dataset, pk, _rows_sql(pk, person_sql, grouped=initials is not None), cells))
+        for low, high in _key_ranges(con, sources):
+            streams = [
+                _stream(con.cursor(), dataset, rows_sql, order, low, high)
+                for order, (dataset, _, rows_sql, _) in enumerate(sources)
+            ]
+            merged = heapq.merge(*streams, key=lambda entry: (entry[0], entry[1]))
+            for person, group in itertools.groupby(merged, key=lambda entry: entry[0]):
+                found: dict[str, list[dict[str, Any]]] = {}
+                for _, _, name, row in group:
+                    found.setdefault(name, []).append(row)
+                yield person, found
     finally:
         con.close()
         with contextlib.suppress(OSError):
@@ -1062,6 +1081,48 @@ def person_rows(
 def _initial_and_key(grouped_key: str) -> tuple[str, str]:
     initial, _, person = grouped_key.partition(GROUP_SEPARATOR)
     return initial, person
+
+
+def _rows_sql(pk: str, person_sql: str, *, grouped: bool) -> str:
+    """A dataset's rows that name a person, with their sort key first as ``_PK`` (one parameter:
+    the Parquet path); grouped, the key is prefixed by the person's initial from ``__initials``."""
+    if not grouped:
+        return f'SELECT {person_sql} AS "{_PK}", * FROM read_parquet(?) WHERE "{pk}" IS NOT NULL'
+    key_sql = f"COALESCE(g.__initial, '~') || chr({ord(GROUP_SEPARATOR)}) || {person_sql}"
+    return (
+        f'SELECT {key_sql} AS "{_PK}", d.* FROM read_parquet(?) d LEFT JOIN __initials g '
+        f'ON g.__person = {person_sql} WHERE d."{pk}" IS NOT NULL'
+    )
+
+
+def _key_ranges(
+    con: duckdb.DuckDBPyConnection, sources: Sequence[tuple[Dataset, str, str, int]]
+) -> list[tuple[str | None, str | None]]:
+    """Consecutive ranges (low, high] of person keys (None: unbounded) of about _CHUNK_CELLS
+    values each, from a reservoir sample of every dataset's keys weighted by its size."""
+    total = sum(cells for *_, cells in sources)
+    count = math.ceil(total / _CHUNK_CELLS)
+    if count <= 1:
+        return [(None, None)]
+    size = min(_SAMPLE_MAX, 64 * count)
+    weighted: list[tuple[str, float]] = []
+    for dataset, _, rows_sql, cells in sources:
+        keys = con.execute(
+            f'SELECT "{_PK}" FROM ({rows_sql}) USING SAMPLE reservoir({size} ROWS) REPEATABLE (8)',
+            [dataset.path],
+        ).fetchall()
+        weighted.extend((key, cells / len(keys)) for (key,) in keys)
+    # Python orders str by code point, DuckDB VARCHAR by UTF-8 bytes: the same order.
+    weighted.sort()
+    bounds: list[str] = []
+    step = total / count
+    reached = 0.0
+    for key, weight in weighted:
+        reached += weight
+        if reached >= step * (len(bounds) + 1) and (not bounds or key > bounds[-1]):
+            bounds.append(key)
+    edges: list[str | None] = [None, *bounds, None]
+    return list(itertools.pairwise(edges))
 
 
 def _key_sql(column: str, arrow_type: pa.DataType) -> str:
@@ -1075,7 +1136,8 @@ def _initials_table(
     con: duckdb.DuckDBPyConnection, datasets: Sequence[Dataset], initials: Mapping[str, Sequence[str]]
 ) -> None:
     """``__initials(__person, __initial)``: each person's name initial, A-Z (accents and ligatures
-    folded) or ``~``, from the first dataset, in order, that names them."""
+    folded) or ``~``, from the first dataset, in order, that names them (the smallest, if it
+    names them twice)."""
     parts, params = [], []
     for rank, dataset in enumerate(datasets):
         pk = str((dataset.spec or {}).get("person_key"))
@@ -1092,9 +1154,12 @@ def _initials_table(
         )
         params.append(str(dataset.path))
     union = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS __person, 0 AS __rank, NULL::VARCHAR AS __initial"
+    # The first dataset naming the person; within it, the smallest initial: a person named twice
+    # (two rows, two spellings) gets one group whatever the order of the file's rows.
     con.execute(
-        f"CREATE TABLE __initials AS SELECT __person, arg_min(__initial, __rank) AS __initial "
-        f"FROM ({union}) GROUP BY __person",
+        f"CREATE TABLE __initials AS SELECT __person, min(__initial) AS __initial FROM ("
+        f"SELECT *, min(__rank) OVER (PARTITION BY __person) AS __first FROM ({union})"
+        f") WHERE __rank = __first GROUP BY __person",
         params,
     )
 
@@ -1102,19 +1167,22 @@ def _initials_table(
 def _stream(
     cursor: duckdb.DuckDBPyConnection,
     dataset: Dataset,
-    pk: str,
-    key_sql: str,
+    rows_sql: str,
     order: int,
-    *,
-    person_sql: str | None = None,
+    low: str | None,
+    high: str | None,
 ) -> Iterator[tuple[str, int, str, dict[str, Any]]]:
-    sql = f'SELECT {key_sql} AS "{_PK}", * FROM read_parquet(?) WHERE "{pk}" IS NOT NULL ORDER BY ALL'
-    if person_sql is not None:  # grouped: the person's initial joined from __initials (person_rows)
-        sql = (
-            f'SELECT {key_sql} AS "{_PK}", d.* FROM read_parquet(?) d LEFT JOIN __initials g '
-            f'ON g.__person = {person_sql} WHERE d."{pk}" IS NOT NULL ORDER BY ALL'
-        )
-    reader = cursor.sql(sql, params=[dataset.path]).to_arrow_reader(_BATCH_ROWS)
+    """The dataset's rows (``_rows_sql``) whose sort key is in (low, high], sorted."""
+    where = ["TRUE"]
+    params: list[Any] = [dataset.path]
+    if low is not None:
+        where.append(f'"{_PK}" > ?')
+        params.append(low)
+    if high is not None:
+        where.append(f'"{_PK}" <= ?')
+        params.append(high)
+    sql = f"SELECT * FROM ({rows_sql}) WHERE {' AND '.join(where)} ORDER BY ALL"
+    reader = cursor.sql(sql, params=params).to_arrow_reader(_BATCH_ROWS)
     for batch in reader:
         for row in batch.to_pylist():
             person = row.pop(_PK)
