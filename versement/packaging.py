@@ -83,6 +83,38 @@ def table_key(tool: str, dataset: str, scope_label: str) -> str:
     return stable_key(tool, "table", dataset, scope_label)
 
 
+def dictionary_key(table: str) -> str:
+    """The key of a dataset's data dictionary Item, from its ``table_key`` (kept for a grouped
+    dataset too, beside its SubGrps: the browser finds the groups from it)."""
+    return stable_key(table, "dictionnaire")
+
+
+def group_key(table: str, values: Sequence[str]) -> str:
+    """The key of the SubGrp of a grouped dataset holding one value of its ``by`` columns
+    (``values`` as shown, "non renseigné" for NULL), under the dataset's ``table_key``."""
+    return stable_key(table, *values)
+
+
+def is_group_key(table: str, key: str) -> bool:
+    """Whether ``key`` is one of ``group_key(table, …)`` (not the data dictionary's key)."""
+    return key.startswith(f"{table}:") and key != dictionary_key(table)
+
+
+def session_key(group: str, session: Any, *, by_session: bool = True) -> str:
+    """The key of the CSV Item of one session of a group (the group's one Item if the dataset is
+    not cut by session)."""
+    if not by_session:
+        return stable_key(group, "lignes")
+    if session is None:
+        return stable_key(group, "session", "vide")
+    return stable_key(group, "session", session)
+
+
+def is_session_key(group: str, key: str) -> bool:
+    """Whether ``key`` is one of ``session_key(group, …)``: a CSV Item of that group."""
+    return key == session_key(group, None, by_session=False) or key.startswith(f"{group}:session:")
+
+
 class PackagingError(Exception):
     """The batch cannot be packaged with its profile (the message names file, key or dataset)."""
 
@@ -552,7 +584,7 @@ class _TreeBuilder:
             Unit(
                 "Item",
                 f"Dictionnaire des données : {label} (fichier CSV)",
-                key=stable_key(key, "dictionnaire"),
+                key=dictionary_key(key),
                 description=f"Colonnes {described} : nom, libellé, type, unité ou liste de codes, signification.",
                 object=DataObject(f"{dataset.name}.dictionnaire.csv", CSV, source=dictionary),
             ),
@@ -578,21 +610,21 @@ class _TreeBuilder:
             cuts = [tuple(row) for row in values.fetchall()]
             folder = self.folder / "renditions" / f"{dataset.name}.groupes"
             units: list[Unit] = [dictionary]
-            base = stable_key(self.tool, "table", dataset.name, self.scope.label)
+            base = table_key(self.tool, dataset.name, self.scope.label)
             number = itertools.count(1)
             for by, rows in itertools.groupby(cuts, key=lambda cut: cut[: len(group.by)]):
                 shown = {c: "non renseigné" if v is None else str(v) for c, v in zip(group.by, by, strict=True)}
                 label = labels.get(tuple(shown.values()), "libellé non renseigné")
                 title = group.title.format(**shown, label=label)
-                group_key = stable_key(base, *shown.values())
+                in_group = group_key(base, list(shown.values()))
                 children = [
                     self._session_item(
-                        spec, group, dataset, (by, cut[len(group.by)] if group.session else None), group_key, title,
+                        spec, group, dataset, (by, cut[len(group.by)] if group.session else None), in_group, title,
                         folder / f"{next(number):05d}", con,
                     )
                     for cut in rows
                 ]  # fmt: skip
-                units.append(Unit("SubGrp", title, key=group_key, children=children))
+                units.append(Unit("SubGrp", title, key=in_group, children=children))
         return units
 
     def _session_item(
@@ -610,13 +642,13 @@ class _TreeBuilder:
         by, session = cut
         columns = [*group.by, *([group.session] if group.session else [])]
         values = [*by, *([session] if group.session else [])]
+        key = session_key(group_key, session, by_session=group.session is not None)
         if group.session is None:
-            name, key = "toutes sessions", stable_key(group_key, "lignes")
+            name = "toutes sessions"
         elif session is None:
-            name, key = "session non renseignée", stable_key(group_key, "session", "vide")
+            name = "session non renseignée"
         else:
             name = (group.sessions or {}).get(str(session), f"session {session}")
-            key = stable_key(group_key, "session", session)
         stem.parent.mkdir(parents=True, exist_ok=True)
         subset = stem.with_suffix(".parquet")
         target = str(subset).replace("'", "''")
