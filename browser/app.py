@@ -313,18 +313,19 @@ def create_app(
         columns = data.schema(path, dataset.spec)
         return data.visible_columns(columns, user.role in config.sensitive_roles)
 
-    def dataset_file(user: User, batch: Any, dataset: Any) -> tuple[Path, tuple[str, str] | None]:
+    def dataset_file(user: User, batch: Any, dataset: Any) -> tuple[Path, tuple[tuple[str, ...], str] | None]:
         """The dataset's Parquet file: the local one, else (purged) its copy read back from VITAM,
-        with the (unit, operation) it came from; the download is audited. Raises VitamUnavailable
-        or VitamNotFound when VITAM cannot give it; a missing local file without VITAM stays missing."""
+        with the (units, operation) it came from (several units: a dataset packaged per group);
+        the download is audited. Raises VitamUnavailable or VitamNotFound when VITAM cannot give
+        it; a missing local file without VITAM stays missing."""
         path = Path(dataset.path)
         if vitam is None or path.is_file() or not vitam_operations(batch):
             return path, None
         tool = str((batch.spec or {}).get("tool") or batch.source)
-        copy, unit, operation, downloaded = vitam.table(batch, dataset, tool=tool)
+        copy, units, operation, downloaded = vitam.table(batch, dataset, tool=tool)
         if downloaded:
-            consulted(user, batch.id, "consult.vitam", dataset=dataset.name, operation=operation, units=[unit])
-        return copy, (unit, operation)
+            consulted(user, batch.id, "consult.vitam", dataset=dataset.name, operation=operation, units=list(units))
+        return copy, (units, operation)
 
     def vitam_problem(exc: Exception, batch: Any) -> str:
         if isinstance(exc, VitamNotFound):
@@ -357,7 +358,7 @@ def create_app(
                 **{**context, "page": empty, "error": str(exc), "links": _links(request, data.Query())},
             )
         result = data.page(path, shown, query, hidden)
-        origin = {"vitam_unit": from_vitam[0]} if from_vitam else {}
+        origin = _origin(from_vitam)
         consulted(user, batch.id, "consult.dataset", dataset=dataset.name, **_described(query), **origin)
         return render(request, "dataset.html", **{**context, "page": result, "links": _links(request, query)})
 
@@ -386,7 +387,7 @@ def create_app(
             rows=rows,
             columns=[c.name for c in shown],
             **_described(query),
-            **({"vitam_unit": from_vitam[0]} if from_vitam else {}),
+            **(_origin(from_vitam)),
         )
         name = f"lot-{batch.id}-{dataset.name}.csv"
         return StreamingResponse(
@@ -803,3 +804,12 @@ def _csv(path: Path, columns: tuple[data.Column, ...], query: data.Query) -> Ite
                 ]
             )
         yield buffer.getvalue().encode("utf-8")
+
+
+def _origin(from_vitam: tuple[tuple[str, ...], str] | None) -> dict[str, Any]:
+    """The VITAM units a consultation read, for its audit event (``vitam_unit`` for one Item,
+    ``vitam_units`` for a dataset read back from its group Items)."""
+    if not from_vitam:
+        return {}
+    units = from_vitam[0]
+    return {"vitam_unit": units[0]} if len(units) == 1 else {"vitam_units": list(units)}

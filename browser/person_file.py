@@ -12,6 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -125,9 +128,10 @@ def _from_vitam(piece: Piece, batch: Batch, dataset: Any, may_see_sensitive: boo
                 limit=MAX_PIECE_ROWS,
             )
         except VitamNotFound:
-            path, unit, operation, _ = vitam.table(batch, dataset, tool=tool)
-            read = _with_rows(piece, path, dataset.spec, may_see_sensitive)
-            return replace(read, from_vitam=(unit,), vitam_operation=operation)
+            path, units, operation, _ = vitam.table(batch, dataset, tool=tool)
+            by_key = not vitam.in_extraction_order(path)  # group Items: the row locator no longer applies
+            read = _with_rows(piece, path, dataset.spec, may_see_sensitive, by_key=by_key)
+            return replace(read, from_vitam=units, vitam_operation=operation)
     except VitamUnavailable as exc:
         return replace(piece, problem=str(exc))
     except VitamNotFound:
@@ -143,14 +147,21 @@ def _from_vitam(piece: Piece, batch: Batch, dataset: Any, may_see_sensitive: boo
     )
 
 
-def _with_rows(piece: Piece, path: Path, spec: Any, may_see_sensitive: bool) -> Piece:
-    """The piece's rows read from a Parquet file by the row locator, checked against the person key."""
+def _with_rows(piece: Piece, path: Path, spec: Any, may_see_sensitive: bool, *, by_key: bool = False) -> Piece:
+    """The piece's rows read from a Parquet file by the row locator, checked against the person
+    key; ``by_key``: the file is not in the extraction's order (a dataset read back from its group
+    Items), the rows are those whose person key is the person's."""
     columns = data.schema(path, spec)
     shown, hidden = data.visible_columns(columns, may_see_sensitive)
     key = _key_column(spec, columns)
     names = [c.name for c in shown]
     read = names if key is None or key in names else [*names, key]
-    rows, truncated = read_rows(str(path), piece.row_ranges, read)
+    if by_key:
+        if key is None:
+            return replace(piece, problem="pièce relue dans VITAM sans colonne de personne : lignes introuvables")
+        rows, truncated = _rows_of_person(path, key, {piece.identity.value, piece.identity.dossier or ""}, read)
+    else:
+        rows, truncated = read_rows(str(path), piece.row_ranges, read)
     if key is not None:
         position = read.index(key)
         expected = {piece.identity.value, piece.identity.dossier or ""}
@@ -158,6 +169,20 @@ def _with_rows(piece: Piece, path: Path, spec: Any, may_see_sensitive: bool) -> 
             return replace(piece, problem="le fichier ne correspond plus à l'index ; réindexation en cours")
         rows = [row[: len(names)] for row in rows]
     return replace(piece, columns=shown, hidden=hidden, rows=tuple(rows), truncated=truncated)
+
+
+def _rows_of_person(path: Path, key: str, expected: set[str], columns: list[str]) -> tuple[list[tuple[Any, ...]], bool]:
+    """The rows of a text-column Parquet copy whose ``key`` is one of ``expected`` (at most
+    MAX_PIECE_ROWS; flag: there were more)."""
+    wanted = sorted(v for v in expected if v)
+    found: list[tuple[Any, ...]] = []
+    parquet = pq.ParquetFile(path)
+    for chunk in parquet.iter_batches(columns=columns, batch_size=65_536):
+        matching = chunk.filter(pc.is_in(chunk.column(columns.index(key)), value_set=pa.array(wanted, pa.string())))
+        found.extend(zip(*(matching.column(i).to_pylist() for i in range(len(columns))), strict=True))
+        if len(found) > MAX_PIECE_ROWS:
+            return found[:MAX_PIECE_ROWS], True
+    return found, False
 
 
 def _key_column(spec: Any, columns: Iterable[data.Column]) -> str | None:

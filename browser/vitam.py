@@ -11,7 +11,12 @@ VITAM operations; a person's piece is then read from access-external through ``v
 - a dataset packaged in a ``tables`` Series (and the dataset explorer): the Item whose key is
   ``versement.packaging.table_key`` holds the whole table as CSV; it is downloaded once, written
   as a Parquet file of text columns in a temporary cache of this process (never in the staging
-  area), and read like the local file, by the same row locator.
+  area), and read like the local file, by the same row locator;
+- a dataset packaging cut per group and session (``[[series.groups]]``): no such Item, but a
+  SubGrp per group (``group_key``) beside its data dictionary Item (``dictionary_key``), each
+  holding a CSV Item per session (``session_key``); their CSVs (same columns) are concatenated
+  into the cached Parquet, in the manifest's order, so the rows are no longer in the extraction's
+  order: a person's piece is then read by its person key, not by the row locator.
 
 Every read is audited by the caller (``consult.vitam``). VITAM unreachable, or not holding what
 the ledger says it received, is a French message on the piece, never an error page.
@@ -39,7 +44,14 @@ import pyarrow.parquet as pq
 from browser.data import Column, visible_columns
 from versement.ledger import Batch, Dataset, State
 from versement.ledger.sips import current_sips
-from versement.packaging import person_file_key, protected_item_key, table_key
+from versement.packaging import (
+    dictionary_key,
+    is_group_key,
+    is_session_key,
+    person_file_key,
+    protected_item_key,
+    table_key,
+)
 from vitam_client import VitamClient, VitamError, VitamNotFound, VitamTimeout, VitamTransportError
 
 ARCHIVED = (State.ACCEPTED, State.VERIFIED)
@@ -81,8 +93,9 @@ class VitamReader:
             OrderedDict()
         )
         self._entries = cache_entries
-        self._tables: dict[tuple[int, str, str], tuple[Path, str, str]] = {}
+        self._tables: dict[tuple[int, str, str], tuple[Path, tuple[str, ...], str]] = {}
         self._table_locks: dict[tuple[int, str, str], threading.Lock] = {}
+        self._regrouped: set[Path] = set()  # copies made from group Items (another row order)
         self._folder = Path(tempfile.mkdtemp(prefix="versement-vitam-cache-"))
         weakref.finalize(self, shutil.rmtree, self._folder, True)
 
@@ -157,9 +170,10 @@ class VitamReader:
 
     # -- a whole table -----------------------------------------------------------------------
 
-    def table(self, batch: Batch, dataset: Dataset, *, tool: str) -> tuple[Path, str, str, bool]:
-        """A Parquet copy (text columns) of the dataset's CSV Item, downloaded on first use:
-        (path, unit, operation, downloaded now)."""
+    def table(self, batch: Batch, dataset: Dataset, *, tool: str) -> tuple[Path, tuple[str, ...], str, bool]:
+        """A Parquet copy (text columns) of the dataset's CSV Item, or of its group Items one
+        after the other for a dataset packaging cut per group and session, downloaded on first
+        use: (path, units read, operation, downloaded now)."""
         cache_key = (batch.id, dataset.name, dataset.sha256)
         with self._lock:
             lock = self._table_locks.setdefault(cache_key, threading.Lock())
@@ -168,17 +182,28 @@ class VitamReader:
             if known is not None and known[0].is_file():
                 return (*known, False)
             key = table_key(tool, dataset.name, batch.scope)
+            target = self._folder / f"lot-{batch.id}-{dataset.name}-{dataset.sha256[:16]}.parquet"
             with self._session() as client:
                 for operation in operations(batch):
                     found = client.units_by_key(operation, key)
                     if not found:
                         continue
-                    unit = str(found[0]["#id"])
-                    target = self._folder / f"lot-{batch.id}-{dataset.name}-{dataset.sha256[:16]}.parquet"
-                    _csv_to_parquet(client, unit, target)
-                    self._tables[cache_key] = (target, unit, operation)
-                    return target, unit, operation, True
-            raise VitamNotFound(f"no Item {key} in the batch's ingests", http_code=200)
+                    units: tuple[str, ...] = (str(found[0]["#id"]),)
+                    _csv_to_parquet(client, units, target)
+                    self._tables[cache_key] = (target, units, operation)
+                    return target, units, operation, True
+                units, where = _group_items(client, operations(batch), key)
+                if units:
+                    _csv_to_parquet(client, units, target)
+                    self._regrouped.add(target)
+                    self._tables[cache_key] = (target, units, where)
+                    return target, units, where, True
+            raise VitamNotFound(f"no Item {key} nor groups of it in the batch's ingests", http_code=200)
+
+    def in_extraction_order(self, path: Path) -> bool:
+        """Whether a copy made by ``table`` keeps the extracted file's row order (its one CSV
+        Item), so the person index's row locators apply; not a copy made from group Items."""
+        return path not in self._regrouped
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -281,31 +306,73 @@ class _Capped(io.BytesIO):
         return super().write(data)
 
 
-def _csv_to_parquet(client: VitamClient, unit: str, target: Path) -> None:
-    """Download the unit's CSV and write it as Parquet (every column text, as the CSV holds it),
-    streamed both ways; the file appears whole or not at all."""
+def _group_items(client: VitamClient, batch_operations: Sequence[str], table: str) -> tuple[tuple[str, ...], str]:
+    """The CSV Items of a grouped dataset, and the operations holding them (", " between two):
+    the SubGrps whose keys packaging made from the dataset's ``table_key``, under the unit that
+    holds the dataset's data dictionary Item, and their session Items. A batch split into
+    several SIPs repeats that unit and the SubGrps (same keys) in each part, so every part is
+    read. None if the dataset is not grouped."""
+    holder: str | None = None  # the key of the unit above the dictionary (the Series' year)
+    for operation in batch_operations:
+        dictionary = client.units_by_key(operation, dictionary_key(table))
+        if dictionary:
+            parents = client.unit(str(dictionary[0]["#id"])).get("#unitups") or []
+            keys = _keys(client.unit(str(parents[0]))) if parents else []
+            holder = keys[0] if keys else None
+            break
+    if holder is None:
+        return (), ""
+    found: list[str] = []
+    where: list[str] = []
+    for operation in batch_operations:
+        before = len(found)
+        for parent in client.units_by_key(operation, holder):
+            for group in client.child_units(operation, str(parent["#id"])):
+                group_keys = [k for k in _keys(group) if is_group_key(table, k)]
+                if not group_keys or group.get("#object"):
+                    continue
+                for child in client.child_units(operation, str(group["#id"])):
+                    if child.get("#object") and any(is_session_key(group_keys[0], k) for k in _keys(child)):
+                        found.append(str(child["#id"]))
+        if len(found) > before:
+            where.append(operation)
+    return tuple(found), ", ".join(where)
+
+
+def _csv_to_parquet(client: VitamClient, units: Sequence[str], target: Path) -> None:
+    """Download the units' CSVs and write them as one Parquet file (every column text, as the
+    CSV holds it), streamed both ways; every CSV must have the first one's columns; the file
+    appears whole or not at all."""
     spool = target.with_name(target.name + ".csv")
     partial = target.with_name(target.name + ".partial")
+    columns: list[str] | None = None
+    writer: pq.ParquetWriter | None = None
     try:
-        with spool.open("wb") as out:
-            client.download_object(unit, out)
-        with spool.open("rb") as source:
-            header = source.readline().decode("utf-8-sig").strip("\r\n")
-        columns = pacsv.read_csv(io.BytesIO(header.encode("utf-8") + b"\n")).column_names
-        convert = pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=True)
-        reader = pacsv.open_csv(spool, convert_options=convert)
-        writer: pq.ParquetWriter | None = None
-        try:
-            for chunk in reader:
-                writer = writer or pq.ParquetWriter(partial, chunk.schema)
+        for unit in units:
+            with spool.open("wb") as out:
+                client.download_object(unit, out)
+            with spool.open("rb") as source:
+                header = source.readline().decode("utf-8-sig").strip("\r\n")
+            names = pacsv.read_csv(io.BytesIO(header.encode("utf-8") + b"\n")).column_names
+            if columns is None:
+                columns = names
+            elif names != columns:
+                raise VitamUnavailable(
+                    f"pièce de VITAM incohérente : l'unité {unit} n'a pas les colonnes des autres fichiers "
+                    f"du jeu de données ({', '.join(names)} au lieu de {', '.join(columns)})"
+                )
+            schema = pa.schema([(c, pa.string()) for c in columns])
+            writer = writer or pq.ParquetWriter(partial, schema)
+            convert = pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=True)
+            for chunk in pacsv.open_csv(spool, convert_options=convert):
                 writer.write_batch(chunk)
-            if writer is None:
-                schema = pa.schema([(c, pa.string()) for c in columns])
-                writer = pq.ParquetWriter(partial, schema)
-        finally:
-            if writer is not None:
-                writer.close()
+        if writer is None:
+            raise VitamNotFound("no CSV unit", http_code=200)
+        writer.close()
+        writer = None
         partial.replace(target)
     finally:
+        if writer is not None:
+            writer.close()
         spool.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ each read, hides what the role may not see, and says in French when VITAM cannot
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import zipfile
@@ -26,7 +27,14 @@ from tests.browser.conftest import FAST_HASHER, HOSTILE, PASSWORDS, ROLES, SECRE
 from versement.config import BrowserConfig, ConfigError, load
 from versement.ledger import Dataset, Ledger, State, trail
 from versement.ledger.accounts import Accounts
-from versement.packaging import person_file_key, protected_item_key, table_key
+from versement.packaging import (
+    dictionary_key,
+    group_key,
+    person_file_key,
+    protected_item_key,
+    session_key,
+    table_key,
+)
 from versement.retention import PurgeError, purge
 from vitam_client import RetryPolicy, VitamClient, VitamEndpoint
 from vitam_sandbox import DEMO_REFERENTIALS, SandboxConfig, load_referentials, make_tls_material, serve
@@ -71,6 +79,71 @@ def registrations() -> pa.Table:
             "COD_ETP": pa.array(["L1", "L2 « Œuvre »", "L3, droit", "M1"]),
         }
     )
+
+
+RESULT_SPEC = {
+    "label": "Résultats aux étapes",
+    "record_type": "jury_results",
+    "key": ["COD_IND", "COD_ETP", "COD_VRS_VET", "COD_SES"],
+    "person_key": "COD_IND",
+    "person_kind": "student",
+    "columns": {
+        "COD_IND": {"label": "Code individu", "tags": ["person_identifier"]},
+        "COD_ETP": {"label": "Étape", "tags": []},
+        "COD_VRS_VET": {"label": "Version", "tags": []},
+        "COD_SES": {"label": "Session", "tags": []},
+        "NOT_VET": {"label": "Note", "tags": []},
+    },
+}
+RESULT_COLUMNS = ["COD_IND", "COD_ETP", "COD_VRS_VET", "COD_SES", "NOT_VET"]
+
+
+def results() -> pa.Table:
+    """Jury results in the extraction's order, which is not packaging's order of groups and
+    sessions: a reader by row locator would pick another student's rows."""
+    return pa.table(
+        {
+            "COD_IND": pa.array([100003, 100001, 100001, 100001, 100003], pa.int64()),
+            "COD_ETP": pa.array(["L1", "L2 « Œuvre »", "L1", "L1", "L1"]),
+            "COD_VRS_VET": pa.array(["1", "2", "1", "1", "1"]),
+            "COD_SES": pa.array(["2", None, "1", "2", "1"]),
+            "NOT_VET": pa.array(["8,5", "12", 'dix "et" demi', "14", "9"]),
+        }
+    )
+
+
+def grouped_units(dataset: str, rows: list[dict[str, Any]], files: dict[str, bytes], groups: list[str]) -> str:
+    """A grouped dataset as packaging lays it out: its dictionary Item, then a SubGrp per stage
+    version holding a CSV Item per session, keyed by packaging's own helpers."""
+    import csv
+    import io
+
+    table = table_key("apogee", dataset, "2023-2024")
+    files[f"content/{dataset}.dictionnaire.csv"] = b"nom,libelle\r\nCOD_IND,Code individu\r\n"
+    uri = f"content/{dataset}.dictionnaire.csv"
+    groups.append(binary(f"GD{dataset}", uri, files[uri], "text/csv", "x-fmt/18"))
+    units = [item(f"D{dataset}", dictionary_key(table), f"GD{dataset}")]
+    cuts: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = {}
+    for row in sorted(rows, key=lambda r: (r["COD_ETP"], r["COD_VRS_VET"], r["COD_SES"] or "")):
+        cuts.setdefault((row["COD_ETP"], row["COD_VRS_VET"]), {}).setdefault(row["COD_SES"], []).append(row)
+    for g, (by, sessions) in enumerate(cuts.items()):
+        in_group = group_key(table, list(by))
+        children = []
+        for n, (session, lines) in enumerate(sessions.items()):
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=list(lines[0]), lineterminator="\r\n")
+            writer.writeheader()
+            writer.writerows(lines)
+            uri = f"content/{dataset}.{g:05d}{n}.csv"
+            files[uri] = out.getvalue().encode("utf-8")
+            groups.append(binary(f"GS{dataset}{g}{n}", uri, files[uri], "text/csv", "x-fmt/18"))
+            children.append(item(f"S{dataset}{g}{n}", session_key(in_group, session), f"GS{dataset}{g}{n}"))
+        units.append(
+            f"""<ArchiveUnit id="SG{dataset}{g}"><Content><DescriptionLevel>SubGrp</DescriptionLevel>
+            <Title>Étape {by[0]}</Title><OriginatingAgencyArchiveUnitIdentifier>{in_group}
+            </OriginatingAgencyArchiveUnitIdentifier></Content>{"".join(children)}</ArchiveUnit>"""
+        )
+    return "".join(units)
 
 
 def json_document(person: int, rows: dict[str, list[dict[str, Any]]]) -> bytes:
@@ -133,6 +206,14 @@ def build_sip(path: Path, trail_document: bytes, trail_name: str) -> None:
             </ArchiveUnit>"""
         )
     units.append(item("T", table_key("apogee", "inscriptions", "2023-2024"), "GT"))
+    # Two grouped datasets side by side in one RecordGrp; one session of the second lost a column.
+    broken = [{k: v for k, v in r.items() if k != "NOT_VET" or r["COD_SES"] != "2"} for r in results().to_pylist()]
+    units.append(
+        f"""<ArchiveUnit id="RG"><Content><DescriptionLevel>RecordGrp</DescriptionLevel><Title>Résultats</Title>
+        <OriginatingAgencyArchiveUnitIdentifier>apogee:resultats:2023-2024</OriginatingAgencyArchiveUnitIdentifier>
+        </Content>{grouped_units("resultats_etapes", results().to_pylist(), files, groups)}
+        {grouped_units("resultats_diplomes", broken, files, groups)}</ArchiveUnit>"""
+    )
     units.append(item("J", "apogee:journal:1:json", "GJ"))
     manifest = f"""<?xml version="1.0" encoding="UTF-8"?>
 <ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
@@ -197,6 +278,8 @@ def archived(tmp_path_factory, sandbox):
     for name, table, spec in (
         ("individus", students(), STUDENT_SPEC),
         ("inscriptions", registrations(), REGISTRATION_SPEC),
+        ("resultats_etapes", results(), RESULT_SPEC),
+        ("resultats_diplomes", results(), RESULT_SPEC),
     ):
         path = data / f"{name}.parquet"
         pq.write_table(table, path)
@@ -353,6 +436,39 @@ def test_a_purged_table_is_explored_from_vitam(archived):
     # A dataset packaged only inside the person files has no table Item in VITAM: said so.
     missing = client.get("/lots/1/jeux/individus")
     assert missing.status_code == 200 and "introuvable dans VITAM" in missing.text and operation in missing.text
+
+
+def test_a_purged_grouped_dataset_is_read_back_from_its_group_items(archived):
+    ledger, index, operation, endpoint = archived
+    client = browser(ledger, index, endpoint)
+    login(client, "auditeur")
+    before = len(vitam_reads(ledger))
+    page = client.get("/lots/1/jeux/resultats_etapes")
+    assert page.status_code == 200 and "data-from-vitam" in page.text and operation in page.text
+    export = client.get("/lots/1/jeux/resultats_etapes/export.csv")
+    assert export.status_code == 200
+    import csv
+    import io
+
+    exported = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert exported[0] == RESULT_COLUMNS
+    expected = sorted(
+        tuple("" if v is None else str(v) for v in (r[c] for c in RESULT_COLUMNS)) for r in results().to_pylist()
+    )
+    assert sorted(tuple(row) for row in exported[1:]) == expected  # every session of every group, nothing else
+    downloads = vitam_reads(ledger)[before:]
+    assert len(downloads) == 1 and downloads[0]["dataset"] == "resultats_etapes"
+    assert len(downloads[0]["units"]) == 3  # L1 v1 sessions 1 and 2, L2 v2 without session; not the dictionary
+    consults = [e for e in ledger.events(1) if e.action == "export.dataset"]
+    assert len(json.loads(consults[-1].details)["vitam_units"]) == 3
+    # A person's piece from the group Items: their rows by person key, not the extraction's row locator.
+    piece = pieces(client.get("/personnes/apogee-100001").text)["resultats_etapes"]
+    assert "data-from-vitam" in piece and "L2 « Œuvre »" in piece and "dix &#34;et&#34; demi" in piece
+    assert ">9<" not in piece and "8,5" not in piece  # 100003's results
+    # Session files that do not share their columns: said in French, nothing half cached.
+    broken = client.get("/lots/1/jeux/resultats_diplomes")
+    assert broken.status_code == 200 and "pièce de VITAM incohérente" in broken.text
+    assert client.get("/lots/1/jeux/resultats_diplomes/export.csv").status_code == 503
 
 
 def test_vitam_unreachable_is_said_in_french(archived):
