@@ -22,7 +22,16 @@ from profiles import ProfileError, load_profile, load_profile_file
 from seda import Limits, load_rules, validate_sip
 from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_settings
 from versement.ledger import open_ledger, trail
-from versement.packaging import PackagingError, build_package
+from versement.packaging import (
+    PackagingError,
+    build_package,
+    dictionary_key,
+    group_key,
+    is_group_key,
+    is_session_key,
+    session_key,
+    table_key,
+)
 from versement.pipeline import run_extract
 
 REPO = Path(__file__).resolve().parents[2]
@@ -618,6 +627,13 @@ def test_jury_minutes_have_a_subgroup_per_stage_or_diploma_and_an_item_per_sessi
         assert len(expected) >= 2
         for group, sessions in expected.items():
             subgroup = by_key(root, ":".join(("apogee", "table", dataset, "2023-2024", *group)))
+            table = table_key("apogee", dataset, "2023-2024")
+            # The browser finds these units again in VITAM by these helpers (browser/vitam.py).
+            assert group_key(table, list(group)) == subgroup.findtext(
+                "s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS
+            )
+            assert is_group_key(table, group_key(table, list(group))) and not is_group_key(table, dictionary_key(table))
+            assert by_key(root, dictionary_key(table)).getparent() is year
             assert subgroup.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
             assert subgroup.getparent() is year
             title = subgroup.findtext("s:Content/s:Title", namespaces=NS)
@@ -625,6 +641,9 @@ def test_jury_minutes_have_a_subgroup_per_stage_or_diploma_and_an_item_per_sessi
             for session, session_rows in sessions.items():
                 item = by_key(root, ":".join(("apogee", "table", dataset, "2023-2024", *group, "session", session)))
                 assert item.getparent() is subgroup
+                in_group = group_key(table, list(group))
+                assert by_key(root, session_key(in_group, session)) is item
+                assert is_session_key(in_group, session_key(in_group, session))
                 name = {"0": "session unique", "1": "première session", "2": "seconde session"}[session]
                 assert f", {name} (fichier CSV, {len(session_rows)} lignes)" in item.findtext(
                     "s:Content/s:Title", namespaces=NS
