@@ -27,6 +27,7 @@ from tests.browser.conftest import FAST_HASHER, HOSTILE, PASSWORDS, ROLES, SECRE
 from versement.config import BrowserConfig, ConfigError, load
 from versement.ledger import Dataset, Ledger, State, trail
 from versement.ledger.accounts import Accounts
+from versement.ledger.models import Sip
 from versement.packaging import (
     dictionary_key,
     group_key,
@@ -112,17 +113,26 @@ def results() -> pa.Table:
     )
 
 
-def grouped_units(dataset: str, rows: list[dict[str, Any]], files: dict[str, bytes], groups: list[str]) -> str:
-    """A grouped dataset as packaging lays it out: its dictionary Item, then a SubGrp per stage
-    version holding a CSV Item per session, keyed by packaging's own helpers."""
+def grouped_units(
+    dataset: str,
+    rows: list[dict[str, Any]],
+    files: dict[str, bytes],
+    groups: list[str],
+    *,
+    dictionary: bool = True,
+    scope: str = "2023-2024",
+) -> str:
+    """A grouped dataset as packaging lays it out: its dictionary Item (in the first SIP only),
+    then a SubGrp per stage version holding a CSV Item per session, keyed by packaging's own helpers."""
     import csv
     import io
 
-    table = table_key("apogee", dataset, "2023-2024")
-    files[f"content/{dataset}.dictionnaire.csv"] = b"nom,libelle\r\nCOD_IND,Code individu\r\n"
-    uri = f"content/{dataset}.dictionnaire.csv"
-    groups.append(binary(f"GD{dataset}", uri, files[uri], "text/csv", "x-fmt/18"))
-    units = [item(f"D{dataset}", dictionary_key(table), f"GD{dataset}")]
+    table = table_key("apogee", dataset, scope)
+    if dictionary:
+        files[f"content/{dataset}.dictionnaire.csv"] = b"nom,libelle\r\nCOD_IND,Code individu\r\n"
+        uri = f"content/{dataset}.dictionnaire.csv"
+        groups.append(binary(f"GD{dataset}", uri, files[uri], "text/csv", "x-fmt/18"))
+    units = [item(f"D{dataset}", dictionary_key(table), f"GD{dataset}")] if dictionary else []
     cuts: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = {}
     for row in sorted(rows, key=lambda r: (r["COD_ETP"], r["COD_VRS_VET"], r["COD_SES"] or "")):
         cuts.setdefault((row["COD_ETP"], row["COD_VRS_VET"]), {}).setdefault(row["COD_SES"], []).append(row)
@@ -144,6 +154,13 @@ def grouped_units(dataset: str, rows: list[dict[str, Any]], files: dict[str, byt
             </OriginatingAgencyArchiveUnitIdentifier></Content>{"".join(children)}</ArchiveUnit>"""
         )
     return "".join(units)
+
+
+def record_group(inner: str, scope: str = "2023-2024") -> str:
+    """The Series' year as packaging makes it for grouped datasets (repeated, same key, in each SIP)."""
+    return f"""<ArchiveUnit id="RG"><Content><DescriptionLevel>RecordGrp</DescriptionLevel><Title>Résultats</Title>
+        <OriginatingAgencyArchiveUnitIdentifier>apogee:resultats:{scope}</OriginatingAgencyArchiveUnitIdentifier>
+        </Content>{inner}</ArchiveUnit>"""
 
 
 def json_document(person: int, rows: dict[str, list[dict[str, Any]]]) -> bytes:
@@ -171,6 +188,33 @@ def item(unit: str, key: str, group: str) -> str:
       <OriginatingAgencyArchiveUnitIdentifier>{key}</OriginatingAgencyArchiveUnitIdentifier></Content>
       <DataObjectReference><DataObjectGroupReferenceId>{group}</DataObjectGroupReferenceId></DataObjectReference>
       </ArchiveUnit>"""
+
+
+def write_sip(path: Path, message: str, groups: list[str], units: list[str], files: dict[str, bytes]) -> None:
+    """The manifest (the objects, then the units under the batch's Series) and its files, zipped."""
+    manifest = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
+  <Date>2026-12-01T12:00:00</Date><MessageIdentifier>{message}</MessageIdentifier>
+  <ArchivalAgreement>IC-000001</ArchivalAgreement>
+  <CodeListVersions><ReplyCodeListVersion>ReplyCodeListVersion0</ReplyCodeListVersion>
+  <MessageDigestAlgorithmCodeListVersion>MessageDigestAlgorithmCodeListVersion0</MessageDigestAlgorithmCodeListVersion>
+  <FileFormatCodeListVersion>FileFormatCodeListVersion0</FileFormatCodeListVersion></CodeListVersions>
+  <DataObjectPackage>{"".join(groups)}
+    <DescriptiveMetadata><ArchiveUnit id="ROOT"><Management>
+      <AppraisalRule><Rule>APP-00001</Rule><StartDate>2024-08-31</StartDate><FinalAction>Keep</FinalAction></AppraisalRule>
+      <AccessRule><Rule>ACC-00001</Rule><StartDate>2024-08-31</StartDate></AccessRule></Management>
+      <Content><DescriptionLevel>Series</DescriptionLevel><Title>Apogée 2023-2024</Title></Content>
+      {"".join(units)}</ArchiveUnit></DescriptiveMetadata>
+    <ManagementMetadata><OriginatingAgencyIdentifier>UNIV-DEMO</OriginatingAgencyIdentifier>
+      <SubmissionAgencyIdentifier>UNIV-DEMO</SubmissionAgencyIdentifier></ManagementMetadata>
+  </DataObjectPackage>
+  <ArchivalAgency><Identifier>CINES</Identifier></ArchivalAgency>
+  <TransferringAgency><Identifier>UNIV-DEMO</Identifier></TransferringAgency>
+</ArchiveTransfer>"""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.xml", manifest)
+        for name, content in files.items():
+            archive.writestr(name, content)
 
 
 def build_sip(path: Path, trail_document: bytes, trail_name: str) -> None:
@@ -209,35 +253,13 @@ def build_sip(path: Path, trail_document: bytes, trail_name: str) -> None:
     # Two grouped datasets side by side in one RecordGrp; one session of the second lost a column.
     broken = [{k: v for k, v in r.items() if k != "NOT_VET" or r["COD_SES"] != "2"} for r in results().to_pylist()]
     units.append(
-        f"""<ArchiveUnit id="RG"><Content><DescriptionLevel>RecordGrp</DescriptionLevel><Title>Résultats</Title>
-        <OriginatingAgencyArchiveUnitIdentifier>apogee:resultats:2023-2024</OriginatingAgencyArchiveUnitIdentifier>
-        </Content>{grouped_units("resultats_etapes", results().to_pylist(), files, groups)}
-        {grouped_units("resultats_diplomes", broken, files, groups)}</ArchiveUnit>"""
+        record_group(
+            grouped_units("resultats_etapes", results().to_pylist(), files, groups)
+            + grouped_units("resultats_diplomes", broken, files, groups)
+        )
     )
     units.append(item("J", "apogee:journal:1:json", "GJ"))
-    manifest = f"""<?xml version="1.0" encoding="UTF-8"?>
-<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
-  <Date>2026-12-01T12:00:00</Date><MessageIdentifier>UNIV-DEMO-APOGEE-2023-2024-000001</MessageIdentifier>
-  <ArchivalAgreement>IC-000001</ArchivalAgreement>
-  <CodeListVersions><ReplyCodeListVersion>ReplyCodeListVersion0</ReplyCodeListVersion>
-  <MessageDigestAlgorithmCodeListVersion>MessageDigestAlgorithmCodeListVersion0</MessageDigestAlgorithmCodeListVersion>
-  <FileFormatCodeListVersion>FileFormatCodeListVersion0</FileFormatCodeListVersion></CodeListVersions>
-  <DataObjectPackage>{"".join(groups)}
-    <DescriptiveMetadata><ArchiveUnit id="ROOT"><Management>
-      <AppraisalRule><Rule>APP-00001</Rule><StartDate>2024-08-31</StartDate><FinalAction>Keep</FinalAction></AppraisalRule>
-      <AccessRule><Rule>ACC-00001</Rule><StartDate>2024-08-31</StartDate></AccessRule></Management>
-      <Content><DescriptionLevel>Series</DescriptionLevel><Title>Apogée 2023-2024</Title></Content>
-      {"".join(units)}</ArchiveUnit></DescriptiveMetadata>
-    <ManagementMetadata><OriginatingAgencyIdentifier>UNIV-DEMO</OriginatingAgencyIdentifier>
-      <SubmissionAgencyIdentifier>UNIV-DEMO</SubmissionAgencyIdentifier></ManagementMetadata>
-  </DataObjectPackage>
-  <ArchivalAgency><Identifier>CINES</Identifier></ArchivalAgency>
-  <TransferringAgency><Identifier>UNIV-DEMO</Identifier></TransferringAgency>
-</ArchiveTransfer>"""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("manifest.xml", manifest)
-        for name, content in files.items():
-            archive.writestr(name, content)
+    write_sip(path, "UNIV-DEMO-APOGEE-2023-2024-000001", groups, units, files)
 
 
 @pytest.fixture(scope="module")
@@ -469,6 +491,83 @@ def test_a_purged_grouped_dataset_is_read_back_from_its_group_items(archived):
     broken = client.get("/lots/1/jeux/resultats_diplomes")
     assert broken.status_code == 200 and "pièce de VITAM incohérente" in broken.text
     assert client.get("/lots/1/jeux/resultats_diplomes/export.csv").status_code == 503
+
+
+def test_a_grouped_dataset_split_over_two_sips_is_read_from_both(archived, tmp_path):
+    """Packaging splits a big batch into self-contained SIPs, each repeating the Series' year and
+    the SubGrps it continues: the sessions of one group may be in two ingests."""
+    ledger, index, _operation, endpoint = archived
+    rows = results().to_pylist()
+    first = [r for r in rows if r["COD_ETP"] == "L1" and r["COD_SES"] == "1"]
+    second = [r for r in rows if r not in first]
+    parts, ops = [], []
+    for number, part_rows in enumerate((first, second), start=1):
+        files: dict[str, bytes] = {}
+        groups: list[str] = []
+        inner = grouped_units("resultats_etapes", part_rows, files, groups, dictionary=number == 1, scope="2022-2023")
+        path = tmp_path / f"part-{number}.zip"
+        message = f"UNIV-DEMO-APOGEE-2022-2023-000002-{number:03d}"
+        write_sip(path, message, groups, [record_group(inner, "2022-2023")], files)
+        with VitamClient(endpoint, sleep=lambda s: time.sleep(0.05)) as client:
+            ops.append(client.ingest(path))
+            assert client.wait_for_completion(ops[-1]).status in ("OK", "WARNING")
+        digest = sha256_file(path)
+        parts.append(
+            Sip(
+                attempt=1,
+                part=number,
+                message_identifier=message,
+                path=str(path),
+                sha256=digest,
+                manifest_sha512="0" * 128,
+                units=3,
+                objects=2,
+                bytes=path.stat().st_size,
+                approved_sha256=digest,
+            )
+        )
+    batch = ledger.create_batch("apogee", "2022-2023", "extraction")
+    dataset = Dataset(
+        name="resultats_etapes",
+        source_table="RESULTATS_ETAPES",
+        path=str(tmp_path / "purged" / "resultats_etapes.parquet"),  # the local copy is gone
+        rows=len(rows),
+        source_count=len(rows),
+        sha256="e" * 64,
+        columns=[[f.name, str(f.type)] for f in results().schema],
+        query="SELECT 1",
+        spec=RESULT_SPEC,
+    )
+    ledger.transition(batch.id, State.EXTRACTED, actor="extraction", action="extract", datasets=[dataset])
+    ledger.transition(batch.id, State.VALIDATED, actor="extraction", action="validate")
+    ledger.transition(batch.id, State.PACKAGED, actor="extraction", action="package", sips=parts)
+    ledger.transition(batch.id, State.AWAITING_APPROVAL, actor="extraction", action="approval.requested")
+    ledger.transition(batch.id, State.APPROVED, actor="Camille", action="approve")
+    ledger.transition(batch.id, State.SUBMITTING, actor="extraction", action="transfer.submitting")
+    ledger.transition(
+        batch.id,
+        State.SUBMITTED,
+        actor="extraction",
+        action="transfer.submitted",
+        changes={"vitam_operation_id": ops[0]},
+        sip_updates={(1, n): {"vitam_operation_id": op, "status": "submitted"} for n, op in enumerate(ops, start=1)},
+    )
+    ledger.transition(batch.id, State.ACCEPTED, actor="extraction", action="transfer.reply")
+    ledger.transition(batch.id, State.VERIFIED, actor="extraction", action="transfer.verified")
+    client = browser(ledger, index, endpoint)
+    login(client, "auditeur")
+    page = client.get(f"/lots/{batch.id}/jeux/resultats_etapes")
+    assert page.status_code == 200 and "data-from-vitam" in page.text
+    assert ops[0] in page.text and ops[1] in page.text
+    export = client.get(f"/lots/{batch.id}/jeux/resultats_etapes/export.csv")
+    assert export.status_code == 200
+    import csv
+    import io
+
+    exported = sorted(tuple(r) for r in list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))[1:])
+    assert exported == sorted(tuple("" if r[c] is None else str(r[c]) for c in RESULT_COLUMNS) for r in rows)
+    (read,) = [json.loads(e.details) for e in ledger.events(batch.id) if e.action == "consult.vitam"]
+    assert len(read["units"]) == 3 and read["operation"] == f"{ops[0]}, {ops[1]}"
 
 
 def test_vitam_unreachable_is_said_in_french(archived):
