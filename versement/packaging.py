@@ -322,6 +322,34 @@ def as_date(value: Any) -> date | None:
     return None
 
 
+_RULE_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "conservation"}
+
+
+def start_reason(category: str, rule: str, start: date, why: str) -> str:
+    """The French sentence a unit's Description carries for a rule whose StartDate it sets.
+
+    SEDA's rule blocks have no free text, so the reason sits in the unit's Description (0..n
+    TextType in SEDA 2.1–2.3 and in VITAM's schema; VITAM indexes and shows it): the archivist
+    reading the unit decades later sees why its rule starts on that day."""
+    return f"Règle {rule} ({_RULE_FR.get(category, category)}) : date de départ {start.isoformat()}, {why}."
+
+
+def _found_fr(kind: str, day: date, source: str) -> str:
+    """Why a StartDate computed from the records is this day (`source` is ``dataset.column``)."""
+    if kind == "birth_date":
+        return f"la date de naissance ({source})"
+    if kind == "year_end":
+        return f"le 31 août suivant la dernière année universitaire ({day.year - 1}-{day.year}, {source})"
+    return f"la date la plus récente des enregistrements ({source})"
+
+
+def _described(description: str | None, reasons: str | None) -> str | None:
+    """A unit's Description followed by the reasons of its rules' start dates."""
+    if not reasons:
+        return description
+    return f"{description} {reasons}" if description else reasons
+
+
 def year_end(value: Any) -> date | None:
     """31 August after academic year `value` (its first year, e.g. "2023" → 2024-08-31)."""
     try:
@@ -417,6 +445,11 @@ class _TreeBuilder:
         if self.profile.fonds_access is not None:
             start = self.scope.end if self.profile.fonds_access.start.kind == "scope_end" else None
             management = Management(access=Rule(self.profile.fonds_access.rule, start))
+            if start is not None:
+                why = self._scope_start()[1]
+                description = _described(
+                    description, start_reason("AccessRule", self.profile.fonds_access.rule, start, why)
+                )
         return Unit(
             "Fonds",
             self.profile.fonds_title.format(**fields),
@@ -458,12 +491,30 @@ class _TreeBuilder:
             storage_final_action=(spec.storage.final_action if spec.storage else None) or "Copy",  # type: ignore[arg-type]
         )
 
+    def _series_reasons(self, spec: SeriesSpec) -> str | None:
+        """The sentences of the Series' own StartDates (those the batch's period gives)."""
+        if self.scope.end is None:
+            return None
+        why = self._scope_start()[1]
+        reasons = [
+            start_reason(category, r.rule, self.scope.end, why)
+            for category, r in (
+                ("AppraisalRule", spec.appraisal),
+                ("AccessRule", spec.access),
+                ("StorageRule", spec.storage),
+            )
+            if r is not None and r.start.kind == "scope_end"
+        ]
+        return " ".join(reasons) or None
+
     def _overrides(
         self, spec: SeriesSpec, starts: Mapping[str, tuple[date | None, str]], key: str, title: str
-    ) -> Management:
-        """The Series' rules again with this unit's StartDates; a missing one is reported and left out."""
+    ) -> tuple[Management, str | None]:
+        """The Series' rules again with this unit's StartDates, and the French sentences saying where
+        each date comes from (for the unit's Description); a missing one is reported and left out."""
         base = self._series_management(spec)
         rules: dict[str, Rule | None] = {}
+        reasons: list[str] = []
         for category, attribute, rule_spec in (
             ("AppraisalRule", "appraisal", spec.appraisal),
             ("AccessRule", "access", spec.access),
@@ -475,14 +526,17 @@ class _TreeBuilder:
             start, reason = starts[category]
             if start is None and rule_spec.start.kind != "none":
                 self.report_missing(key, title, category, rule_spec.rule, reason)
+            elif start is not None:
+                reasons.append(start_reason(category, rule_spec.rule, start, reason))
             rules[attribute] = Rule(rule_spec.rule, start)
-        return Management(
+        management = Management(
             appraisal=rules["appraisal"],
             final_action=base.final_action,
             access=rules["access"],
             storage=rules["storage"],
             storage_final_action=base.storage_final_action,
         )
+        return management, " ".join(reasons) or None
 
     # tables
 
@@ -490,7 +544,7 @@ class _TreeBuilder:
         file_title = spec.file_title.format(scope=self.scope.label, scope_fr=self.scope.label_fr, series=spec.title)
         file_key = stable_key(self.tool, spec.name, self.scope.label)
         starts = {
-            category: self._table_start(rule.start, [str(d.path) for d in datasets])
+            category: self._table_start(rule.start, [(d.name, str(d.path)) for d in datasets])
             for category, rule in (
                 ("AppraisalRule", spec.appraisal),
                 ("AccessRule", spec.access),
@@ -505,34 +559,40 @@ class _TreeBuilder:
                 items.extend(self._grouped_items(spec, groups[dataset.name], dataset))
             else:
                 items.extend(self._table_items(dataset))
+        management, reasons = self._overrides(spec, starts, file_key, file_title)
         year_file = Unit(
             "RecordGrp" if any(d.name in groups for d in datasets) else "File",
             file_title,
             key=file_key,
+            description=reasons,
             start_date=self.scope.start,
             end_date=self.scope.end,
-            management=self._overrides(spec, starts, file_key, file_title),
+            management=management,
             children=items,
         )
         return Unit(
             "Series",
             spec.title,
             key=stable_key(self.tool, spec.name),
-            description=spec.description,
+            description=_described(spec.description, self._series_reasons(spec)),
             management=self._series_management(spec),
             children=[year_file],
         )
 
     def _table_start(
-        self, start: Start, paths: Sequence[str], connection: duckdb.DuckDBPyConnection | None = None
+        self,
+        start: Start,
+        sources: Sequence[tuple[str, str]],  # (dataset name, Parquet path)
+        connection: duckdb.DuckDBPyConnection | None = None,
     ) -> tuple[date | None, str]:
+        """The StartDate and why (French, for the Description), or None and why it is missing."""
         if start.kind == "scope_end":
-            return self.scope.end, "le lot n'a pas de fin de période"
+            return self._scope_start()
         if start.kind == "none":
             return None, ""
-        found: list[date] = []
+        best: tuple[date, str] | None = None
         with contextlib.nullcontext(connection) if connection is not None else duckdb.connect() as con:
-            for path in paths:
+            for dataset_name, path in sources:
                 names = set(pq.read_schema(path).names)
                 for column in start.columns:
                     if column not in names:
@@ -549,11 +609,16 @@ class _TreeBuilder:
                         sql = f'SELECT max(TRY_CAST("{column}" AS INTEGER)) FROM read_parquet(?)'
                         ((value,),) = con.execute(sql, [path]).fetchall()
                         day = year_end(value) if value is not None else None
-                    if day is not None:
-                        found.append(day)
-        if found:
-            return max(found), ""
+                    if day is not None and (best is None or day > best[0]):
+                        best = day, f"{dataset_name}.{column}"
+        if best is not None:
+            return best[0], _found_fr(start.kind, *best)
         return None, self._no_value(start)
+
+    def _scope_start(self) -> tuple[date | None, str]:
+        if self.scope.end is None:
+            return None, "le lot n'a pas de fin de période"
+        return self.scope.end, f"la fin de la période du lot ({self.scope.label_fr})"
 
     def _no_value(self, start: Start) -> str:
         return (
@@ -659,7 +724,7 @@ class _TreeBuilder:
         )
         rows = pq.read_metadata(subset).num_rows
         starts = {
-            category: self._table_start(rule.start, [str(subset)], con)
+            category: self._table_start(rule.start, [(dataset.name, str(subset))], con)
             for category, rule in (
                 ("AppraisalRule", spec.appraisal),
                 ("AccessRule", spec.access),
@@ -671,12 +736,13 @@ class _TreeBuilder:
         own = any(r is not None and r.start.kind == "latest" for r in (spec.appraisal, spec.access, spec.storage))
         csv_path = parquet_to_csv(subset, subset.with_suffix(".csv"))
         subset.unlink()
+        management, reasons = self._overrides(spec, starts, key, title) if own else (None, None)
         return Unit(
             "Item",
             title,
             key=key,
-            description=f"Lignes de {dataset.name}.csv pour {group_title}, {name}.",
-            management=self._overrides(spec, starts, key, title) if own else None,
+            description=_described(f"Lignes de {dataset.name}.csv pour {group_title}, {name}.", reasons),
+            management=management,
             object=DataObject(f"{dataset.name}.{stem.name}.csv", CSV, source=csv_path),
         )
 
@@ -716,7 +782,7 @@ class _TreeBuilder:
             "Series",
             spec.title,
             key=stable_key(self.tool, spec.name),
-            description=spec.description,
+            description=_described(spec.description, self._series_reasons(spec)),
             management=self._series_management(spec),
             children=self._person_files(spec, datasets),
         )
@@ -789,6 +855,7 @@ class _TreeBuilder:
         spec_keys = [c for c in (dataset.spec or {}).get("key") or () if c in names and c not in sensitive]
         restricted = [*spec_keys, *(c for c in names if c in sensitive)]
         access = None
+        reason: str | None = None
         if spec.sensitive_access is not None:
             # No person, so no person's date: only a start the batch itself gives.
             start = self.scope.end if spec.sensitive_access.start.kind == "scope_end" else None
@@ -801,11 +868,13 @@ class _TreeBuilder:
                     "ligne sans personne : la date de départ se calcule à partir de la personne",
                 )
             access = Management(access=Rule(spec.sensitive_access.rule, start))
+            if start is not None:
+                reason = start_reason("AccessRule", spec.sensitive_access.rule, start, self._scope_start()[1])
         yield Unit(
             "Item",
             f"{spec.sensitive_title} — {title} (fichier CSV)",
             key=stable_key(key, "donnees_protegees"),
-            description="Pièce restreinte : données sensibles séparées du reste des lignes.",
+            description=_described("Pièce restreinte : données sensibles séparées du reste des lignes.", reason),
             management=access,
             object=DataObject(
                 f"{dataset.name}.sans-personne.protegees.csv",
@@ -851,7 +920,7 @@ class _TreeBuilder:
             )
             if rule is not None
         }
-        management = self._overrides(spec, starts, key, title)
+        management, reasons = self._overrides(spec, starts, key, title)
         events = sorted(d for d in self._dates(rows, "event_date") if d <= self.acts_until)
         items: list[Unit] = []
         restricted: dict[str, list[dict[str, Any]]] = {}
@@ -877,6 +946,7 @@ class _TreeBuilder:
                 )
         if restricted:
             access = None
+            protected_reason: str | None = None
             if spec.sensitive_access is not None:
                 start, reason = self._person_start(spec.sensitive_access.start, rows)
                 item_key = protected_item_key(key)
@@ -884,13 +954,17 @@ class _TreeBuilder:
                     self.report_missing(
                         item_key, spec.sensitive_title, "AccessRule", spec.sensitive_access.rule, reason
                     )
+                elif start is not None:
+                    protected_reason = start_reason("AccessRule", spec.sensitive_access.rule, start, reason)
                 access = Management(access=Rule(spec.sensitive_access.rule, start))
             items.append(
                 Unit(
                     "Item",
                     f"{spec.sensitive_title} — {name or identifiers}",
                     key=protected_item_key(key),
-                    description="Pièce restreinte : données sensibles séparées du reste du dossier.",
+                    description=_described(
+                        "Pièce restreinte : données sensibles séparées du reste du dossier.", protected_reason
+                    ),
                     management=access,
                     object=DataObject(
                         "donnees_protegees.json", JSON, data=self._document(key, spec.sensitive_title, restricted)
@@ -901,6 +975,7 @@ class _TreeBuilder:
             "File",
             title,
             key=key,
+            description=reasons,
             start_date=events[0] if events else None,
             end_date=events[-1] if events else None,
             keywords=(Keyword(name, "persname"),) if name else (),
@@ -933,22 +1008,45 @@ class _TreeBuilder:
                         yield day
 
     def _person_start(self, start: Start, rows: Mapping[str, list[dict[str, Any]]]) -> tuple[date | None, str]:
+        """The StartDate and why (French, naming the dataset and column), or None and why it is missing.
+
+        Column by column, so that the winning column is known without a tuple per value (this runs
+        for every person of 100,000s)."""
         if start.kind == "scope_end":
-            return self.scope.end, "le lot n'a pas de fin de période"
+            return self._scope_start()
         if start.kind == "none":
             return None, ""
+        best: tuple[date, str] | None = None
         if start.kind == "birth_date":
-            day = next(iter(self._dates(rows, "birth_date")), None)
-            return day, "date de naissance absente ou fictive (1900-01-01)"
-        values = [
-            row.get(c) for dataset_rows in rows.values() for row in dataset_rows for c in start.columns if c in row
-        ]
-        if start.kind == "latest":
-            days = [d for d in map(as_date, values) if d is not None and plausible(d) and d <= self.acts_until]
-        else:
-            days = [d for d in (year_end(v) for v in values if v is not None) if d is not None]
-        if days:
-            return max(days), ""
+            for dataset_name, dataset_rows in rows.items():
+                columns = self.tagged(self.datasets[dataset_name], "birth_date")
+                for row in dataset_rows:
+                    for column in columns:
+                        day = as_date(row.get(column))
+                        if day is not None and plausible(day):
+                            return day, _found_fr("birth_date", day, f"{dataset_name}.{column}")
+            return None, "date de naissance absente ou fictive (1900-01-01)"
+        until = self.acts_until
+        for dataset_name, dataset_rows in rows.items():
+            if not dataset_rows:
+                continue
+            for column in start.columns:
+                if column not in dataset_rows[0]:
+                    continue
+                if start.kind == "latest":
+                    days = [
+                        d
+                        for d in map(as_date, [row.get(column) for row in dataset_rows])
+                        if d is not None and plausible(d) and d <= until
+                    ]
+                else:
+                    days = [d for d in (year_end(row.get(column)) for row in dataset_rows) if d is not None]
+                if days:
+                    day = max(days)
+                    if best is None or day > best[0]:
+                        best = day, f"{dataset_name}.{column}"
+        if best is not None:
+            return best[0], _found_fr(start.kind, *best)
         return None, self._no_value(start)
 
     def _split(

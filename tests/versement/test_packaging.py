@@ -109,6 +109,34 @@ def rule_start(unit: etree._Element, category: str, version: str = "2.1") -> str
     return block.findtext("s:StartDate", namespaces=ns(version))
 
 
+_CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "conservation"}
+
+
+def description(unit: etree._Element, version: str = "2.1") -> str:
+    return unit.findtext("s:Content/s:Description", namespaces=ns(version)) or ""
+
+
+def assert_every_start_is_explained(root: etree._Element, version: str = "2.1") -> int:
+    """Each rule with its own StartDate has its sentence in its unit's Description, and a rule
+    without one has none (no reason for a date the manifest does not give). Returns how many."""
+    explained = 0
+    for unit in root.iterfind(".//s:ArchiveUnit", ns(version)):
+        text = description(unit, version)
+        for category, label in _CATEGORY_FR.items():
+            block = unit.find(f"s:Management/s:{category}", ns(version))
+            if block is None:
+                continue
+            rule = block.findtext("s:Rule", namespaces=ns(version))
+            start = block.findtext("s:StartDate", namespaces=ns(version))
+            head = f"Règle {rule} ({label}) : date de départ "
+            if start is None:
+                assert head not in text, (unit.get("id"), text)
+            else:
+                assert f"{head}{start}, " in text, (unit.get("id"), category, text)
+                explained += 1
+    return explained
+
+
 @pytest.mark.parametrize("tool", ["apogee", "harpege"])
 @pytest.mark.parametrize("version", ["2.1", "2.2", "2.3"])
 def test_every_profile_gives_sips_both_schemas_and_the_rules_accept(tool, version, request, seda_schemas, tmp_path):
@@ -128,6 +156,7 @@ def test_every_profile_gives_sips_both_schemas_and_the_rules_accept(tool, versio
         or ":agent:" in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns(version)) or "")
     ]
     assert len(files) == packaged.persons > 0
+    assert assert_every_start_is_explained(root, version) > len(files)  # the reasons validate in this version
     keys = [k.text for k in root.iterfind(".//s:OriginatingAgencyArchiveUnitIdentifier", ns(version))]
     assert len(keys) == len(set(keys))  # one record, one identifier: no two units share a key
     fonds = units(root, "Fonds", version)
@@ -264,6 +293,14 @@ def test_sensitive_columns_go_to_a_restricted_item(tmp_path, seda_schemas):
     ]
     assert restricted
     assert restricted[0].findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00009"
+    # The restricted piece says its access rule starts from the birth date, after its own description.
+    born = rule_start(restricted[0], "AccessRule")
+    assert born and re.fullmatch(
+        rf"Pièce restreinte : .*\. Règle ACC-00009 \(communicabilité\) : date de départ {born}, "
+        r"la date de naissance \(\w+\.D_NAISSANCE\)\.",
+        description(restricted[0]),
+    ), description(restricted[0])
+    assert_every_start_is_explained(root)
     with zipfile.ZipFile(sip.path) as archive:
         documents = {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".json")}
     with_nir = [n for n, text in documents.items() if '"NO_INSEE"' in text]
@@ -651,6 +688,11 @@ def test_jury_minutes_have_a_subgroup_per_stage_or_diploma_and_an_item_per_sessi
                 # 50 years from this deliberation's own date, not the year's latest.
                 days = [str(r[date_column])[:10] for r in session_rows if r[date_column] is not None]
                 assert rule_start(item, "AccessRule") == (max(days) if days else None)
+                if days:  # the reason names the session's own deliberation column
+                    assert (
+                        f"Règle ACC-00017 (communicabilité) : date de départ {max(days)}, la date la plus récente "
+                        f"des enregistrements ({dataset}.{date_column})."
+                    ) in description(item)
                 assert item.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00017"
                 ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
                 lines = contents[uris[ref]].split("\r\n")
@@ -741,3 +783,74 @@ def test_many_person_files_are_grouped_by_the_initial_of_the_name(harpege, seda_
             ]
         )
     assert seen == packaged.persons
+
+
+def _explained_sip(fixture, seda_schemas, folder: Path) -> etree._Element:
+    """The batch's one SIP, checked against both schemas and the rules, with every start explained."""
+    settings, batch, trail_path, _ = fixture
+    (sip,) = build_package(settings, batch, folder, f"T-WHY-{folder.name}", trail_path).result.sips
+    report = validate_sip(sip.path, seda_schemas, rules=load_rules(RULES))
+    assert report.valid and not report.checks_skipped, report.issues[:5]
+    root = manifest_of(sip.path)
+    assert_every_start_is_explained(root)
+    return root
+
+
+def test_each_kind_of_start_date_is_explained_in_french_next_to_its_unit(apogee, harpege, seda_schemas, tmp_path):
+    """Hand-checked: a student (last registration year), the registers (the batch's academic year),
+    an agent (birth date and latest act); an agent whose birth date is missing gets no date and no
+    reason. Both SIPs pass both schemas."""
+    root = _explained_sip(apogee, seda_schemas, tmp_path / "apogee")
+    batch, tmp = apogee[1], apogee[3]
+    with sqlite3.connect(tmp / "apogee.sqlite") as con:
+        (cod_ind,) = con.execute(
+            "SELECT COD_IND FROM INS_ADM_ETP WHERE COD_ANU = '2023' AND ETA_IAE = 'E' ORDER BY COD_IND LIMIT 1"
+        ).fetchone()
+    student = by_key(root, f"apogee:etudiant:{cod_ind}")
+    text = description(student)
+    found = re.search(
+        r"Règle APP-00002 \(DUA\) : date de départ 2024-08-31, le 31 août suivant la dernière année universitaire "
+        r"\(2023-2024, (\w+)\.COD_ANU\)\.",
+        text,
+    )
+    assert found, text
+    assert "Règle ACC-00016 (communicabilité) : date de départ 2024-08-31, le 31 août suivant" in text
+    # The dataset named holds that year for that student.
+    (named,) = [d for d in batch.datasets if d.name == found.group(1)]
+    years = {str(r["COD_ANU"]) for r in pq.read_table(named.path).to_pylist() if str(r["COD_IND"]) == str(cod_ind)}
+    assert "2023" in years
+    register = by_key(root, "apogee:inscriptions:2023-2024")
+    assert (
+        "Règle ACC-00016 (communicabilité) : date de départ 2024-08-31, la fin de la période du lot "
+        "(année universitaire 2023-2024)."
+    ) in description(register)
+
+    root = _explained_sip(harpege, seda_schemas, tmp_path / "harpege")
+    batch, tmp = harpege[1], harpege[3]
+    with sqlite3.connect(tmp / "harpege.sqlite") as con:
+        (missing,) = con.execute("SELECT min(NO_INDIVIDU) FROM INDIVIDU").fetchone()
+        agent, birth = con.execute(
+            "SELECT NO_INDIVIDU, D_NAISSANCE FROM INDIVIDU WHERE D_NAISSANCE IS NOT NULL ORDER BY NO_INDIVIDU LIMIT 1"
+        ).fetchone()
+    file = by_key(root, f"harpege:agent:{agent}")
+    text = description(file)
+    assert re.search(
+        rf"Règle APP-00001 \(DUA\) : date de départ {str(birth)[:10]}, la date de naissance \(\w+\.D_NAISSANCE\)\.",
+        text,
+    ), text
+    act = re.search(
+        r"Règle ACC-00016 \(communicabilité\) : date de départ (\d{4}-\d\d-\d\d), la date la plus récente des "
+        r"enregistrements \((\w+)\.(\w+)\)\.",
+        text,
+    )
+    assert act and act.group(1) == rule_start(file, "AccessRule"), text
+    (named,) = [d for d in batch.datasets if d.name == act.group(2)]
+    values = {
+        str(r[act.group(3)])[:10]
+        for r in pq.read_table(named.path).to_pylist()
+        if str(r["NO_DOSSIER_PERS"]) == str(agent)
+    }
+    assert act.group(1) in values  # the column named holds the date for that agent
+    lost = by_key(root, f"harpege:agent:{missing}")
+    assert rule_start(lost, "AppraisalRule") is None
+    assert "Règle APP-00001" not in description(lost)
