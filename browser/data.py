@@ -192,15 +192,24 @@ def connect(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         cursor.close()
 
 
+def _folded(sql: str) -> str:
+    """Text compared as the person search compares names: case and accents dropped, the ligatures
+    œ and æ spelt out, typographic apostrophes as plain ones (« Œuvre » matches "oeuvre")."""
+    lowered = f"lower({sql})"
+    for ligature, spelt in (("œ", "oe"), ("æ", "ae"), ("’", "''")):  # '' : a quote in an SQL literal
+        lowered = f"replace({lowered}, '{ligature}', '{spelt}')"
+    return f"strip_accents({lowered})"
+
+
 def _where(filters: Sequence[Filter]) -> tuple[str, list[Any]]:
     clauses, params = [], []
     for item in filters:
-        text = f"strip_accents(lower(CAST({quoted(item.column)} AS VARCHAR)))"
+        text = _folded(f"CAST({quoted(item.column)} AS VARCHAR)")
         if item.operator == "contient":
-            clauses.append(f"contains({text}, strip_accents(lower(?)))")
+            clauses.append(f"contains({text}, {_folded('?')})")
             params.append(item.value)
         elif item.operator == "commence":
-            clauses.append(f"starts_with({text}, strip_accents(lower(?)))")
+            clauses.append(f"starts_with({text}, {_folded('?')})")
             params.append(item.value)
         elif item.operator == "egal":
             clauses.append(f"CAST({quoted(item.column)} AS VARCHAR) = ?")

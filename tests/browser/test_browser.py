@@ -141,6 +141,12 @@ def test_csv_export_of_a_filtered_dataset_is_recorded(as_role, ledger):
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["COD_IND", "COD_ETU", "LIB_NOM_PAT_IND"] and "ADR_IND" in rows[0]
     assert len(rows) == 1 + 20 and all(r[2] == "Œuvray" for r in rows[1:])
+    for spelt in ("oeuv", "OEUVRAY", "Œuv"):  # the ligature spelt out, as the person search allows
+        again = client.get(
+            "/lots/1/jeux/individus/export.csv",
+            params={"colonne": "LIB_NOM_PAT_IND", "operateur": "commence", "valeur": spelt},
+        )
+        assert again.content == response.content, spelt
     everything = list(
         csv.reader(io.StringIO(client.get("/lots/1/jeux/individus/export.csv").content.decode("utf-8-sig")))
     )
@@ -148,7 +154,7 @@ def test_csv_export_of_a_filtered_dataset_is_recorded(as_role, ledger):
     assert everything[6][3] == "'=1+2"  # a spreadsheet formula is neutralised
     assert any(r[2] == HOSTILE for r in everything)  # CSV carries the value as it is
     exports = actions(ledger, "export.dataset")
-    assert len(exports) == 2
+    assert len(exports) == 2 + 3  # the three spellings of the ligature are exports too
     first = json.loads(exports[0].details)
     assert exports[0].actor == "archiviste" and first["rows"] == 20 and first["role"] == "archivist"
     assert first["filters"] == [["LIB_NOM_PAT_IND", "contient", "œuv"]]
