@@ -63,6 +63,7 @@ def _config(app: ASGIApp, host: str, tls: TlsMaterial | None) -> uvicorn.Config:
         log_level="warning",
         lifespan="off",
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=2,  # a connection a client left open must not hold the test or the demo for long
         **options,  # type: ignore[arg-type]
     )
 
