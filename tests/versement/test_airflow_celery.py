@@ -8,6 +8,8 @@ The DAG is ``versement_apogee`` of dags/versement_sources.py, triggered through 
 subset of the datasets (the ``datasets`` param) over a SQLite Apogée, the ledger in PostgreSQL. It
 runs to the archivists' approval request, as far as it goes without an archivist (the answer and
 the transfer are the LocalExecutor end-to-end test's, tests/versement/test_airflow_sources.py).
+Each worker's first task waits (at most two minutes) until the other has one, as minutes-long real
+extractions would, so that one worker cannot drain four one-second tasks before the other polls.
 Checked: the mapped extraction tasks ran on both workers (each task instance's ``hostname``), only
 the chosen datasets were extracted into the shared staging folder and recorded, and the request
 the archivist would answer shows the digest of the SIP the workers built.
@@ -42,11 +44,39 @@ CHOSEN = ["inscriptions_administratives", "etudiants_identite", "resultats_diplo
 IDENTITY = '''
 import os
 import socket
+import time
+from pathlib import Path
+
+from celery.signals import task_prerun
+
+from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+
+# Airflow's Celery settings, plus this module imported by each worker before it forks its pool.
+CONFIG = {**DEFAULT_CELERY_CONFIG, "imports": ("celery_test_identity",)}
 
 
 def hostname() -> str:
     """A worker's name as its tasks' hostname (both workers run on this one machine)."""
     return os.environ.get("CELERY_TEST_WORKER") or socket.getfqdn()
+
+
+@task_prerun.connect
+def hold_until_every_worker_has_a_task(**_) -> None:
+    """Hold each worker's first task until every worker has started one.
+
+    Real extractions take minutes, so a free worker always takes the next queued task; these take
+    a second, and one worker could drain the queue before the other's next poll of Redis. Holding
+    (at most two minutes) makes the test about where tasks go, not about who polls first. A worker
+    that never receives a task still fails the test, after the hold.
+    """
+    barrier, name = os.environ.get("CELERY_TEST_BARRIER"), os.environ.get("CELERY_TEST_WORKER")
+    if not barrier or not name:
+        return
+    Path(barrier, name).touch()
+    expected = int(os.environ["CELERY_TEST_WORKERS"])
+    deadline = time.monotonic() + 120
+    while len(list(Path(barrier).iterdir())) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
 '''
 
 
@@ -95,6 +125,8 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
     identity = tmp_path / "identity"
     identity.mkdir()
     (identity / "celery_test_identity.py").write_text(IDENTITY)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     tag = uuid.uuid4().hex[:10]
     queue = f"versement-test-{tag}"
     env.update(
@@ -108,6 +140,7 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
             "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "celery_test_identity.hostname",
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "celery_test_identity.CONFIG",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(identity), env.get("PYTHONPATH")])),
         }
@@ -120,7 +153,13 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
     try:
         stack.start()
         for name, log_port in workers.items():
-            worker_env = {**env, "CELERY_TEST_WORKER": name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
+            worker_env = {
+                **env,
+                "CELERY_TEST_WORKER": name,
+                "CELERY_TEST_BARRIER": str(barrier),
+                "CELERY_TEST_WORKERS": str(len(workers)),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
+            }
             with (stack.logs / f"{name}.log").open("wb") as out:
                 stack.processes[name] = subprocess.Popen(
                     [airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queue],
@@ -172,6 +211,7 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
     assert sorted(i["map_index"] for i in mapped) == list(range(len(CHOSEN)))
     assert all(i["state"] == "success" for i in mapped), states
     # The mapped extraction was spread over both workers, and only theirs.
+    assert sorted(p.name for p in barrier.iterdir()) == sorted(workers), "a worker never started a task"
     assert {i["hostname"] for i in mapped} == set(workers), [(i["map_index"], i["hostname"]) for i in mapped]
     # Only the chosen datasets were read, written to the shared staging folder and recorded.
     ledger = open_ledger(settings)
