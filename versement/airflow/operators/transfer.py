@@ -24,6 +24,7 @@ from versement.airflow.hooks.vitam import VitamHook
 from versement.airflow.triggers.vitam import VitamOperationTrigger
 from versement.config import Settings
 from versement.ledger import Ledger, State
+from versement.ledger.sips import current_sips
 from vitam_client import is_transient
 
 Deployment = Callable[[], tuple[Settings, Ledger]]
@@ -44,8 +45,6 @@ def _raise_for_airflow(exc: BaseException) -> NoReturn:
 
 def _operations(batch: Any) -> list[str]:
     """The VITAM operations of the batch's current SIPs, part by part (one for a batch of one SIP)."""
-    from versement.ledger.sips import current_sips
-
     found = [sip.vitam_operation_id for sip in current_sips(batch) if sip.vitam_operation_id]
     return found or [batch.vitam_operation_id]
 
@@ -85,14 +84,14 @@ class VitamTransferOperator(BaseOperator):
             _raise_for_airflow(exc)
         if batch.state != State.SUBMITTED:  # already accepted by an earlier try: just finish
             return self._complete(settings, ledger)
-        return self._wait_for(settings, _operations(batch), waited=[])
+        return self._wait_for(settings, ledger, _operations(batch), waited=[])
 
-    def _wait_for(self, settings: Settings, operations: list[str], waited: list[str]) -> dict[str, Any]:
+    def _wait_for(self, settings: Settings, ledger: Ledger, operations: list[str], waited: list[str]) -> dict[str, Any]:
         """Defer to the trigger for the first operation not yet waited for (a split batch has one
         per part: the triggerer waits for each in turn); when none is left, finish in the worker."""
         pending = [operation for operation in operations if operation not in waited]
         if not pending:
-            return self._complete(settings, self.deployment()[1])
+            return self._complete(settings, ledger)
         self.defer(
             trigger=VitamOperationTrigger(
                 pending[0],
@@ -121,7 +120,7 @@ class VitamTransferOperator(BaseOperator):
                 f"({event.get('state')}/{event.get('operation_status')}) ; une nouvelle tentative la suivra"
             )
         done = [*(waited or []), str(event.get("operation_id"))]
-        return self._wait_for(settings, _operations(ledger.batch(int(self.batch_id))), waited=done)
+        return self._wait_for(settings, ledger, _operations(ledger.batch(int(self.batch_id))), waited=done)
 
     def _complete(self, settings: Settings, ledger: Ledger) -> dict[str, Any]:
         from versement.transfer import complete
@@ -132,9 +131,7 @@ class VitamTransferOperator(BaseOperator):
         except Exception as exc:
             _raise_for_airflow(exc)
         if batch.state == State.VERIFICATION_FAILED:
-            raise AirflowFailException(
-                f"lot {batch.id} : VÉRIFICATION EN ÉCHEC, VITAM ne restitue pas ce qui a été envoyé"
-            )
+            raise AirflowFailException(MISMATCH.format(batch=batch.id))
         return {"batch": batch.id, "state": batch.state, "operation_id": batch.vitam_operation_id}
 
 
@@ -166,7 +163,5 @@ class VitamVerifyOperator(BaseOperator):
         except Exception as exc:
             _raise_for_airflow(exc)
         if batch.state != State.VERIFIED:
-            raise AirflowFailException(
-                f"lot {batch.id} : VÉRIFICATION EN ÉCHEC, VITAM ne restitue pas ce qui a été envoyé"
-            )
+            raise AirflowFailException(MISMATCH.format(batch=batch.id))
         return {"batch": batch.id, "state": batch.state}
