@@ -237,6 +237,18 @@ def _submit(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
     return _upload(client, ledger, batch, actor)
 
 
+def upload_failure(exc: VitamError) -> dict[str, Any]:
+    """What a ``transfer.upload_failed`` event records of VITAM's answer (or of its absence)."""
+    return {
+        "error": str(exc),
+        "kind": type(exc).__name__,
+        "transient": is_transient(exc),
+        "http_code": exc.http_code,
+        "vitam_code": exc.vitam_code,
+        "request_id": exc.request_id,
+    }
+
+
 def _upload(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Batch:
     assert batch.sip_path is not None
     try:
@@ -247,14 +259,7 @@ def _upload(client: VitamClient, ledger: Ledger, batch: Batch, actor: str) -> Ba
             batch.id,
             actor=actor,
             action="transfer.upload_failed",
-            details={
-                "error": str(exc),
-                "kind": type(exc).__name__,
-                "transient": is_transient(exc),
-                "http_code": exc.http_code,
-                "vitam_code": exc.vitam_code,
-                "request_id": exc.request_id,
-            },
+            details=upload_failure(exc),
         )
         raise
     # Persisted before anything else: from now on a retry follows this operation.

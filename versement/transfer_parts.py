@@ -36,8 +36,9 @@ from versement.ledger import Batch, Ledger, State
 from versement.ledger.models import Sip
 from versement.ledger.sips import current_sips
 from versement.pipeline import DigestMismatch, StageError, batch_folder
+from versement.transfer import upload_failure
 from versement.vitam_reasons import reasons
-from vitam_client import LogbookOperation, VitamClient, VitamError, is_transient, parse_atr
+from vitam_client import LogbookOperation, VitamClient, VitamError, parse_atr
 
 SENT = frozenset({"submitted", "accepted", "refused", "verified", "verification_failed"})
 ANSWERED = frozenset({"accepted", "refused", "verified", "verification_failed"})
@@ -139,15 +140,7 @@ def _upload_part(client: VitamClient, ledger: Ledger, batch_id: int, sip: Sip, a
             batch_id,
             actor=actor,
             action="transfer.upload_failed",
-            details={
-                "part": sip.part,
-                "error": str(exc),
-                "kind": type(exc).__name__,
-                "transient": is_transient(exc),
-                "http_code": exc.http_code,
-                "vitam_code": exc.vitam_code,
-                "request_id": exc.request_id,
-            },
+            details={"part": sip.part, **upload_failure(exc)},
         )
         raise
     _submitted(ledger, batch_id, sip, operation_id, actor, "transfer.submitted", {"sip_sha256": sip.approved_sha256})
