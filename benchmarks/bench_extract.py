@@ -14,7 +14,9 @@ each size, measures side by side on the shipped ``resultats_elements`` dataset o
 Each measured thing runs in its own subprocess, so its peak RSS (``ru_maxrss``) is its own;
 throughput is rows over the wall time of the operation alone (imports and connection set-up
 excluded for all three alike). The machine is shared, so each measurement is repeated
-(``BENCH_REPEAT``, default 3) in interleaved order and the median is kept. The last line is one
+(``BENCH_REPEAT``, default 5: a 1M-row read lasts about a second, and with three repeats one
+burst of another process's load moved a median by a third) in interleaved order and the median
+is kept. The last line is one
 JSON object: ``{"results": [{"rows": N, "rows_per_s": x, "ratio_vs_copy": r1,
 "ratio_vs_pandas": r2, "peak_rss_mb": m}, ...]}``.
 
@@ -146,7 +148,7 @@ def _drop(target: int) -> None:
 
 def main() -> None:
     sizes = [int(s) for s in os.environ.get("BENCH_ROWS", "1000000,5000000").split(",")]
-    repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+    repeat = int(os.environ.get("BENCH_REPEAT", "5"))
     keep = os.environ.get("BENCH_KEEP") == "1"
     results = []
     for target in sizes:

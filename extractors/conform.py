@@ -107,7 +107,7 @@ def _to_int64(array: pa.Array, digits: int | None) -> pa.Array:
     elif pa.types.is_integer(source) or pa.types.is_decimal(source):
         result = _cast(array, pa.int64())
     elif pa.types.is_string(source) or pa.types.is_large_string(source):
-        result = _cast(pc.utf8_trim_whitespace(array), pa.int64())
+        result = _cast_text(array, pa.int64())
     else:
         raise _first_valid(array, f"expected a number, got {source}")
     if digits is not None:
@@ -141,7 +141,7 @@ def _to_decimal(array: pa.Array, target: pa.DataType) -> pa.Array:
         )
         return _cast(shortest, target, shown=array)
     if pa.types.is_string(source) or pa.types.is_large_string(source):
-        return _cast(pc.utf8_trim_whitespace(array), target, shown=array)
+        return _cast_text(array, target)
     raise _first_valid(array, f"expected a number, got {source}")
 
 
@@ -246,6 +246,19 @@ def _cast(
     except _ARROW_ERRORS as exc:
         index, reason = _bisect(array, attempt, str(exc))
         raise BadValue(index, (shown if shown is not None else array)[index].as_py(), reason) from exc
+
+
+def _cast_text(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """Numbers written as text, surrounding whitespace allowed (SQLite keeps what was inserted).
+
+    Arrow's number parsing refuses any whitespace, so text it parses as is needs no trimming:
+    the trimmed copy (one more pass over every string) is only made when the plain cast fails,
+    which PostgreSQL's own output (never padded) does not make happen.
+    """
+    try:
+        return pc.cast(array, target)
+    except _ARROW_ERRORS:
+        return _cast(pc.utf8_trim_whitespace(array), target, shown=array)
 
 
 def _bisect(array: pa.Array, attempt: Callable[[pa.Array], pa.Array], reason: str) -> tuple[int, str]:

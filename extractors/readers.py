@@ -5,7 +5,7 @@ keeps it until :meth:`close`:
 
 - **PostgreSQL** (psycopg): ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``; the marker is
   ``pg_current_snapshot()``. Rows are streamed by ``COPY (SELECT ...) TO STDOUT (FORMAT csv)``
-  and parsed by Arrow's multi-threaded CSV reader, every column as text, then checked and typed
+  and parsed by Arrow's streaming CSV reader, every column as text, then checked and typed
   by ``extractors.conform``. This measured faster than the ADBC driver (which also binds no
   parameter without materialising the whole result) and close to the raw binary COPY floor
   (``make bench-extract``). CSV keeps NULL (unquoted empty) apart from the empty string
@@ -53,6 +53,11 @@ from extractors.errors import ExtractionError
 
 FETCH_ROWS = 10_000
 _CSV_BLOCK_BYTES = 1024 * 1024
+# Blocks are parsed in the thread that checks and writes them (Arrow still reads ahead on its
+# I/O thread). The database's COPY, the count session and the Parquet writer already keep the
+# cores busy, and a batch's datasets are read by several processes at once: parallel parsing
+# only added thread hand-offs (make bench-extract: same or better rows/s, less CPU).
+_CSV_THREADS = False
 _SQLITE_DIALECT = sqlite.dialect()
 
 
@@ -125,6 +130,14 @@ POSTGRESQL_SESSION = (
     "SET TimeZone TO 'UTC'",
     "SET extra_float_digits TO 1",
     "SET bytea_output TO 'hex'",
+)
+# The count session runs beside the COPY, so it must not take the cores the COPY and the
+# client need: no parallel workers (on 5M ELP results the planner chose a parallel hash
+# aggregate, three processes of 3 s each spilling to disk) and no JIT (compiling the aggregate
+# cost more than it saved). Serial and without JIT the same count took 1.45 s in one process.
+POSTGRESQL_COUNT_SESSION = (
+    "SET max_parallel_workers_per_gather TO 0",
+    "SET jit TO off",
 )
 POSTGRESQL_PIN = (
     "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), "
@@ -210,7 +223,9 @@ class PostgresReader:
 
     The count and aggregates of a dataset run on a second session of the same exported snapshot,
     at the same time as its COPY (``count_concurrently``): the server computes them while the
-    rows are parsed and written, instead of one more full pass before.
+    rows are parsed and written, instead of one more full pass before. That session runs its
+    statements serially and without JIT (``POSTGRESQL_COUNT_SESSION``) so as not to compete
+    with the COPY for the cores.
     """
 
     dialect = "postgresql"
@@ -283,6 +298,8 @@ class PostgresReader:
             snapshot_id = self.export()
             side = _pg_connect(self.url)
             try:
+                for setting in POSTGRESQL_COUNT_SESSION:
+                    side.execute(setting)
                 marker = _pg_begin(side, snapshot_id)
             except BaseException:
                 side.close()
@@ -315,7 +332,9 @@ class PostgresReader:
             stream = pa.PythonFile(raw, mode="r")
             reader = pcsv.open_csv(
                 stream,
-                read_options=pcsv.ReadOptions(column_names=internal, block_size=_CSV_BLOCK_BYTES, use_threads=True),
+                read_options=pcsv.ReadOptions(
+                    column_names=internal, block_size=_CSV_BLOCK_BYTES, use_threads=_CSV_THREADS
+                ),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),
                 convert_options=pcsv.ConvertOptions(
                     column_types=dict.fromkeys(internal, pa.string()),

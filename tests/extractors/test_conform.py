@@ -41,6 +41,15 @@ def test_decimals_from_text_are_exact_or_refused_at_the_first_bad_row() -> None:
     assert conform(wide, pa.decimal128(38, 0)).to_pylist() == [Decimal("9" * 38), Decimal("-" + "1" * 38)]
 
 
+def test_numbers_in_padded_text_are_read_and_a_bad_one_still_named() -> None:
+    """Whitespace around a number (SQLite keeps what was inserted) is allowed, nothing else."""
+    assert conform(pa.array([" 12", "7\t", None, "\u00a03"]), pa.int64(), digits=3).to_pylist() == [12, 7, None, 3]
+    assert conform(pa.array(["1.5 ", " -0.25"]), pa.decimal128(8, 3)).to_pylist() == [Decimal("1.5"), Decimal("-0.25")]
+    for target in (pa.int64(), pa.decimal128(8, 3)):
+        error = refused(pa.array(["1"] * 500 + [" 2 "] + ["1 2"] + ["3"]), target)
+        assert (error.index, error.value) == (501, "1 2")
+
+
 def test_floats_become_decimals_only_when_their_digits_are_certain() -> None:
     exact = pa.array([12.345, 0.1, 123456.5, None])
     assert conform(exact, pa.decimal128(38, 10)).to_pylist() == [

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from extractors import ExtractionError, extract, statements
+from extractors.readers import open_reader
 from tests.extractors.helpers import table_spec
 
 pytestmark = pytest.mark.postgres
@@ -140,6 +141,9 @@ def test_round_trip_is_exact(source: str, tmp_path: Path) -> None:
     assert pq.read_table(inscriptions.path).to_pylist() == expected
     assert snapshot.dialect == "postgresql"
     assert individus.query.startswith('COPY (SELECT "COD_IND", "COD_ETU", ')
+    # Decimals of up to 18 digits are stored as Parquet integers, wider ones as 16 bytes.
+    physical = {c.name: c.physical_type for c in pq.ParquetFile(individus.path).schema}
+    assert (physical["NOT_MOY"], physical["NUM_IDT_EXT_IND"]) == ("INT32", "FIXED_LEN_BYTE_ARRAY")
 
 
 def test_other_postgresql_types_in_a_lower_case_schema(source: str, tmp_path: Path) -> None:
@@ -291,6 +295,24 @@ def test_a_query_failing_midway_leaves_nothing_and_names_dataset_and_source(post
     assert "dataset quotients" in message and "127.0.0.1:5432" in message and PASSWORD not in message
     assert not caught.value.transient
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_count_beside_the_copy_takes_no_parallel_worker_and_no_jit(source: str) -> None:
+    """The count session shares the snapshot but must not take the cores the COPY needs."""
+    reader = open_reader(sa.engine.make_url(source.replace("postgresql://", "postgresql+psycopg://", 1)))
+    try:
+        counted = reader.count_concurrently(  # type: ignore[attr-defined]
+            "SELECT count(*), current_setting('max_parallel_workers_per_gather'), current_setting('jit'), "
+            "current_setting('transaction_isolation') FROM \"INDIVIDU\"",
+            {},
+        )
+        assert counted() == (2, ("0", "off", "repeatable read"))
+        main = reader.conn.execute(  # type: ignore[attr-defined]
+            "SELECT current_setting('max_parallel_workers_per_gather')"
+        ).fetchone()
+        assert main is not None and main[0] != "0"  # the COPY's own session keeps the server's settings
+    finally:
+        reader.close()
 
 
 def test_a_scope_parameter_is_read_once_per_statement_not_once_per_row(source: str) -> None:
