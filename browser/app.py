@@ -224,15 +224,20 @@ def create_app(
         found = find_batch(batch_id)
         if found is None:
             return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
-        consulted(user, batch_id, "consult.batch")
         events = _decisions(ledger, batch_id)
         tree: tuple[manifest.Unit, ...] = ()
         tree_error = None
+        manifest_from: str | None = None
         if found.sip_path:
             try:
-                tree = manifest.units(manifest.read_manifest(Path(found.sip_path)))
+                content, manifest_from = batch_manifest(user, found)
+                tree = manifest.units(content)
             except manifest.ManifestUnreadable:
                 tree_error = "Le bordereau du SIP n'est pas lisible localement."
+            except (VitamUnavailable, VitamNotFound) as exc:
+                tree_error = f"Bordereau non disponible : {manifest_problem(exc, found)}."
+        origin = {"manifest_from_vitam": manifest_from} if manifest_from else {}
+        consulted(user, batch_id, "consult.batch", **origin)
         system_ids = dict((found.atr or {}).get("units") or {})
         return render(
             request,
@@ -242,6 +247,9 @@ def create_app(
             may=user.may,
             tree=tree,
             tree_error=tree_error,
+            manifest_from=manifest_from,
+            manifest_available=bool(found.sip_path)
+            and (Path(found.sip_path).is_file() or (vitam is not None and bool(vitam_operations(found)))),
             system_ids=system_ids,
             quality=batch_quality(found.datasets, user, config.sensitive_roles),
         )
@@ -294,11 +302,33 @@ def create_app(
         if found is None or not found.sip_path:
             return refused(request, 404, "Ce lot n'a pas de SIP enregistré.")
         try:
-            content = manifest.read_manifest(Path(found.sip_path))  # the SIP path from the ledger
+            content, manifest_from = batch_manifest(user, found)
         except manifest.ManifestUnreadable:
             return refused(request, 404, "Le bordereau du SIP n'est plus disponible localement.")
-        consulted(user, batch_id, "download.manifest")
+        except (VitamUnavailable, VitamNotFound) as exc:
+            return refused(request, 503, f"Bordereau non disponible : {manifest_problem(exc, found)}.")
+        consulted(user, batch_id, "download.manifest", **({"from_vitam": manifest_from} if manifest_from else {}))
         return _attachment(content, f"lot-{batch_id}-manifest.xml", "application/xml")
+
+    def batch_manifest(user: User, batch: Any) -> tuple[bytes, str | None]:
+        """The manifest of the batch's SIP (the path from the ledger, never from the request) and
+        the VITAM operation it was read from: None for the SIP's own member; the operation when
+        the SIP is purged and VITAM's stored copy is read instead (the download is audited).
+        Raises ManifestUnreadable, or VitamUnavailable / VitamNotFound from VITAM."""
+        local = Path(batch.sip_path)
+        if vitam is None or local.is_file() or not vitam_operations(batch):
+            return manifest.read_manifest(local), None
+        path, operation, downloaded = vitam.manifest(batch)
+        content = manifest.read_file(path)
+        if downloaded:
+            consulted(user, batch.id, "consult.vitam", manifest=True, operation=operation, bytes=len(content))
+        return content, operation
+
+    def manifest_problem(exc: Exception, batch: Any) -> str:
+        if isinstance(exc, VitamNotFound):
+            operation = next(iter(vitam_operations(batch)), "?")
+            return f"SIP purgé localement et bordereau introuvable dans VITAM (opération {operation})"
+        return str(exc)
 
     def dataset_of(request: Request) -> tuple[Any, Any] | None:
         found = find_batch(request.path_params["batch_id"])
