@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -227,8 +227,8 @@ class VitamReader:
                 return target, operation, False
             partial = target.with_name(target.name + ".partial")
             try:
-                with self._session() as client, partial.open("wb") as out:
-                    client.download_manifest(operation, _CappedFile(out, MAX_MANIFEST_BYTES))
+                with self._session() as client, _CappedFile(partial, MAX_MANIFEST_BYTES) as out:
+                    client.download_manifest(operation, out)
                 expected = _recorded_sha512(batch)
                 if expected is not None:
                     actual = _sha512_file(partial)
@@ -355,34 +355,18 @@ def _sha512_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _CappedFile(io.RawIOBase):
-    """A download into ``target`` that refuses to grow past ``limit`` bytes (a manifest larger
+class _CappedFile(io.FileIO):
+    """A file written by a download that refuses to grow past ``limit`` bytes (a manifest larger
     than the browser reads locally is refused the same way)."""
 
-    def __init__(self, target: IO[bytes], limit: int) -> None:
-        super().__init__()
-        self.target = target
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(path, "wb")
         self.limit = limit
 
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.target.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.target.seek(offset, whence)
-
-    def truncate(self, size: int | None = None) -> int:
-        return self.target.truncate(size)
-
     def write(self, data: Any) -> int:
-        if self.target.tell() + len(data) > self.limit:
+        if self.tell() + len(data) > self.limit:
             raise VitamUnavailable(f"bordereau de VITAM trop volumineux (plus de {self.limit} octets)")
-        return self.target.write(data)
+        return super().write(data)
 
 
 class _Capped(io.BytesIO):

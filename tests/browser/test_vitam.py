@@ -634,7 +634,7 @@ def purged_copy(ledger: Ledger, scope: str, operation: str, manifest_sha512: str
     return batch.id
 
 
-def test_a_manifest_vitam_does_not_hold_or_that_differs_is_said_in_french(archived):
+def test_a_manifest_vitam_does_not_hold_or_that_differs_is_said_in_french(archived, monkeypatch):
     ledger, index, operation, endpoint = archived
     client = browser(ledger, index, endpoint)
     login(client, "auditeur")
@@ -651,6 +651,13 @@ def test_a_manifest_vitam_does_not_hold_or_that_differs_is_said_in_french(archiv
     assert "Dossier 100002" not in page.text
     refused = client.get(f"/lots/{other}/manifest.xml")
     assert refused.status_code == 503 and "différent de celui du SIP" in refused.text
+    # A manifest larger than the browser reads is refused while it streams in, not held whole.
+    from browser import vitam as reading
+
+    monkeypatch.setattr(reading, "MAX_MANIFEST_BYTES", 1000)
+    large = purged_copy(ledger, "2019-2020", operation, None)
+    page = client.get(f"/lots/{large}")
+    assert page.status_code == 200 and "bordereau de VITAM trop volumineux (plus de 1000 octets)" in page.text
     assert vitam_reads(ledger)[before:] == []  # nothing was shown from VITAM
 
 
@@ -712,3 +719,82 @@ def test_the_purge_command_speaks_french(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VERSEMENT__RETENTION__PURGE_LOCAL_AFTER_DAYS", "0")
     assert main(["purge"]) == 0
     assert "aucun lot à purger" in capsys.readouterr().out
+
+
+def test_a_rebuilt_person_index_keeps_the_purged_batches(archived):
+    """Index, purge, rebuild: the purged batch's persons are still found, and their pieces read
+    from VITAM; a batch that still has its files is indexed again from them."""
+    ledger, index, operation, endpoint = archived
+    staging = index.path.parent
+    local = staging / "batches" / "local" / "data"
+    local.mkdir(parents=True)
+    path = local / "inscriptions_2024.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "COD_IND": pa.array([STUDENT], pa.int64()),
+                "COD_ANU": pa.array(["2024"]),
+                "COD_ETP": pa.array(["M2 local"]),
+            }
+        ),
+        path,
+    )
+    batch = ledger.create_batch("apogee", "2024-2025", "extraction")
+    dataset = Dataset(
+        name="inscriptions_2024",
+        source_table="INS_ADM_ETP",
+        path=str(path),
+        rows=1,
+        source_count=1,
+        sha256=sha256_file(path),
+        columns=[["COD_IND", "int64"], ["COD_ANU", "string"], ["COD_ETP", "string"]],
+        query="SELECT 1",
+        spec=REGISTRATION_SPEC,
+    )
+    ledger.transition(batch.id, State.EXTRACTED, actor="extraction", action="extract", datasets=[dataset])
+    index.refresh()
+    before = index.counts()
+
+    def shown() -> dict[str, str]:
+        client = browser(ledger, index, endpoint)
+        login(client, "auditeur")
+        found = client.get("/personnes", params={"nom": "lefevre", "prenom": "helene"})
+        assert f"/personnes/apogee-{STUDENT}" in found.text and "data-purged-unindexed" not in found.text
+        return pieces(client.get(f"/personnes/apogee-{STUDENT}").text)
+
+    assert index.rebuild() == 1  # the local dataset re-read; the purged ones kept
+    assert index.counts() == before
+    found = shown()
+    assert (
+        "data-from-vitam" in found["individus"] and "Hélène" in found["individus"] and operation in found["individus"]
+    )
+    assert "data-from-vitam" in found["inscriptions"] and "L3, droit" in found["inscriptions"]
+    assert "data-from-vitam" not in found["inscriptions_2024"] and "M2 local" in found["inscriptions_2024"]
+    reads = vitam_reads(ledger)[-2:]
+    assert {r["dataset"] for r in reads} == {"individus", "inscriptions"}
+    assert all(r["person"] == f"apogee-{STUDENT}" for r in reads)
+
+    # A new index layout: a new file, the purged datasets' rows carried over from the old one.
+    import sqlite3
+
+    with sqlite3.connect(index.path) as old:
+        old.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    old.close()
+    assert index.refresh() == 1  # only the local dataset is read again
+    assert index.counts() == before
+    found = shown()
+    assert (
+        "Hélène" in found["individus"]
+        and "L3, droit" in found["inscriptions"]
+        and "M2 local" in found["inscriptions_2024"]
+    )
+    assert not index.path.with_name(index.path.name + ".previous").exists()
+
+    # An index file lost after the purge cannot know the purged datasets: the search page says so.
+    lost = PersonIndex(staging / "lost" / "person-index.sqlite", ledger)
+    lost.refresh()
+    assert lost.purged_unindexed == 4
+    client = browser(ledger, lost, endpoint)
+    login(client, "auditeur")
+    page = client.get("/personnes", params={"nom": "lefevre"})
+    assert "data-purged-unindexed" in page.text and "4 jeux de données purgés" in page.text
