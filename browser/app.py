@@ -77,6 +77,8 @@ def create_app(
     accounts = accounts or Accounts(ledger)
     index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
     integrity = _Integrity(ledger)
+    timelines = _Timelines(ledger)
+    activity = _Activity(ledger)
     trail = _AuditWriter(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     # The templates ship with the code: no modification time to check on every page.
@@ -194,14 +196,7 @@ def create_app(
         for batch in batches:
             sources.setdefault(batch.source, {}).setdefault(batch.state, 0)
             sources[batch.source][batch.state] += 1
-        # Only the events shown, read in the database: the trail grows with every consultation.
-        with ledger.reading() as session:
-            transitions = select(AuditEvent).where(AuditEvent.to_state.is_not(None))
-            runs = list(session.scalars(transitions.order_by(AuditEvent.id.desc()).limit(10)))
-            needing = select(AuditEvent.batch_id).where(AuditEvent.action == "transfer.needs_operator").distinct()
-            stuck = set(session.scalars(needing))
-            for event in runs:
-                session.expunge(event)
+        runs, stuck = activity.read()
         waiting = [b for b in batches if b.state == State.AWAITING_APPROVAL]
         failed = [b for b in batches if b.state == State.QUALITY_FAILED]
         stuck_batches = [b for b in batches if b.id in stuck and b.state == State.SUBMITTED]
@@ -224,7 +219,7 @@ def create_app(
         found = find_batch(batch_id)
         if found is None:
             return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
-        events = _decisions(ledger, batch_id)
+        events = timelines.of(batch_id)
         tree: tuple[manifest.Unit, ...] = ()
         tree_error = None
         manifest_from: str | None = None
@@ -640,32 +635,107 @@ class _Pending:
 
 
 class _Integrity:
-    """The audit trail's verification, at most every ``seconds``: it replays every event and
-    re-reads the trail inside every packaged SIP, which must not run on each page view of
-    many users at once. While one request recomputes it, the others show the last result."""
+    """The audit trail's verification, redone at most every ``seconds`` and never on a page
+    view but the very first: it replays every event and re-reads the trail inside every
+    packaged SIP (about a second at ten thousand events), which must not be paid by whoever
+    opens the dashboard when the last result is stale, nor by many users at once. A stale
+    result is shown while a background thread redoes it."""
 
-    def __init__(self, ledger: Ledger, seconds: float = INTEGRITY_SECONDS) -> None:
+    def __init__(self, ledger: Ledger, seconds: float | None = None) -> None:
         self.ledger = ledger
-        self.seconds = seconds
+        self._seconds = seconds
         self._lock = threading.Lock()
+        self._running = False
         self._last: tuple[float, Any] | None = None
 
     def check(self) -> Any:
         last = self._last
-        if last is not None and time.monotonic() - last[0] < self.seconds:
-            return last[1]
-        if last is not None and not self._lock.acquire(blocking=False):
-            return last[1]  # someone is recomputing it
         if last is None:
-            self._lock.acquire()
-        try:
-            if self._last is not None and time.monotonic() - self._last[0] < self.seconds:
+            with self._lock:  # the first page waits for the first result (once per process)
+                if self._last is None:
+                    self._last = (time.monotonic(), self.ledger.verify())
                 return self._last[1]
-            result = self.ledger.verify()
-            self._last = (time.monotonic(), result)
-            return result
+        if time.monotonic() - last[0] >= (INTEGRITY_SECONDS if self._seconds is None else self._seconds):
+            with self._lock:
+                start, self._running = not self._running, True
+            if start:
+                threading.Thread(target=self._redo, name="audit-verify", daemon=True).start()
+        return last[1]
+
+    def _redo(self) -> None:
+        try:
+            self._last = (time.monotonic(), self.ledger.verify())
+        except Exception:  # the last result stays shown; the next look tries again
+            log.exception("audit trail verification failed")
         finally:
-            self._lock.release()
+            with self._lock:
+                self._running = False
+
+
+class _Timelines:
+    """Each batch's timeline (its events but the consultations), read incrementally: the trail
+    is append-only and its ids grow in commit order (one writer at a time holds the chain's
+    head), so a view reads only the events appended since the last view of any batch, instead
+    of scanning again every consultation the batch ever had (they grow with every view)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._known: dict[int, tuple[int, tuple[Any, ...]]] = {}
+
+    def of(self, batch_id: int) -> list[Any]:
+        with self._lock:
+            seen, events = self._known.get(batch_id, (0, ()))
+        with self.ledger.reading() as session:
+            newest = session.scalar(select(func.max(AuditEvent.id))) or 0
+            query = select(AuditEvent).where(
+                AuditEvent.batch_id == batch_id,
+                AuditEvent.id > seen,
+                AuditEvent.id <= newest,
+                ~_prefixed(*CONSULTATIONS),
+            )
+            fresh = list(session.scalars(query.order_by(AuditEvent.id)))
+            for event in fresh:
+                session.expunge(event)
+        timeline = events + tuple(fresh)  # complete up to ``newest``
+        with self._lock:
+            if newest > self._known.get(batch_id, (0, ()))[0]:  # not behind another thread's answer
+                self._known[batch_id] = (newest, timeline)
+        return list(timeline)
+
+
+class _Activity:
+    """The dashboard's last transitions and the batches that waited for an operator, kept up to
+    date incrementally like ``_Timelines``: only the events appended since the last look are
+    read, not the whole trail (which every consultation lengthens) on each view."""
+
+    SHOWN = 10
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._runs: tuple[Any, ...] = ()
+        self._stuck: frozenset[int] = frozenset()
+
+    def read(self) -> tuple[list[Any], set[int]]:
+        with self._lock:
+            seen, runs, stuck = self._seen, self._runs, self._stuck
+        with self.ledger.reading() as session:
+            newest = session.scalar(select(func.max(AuditEvent.id))) or 0
+            window = and_(AuditEvent.id > seen, AuditEvent.id <= newest)
+            transitions = select(AuditEvent).where(window, AuditEvent.to_state.is_not(None))
+            fresh = list(session.scalars(transitions.order_by(AuditEvent.id.desc()).limit(self.SHOWN)))
+            needing = select(AuditEvent.batch_id).where(window, AuditEvent.action == "transfer.needs_operator")
+            waited = {b for b in session.scalars(needing.distinct()) if b is not None}
+            for event in fresh:
+                session.expunge(event)
+        runs = (tuple(fresh) + runs)[: self.SHOWN]
+        stuck = stuck | waited
+        with self._lock:
+            if newest > self._seen:
+                self._seen, self._runs, self._stuck = newest, runs, stuck
+        return list(runs), set(stuck)
 
 
 class _Gate:
@@ -735,14 +805,6 @@ _KINDS: dict[str, Any] = {
     "exports": _prefixed("export."),
     "connexions": _prefixed("auth.", "account."),
 }
-
-
-def _decisions(ledger: Ledger, batch_id: int) -> list[Any]:
-    """The batch's timeline: its events but the consultations, left out in the database (every
-    view of the batch or its datasets adds one; the page must not grow with them)."""
-    with ledger.reading() as session:
-        query = select(AuditEvent).where(AuditEvent.batch_id == batch_id, ~_prefixed(*CONSULTATIONS))
-        return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> tuple[int, list[Any], int, int]:
