@@ -55,6 +55,7 @@ STATIC = HERE / "static"
 PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
 CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
 INTEGRITY_SECONDS = 30.0  # how long a verification of the audit trail is shown before it is redone
+INTEGRITY_DUTY = 100.0  # ... and at least this many times what the last one took (it grows with the trail)
 
 Handler = Callable[[Request, User], Response]
 
@@ -635,17 +636,21 @@ class _Pending:
 
 
 class _Integrity:
-    """The audit trail's verification, redone at most every ``seconds`` and never on a page
-    view but the very first: it replays every event and re-reads the trail inside every
-    packaged SIP (about a second at ten thousand events), which must not be paid by whoever
-    opens the dashboard when the last result is stale, nor by many users at once. A stale
-    result is shown while a background thread redoes it."""
+    """The audit trail's verification, redone at most every ``seconds`` (and every
+    ``INTEGRITY_DUTY`` times its last duration, so it never takes more than about 1 % of a core
+    however long the trail grows), and never on a page view but the very first: it replays
+    every event and re-reads the trail inside every packaged SIP (about a second at ten
+    thousand events), which must not be paid by whoever opens the dashboard when the last result
+    is stale, nor by many users at once. A stale result is shown while a background thread has
+    a child process redo it."""
 
     def __init__(self, ledger: Ledger, seconds: float | None = None) -> None:
         self.ledger = ledger
         self._seconds = seconds
         self._lock = threading.Lock()
         self._running = False
+        self._pool: Any = None
+        self._cost = 0.0  # how long the last verification took
         self._last: tuple[float, Any] | None = None
 
     def check(self) -> Any:
@@ -655,7 +660,8 @@ class _Integrity:
                 if self._last is None:
                     self._last = (time.monotonic(), self.ledger.verify())
                 return self._last[1]
-        if time.monotonic() - last[0] >= (INTEGRITY_SECONDS if self._seconds is None else self._seconds):
+        seconds = INTEGRITY_SECONDS if self._seconds is None else self._seconds
+        if time.monotonic() - last[0] >= max(seconds, INTEGRITY_DUTY * self._cost):
             with self._lock:
                 start, self._running = not self._running, True
             if start:
@@ -664,12 +670,41 @@ class _Integrity:
 
     def _redo(self) -> None:
         try:
-            self._last = (time.monotonic(), self.ledger.verify())
+            started = time.monotonic()
+            result = self._verify_apart()
+            self._cost = time.monotonic() - started
+            self._last = (time.monotonic(), result)
         except Exception:  # the last result stays shown; the next look tries again
             log.exception("audit trail verification failed")
+            self._pool = None
         finally:
             with self._lock:
                 self._running = False
+
+    def _verify_apart(self) -> Any:
+        """The verification in a child process of its own (kept for the next ones): it is pure
+        Python work over the whole trail, which in this process would hold the interpreter lock
+        and stall every page being served meanwhile. An in-memory ledger is verified here."""
+        url = self.ledger.engine.url
+        if url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:"):
+            return self.ledger.verify()
+        if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        anchor = getattr(self.ledger, "anchor", None)
+        target = url.render_as_string(hide_password=False)  # handed over a pipe, never logged
+        return self._pool.submit(_verify_ledger, target, str(anchor) if anchor else None).result(timeout=3600)
+
+
+def _verify_ledger(url: str, anchor: str | None) -> Any:
+    """``Ledger.verify`` of the ledger at ``url``, in the child process of ``_Integrity``."""
+    checked = Ledger(url, anchor=Path(anchor) if anchor else None)
+    try:
+        return checked.verify()
+    finally:
+        checked.close()
 
 
 class _Timelines:
