@@ -290,7 +290,8 @@ class PersonIndex:
         """Index every dataset again from its local file, keeping the rows of the datasets whose
         local copy is purged (``versement purge``): their Parquet files are gone, so the index
         is what still says who is in them (the rows are then read from VITAM). Returns the
-        number of datasets indexed again."""
+        number of datasets indexed again. Searches made meanwhile may miss the persons of the
+        datasets being re-read (they come back as each is indexed)."""
         with self._build_lock:
             self.building = True
             try:
@@ -738,11 +739,18 @@ class PersonIndex:
 
     def _reader(self) -> sqlite3.Connection | None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None and getattr(self._local, "generation", 0) != self._generation:
+        try:
+            identity = self.path.stat().st_ino
+        except OSError:
+            identity = None
+        # A new index file (another layout, written by this process or another worker): reopen.
+        if connection is not None and (
+            getattr(self._local, "generation", 0) != self._generation or self._local.inode != identity
+        ):
             connection.close()
             connection = self._local.connection = None
         if connection is None:
-            if not self.path.exists():
+            if identity is None:
                 return None
             connection = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10, check_same_thread=True
@@ -750,6 +758,7 @@ class PersonIndex:
             connection.execute("PRAGMA query_only = true")
             self._local.connection = connection
             self._local.generation = self._generation
+            self._local.inode = identity
         return connection
 
     def search(self, wanted: Criteria, limit: int = MAX_RESULTS) -> tuple[list[Identity], bool]:
