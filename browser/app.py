@@ -649,7 +649,6 @@ class _Integrity:
         self._seconds = seconds
         self._lock = threading.Lock()
         self._running = False
-        self._pool: Any = None
         self._cost = 0.0  # how long the last verification took
         self._last: tuple[float, Any] | None = None
 
@@ -676,35 +675,56 @@ class _Integrity:
             self._last = (time.monotonic(), result)
         except Exception:  # the last result stays shown; the next look tries again
             log.exception("audit trail verification failed")
-            self._pool = None
         finally:
             with self._lock:
                 self._running = False
 
     def _verify_apart(self) -> Any:
-        """The verification in a child process of its own (kept for the next ones): it is pure
-        Python work over the whole trail, which in this process would hold the interpreter lock
-        and stall every page being served meanwhile. An in-memory ledger is verified here."""
+        """The verification in a child process of its own: it is pure Python work over the
+        whole trail, which in this process would hold the interpreter lock and stall every page
+        being served meanwhile. One child per verification (a daemon: it ends with this process
+        at the latest), none kept waiting between them. An in-memory ledger is verified here."""
         url = self.ledger.engine.url
         if url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:"):
             return self.ledger.verify()
-        if self._pool is None:
-            from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing import get_context
+        from multiprocessing import get_context
 
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        context = get_context("spawn")
+        receiving, sending = context.Pipe(duplex=False)
         anchor = getattr(self.ledger, "anchor", None)
         target = url.render_as_string(hide_password=False)  # handed over a pipe, never logged
-        return self._pool.submit(_verify_ledger, target, str(anchor) if anchor else None).result(timeout=3600)
+        child = context.Process(
+            target=_verify_ledger, args=(target, str(anchor) if anchor else None, sending), daemon=True
+        )
+        child.start()
+        sending.close()
+        try:
+            if not receiving.poll(3600):
+                raise TimeoutError("the audit trail verification did not answer within an hour")
+            outcome = receiving.recv()
+        finally:
+            receiving.close()
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
 
-def _verify_ledger(url: str, anchor: str | None) -> Any:
-    """``Ledger.verify`` of the ledger at ``url``, in the child process of ``_Integrity``."""
-    checked = Ledger(url, anchor=Path(anchor) if anchor else None)
+def _verify_ledger(url: str, anchor: str | None, answer: Any) -> None:
+    """``Ledger.verify`` of the ledger at ``url``, in the child process of ``_Integrity``; the
+    result (or the error) is sent back on ``answer``."""
     try:
-        return checked.verify()
+        checked = Ledger(url, anchor=Path(anchor) if anchor else None)
+        try:
+            answer.send(checked.verify())
+        finally:
+            checked.close()
+    except Exception as exc:
+        answer.send(LedgerError(f"audit trail verification failed: {exc}"))
     finally:
-        checked.close()
+        answer.close()
 
 
 class _Timelines:
