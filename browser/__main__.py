@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes (one per core; needs the session secret set)"
     )
+    parser.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="rebuild the person index from the local files (keeping the purged batches' rows) and exit",
+    )
     args = parser.parse_args(argv)
     try:
         settings = load(config_path(args.config))
@@ -44,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, LedgerError) as exc:
         print(f"versement browse: error: {exc}", file=sys.stderr)
         return 2
+    if args.rebuild_index:
+        index = create_app(ledger, settings.browser).state.persons
+        done = index.rebuild()
+        counts = index.counts()
+        print(
+            f"index des personnes reconstruit : {done} jeu(x) de données relu(s), {counts['datasets']} indexé(s), "
+            f"{counts['persons']} personne(s)",
+            file=sys.stderr,
+        )
+        ledger.close()
+        return 0
     secret = settings.secret(SESSION_SECRET)
     if secret is None:
         print(

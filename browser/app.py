@@ -55,6 +55,7 @@ STATIC = HERE / "static"
 PUBLIC_PATHS = ("/connexion", "/sante", "/static/")  # reachable without a session; nothing else is
 CONSULTATIONS = ("consult.", "download.", "export.", "auth.")
 INTEGRITY_SECONDS = 30.0  # how long a verification of the audit trail is shown before it is redone
+INTEGRITY_DUTY = 100.0  # ... and at least this many times what the last one took (it grows with the trail)
 
 Handler = Callable[[Request, User], Response]
 
@@ -77,6 +78,8 @@ def create_app(
     accounts = accounts or Accounts(ledger)
     index = person_index or persons.PersonIndex(_index_path(ledger), ledger)
     integrity = _Integrity(ledger)
+    timelines = _Timelines(ledger)
+    activity = _Activity(ledger)
     trail = _AuditWriter(ledger)
     limiter = LoginLimiter(config.login_attempts, config.login_window_seconds)
     # The templates ship with the code: no modification time to check on every page.
@@ -194,14 +197,7 @@ def create_app(
         for batch in batches:
             sources.setdefault(batch.source, {}).setdefault(batch.state, 0)
             sources[batch.source][batch.state] += 1
-        # Only the events shown, read in the database: the trail grows with every consultation.
-        with ledger.reading() as session:
-            transitions = select(AuditEvent).where(AuditEvent.to_state.is_not(None))
-            runs = list(session.scalars(transitions.order_by(AuditEvent.id.desc()).limit(10)))
-            needing = select(AuditEvent.batch_id).where(AuditEvent.action == "transfer.needs_operator").distinct()
-            stuck = set(session.scalars(needing))
-            for event in runs:
-                session.expunge(event)
+        runs, stuck = activity.read()
         waiting = [b for b in batches if b.state == State.AWAITING_APPROVAL]
         failed = [b for b in batches if b.state == State.QUALITY_FAILED]
         stuck_batches = [b for b in batches if b.id in stuck and b.state == State.SUBMITTED]
@@ -224,15 +220,20 @@ def create_app(
         found = find_batch(batch_id)
         if found is None:
             return refused(request, 404, f"Le lot n° {batch_id} n'existe pas dans le registre.")
-        consulted(user, batch_id, "consult.batch")
-        events = _decisions(ledger, batch_id)
+        events = timelines.of(batch_id)
         tree: tuple[manifest.Unit, ...] = ()
         tree_error = None
+        manifest_from: str | None = None
         if found.sip_path:
             try:
-                tree = manifest.units(manifest.read_manifest(Path(found.sip_path)))
+                content, manifest_from = batch_manifest(user, found)
+                tree = manifest.units(content)
             except manifest.ManifestUnreadable:
                 tree_error = "Le bordereau du SIP n'est pas lisible localement."
+            except (VitamUnavailable, VitamNotFound) as exc:
+                tree_error = f"Bordereau non disponible : {manifest_problem(exc, found)}."
+        origin = {"manifest_from_vitam": manifest_from} if manifest_from else {}
+        consulted(user, batch_id, "consult.batch", **origin)
         system_ids = dict((found.atr or {}).get("units") or {})
         return render(
             request,
@@ -242,6 +243,9 @@ def create_app(
             may=user.may,
             tree=tree,
             tree_error=tree_error,
+            manifest_from=manifest_from,
+            manifest_available=bool(found.sip_path)
+            and (Path(found.sip_path).is_file() or (vitam is not None and bool(vitam_operations(found)))),
             system_ids=system_ids,
             quality=batch_quality(found.datasets, user, config.sensitive_roles),
         )
@@ -294,11 +298,33 @@ def create_app(
         if found is None or not found.sip_path:
             return refused(request, 404, "Ce lot n'a pas de SIP enregistré.")
         try:
-            content = manifest.read_manifest(Path(found.sip_path))  # the SIP path from the ledger
+            content, manifest_from = batch_manifest(user, found)
         except manifest.ManifestUnreadable:
             return refused(request, 404, "Le bordereau du SIP n'est plus disponible localement.")
-        consulted(user, batch_id, "download.manifest")
+        except (VitamUnavailable, VitamNotFound) as exc:
+            return refused(request, 503, f"Bordereau non disponible : {manifest_problem(exc, found)}.")
+        consulted(user, batch_id, "download.manifest", **({"from_vitam": manifest_from} if manifest_from else {}))
         return _attachment(content, f"lot-{batch_id}-manifest.xml", "application/xml")
+
+    def batch_manifest(user: User, batch: Any) -> tuple[bytes, str | None]:
+        """The manifest of the batch's SIP (the path from the ledger, never from the request) and
+        the VITAM operation it was read from: None for the SIP's own member; the operation when
+        the SIP is purged and VITAM's stored copy is read instead (the download is audited).
+        Raises ManifestUnreadable, or VitamUnavailable / VitamNotFound from VITAM."""
+        local = Path(batch.sip_path)
+        if vitam is None or local.is_file() or not vitam_operations(batch):
+            return manifest.read_manifest(local), None
+        path, operation, downloaded = vitam.manifest(batch)
+        content = manifest.read_file(path)
+        if downloaded:
+            consulted(user, batch.id, "consult.vitam", manifest=True, operation=operation, bytes=len(content))
+        return content, operation
+
+    def manifest_problem(exc: Exception, batch: Any) -> str:
+        if isinstance(exc, VitamNotFound):
+            operation = next(iter(vitam_operations(batch)), "?")
+            return f"SIP purgé localement et bordereau introuvable dans VITAM (opération {operation})"
+        return str(exc)
 
     def dataset_of(request: Request) -> tuple[Any, Any] | None:
         found = find_batch(request.path_params["batch_id"])
@@ -610,32 +636,161 @@ class _Pending:
 
 
 class _Integrity:
-    """The audit trail's verification, at most every ``seconds``: it replays every event and
-    re-reads the trail inside every packaged SIP, which must not run on each page view of
-    many users at once. While one request recomputes it, the others show the last result."""
+    """The audit trail's verification, redone at most every ``seconds`` (and every
+    ``INTEGRITY_DUTY`` times its last duration, so it never takes more than about 1 % of a core
+    however long the trail grows), and never on a page view but the very first: it replays
+    every event and re-reads the trail inside every packaged SIP (about a second at ten
+    thousand events), which must not be paid by whoever opens the dashboard when the last result
+    is stale, nor by many users at once. A stale result is shown while a background thread has
+    a child process redo it."""
 
-    def __init__(self, ledger: Ledger, seconds: float = INTEGRITY_SECONDS) -> None:
+    def __init__(self, ledger: Ledger, seconds: float | None = None) -> None:
         self.ledger = ledger
-        self.seconds = seconds
+        self._seconds = seconds
         self._lock = threading.Lock()
+        self._running = False
+        self._cost = 0.0  # how long the last verification took
         self._last: tuple[float, Any] | None = None
 
     def check(self) -> Any:
         last = self._last
-        if last is not None and time.monotonic() - last[0] < self.seconds:
-            return last[1]
-        if last is not None and not self._lock.acquire(blocking=False):
-            return last[1]  # someone is recomputing it
         if last is None:
-            self._lock.acquire()
-        try:
-            if self._last is not None and time.monotonic() - self._last[0] < self.seconds:
+            with self._lock:  # the first page waits for the first result (once per process)
+                if self._last is None:
+                    self._last = (time.monotonic(), self.ledger.verify())
                 return self._last[1]
-            result = self.ledger.verify()
+        seconds = INTEGRITY_SECONDS if self._seconds is None else self._seconds
+        if time.monotonic() - last[0] >= max(seconds, INTEGRITY_DUTY * self._cost):
+            with self._lock:
+                start, self._running = not self._running, True
+            if start:
+                threading.Thread(target=self._redo, name="audit-verify", daemon=True).start()
+        return last[1]
+
+    def _redo(self) -> None:
+        try:
+            started = time.monotonic()
+            result = self._verify_apart()
+            self._cost = time.monotonic() - started
             self._last = (time.monotonic(), result)
-            return result
+        except Exception:  # the last result stays shown; the next look tries again
+            log.exception("audit trail verification failed")
         finally:
-            self._lock.release()
+            with self._lock:
+                self._running = False
+
+    def _verify_apart(self) -> Any:
+        """The verification in a child process of its own: it is pure Python work over the
+        whole trail, which in this process would hold the interpreter lock and stall every page
+        being served meanwhile. One child per verification (a daemon: it ends with this process
+        at the latest), none kept waiting between them. An in-memory ledger is verified here."""
+        url = self.ledger.engine.url
+        if url.drivername.startswith("sqlite") and url.database in (None, "", ":memory:"):
+            return self.ledger.verify()
+        from multiprocessing import get_context
+
+        context = get_context("spawn")
+        receiving, sending = context.Pipe(duplex=False)
+        anchor = getattr(self.ledger, "anchor", None)
+        target = url.render_as_string(hide_password=False)  # handed over a pipe, never logged
+        child = context.Process(
+            target=_verify_ledger, args=(target, str(anchor) if anchor else None, sending), daemon=True
+        )
+        child.start()
+        sending.close()
+        try:
+            if not receiving.poll(3600):
+                raise TimeoutError("the audit trail verification did not answer within an hour")
+            outcome = receiving.recv()
+        finally:
+            receiving.close()
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def _verify_ledger(url: str, anchor: str | None, answer: Any) -> None:
+    """``Ledger.verify`` of the ledger at ``url``, in the child process of ``_Integrity``; the
+    result (or the error) is sent back on ``answer``."""
+    try:
+        checked = Ledger(url, anchor=Path(anchor) if anchor else None)
+        try:
+            answer.send(checked.verify())
+        finally:
+            checked.close()
+    except Exception as exc:
+        answer.send(LedgerError(f"audit trail verification failed: {exc}"))
+    finally:
+        answer.close()
+
+
+class _Timelines:
+    """Each batch's timeline (its events but the consultations), read incrementally: the trail
+    is append-only and its ids grow in commit order (one writer at a time holds the chain's
+    head), so a view reads only the events appended since the last view of any batch, instead
+    of scanning again every consultation the batch ever had (they grow with every view)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._known: dict[int, tuple[int, tuple[Any, ...]]] = {}
+
+    def of(self, batch_id: int) -> list[Any]:
+        with self._lock:
+            seen, events = self._known.get(batch_id, (0, ()))
+        with self.ledger.reading() as session:
+            newest = session.scalar(select(func.max(AuditEvent.id))) or 0
+            query = select(AuditEvent).where(
+                AuditEvent.batch_id == batch_id,
+                AuditEvent.id > seen,
+                AuditEvent.id <= newest,
+                ~_prefixed(*CONSULTATIONS),
+            )
+            fresh = list(session.scalars(query.order_by(AuditEvent.id)))
+            for event in fresh:
+                session.expunge(event)
+        timeline = events + tuple(fresh)  # complete up to ``newest``
+        with self._lock:
+            if newest > self._known.get(batch_id, (0, ()))[0]:  # not behind another thread's answer
+                self._known[batch_id] = (newest, timeline)
+        return list(timeline)
+
+
+class _Activity:
+    """The dashboard's last transitions and the batches that waited for an operator, kept up to
+    date incrementally like ``_Timelines``: only the events appended since the last look are
+    read, not the whole trail (which every consultation lengthens) on each view."""
+
+    SHOWN = 10
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._runs: tuple[Any, ...] = ()
+        self._stuck: frozenset[int] = frozenset()
+
+    def read(self) -> tuple[list[Any], set[int]]:
+        with self._lock:
+            seen, runs, stuck = self._seen, self._runs, self._stuck
+        with self.ledger.reading() as session:
+            newest = session.scalar(select(func.max(AuditEvent.id))) or 0
+            window = and_(AuditEvent.id > seen, AuditEvent.id <= newest)
+            transitions = select(AuditEvent).where(window, AuditEvent.to_state.is_not(None))
+            fresh = list(session.scalars(transitions.order_by(AuditEvent.id.desc()).limit(self.SHOWN)))
+            needing = select(AuditEvent.batch_id).where(window, AuditEvent.action == "transfer.needs_operator")
+            waited = {b for b in session.scalars(needing.distinct()) if b is not None}
+            for event in fresh:
+                session.expunge(event)
+        runs = (tuple(fresh) + runs)[: self.SHOWN]
+        stuck = stuck | waited
+        with self._lock:
+            if newest > self._seen:
+                self._seen, self._runs, self._stuck = newest, runs, stuck
+        return list(runs), set(stuck)
 
 
 class _Gate:
@@ -705,14 +860,6 @@ _KINDS: dict[str, Any] = {
     "exports": _prefixed("export."),
     "connexions": _prefixed("auth.", "account."),
 }
-
-
-def _decisions(ledger: Ledger, batch_id: int) -> list[Any]:
-    """The batch's timeline: its events but the consultations, left out in the database (every
-    view of the batch or its datasets adds one; the page must not grow with them)."""
-    with ledger.reading() as session:
-        query = select(AuditEvent).where(AuditEvent.batch_id == batch_id, ~_prefixed(*CONSULTATIONS))
-        return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 def _audit_page(ledger: Ledger, kind: str, actor: str, page: int, size: int) -> tuple[int, list[Any], int, int]:

@@ -53,6 +53,16 @@ def read_manifest(sip_path: Path) -> bytes:
         raise ManifestUnreadable(str(exc)) from None
 
 
+def read_file(path: Path) -> bytes:
+    """A manifest kept as a file of its own (VITAM's copy of a purged SIP's), with the same cap."""
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ManifestUnreadable(f"manifest larger than {MAX_MANIFEST_BYTES} bytes")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ManifestUnreadable(str(exc)) from None
+
+
 def units(content: bytes) -> tuple[Unit, ...]:
     """The top-level archive units of the manifest, with their children."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)

@@ -1,8 +1,16 @@
 """The person index: who appears in which rows of which batch, to find a file in milliseconds.
 
 Built by the browser from the ledger's datasets and their Parquet files, not by the stages:
-it is derived data (rebuilt from the files and the ledger at any time), versement does not
-import the browser, and the extraction stays as it is. The browser indexes on start and, at
+it is derived data, versement does not import the browser, and the extraction stays as it is.
+Once a batch's local copy is purged (``versement purge``), though, the index is the only local
+record of who is in its datasets: a rebuild (``rebuild``, ``python -m browser --rebuild-index``,
+or a new index layout) re-reads every dataset that still has its file and keeps the rows of
+the purged ones, whose pieces are then read from VITAM (``browser.vitam``). They are kept
+rather than rebuilt from VITAM because VITAM holds a persons Series as one File per person:
+re-deriving the index would download every person's JSON Items (one request each, hundreds of
+thousands for an Apogée year) and the index rows are exactly what the verified files said. A
+dataset purged before this index file ever had it (the file deleted by hand) cannot be found
+by search; the search page says how many. The browser indexes on start and, at
 most every ``interval`` seconds, the datasets that appeared since (new batches), in a
 background thread: the cost of reading a large file is paid once, never on a request.
 
@@ -50,7 +58,8 @@ from sqlalchemy import select
 from browser import data, names
 from browser.data import Column, quoted
 from extractors.specs import SENSITIVE_CLASSES
-from versement.ledger import Batch, Dataset, Ledger
+from versement.ledger import AuditEvent, Batch, Dataset, Ledger
+from versement.ledger.trail import PURGED
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +249,8 @@ class PersonIndex:
         self._built = False
         self.last_error: str | None = None
         self.building = False
+        self._generation = 0
+        self.purged_unindexed = 0  # datasets purged before this index file had them (lost from search)
 
     # -- building --------------------------------------------------------------------------
 
@@ -275,7 +286,40 @@ class PersonIndex:
             finally:
                 self.building = False
 
-    def _writer(self) -> sqlite3.Connection:
+    def rebuild(self) -> int:
+        """Index every dataset again from its local file, keeping the rows of the datasets whose
+        local copy is purged (``versement purge``): their Parquet files are gone, so the index
+        is what still says who is in them (the rows are then read from VITAM). Returns the
+        number of datasets indexed again. Searches made meanwhile may miss the persons of the
+        datasets being re-read (they come back as each is indexed)."""
+        with self._build_lock:
+            self.building = True
+            try:
+                wanted = self._wanted()
+                connection = self._writer(wanted)
+                try:
+                    purged = self._purged(connection, wanted)
+                    connection.execute("BEGIN")
+                    for table in ("piece", "crossref", "indexed"):
+                        marks = ",".join("?" * len(purged))
+                        condition = f"dataset_id NOT IN ({marks})" if purged else "1"
+                        connection.execute(f"DELETE FROM {table} WHERE {condition}", sorted(purged))
+                    connection.execute("DELETE FROM link")
+                    # The identities and names only the kept pieces still need; the others come back
+                    # from the local files (with whatever a re-extracted file now says).
+                    connection.execute("DELETE FROM person WHERE id NOT IN (SELECT person_id FROM piece)")
+                    connection.execute("DELETE FROM name WHERE person_id NOT IN (SELECT id FROM person)")
+                    connection.execute("COMMIT")
+                finally:
+                    connection.close()
+                done = self._refresh(wanted, relink=True)
+                self._built = True
+                self._checked = time.monotonic()
+                return done
+            finally:
+                self.building = False
+
+    def _writer(self, wanted: Mapping[int, tuple[Dataset, str, str, str]] | None = None) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
@@ -283,13 +327,30 @@ class PersonIndex:
         connection.executescript(_SCHEMA)
         stored = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if stored is not None and stored[0] != SCHEMA_VERSION:
+            # Another layout: a new file, into which the purged datasets' rows are carried over
+            # (their files are gone: the old index is the only place that still has them).
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             connection.close()
-            self.path.unlink()
-            return self._writer()
+            previous = self.path.with_name(self.path.name + ".previous")
+            self.path.replace(previous)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            fresh = self._writer()
+            try:
+                self._carry_over(fresh, previous, self._wanted() if wanted is None else wanted)
+            except BaseException:
+                fresh.close()
+                self.path.unlink(missing_ok=True)
+                previous.replace(self.path)  # nothing lost: the next refresh tries again
+                raise
+            previous.unlink()
+            self._generation += 1  # the readers reopen the new file
+            return fresh
         connection.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [SCHEMA_VERSION])
         return connection
 
-    def _refresh(self) -> int:
+    def _wanted(self) -> dict[int, tuple[Dataset, str, str, str]]:
+        """The ledger's datasets the index covers: id → (dataset, source, scope, tool)."""
         with self.ledger.reading() as session:
             rows = session.execute(
                 select(Dataset, Batch.source, Batch.scope, Batch.spec).join(Batch, Dataset.batch_id == Batch.id)
@@ -301,7 +362,98 @@ class PersonIndex:
             }
             for d, *_ in wanted.values():
                 session.expunge(d)
-        connection = self._writer()
+        return wanted
+
+    @staticmethod
+    def _purged(connection: sqlite3.Connection, wanted: Mapping[int, tuple[Dataset, str, str, str]]) -> set[int]:
+        """The indexed datasets the ledger still has, unchanged, whose local file is gone."""
+        return {
+            dataset_id
+            for dataset_id, digest in connection.execute("SELECT dataset_id, sha256 FROM indexed")
+            if dataset_id in wanted
+            and wanted[dataset_id][0].sha256 == digest
+            and not Path(wanted[dataset_id][0].path).is_file()
+        }
+
+    def _carry_over(
+        self, connection: sqlite3.Connection, previous: Path, wanted: Mapping[int, tuple[Dataset, str, str, str]]
+    ) -> None:
+        """Copy the purged datasets' rows of the index file ``previous`` (an older layout) into
+        the new one: the columns both layouts have, persons by key, under new ids."""
+        connection.execute("ATTACH DATABASE ? AS previous", [f"{previous.resolve().as_uri()}?mode=ro"])
+        try:
+            old = {
+                table: [r[1] for r in connection.execute(f"PRAGMA previous.table_info({table})")]
+                for table in ("indexed", "person", "name", "piece", "crossref")
+            }
+            if not old["indexed"]:
+                return
+            kept = sorted(
+                dataset_id
+                for dataset_id, digest in connection.execute("SELECT dataset_id, sha256 FROM previous.indexed")
+                if dataset_id in wanted
+                and wanted[dataset_id][0].sha256 == digest
+                and not Path(wanted[dataset_id][0].path).is_file()
+            )
+            if not kept:
+                return
+            connection.execute("BEGIN")
+            connection.execute("CREATE TEMP TABLE kept (dataset_id INTEGER PRIMARY KEY)")
+            connection.executemany("INSERT INTO kept VALUES (?)", [(k,) for k in kept])
+
+            def common(table: str, *left_out: str) -> str:
+                new = [r[1] for r in connection.execute(f"PRAGMA main.table_info({table})")]
+                return ", ".join(c for c in new if c in old[table] and c not in left_out)
+
+            listed = common("indexed")
+            connection.execute(
+                f"INSERT INTO main.indexed ({listed}) SELECT {listed} FROM previous.indexed "
+                "WHERE dataset_id IN (SELECT dataset_id FROM kept)"
+            )
+            listed = common("person", "id")
+            connection.execute(
+                f"INSERT INTO main.person ({listed}) SELECT {listed} FROM previous.person WHERE id IN "
+                "(SELECT person_id FROM previous.piece WHERE dataset_id IN (SELECT dataset_id FROM kept))"
+            )
+            # Old person ids → new ones, by their key (unique in both layouts).
+            connection.execute(
+                "CREATE TEMP TABLE moved AS SELECT o.id AS old, n.id AS new FROM previous.person o "
+                "JOIN main.person n ON n.key = o.key"
+            )
+            connection.execute(
+                "INSERT OR IGNORE INTO main.name (norm, person_id, first) SELECT m.norm, v.new, m.first "
+                "FROM previous.name m JOIN moved v ON v.old = m.person_id"
+            )
+            listed = common("piece", "person_id")
+            connection.execute(
+                f"INSERT INTO main.piece (person_id, {listed}) SELECT v.new, {_prefixed(listed, 'p')} "
+                "FROM previous.piece p JOIN moved v ON v.old = p.person_id "
+                "WHERE p.dataset_id IN (SELECT dataset_id FROM kept)"
+            )
+            listed = common("crossref")
+            connection.execute(
+                f"INSERT INTO main.crossref ({listed}) SELECT {listed} FROM previous.crossref "
+                "WHERE dataset_id IN (SELECT dataset_id FROM kept)"
+            )
+            connection.execute("DROP TABLE temp.kept")
+            connection.execute("DROP TABLE temp.moved")
+            connection.execute("COMMIT")
+            log.info("person index: %d purged dataset(s) carried over to the new index layout", len(kept))
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.execute("DETACH DATABASE previous")
+
+    def _purged_batches(self) -> set[int]:
+        with self.ledger.reading() as session:
+            found = session.scalars(select(AuditEvent.batch_id).where(AuditEvent.action == PURGED).distinct())
+            return {int(b) for b in found if b is not None}
+
+    def _refresh(self, wanted: Mapping[int, tuple[Dataset, str, str, str]] | None = None, relink: bool = False) -> int:
+        wanted = self._wanted() if wanted is None else wanted
+        connection = self._writer(wanted)
         try:
             known = {r[0]: r[1] for r in connection.execute("SELECT dataset_id, sha256 FROM indexed")}
             gone = [i for i, digest in known.items() if i not in wanted or wanted[i][0].sha256 != digest]
@@ -322,8 +474,19 @@ class PersonIndex:
                     dataset.batch_id,
                     time.perf_counter() - started,
                 )
-            if done or gone:
+            if done or gone or relink:
                 self._link(connection)
+            missing = [d for d, *_ in wanted.values() if d.id not in known and not Path(d.path).is_file()]
+            purged = self._purged_batches() if missing else set()
+            absent = [d.id for d in missing if d.batch_id in purged]
+            self.purged_unindexed = len(absent)
+            if absent:
+                log.warning(
+                    "person index: %d dataset(s) purged locally were never indexed here (datasets %s): "
+                    "their persons cannot be found by search",
+                    len(absent),
+                    ", ".join(map(str, absent[:20])),
+                )
             return done
         finally:
             connection.close()
@@ -576,14 +739,26 @@ class PersonIndex:
 
     def _reader(self) -> sqlite3.Connection | None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        try:
+            identity = self.path.stat().st_ino
+        except OSError:
+            identity = None
+        # A new index file (another layout, written by this process or another worker): reopen.
+        if connection is not None and (
+            getattr(self._local, "generation", 0) != self._generation or self._local.inode != identity
+        ):
+            connection.close()
+            connection = self._local.connection = None
         if connection is None:
-            if not self.path.exists():
+            if identity is None:
                 return None
             connection = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10, check_same_thread=True
             )
             connection.execute("PRAGMA query_only = true")
             self._local.connection = connection
+            self._local.generation = self._generation
+            self._local.inode = identity
         return connection
 
     def search(self, wanted: Criteria, limit: int = MAX_RESULTS) -> tuple[list[Identity], bool]:
@@ -719,6 +894,10 @@ _PERSON_COLUMNS = (
     "p.id, p.key, p.source, p.tool, p.kind, p.value, p.surname, p.usage_name, p.first_name, p.birth, "
     "p.student_number, p.ine, p.dossier"
 )
+
+
+def _prefixed(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
 def _indexable(spec: Mapping[str, Any] | None) -> bool:

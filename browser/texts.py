@@ -115,6 +115,9 @@ def event_summary(action: str, details_json: str) -> list[str]:
         ("sha256", "SHA-256"),
         ("sip_sha256", "SHA-256 du SIP"),
         ("operation_id", "Opération VITAM"),
+        ("operation", "Opération VITAM"),
+        ("manifest_from_vitam", "Bordereau relu dans VITAM, opération"),
+        ("from_vitam", "Relu dans VITAM, opération"),
         ("reply_code", "ReplyCode"),
         ("atr_sha256", "SHA-256 de l'ATR"),
         ("dataset", "Jeu de données"),
@@ -129,6 +132,8 @@ def event_summary(action: str, details_json: str) -> list[str]:
         if details.get(key) not in (None, "", [], {}):
             value = ROLE_LABELS_FR.get(details[key], details[key]) if key == "role" else details[key]
             lines.append(f"{label} : {value}")
+    if details.get("manifest") is True:
+        lines.append("Pièce : bordereau du SIP (manifest.xml)")
     criteria = details.get("criteria")
     if isinstance(criteria, dict) and criteria:
         lines.append("Critères : " + " ; ".join(f"{k} « {v} »" for k, v in sorted(criteria.items())))

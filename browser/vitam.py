@@ -16,7 +16,10 @@ VITAM operations; a person's piece is then read from access-external through ``v
   SubGrp per group (``group_key``) beside its data dictionary Item (``dictionary_key``), each
   holding a CSV Item per session (``session_key``); their CSVs (same columns) are concatenated
   into the cached Parquet, in the manifest's order, so the rows are no longer in the extraction's
-  order: a person's piece is then read by its person key, not by the row locator.
+  order: a person's piece is then read by its person key, not by the row locator;
+- the batch page's manifest summary (unit tree, rules with start dates) and the manifest
+  download: the manifest VITAM stored at ingest (ingest-external ``/ingests/{id}/manifests``),
+  checked against the SHA-512 packaging recorded, cached in the same temporary folder.
 
 Every read is audited by the caller (``consult.vitam``). VITAM unreachable, or not holding what
 the ledger says it received, is a French message on the piece, never an error page.
@@ -24,6 +27,7 @@ the ledger says it received, is a French message on the piece, never an error pa
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -42,6 +46,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from browser.data import Column, visible_columns
+from browser.manifest import MAX_MANIFEST_BYTES
 from versement.ledger import Batch, Dataset, State
 from versement.ledger.sips import current_sips
 from versement.packaging import (
@@ -95,6 +100,7 @@ class VitamReader:
         self._entries = cache_entries
         self._tables: dict[tuple[int, str, str], tuple[Path, tuple[str, ...], str]] = {}
         self._table_locks: dict[tuple[int, str, str], threading.Lock] = {}
+        self._manifest_locks: dict[str, threading.Lock] = {}
         self._regrouped: set[Path] = set()  # copies made from group Items (another row order)
         self._folder = Path(tempfile.mkdtemp(prefix="versement-vitam-cache-"))
         weakref.finalize(self, shutil.rmtree, self._folder, True)
@@ -200,6 +206,42 @@ class VitamReader:
                     return target, units, where, True
             raise VitamNotFound(f"no Item {key} nor groups of it in the batch's ingests", http_code=200)
 
+    # -- the manifest ------------------------------------------------------------------------
+
+    def manifest(self, batch: Batch) -> tuple[Path, str, bool]:
+        """The manifest of the batch's SIP (part 1: the SIP the batch's own columns describe) as
+        VITAM stored it at ingest (ingest-external ``GET /ingests/{id}/manifests``), downloaded
+        on first use into this process's cache: (path, operation, downloaded now). A manifest
+        never changes once ingested, so it is read from VITAM once per operation. Checked
+        against the SHA-512 the ledger recorded at packaging, when it has one: VITAM's copy
+        must be the manifest the archivist approved."""
+        found = operations(batch)
+        if not found:
+            raise VitamUnavailable(NOT_ARCHIVED_FR)
+        operation = found[0]
+        with self._lock:
+            lock = self._manifest_locks.setdefault(operation, threading.Lock())
+        with lock:
+            target = self._folder / f"manifest-{_safe(operation)}.xml"
+            if target.is_file():
+                return target, operation, False
+            partial = target.with_name(target.name + ".partial")
+            try:
+                with self._session() as client, _CappedFile(partial, MAX_MANIFEST_BYTES) as out:
+                    client.download_manifest(operation, out)
+                expected = _recorded_sha512(batch)
+                if expected is not None:
+                    actual = _sha512_file(partial)
+                    if actual != expected.lower():
+                        raise VitamUnavailable(
+                            f"bordereau renvoyé par VITAM pour l'opération {operation} différent de celui du SIP "
+                            f"(SHA-512 {actual[:16]}… au lieu de {expected[:16]}…)"
+                        )
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+            return target, operation, True
+
     def in_extraction_order(self, path: Path) -> bool:
         """Whether a copy made by ``table`` keeps the extracted file's row order (its one CSV
         Item), so the person index's row locators apply; not a copy made from group Items."""
@@ -291,6 +333,40 @@ def _columns(dataset: Dataset, rows: Sequence[Mapping[str, Any]]) -> tuple[Colum
         meta = described.get(name) or {}
         columns.append(Column(name, kind, str(meta.get("label") or ""), tuple(meta.get("tags") or ())))
     return tuple(columns)
+
+
+def _safe(operation: str) -> str:
+    """An operation id as a file name (VITAM's are GUIDs; anything else is escaped)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in operation)[:200] or "_"
+
+
+def _recorded_sha512(batch: Batch) -> str | None:
+    """The SHA-512 of part 1's manifest as packaging recorded it, if it did."""
+    parts = current_sips(batch)
+    recorded = parts[0].manifest_sha512 if parts else batch.manifest_sha512
+    return str(recorded) if recorded and set(str(recorded)) != {"0"} else None
+
+
+def _sha512_file(path: Path) -> str:
+    digest = hashlib.sha512()
+    with path.open("rb") as source:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _CappedFile(io.FileIO):
+    """A file written by a download that refuses to grow past ``limit`` bytes (a manifest larger
+    than the browser reads locally is refused the same way)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(path, "wb")
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise VitamUnavailable(f"bordereau de VITAM trop volumineux (plus de {self.limit} octets)")
+        return super().write(data)
 
 
 class _Capped(io.BytesIO):

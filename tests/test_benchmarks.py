@@ -35,3 +35,19 @@ def test_the_transfer_benchmark_runs_against_the_sandbox_and_curl() -> None:
     assert figures["bytes"] == 3_000_000
     assert isinstance(figures["peak_rss_mb"], float) and figures["peak_rss_mb"] > 0
     assert isinstance(figures["ratio_vs_curl"], float) and figures["ratio_vs_curl"] > 0
+
+
+def test_the_browser_benchmark_serves_python_m_browser_and_reports_both_loads() -> None:
+    figures = last_json_line(
+        "bench_browser.py",
+        BENCH_ROWS="2000",
+        BENCH_PERSON_ROWS="5600",
+        BENCH_USERS="4",
+        BENCH_REPEAT="2",
+        BENCH_WORKERS="1",
+        BENCH_THINK_SECONDS="0.05",
+        BENCH_LOAD_ROUNDS="1",
+    )
+    assert {"rows", "search_p95_ms", "file_p95_ms", "load_p95_ms", "users"} <= set(figures)
+    assert figures["rows"] == 5600 and figures["users"] == 4 and figures["think_seconds"] == 0.05
+    assert isinstance(figures["saturation_p95_ms"], float) and figures["saturation_p95_ms"] > 0

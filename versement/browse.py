@@ -29,12 +29,17 @@ def add_commands(command: Command, settings: Callable[[argparse.Namespace], Sett
     """Register ``browse`` and ``accounts`` on the CLI's sub-command helper."""
     browse = command(
         "browse",
-        lambda args: serve_browser(settings(args), args.host, args.port, args.workers),
+        lambda args: serve_browser(settings(args), args.host, args.port, args.workers, args.rebuild_index),
         "servir le navigateur de consultation",
     )
     browse.add_argument("--host", default="127.0.0.1")
     browse.add_argument("--port", type=int, default=8000)
     browse.add_argument("--workers", type=int, default=1, help="server processes (one per core)")
+    browse.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="rebuild the person index (keeping the rows of purged batches) and exit",
+    )
 
     accounts = command(
         "accounts", lambda args: _accounts(settings(args), args), "gérer les comptes locaux du navigateur"
@@ -46,9 +51,13 @@ def add_commands(command: Command, settings: Callable[[argparse.Namespace], Sett
     accounts.add_argument("--replace", action="store_true", help="change the role and password of an existing account")
 
 
-def serve_browser(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
-    """Serve the browser until Ctrl+C, as its own program, on this deployment's configuration."""
-    print(f"Navigateur des versements : http://{host}:{port}/ (Ctrl+C pour arrêter)", file=sys.stderr)
+def serve_browser(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, rebuild_index: bool = False
+) -> int:
+    """Serve the browser until Ctrl+C, as its own program, on this deployment's configuration
+    (or, ``rebuild_index``, rebuild its person index and return)."""
+    if not rebuild_index:
+        print(f"Navigateur des versements : http://{host}:{port}/ (Ctrl+C pour arrêter)", file=sys.stderr)
     command = [
         sys.executable,
         "-m",
@@ -61,6 +70,7 @@ def serve_browser(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
         str(port),
         "--workers",
         str(workers),
+        *(["--rebuild-index"] if rebuild_index else []),
     ]
     with contextlib.suppress(KeyboardInterrupt):
         return subprocess.run(command, check=False).returncode

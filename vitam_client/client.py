@@ -208,6 +208,15 @@ class VitamClient:
         url = f"{_base(self.endpoint.ingest_url)}/ingests/{_segment(operation_id)}/manifests"
         return self._get(url, headers={"Accept": "application/octet-stream"}).content
 
+    def download_manifest(self, operation_id: str, target: IO[bytes]) -> int:
+        """Stream the manifest VITAM stored for the ingest into ``target`` (a large batch's
+        manifest need not be held whole by httpx); returns its size. VITAM keeps it in storage
+        for OK and WARNING ingests only (404 for a KO one, or an unknown id), also once the
+        operation is gone from processing. Transient failures are retried when ``target`` can
+        be rewound."""
+        url = f"{_base(self.endpoint.ingest_url)}/ingests/{_segment(operation_id)}/manifests"
+        return self._stream(url, {"Accept": "application/octet-stream"}, target)
+
     # -- admin-external: operations ----------------------------------------------------------
 
     def operation_status(self, operation_id: str) -> OperationStatus:
@@ -377,6 +386,11 @@ class VitamClient:
             "X-Qualifier": qualifier,
             "X-Version": str(int(version)),
         }
+        return self._stream(url, headers, target)
+
+    def _stream(self, url: str, headers: dict[str, str], target: IO[bytes]) -> int:
+        """GET ``url`` into ``target`` chunk by chunk; a transient failure is retried from where
+        ``target`` stood, when it can seek back there."""
         delays = self.retry.delays()
         while True:
             start = target.tell() if target.seekable() else None

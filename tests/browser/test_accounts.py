@@ -245,3 +245,25 @@ def test_several_server_processes_need_one_session_key(deployment, monkeypatch, 
     monkeypatch.setenv("VERSEMENT_BROWSER_SESSION_PASSWORD", "a long signing key")
     assert program.main(["--config", config, "--workers", "2"]) == 0
     assert served["app"] == "browser.__main__:worker_app" and served["workers"] == 2 and served["factory"] is True
+
+
+def test_the_person_index_is_rebuilt_on_demand_without_serving(deployment, monkeypatch, capsys):
+    import subprocess
+
+    import uvicorn
+
+    import browser.__main__ as program
+    from versement import cli
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    config = deployment()
+    assert program.main(["--config", config, "--rebuild-index"]) == 0
+    assert "index des personnes reconstruit : 0 jeu(x) de données relu(s)" in capsys.readouterr().err
+    assert served == {}
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, **kw: seen.update(command=command) or subprocess.CompletedProcess(command, 0)
+    )
+    assert cli.main(["--config", config, "browse", "--rebuild-index"]) == 0
+    assert seen["command"][-1] == "--rebuild-index" and "Navigateur" not in capsys.readouterr().err

@@ -232,3 +232,41 @@ def test_a_hostile_manifest_reads_no_entity_and_no_file(tmp_path):
         manifest.units(b"<not-closed>")
     with pytest.raises(manifest.ManifestUnreadable):
         manifest.read_manifest(tmp_path / "absent.zip")
+
+
+def test_an_edit_made_after_the_first_view_is_shown_once_verified_again(as_role, ledger, monkeypatch):
+    """The verification is redone in the background when stale: the page that finds it stale
+    shows the last result at once, a later one the new result."""
+    import time
+
+    import browser.app
+
+    monkeypatch.setattr(browser.app, "INTEGRITY_SECONDS", 0.0)
+    client = as_role("admin")
+    assert 'data-integrity="ok"' in client.get("/").text
+    with ledger.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE audit_event SET actor = 'quelqu''un' WHERE id = 3")
+    deadline = time.monotonic() + 30
+    while 'data-integrity="broken"' not in (page := client.get("/").text):
+        assert time.monotonic() < deadline, "the edit was never reported"
+        time.sleep(0.05)
+    assert "événement 3 : le contenu ne correspond plus à son empreinte" in page
+
+
+def test_the_timeline_and_the_last_runs_follow_new_events_but_not_consultations(as_role, ledger):
+    client = as_role("archivist")
+    first = client.get("/lots/3").text.split('id="historique"')[1]
+    assert "Dérogation de test" not in first
+    for _ in range(3):
+        client.get("/lots/3")  # consultations: never part of the timeline
+    ledger.record(3, actor="Camille", action="batch.comment", details={"comment": "Dérogation de test"})
+    ledger.transition(3, State.APPROVED, actor="Camille", action="approve", changes={"approved_sha256": "f" * 64})
+    timeline = client.get("/lots/3").text.split('id="historique"')[1]
+    assert "Commentaire : Dérogation de test" in timeline and "consultation d" not in timeline
+    assert timeline.count("<tr><td>") == first.count("<tr><td>") + 2
+    before = client.get("/").text
+    ledger.transition(3, State.SUBMITTING, actor="extraction", action="transfer.submitting")
+    dashboard = client.get("/").text
+    assert '/lots/3">Lot n° 3 — apogee 2022-2023</a> : validation demandée' not in dashboard
+    first_run = dashboard.split('<td class="etat etat-', 1)[1]
+    assert first_run.startswith("submitting") and before.split('<td class="etat etat-', 1)[1].startswith("approved")

@@ -329,12 +329,19 @@ def archived(tmp_path_factory, sandbox):
         operation = client.ingest(sip)
         assert client.wait_for_completion(operation).status in ("OK", "WARNING")
     digest = sha256_file(sip)
+    with zipfile.ZipFile(sip) as archive:
+        manifest_sha512 = hashlib.sha512(archive.read("manifest.xml")).hexdigest()
     ledger.transition(
         batch.id,
         State.PACKAGED,
         actor="extraction",
         action="package",
-        changes={"message_identifier": "UNIV-DEMO-APOGEE-2023-2024-000001", "sip_path": str(sip), "sip_sha256": digest},
+        changes={
+            "message_identifier": "UNIV-DEMO-APOGEE-2023-2024-000001",
+            "sip_path": str(sip),
+            "sip_sha256": digest,
+            "manifest_sha512": manifest_sha512,
+        },
     )
     ledger.transition(batch.id, State.AWAITING_APPROVAL, actor="extraction", action="approval.requested")
     ledger.transition(batch.id, State.APPROVED, actor="Camille", action="approve", changes={"approved_sha256": digest})
@@ -570,11 +577,100 @@ def test_a_grouped_dataset_split_over_two_sips_is_read_from_both(archived, tmp_p
     assert len(read["units"]) == 3 and read["operation"] == f"{ops[0]}, {ops[1]}"
 
 
+def test_a_purged_batch_page_reads_its_manifest_from_vitam(archived):
+    """The SIP is purged: the batch page's unit tree (rules with their start dates) and the
+    manifest download come from the manifest VITAM stored at ingest, read once and audited."""
+    ledger, index, operation, endpoint = archived
+    assert not Path(ledger.batch(1).sip_path).exists()
+    client = browser(ledger, index, endpoint)
+    login(client, "auditeur")
+    before = len(vitam_reads(ledger))
+    page = client.get("/lots/1")
+    assert page.status_code == 200
+    tree = page.text.split('id="bordereau"', 1)[1].split("Jeux de données", 1)[0]
+    assert "data-from-vitam" in tree and operation in tree and "pas lisible" not in tree
+    assert "Apogée 2023-2024" in tree and "Dossier 100002" in tree and "Résultats" in tree
+    assert "APP-00001" in tree and "à compter du 2024-08-31" in tree and "sort final : conserver" in tree
+    assert "ACC-00001" in tree
+    assert 'href="/lots/1/manifest.xml"' in page.text and "data-manifest-from-vitam" in page.text
+    download = client.get("/lots/1/manifest.xml")
+    assert download.status_code == 200
+    assert hashlib.sha512(download.content).hexdigest() == ledger.batch(1).manifest_sha512
+    assert b"<MessageIdentifier>UNIV-DEMO-APOGEE-2023-2024-000001</MessageIdentifier>" in download.content
+    assert client.get("/lots/1").status_code == 200  # again: from the cache, not from VITAM
+    reads = vitam_reads(ledger)[before:]
+    assert len(reads) == 1 and reads[0]["manifest"] is True and reads[0]["operation"] == operation
+    assert reads[0]["actor"] == "auditeur" and reads[0]["bytes"] == len(download.content)
+    events = [(e.action, json.loads(e.details)) for e in ledger.events(1)]
+    consulted = [d for a, d in events if a == "consult.batch"][-2:]
+    assert all(d["manifest_from_vitam"] == operation for d in consulted)
+    assert [d for a, d in events if a == "download.manifest"][-1]["from_vitam"] == operation
+    journal = browser(ledger, index, endpoint)
+    login(journal, "admin")
+    assert "bordereau du SIP (manifest.xml)" in journal.get("/journal", params={"type": "consultations"}).text
+
+
+def purged_copy(ledger: Ledger, scope: str, operation: str, manifest_sha512: str | None) -> int:
+    """Another verified batch whose SIP is gone, said ingested by ``operation``."""
+    batch = ledger.create_batch("apogee", scope, "extraction")
+    ledger.transition(batch.id, State.EXTRACTED, actor="extraction", action="extract", datasets=[])
+    ledger.transition(batch.id, State.VALIDATED, actor="extraction", action="validate")
+    changes = {"message_identifier": f"UNIV-DEMO-{batch.id}", "sip_path": f"/nonexistent/{batch.id}.zip"}
+    if manifest_sha512:
+        changes["manifest_sha512"] = manifest_sha512
+    ledger.transition(batch.id, State.PACKAGED, actor="extraction", action="package", changes=changes)
+    ledger.transition(batch.id, State.AWAITING_APPROVAL, actor="extraction", action="approval.requested")
+    ledger.transition(batch.id, State.APPROVED, actor="Camille", action="approve")
+    ledger.transition(batch.id, State.SUBMITTING, actor="extraction", action="transfer.submitting")
+    ledger.transition(
+        batch.id,
+        State.SUBMITTED,
+        actor="extraction",
+        action="transfer.submitted",
+        changes={"vitam_operation_id": operation},
+    )
+    ledger.transition(batch.id, State.ACCEPTED, actor="extraction", action="transfer.reply")
+    ledger.transition(batch.id, State.VERIFIED, actor="extraction", action="transfer.verified")
+    return batch.id
+
+
+def test_a_manifest_vitam_does_not_hold_or_that_differs_is_said_in_french(archived, monkeypatch):
+    ledger, index, operation, endpoint = archived
+    client = browser(ledger, index, endpoint)
+    login(client, "auditeur")
+    before = len(vitam_reads(ledger))
+    unknown = purged_copy(ledger, "2020-2021", "aeeaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", None)
+    page = client.get(f"/lots/{unknown}")
+    assert page.status_code == 200 and "bordereau introuvable dans VITAM" in page.text
+    assert "aeeaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" in page.text
+    assert client.get(f"/lots/{unknown}/manifest.xml").status_code == 503
+    # VITAM's copy is not the manifest packaging recorded: refused, never shown as the batch's.
+    other = purged_copy(ledger, "2021-2022", operation, "ab" * 64)
+    page = client.get(f"/lots/{other}")
+    assert page.status_code == 200 and "différent de celui du SIP" in page.text
+    assert "Dossier 100002" not in page.text
+    refused = client.get(f"/lots/{other}/manifest.xml")
+    assert refused.status_code == 503 and "différent de celui du SIP" in refused.text
+    # A manifest larger than the browser reads is refused while it streams in, not held whole.
+    from browser import vitam as reading
+
+    monkeypatch.setattr(reading, "MAX_MANIFEST_BYTES", 1000)
+    large = purged_copy(ledger, "2019-2020", operation, None)
+    page = client.get(f"/lots/{large}")
+    assert page.status_code == 200 and "bordereau de VITAM trop volumineux (plus de 1000 octets)" in page.text
+    assert vitam_reads(ledger)[before:] == []  # nothing was shown from VITAM
+
+
 def test_vitam_unreachable_is_said_in_french(archived):
     ledger, index, _operation, endpoint = archived
     from dataclasses import replace
 
-    dead = replace(endpoint, access_url="https://127.0.0.1:9/access-external/v1", timeout=5)
+    dead = replace(
+        endpoint,
+        access_url="https://127.0.0.1:9/access-external/v1",
+        ingest_url="https://127.0.0.1:9/ingest-external/v1",
+        timeout=5,
+    )
     client = browser(ledger, index, dead)
     login(client, "auditeur")
     before = len(vitam_reads(ledger))
@@ -583,6 +679,11 @@ def test_vitam_unreachable_is_said_in_french(archived):
     explorer = client.get("/lots/1/jeux/inscriptions")
     assert explorer.status_code == 200 and "VITAM injoignable" in explorer.text
     assert client.get("/lots/1/jeux/inscriptions/export.csv").status_code == 503
+    batch_page = client.get("/lots/1")
+    assert batch_page.status_code == 200 and "Bordereau non disponible" in batch_page.text
+    assert "VITAM injoignable" in batch_page.text.split('id="bordereau"', 1)[1]
+    manifest = client.get("/lots/1/manifest.xml")
+    assert manifest.status_code == 503 and "VITAM injoignable" in manifest.text
     assert len(vitam_reads(ledger)) == before
     # Without VITAM configured the piece says where it is.
     plain = browser(ledger, index, None)
@@ -618,3 +719,82 @@ def test_the_purge_command_speaks_french(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VERSEMENT__RETENTION__PURGE_LOCAL_AFTER_DAYS", "0")
     assert main(["purge"]) == 0
     assert "aucun lot à purger" in capsys.readouterr().out
+
+
+def test_a_rebuilt_person_index_keeps_the_purged_batches(archived):
+    """Index, purge, rebuild: the purged batch's persons are still found, and their pieces read
+    from VITAM; a batch that still has its files is indexed again from them."""
+    ledger, index, operation, endpoint = archived
+    staging = index.path.parent
+    local = staging / "batches" / "local" / "data"
+    local.mkdir(parents=True)
+    path = local / "inscriptions_2024.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "COD_IND": pa.array([STUDENT], pa.int64()),
+                "COD_ANU": pa.array(["2024"]),
+                "COD_ETP": pa.array(["M2 local"]),
+            }
+        ),
+        path,
+    )
+    batch = ledger.create_batch("apogee", "2024-2025", "extraction")
+    dataset = Dataset(
+        name="inscriptions_2024",
+        source_table="INS_ADM_ETP",
+        path=str(path),
+        rows=1,
+        source_count=1,
+        sha256=sha256_file(path),
+        columns=[["COD_IND", "int64"], ["COD_ANU", "string"], ["COD_ETP", "string"]],
+        query="SELECT 1",
+        spec=REGISTRATION_SPEC,
+    )
+    ledger.transition(batch.id, State.EXTRACTED, actor="extraction", action="extract", datasets=[dataset])
+    index.refresh()
+    before = index.counts()
+
+    def shown() -> dict[str, str]:
+        client = browser(ledger, index, endpoint)
+        login(client, "auditeur")
+        found = client.get("/personnes", params={"nom": "lefevre", "prenom": "helene"})
+        assert f"/personnes/apogee-{STUDENT}" in found.text and "data-purged-unindexed" not in found.text
+        return pieces(client.get(f"/personnes/apogee-{STUDENT}").text)
+
+    assert index.rebuild() == 1  # the local dataset re-read; the purged ones kept
+    assert index.counts() == before
+    found = shown()
+    assert (
+        "data-from-vitam" in found["individus"] and "Hélène" in found["individus"] and operation in found["individus"]
+    )
+    assert "data-from-vitam" in found["inscriptions"] and "L3, droit" in found["inscriptions"]
+    assert "data-from-vitam" not in found["inscriptions_2024"] and "M2 local" in found["inscriptions_2024"]
+    reads = vitam_reads(ledger)[-2:]
+    assert {r["dataset"] for r in reads} == {"individus", "inscriptions"}
+    assert all(r["person"] == f"apogee-{STUDENT}" for r in reads)
+
+    # A new index layout: a new file, the purged datasets' rows carried over from the old one.
+    import sqlite3
+
+    with sqlite3.connect(index.path) as old:
+        old.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    old.close()
+    assert index.refresh() == 1  # only the local dataset is read again
+    assert index.counts() == before
+    found = shown()
+    assert (
+        "Hélène" in found["individus"]
+        and "L3, droit" in found["inscriptions"]
+        and "M2 local" in found["inscriptions_2024"]
+    )
+    assert not index.path.with_name(index.path.name + ".previous").exists()
+
+    # An index file lost after the purge cannot know the purged datasets: the search page says so.
+    lost = PersonIndex(staging / "lost" / "person-index.sqlite", ledger)
+    lost.refresh()
+    assert lost.purged_unindexed == 4
+    client = browser(ledger, lost, endpoint)
+    login(client, "auditeur")
+    page = client.get("/personnes", params={"nom": "lefevre"})
+    assert "data-purged-unindexed" in page.text and "4 jeux de données purgés" in page.text
