@@ -32,7 +32,9 @@ class _Units:
         self._cache: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    def of(self, batch: Batch) -> dict[str, tuple[str, ...]]:
+    def of(self, batch: Batch, vitam: VitamReader | None = None) -> dict[str, tuple[str, ...]]:
+        """The chains of the batch's SIP; of VITAM's stored copy of its manifest when the SIP was
+        purged (``vitam`` given), so that a purged piece still links to its unit."""
         if not batch.sip_path:
             return {}
         key = (batch.sip_path, batch.sip_sha256 or "")
@@ -40,9 +42,9 @@ class _Units:
             found = self._cache.get(key)
         if found is None:
             try:
-                found = manifest.object_units(manifest.read_manifest(Path(batch.sip_path)))
-            except manifest.ManifestUnreadable:
-                found = {}
+                found = manifest.object_units(_manifest_of(batch, vitam))
+            except (manifest.ManifestUnreadable, VitamUnavailable, VitamNotFound):
+                return {}  # not cached: VITAM may answer next time
             with self._lock:
                 if len(self._cache) > 512:
                     self._cache.clear()
@@ -51,6 +53,23 @@ class _Units:
 
 
 UNITS = _Units()
+
+
+def _manifest_of(batch: Batch, vitam: VitamReader | None) -> bytes:
+    local = Path(str(batch.sip_path))
+    if vitam is None or local.is_file() or not operations(batch):
+        return manifest.read_manifest(local)
+    return manifest.read_file(vitam.manifest(batch)[0])
+
+
+def _person_file_chain(units: dict[str, tuple[str, ...]], person: str) -> tuple[str, ...]:
+    """The person's own File and its ancestors, for a piece packaged in the person's documents
+    (``<person>-<slice>.json``) rather than in a table's CSV."""
+    prefix = f"{person}-"
+    for name in sorted(units):
+        if name.startswith(prefix) and name.endswith(".json") and len(units[name]) > 1:
+            return units[name][1:]
+    return ()
 
 
 def batches(ledger: Ledger, ids: Iterable[int]) -> dict[int, Batch]:
@@ -86,7 +105,8 @@ def assemble(
         if batch is None or dataset is None:
             pieces.append(replace(piece, problem="ce lot n'est plus dans le registre"))
             continue
-        chain = UNITS.of(batch).get(f"{dataset.name}.csv", ())
+        units = UNITS.of(batch, vitam)
+        chain = units.get(f"{dataset.name}.csv") or _person_file_chain(units, str(piece.identity.value))
         system_ids = (batch.atr or {}).get("units") or {}
         system_id = next((system_ids[u] for u in chain if u in system_ids), None)
         piece = replace(piece, batch_state=batch.state, unit_id=chain[0] if chain else None, system_id=system_id)

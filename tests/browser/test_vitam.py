@@ -798,3 +798,23 @@ def test_a_rebuilt_person_index_keeps_the_purged_batches(archived):
     login(client, "auditeur")
     page = client.get("/personnes", params={"nom": "lefevre"})
     assert "data-purged-unindexed" in page.text and "4 jeux de données purgés" in page.text
+
+
+def test_a_purged_piece_still_links_to_its_unit_through_vitams_manifest(archived):
+    """The unit of a purged batch's piece comes from the manifest VITAM stored, as for a kept SIP
+    it comes from the SIP's own: the person's file still says where each piece is archived."""
+    from browser.manifest import object_units, read_file
+
+    ledger, index, _operation, endpoint = archived
+    reader = VitamReader(lambda: VitamClient(endpoint, retry=RetryPolicy(attempts=2, first_delay=0.1, max_delay=0.1)))
+    READERS.append(reader)
+    chains = object_units(read_file(reader.manifest(ledger.batch(1))[0]))
+    # A table's rows are in its CSV Item; identity rows in the person's own File (its documents).
+    person_file = chains[f"{STUDENT}-identite.json"][1]
+    expected = {"individus": person_file, "inscriptions": chains["inscriptions.csv"][0]}
+    auditor = browser(ledger, index, endpoint)
+    login(auditor, "auditeur")
+    found = pieces(auditor.get(f"/personnes/apogee-{STUDENT}").text)
+    for name, unit in expected.items():
+        assert f"<code>{unit}</code>" in found[name], found[name]
+        assert "pas encore empaquetée" not in found[name]
