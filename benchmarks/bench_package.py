@@ -119,7 +119,7 @@ def profile_batch(folder: Path, people: Path, rows: Path) -> tuple[Any, Any, Pat
     from extractors.specs import load_tool
     from versement.config import load
     from versement.ledger import Batch, Dataset
-    from versement.pipeline import dataset_spec_record
+    from versement.records import dataset_spec_record
 
     settings = load(
         REPO / "config" / "demo.toml",

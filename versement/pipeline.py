@@ -32,6 +32,7 @@ from versement.ledger.models import Sip
 from versement.ledger.sips import attempt_identifier, current_sips, next_attempt, part_updates
 from versement.ledger.states import ARCHIVED
 from versement.packaging import Packaged, PackagingError, build_package
+from versement.records import batch_scope, dataset_spec_record
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint
 from vitam_client.errors import Terminal
@@ -161,22 +162,6 @@ def _refuse_empty_scope(source: SourceConfig, scope: Scope, datasets: Sequence[E
             f"{source.title} : aucune donnée pour {scope.label_fr} ({', '.join(sorted(scoped))} vides) ; "
             "rien à archiver pour ce périmètre"
         )
-
-
-def dataset_spec_record(spec: DatasetSpec) -> dict[str, Any]:
-    """The ledger's copy of a dataset's specification, as extracted."""
-    return {
-        "label": spec.label,
-        "description": spec.description,
-        "record_type": spec.record_type,
-        "key": list(spec.key),
-        "scoped": spec.scoped,
-        "person_key": spec.person_key,
-        "person_kind": spec.person_kind,
-        "references": list(spec.references),
-        "columns": {c.name: {"label": c.label, "tags": sorted(c.tags)} for c in spec.columns.values()},
-        "exclude_columns": list(spec.exclude_columns),
-    }
 
 
 # -- validate ---------------------------------------------------------------------------------
@@ -363,13 +348,6 @@ def _check_parquet(dataset: Dataset) -> None:
             f"jeu de données {dataset.name} : {dataset.path} a l'empreinte SHA-256 {actual}, le registre a "
             f"enregistré {dataset.sha256} (le fichier a changé depuis l'extraction)"
         )
-
-
-def batch_scope(batch: Batch) -> Scope:
-    """The scope the batch recorded at creation (older batches: read back from its label)."""
-    if batch.scope_detail:
-        return Scope.from_json(batch.scope_detail)
-    return Scope.academic_year(int(batch.scope[:4])) if batch.scope[:4].isdigit() else Scope.everything()
 
 
 def _title(dataset: Dataset) -> str:
