@@ -330,7 +330,22 @@ def start_reason(category: str, rule: str, start: date, why: str) -> str:
     SEDA's rule blocks have no free text, so the reason sits in the unit's Description (0..n
     TextType in SEDA 2.1–2.3 and in VITAM's schema; VITAM indexes and shows it): the archivist
     reading the unit decades later sees why its rule starts on that day."""
-    return f"Règle {rule} ({_RULE_FR.get(category, category)}) : date de départ {start.isoformat()}, {why}."
+    return start_reasons([(category, rule, start, why)]) or ""
+
+
+def start_reasons(starts: Sequence[tuple[str, str, date, str]]) -> str | None:
+    """The sentences of a unit's rules (category, rule, StartDate, why), one per date and reason:
+    rules that start on the same day for the same reason share theirs, naming them all
+    (« Règles APP-00002 (DUA) et ACC-00003 (communicabilité) : date de départ … »), so that a
+    Description does not say the same thing twice. Rules keep their order (DUA, access, storage)."""
+    named: dict[tuple[date, str], list[str]] = {}
+    for category, rule, start, why in starts:
+        named.setdefault((start, why), []).append(f"{rule} ({_RULE_FR.get(category, category)})")
+    sentences = []
+    for (start, why), rules in named.items():
+        head = f"Règle {rules[0]}" if len(rules) == 1 else f"Règles {', '.join(rules[:-1])} et {rules[-1]}"
+        sentences.append(f"{head} : date de départ {start.isoformat()}, {why}.")
+    return " ".join(sentences) or None
 
 
 def _found_fr(kind: str, day: date, source: str) -> str:
@@ -495,16 +510,17 @@ class _TreeBuilder:
         if self.scope.end is None:
             return None
         why = self._scope_start()[1]
-        reasons = [
-            start_reason(category, r.rule, self.scope.end, why)
-            for category, r in (
-                ("AppraisalRule", spec.appraisal),
-                ("AccessRule", spec.access),
-                ("StorageRule", spec.storage),
-            )
-            if r is not None and r.start.kind == "scope_end"
-        ]
-        return " ".join(reasons) or None
+        return start_reasons(
+            [
+                (category, r.rule, self.scope.end, why)
+                for category, r in (
+                    ("AppraisalRule", spec.appraisal),
+                    ("AccessRule", spec.access),
+                    ("StorageRule", spec.storage),
+                )
+                if r is not None and r.start.kind == "scope_end"
+            ]
+        )
 
     def _overrides(
         self, spec: SeriesSpec, starts: Mapping[str, tuple[date | None, str]], key: str, title: str
@@ -513,7 +529,7 @@ class _TreeBuilder:
         each date comes from (for the unit's Description); a missing one is reported and left out."""
         base = self._series_management(spec)
         rules: dict[str, Rule | None] = {}
-        reasons: list[str] = []
+        reasons: list[tuple[str, str, date, str]] = []
         for category, attribute, rule_spec in (
             ("AppraisalRule", "appraisal", spec.appraisal),
             ("AccessRule", "access", spec.access),
@@ -526,7 +542,7 @@ class _TreeBuilder:
             if start is None and rule_spec.start.kind != "none":
                 self.report_missing(key, title, category, rule_spec.rule, reason)
             elif start is not None:
-                reasons.append(start_reason(category, rule_spec.rule, start, reason))
+                reasons.append((category, rule_spec.rule, start, reason))
             rules[attribute] = Rule(rule_spec.rule, start)
         management = Management(
             appraisal=rules["appraisal"],
@@ -535,7 +551,7 @@ class _TreeBuilder:
             storage=rules["storage"],
             storage_final_action=base.storage_final_action,
         )
-        return management, " ".join(reasons) or None
+        return management, start_reasons(reasons)
 
     # tables
 
