@@ -54,10 +54,10 @@ from seda import (
 from versement.config import Settings
 from versement.ledger import Batch, Dataset
 from versement.records import batch_scope
-from versement.renditions import data_dictionary, parquet_to_csv
+from versement.renditions import data_dictionary, parquet_to_csv, use_system_allocator
 
 MAX_REPORTED = 1000  # missing start dates kept in the event (all are counted)
-_BATCH_ROWS = 5_000
+_BATCH_ROWS = 2_000  # rows per record batch of a person stream, held as Python dicts (5,000: about 5 MB)
 # DuckDB's memory cap (it spills to disk beyond): at 64 MB with ranges twice as large the packaging
 # of 100,000 persons peaked about 9 MB higher, for no measurable gain in speed.
 _SORT_MEMORY = "32MB"
@@ -230,6 +230,7 @@ def build_package(
 
     `on_sip` is called with each SIP as soon as it is complete (``seda.write_package``).
     """
+    use_system_allocator()
     profile = batch_profile(settings, batch)
     _check_rules(settings, profile)
     scope = batch_scope(batch)
@@ -265,6 +266,7 @@ def build_package(
 
 def person_files(settings: Settings, batch: Batch, folder: Path) -> Iterator[Unit]:
     """The File units of every persons Series of the batch's profile, alone (benchmarks, tests)."""
+    use_system_allocator()
     builder = _TreeBuilder(settings, batch, batch_profile(settings, batch), batch_scope(batch), folder)
     for spec in builder.profile.series:
         if spec.layout == "persons":

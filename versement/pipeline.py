@@ -33,6 +33,7 @@ from versement.ledger.sips import attempt_identifier, current_sips, next_attempt
 from versement.ledger.states import ARCHIVED
 from versement.packaging import Packaged, PackagingError, build_package
 from versement.records import batch_scope, dataset_spec_record
+from versement.renditions import use_system_allocator
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint
 from vitam_client.errors import Terminal
@@ -226,6 +227,7 @@ def run_package(
             f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot contrôlé "
             "(validated) peut être empaqueté"
         )
+    use_system_allocator()  # before anything reads Parquet (versement.renditions)
     if settings.seda_schemas is None and not skip_schemas:
         raise SchemaError(
             f"lot {batch_id} : aucun dossier de schémas SEDA configuré (seda.schemas) ; un SIP est contrôlé sur les "
