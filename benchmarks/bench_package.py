@@ -39,6 +39,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+# As `versement package` does (versement/cli.py): Arrow's allocator is chosen on import.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -119,7 +122,7 @@ def profile_batch(folder: Path, people: Path, rows: Path) -> tuple[Any, Any, Pat
     from extractors.specs import load_tool
     from versement.config import load
     from versement.ledger import Batch, Dataset
-    from versement.pipeline import dataset_spec_record
+    from versement.records import dataset_spec_record
 
     settings = load(
         REPO / "config" / "demo.toml",
@@ -179,8 +182,10 @@ def whole_run(people: Path, rows: Path, out: Path) -> tuple[float, Any, list[dic
     finished SIP goes to one validating worker process (a plain interpreter that imports seda
     only), which works while the next SIP is written."""
     from versement.packaging import build_package
+    from versement.renditions import use_system_allocator
 
     started = time.perf_counter()
+    use_system_allocator()  # as run_package does, before the batch's Parquet files are read
     settings, batch, trail_path = profile_batch(out.parent, people, rows)
     worker = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.validate_worker", str(SCHEMAS), str(RULES)],

@@ -176,7 +176,7 @@ class DatasetContext:
     """What the default suite of one dataset is derived from (all read from the batch)."""
 
     name: str
-    spec: Mapping[str, Any]  # the ledger's copy (versement.pipeline.dataset_spec_record)
+    spec: Mapping[str, Any]  # the ledger's copy (versement.records.dataset_spec_record)
     columns: Mapping[str, str]  # column → DuckDB type, read from the Parquet schema
     scope: Scope
     extraction_date: date

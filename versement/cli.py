@@ -334,6 +334,9 @@ def _override(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
+    # Arrow picks its allocator once per process, when it is first imported: the packaging's
+    # (versement.renditions.use_system_allocator) only takes full effect if chosen before.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from versement.pipeline import run_package
 
     settings = _settings(args)

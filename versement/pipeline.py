@@ -32,6 +32,8 @@ from versement.ledger.models import Sip
 from versement.ledger.sips import attempt_identifier, current_sips, next_attempt, part_updates
 from versement.ledger.states import ARCHIVED
 from versement.packaging import Packaged, PackagingError, build_package
+from versement.records import batch_scope, dataset_spec_record
+from versement.renditions import use_system_allocator
 from versement.secrets import VITAM_KEY, source_secret
 from vitam_client import OperationStatus, VitamClient, VitamEndpoint
 from vitam_client.errors import Terminal
@@ -163,22 +165,6 @@ def _refuse_empty_scope(source: SourceConfig, scope: Scope, datasets: Sequence[E
         )
 
 
-def dataset_spec_record(spec: DatasetSpec) -> dict[str, Any]:
-    """The ledger's copy of a dataset's specification, as extracted."""
-    return {
-        "label": spec.label,
-        "description": spec.description,
-        "record_type": spec.record_type,
-        "key": list(spec.key),
-        "scoped": spec.scoped,
-        "person_key": spec.person_key,
-        "person_kind": spec.person_kind,
-        "references": list(spec.references),
-        "columns": {c.name: {"label": c.label, "tags": sorted(c.tags)} for c in spec.columns.values()},
-        "exclude_columns": list(spec.exclude_columns),
-    }
-
-
 # -- validate ---------------------------------------------------------------------------------
 
 
@@ -241,6 +227,7 @@ def run_package(
             f"lot {batch_id} : état {batch.state} ({LABELS_FR[State(batch.state)]}) ; seul un lot contrôlé "
             "(validated) peut être empaqueté"
         )
+    use_system_allocator()  # before anything reads Parquet (versement.renditions)
     if settings.seda_schemas is None and not skip_schemas:
         raise SchemaError(
             f"lot {batch_id} : aucun dossier de schémas SEDA configuré (seda.schemas) ; un SIP est contrôlé sur les "
@@ -363,13 +350,6 @@ def _check_parquet(dataset: Dataset) -> None:
             f"jeu de données {dataset.name} : {dataset.path} a l'empreinte SHA-256 {actual}, le registre a "
             f"enregistré {dataset.sha256} (le fichier a changé depuis l'extraction)"
         )
-
-
-def batch_scope(batch: Batch) -> Scope:
-    """The scope the batch recorded at creation (older batches: read back from its label)."""
-    if batch.scope_detail:
-        return Scope.from_json(batch.scope_detail)
-    return Scope.academic_year(int(batch.scope[:4])) if batch.scope[:4].isdigit() else Scope.everything()
 
 
 def _title(dataset: Dataset) -> str:

@@ -22,11 +22,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from vitam_client.atr import AtrError, parse_atr
+
+if TYPE_CHECKING:
+    import httpx  # only its Response type: the client imports it
 
 _TENANT_FILTER = re.compile(r'\{\s*"Error"\s*:\s*"([^"]*)"\s*\}')
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)

@@ -22,7 +22,7 @@ def spec(
     tags: Mapping[str, list[str]] | None = None,
     scoped: bool = True,
 ) -> dict[str, Any]:
-    """A dataset specification as the ledger records it (versement.pipeline.dataset_spec_record)."""
+    """A dataset specification as the ledger records it (versement.records.dataset_spec_record)."""
     return {
         "label": "jeu",
         "description": "",

@@ -30,6 +30,7 @@ from versement.packaging import (
     is_group_key,
     is_session_key,
     session_key,
+    start_reasons,
     table_key,
 )
 from versement.pipeline import run_extract
@@ -116,25 +117,79 @@ def description(unit: etree._Element, version: str = "2.1") -> str:
     return unit.findtext("s:Content/s:Description", namespaces=ns(version)) or ""
 
 
+_REASON = re.compile(
+    r"Règles? (?P<rules>[\w-]+ \([^)]+\)(?:(?:, | et )[\w-]+ \([^)]+\))*)"
+    r" : date de départ (?P<start>\d{4}-\d\d-\d\d), (?P<why>.*?)\.(?= Règle|$)"
+)
+
+
+def start_sentences(text: str) -> dict[str, list[str]]:
+    """The start dates a Description explains, by rule as « ID (label) »: a sentence names one
+    rule, or several that share their date and reason (« Règles A (DUA) et B (communicabilité) »)."""
+    found: dict[str, list[str]] = {}
+    for match in _REASON.finditer(text):
+        for rule in re.split(r", | et ", match["rules"]):
+            found.setdefault(rule, []).append(match["start"])
+    return found
+
+
 def assert_every_start_is_explained(root: etree._Element, version: str = "2.1") -> int:
-    """Each rule with its own StartDate has its sentence in its unit's Description, and a rule
-    without one has none (no reason for a date the manifest does not give). Returns how many."""
+    """Each rule with its own StartDate has its sentence in its unit's Description (once), and a
+    rule without one has none (no reason for a date the manifest does not give). Returns how many."""
     explained = 0
     for unit in root.iterfind(".//s:ArchiveUnit", ns(version)):
         text = description(unit, version)
+        said = start_sentences(text)
         for category, label in _CATEGORY_FR.items():
             block = unit.find(f"s:Management/s:{category}", ns(version))
             if block is None:
                 continue
             rule = block.findtext("s:Rule", namespaces=ns(version))
             start = block.findtext("s:StartDate", namespaces=ns(version))
-            head = f"Règle {rule} ({label}) : date de départ "
             if start is None:
-                assert head not in text, (unit.get("id"), text)
+                assert f"{rule} ({label})" not in said, (unit.get("id"), text)
             else:
-                assert f"{head}{start}, " in text, (unit.get("id"), category, text)
+                assert said.get(f"{rule} ({label})") == [start], (unit.get("id"), category, text)
                 explained += 1
+        # The same date for the same reason is said once, naming every rule it starts.
+        sentences = [(m["start"], m["why"]) for m in _REASON.finditer(text)]
+        assert len(sentences) == len(set(sentences)), (unit.get("id"), text)
     return explained
+
+
+def test_rules_starting_on_the_same_day_for_the_same_reason_share_one_sentence():
+    year = "le 31 août suivant la dernière année universitaire (2023-2024, inscriptions.COD_ANU)"
+    day = date(2024, 8, 31)
+    assert start_reasons([("AppraisalRule", "APP-00002", day, year), ("AccessRule", "ACC-00003", day, year)]) == (
+        f"Règles APP-00002 (DUA) et ACC-00003 (communicabilité) : date de départ 2024-08-31, {year}."
+    )
+    three = start_reasons(
+        [("AppraisalRule", "APP-1", day, year), ("AccessRule", "ACC-1", day, year), ("StorageRule", "STO-1", day, year)]
+    )
+    assert (
+        three
+        == f"Règles APP-1 (DUA), ACC-1 (communicabilité) et STO-1 (conservation) : date de départ 2024-08-31, {year}."
+    )
+    # Another day, or the same day for another reason (another column), keeps its own sentence.
+    other = "la date la plus récente des enregistrements (inscriptions.DAT_CRE_IAE)"
+    mixed = start_reasons(
+        [
+            ("AppraisalRule", "APP-1", day, year),
+            ("AccessRule", "ACC-1", day, other),
+            ("StorageRule", "STO-1", date(2024, 9, 1), year),
+        ]
+    )
+    assert mixed == (
+        f"Règle APP-1 (DUA) : date de départ 2024-08-31, {year}. "
+        f"Règle ACC-1 (communicabilité) : date de départ 2024-08-31, {other}. "
+        f"Règle STO-1 (conservation) : date de départ 2024-09-01, {year}."
+    )
+    assert start_sentences(mixed) == {
+        "APP-1 (DUA)": ["2024-08-31"],
+        "ACC-1 (communicabilité)": ["2024-08-31"],
+        "STO-1 (conservation)": ["2024-09-01"],
+    }
+    assert start_reasons([]) is None
 
 
 @pytest.mark.parametrize("tool", ["apogee", "harpege"])
@@ -689,10 +744,11 @@ def test_jury_minutes_have_a_subgroup_per_stage_or_diploma_and_an_item_per_sessi
                 days = [str(r[date_column])[:10] for r in session_rows if r[date_column] is not None]
                 assert rule_start(item, "AccessRule") == (max(days) if days else None)
                 if days:  # the reason names the session's own deliberation column
-                    assert (
-                        f"Règle ACC-00017 (communicabilité) : date de départ {max(days)}, la date la plus récente "
-                        f"des enregistrements ({dataset}.{date_column})."
-                    ) in description(item)
+                    why = f"la date la plus récente des enregistrements ({dataset}.{date_column})"
+                    said = [
+                        m for m in _REASON.finditer(description(item)) if "ACC-00017 (communicabilité)" in m["rules"]
+                    ]
+                    assert [(m["start"], m["why"]) for m in said] == [(max(days), why)], description(item)
                 assert item.findtext("s:Management/s:AccessRule/s:Rule", namespaces=NS) == "ACC-00017"
                 ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
                 lines = contents[uris[ref]].split("\r\n")
@@ -808,22 +864,22 @@ def test_each_kind_of_start_date_is_explained_in_french_next_to_its_unit(apogee,
         ).fetchone()
     student = by_key(root, f"apogee:etudiant:{cod_ind}")
     text = description(student)
-    found = re.search(
-        r"Règle APP-00002 \(DUA\) : date de départ 2024-08-31, le 31 août suivant la dernière année universitaire "
-        r"\(2023-2024, (\w+)\.COD_ANU\)\.",
+    # Both rules start from the last academic year: one sentence names them both.
+    found = re.fullmatch(
+        r"Règles APP-00002 \(DUA\) et ACC-00016 \(communicabilité\) : date de départ 2024-08-31, le 31 août "
+        r"suivant la dernière année universitaire \(2023-2024, (\w+)\.COD_ANU\)\.",
         text,
     )
     assert found, text
-    assert "Règle ACC-00016 (communicabilité) : date de départ 2024-08-31, le 31 août suivant" in text
     # The dataset named holds that year for that student.
     (named,) = [d for d in batch.datasets if d.name == found.group(1)]
     years = {str(r["COD_ANU"]) for r in pq.read_table(named.path).to_pylist() if str(r["COD_IND"]) == str(cod_ind)}
     assert "2023" in years
     register = by_key(root, "apogee:inscriptions:2023-2024")
-    assert (
-        "Règle ACC-00016 (communicabilité) : date de départ 2024-08-31, la fin de la période du lot "
-        "(année universitaire 2023-2024)."
-    ) in description(register)
+    assert description(register) == (
+        "Règles APP-00003 (DUA) et ACC-00016 (communicabilité) : date de départ 2024-08-31, la fin de la période "
+        "du lot (année universitaire 2023-2024)."
+    )
 
     root = _explained_sip(harpege, seda_schemas, tmp_path / "harpege")
     batch, tmp = harpege[1], harpege[3]
