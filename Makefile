@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/versement --config config/demo.toml demo
 
+# Two pytest workers (TEST_WORKERS=1 for one): most tests wait on servers and subprocesses; the
+# Airflow ones share a group and run one at a time (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) chromium lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

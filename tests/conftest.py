@@ -67,3 +67,15 @@ def postgres_databases() -> Iterator[Callable[..., str]]:
 def postgres_url(postgres_databases: Callable[[], str]) -> str:
     """A fresh PostgreSQL database, created for one test and dropped after it."""
     return postgres_databases()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``make test`` (pytest-xdist, ``--dist loadgroup``), Airflow runs one stack at a time.
+
+    The Airflow tests start a scheduler, a DAG processor, an API server and workers each; they
+    share one xdist group, so one worker runs them in turn while the others take the rest.
+    """
+    for item in items:
+        if item.get_closest_marker("airflow"):
+            item.add_marker(pytest.mark.xdist_group("airflow"))
