@@ -47,6 +47,10 @@ class StageError(Exception):
     """A stage could not complete; the batch keeps its previous state."""
 
 
+class EmptyScope(StageError):
+    """The source holds no row of any scoped dataset for the scope: nothing to archive (recorded)."""
+
+
 class DigestMismatch(Terminal, StageError):
     """A file changed between two hand-offs (source → Parquet → SIP → VITAM)."""
 
@@ -159,7 +163,7 @@ def left_out_datasets(source: SourceConfig) -> dict[str, str]:
 def _refuse_empty_scope(source: SourceConfig, scope: Scope, datasets: Sequence[ExtractedDataset]) -> None:
     scoped = {d.name for d in source.datasets if d.scoped}
     if scoped and all(d.rows == 0 for d in datasets if d.name in scoped):
-        raise StageError(
+        raise EmptyScope(
             f"{source.title} : aucune donnée pour {scope.label_fr} ({', '.join(sorted(scoped))} vides) ; "
             "rien à archiver pour ce périmètre"
         )
