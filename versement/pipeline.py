@@ -144,6 +144,17 @@ def batch_spec(source: SourceConfig) -> dict[str, Any]:
         "sha256": source.spec.sha256,
         "include_sensitive": list(source.include_sensitive),
         "left_out_datasets": left_out_datasets(source),
+        **(
+            {}
+            if source.spec.extension is None
+            else {
+                "added_datasets": {
+                    "file": str(source.spec.extension),
+                    "sha256": source.spec.extension_sha256,
+                    "datasets": [d.name for d in source.datasets if d.name in source.spec.added],
+                }
+            }
+        ),
     }
 
 
