@@ -109,3 +109,43 @@ def test_a_run_for_a_scope_in_progress_resumes_it(pg_source) -> None:
     assert resumed == {"batch_id": planned["batch_id"], "state": "extracted", "datasets": [], "resumed": True}
     with pytest.raises(steps.StepRefused, match="inconnu"):
         steps.narrowed(settings, "apogee", ["pas_un_jeu"], None)
+
+
+@pytest.mark.postgres
+def test_a_batch_resumed_on_postgresql_is_read_again_whole_in_one_snapshot(pg_source) -> None:
+    """The interrupted run's snapshot is gone: the datasets it finished are from an earlier state."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from versement.pipeline import run_extract
+
+    settings, ledger, url = pg_source
+
+    class Crash(Exception):
+        pass
+
+    def crash(name: str, rows: int, elapsed: float) -> None:
+        if name == "ref_pays":
+            raise Crash("arrêt brutal")  # the run dies after the first datasets are complete
+
+    with pytest.raises(Crash):
+        run_extract(settings, ledger, "apogee", YEAR, actor="test", progress=crash)
+    (batch,) = ledger.batches()
+    data = next((settings.staging / "batches").iterdir()) / "data"
+    assert (data / "inscriptions_administratives.manifest.json").exists()
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # the source changes between the two runs
+        conn.exec_driver_sql("UPDATE INDIVIDU SET LIB_NOM_PAT_IND = 'NOUVEAU-NOM'")
+    engine.dispose()
+
+    extracted = run_extract(settings, ledger, "apogee", YEAR, actor="test")
+    assert extracted.id == batch.id and extracted.state == State.EXTRACTED
+    events = ledger.events(batch.id)
+    assert [e.action for e in events] == ["batch.created", "extract.failed", "extract.reread", "extract"]
+    reread = json.loads(events[2].details)
+    assert "inscriptions_administratives" in reread["kept"] and len(reread["markers"]) == 2
+    markers = {(d.manifest or {})["snapshot"] for d in extracted.datasets}
+    assert markers == {extracted.snapshot_marker}  # one state of the source for the whole batch
+    names = pq.read_table(data / "inscriptions_administratives.parquet", columns=["LIB_NOM_PAT_IND"])
+    assert set(names.column(0).to_pylist()) == {"NOUVEAU-NOM"}
