@@ -247,9 +247,10 @@ class ToolSpec:
             hidden = [n for n, classes in dataset.sensitive_columns().items() if not classes <= included]
             leave_out = tuple(dict.fromkeys([*hidden, *extra]))
             if set(leave_out) & set(dataset.key):
+                asked = set(extra) & set(dataset.key)  # by the deployment, else by a sensitive tag of the spec
                 raise SpecError(
                     str(self.path),
-                    f"datasets.{dataset.name}",
+                    f"exclude_columns.{dataset.name}" if asked else f"datasets.{dataset.name}",
                     f"cannot leave out key column(s) {', '.join(sorted(set(leave_out) & set(dataset.key)))}",
                 )
             chosen.append(replace(dataset, exclude_columns=leave_out))

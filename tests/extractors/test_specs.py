@@ -127,8 +127,9 @@ def test_selection_overrides_are_checked(tmp_path):
         with pytest.raises(SpecError) as caught:
             spec.select(**kwargs)
         assert caught.value.key == key
-    with pytest.raises(SpecError, match="cannot leave out key column"):
+    with pytest.raises(SpecError, match="cannot leave out key column") as caught:
         spec.select(exclude_columns={"pays": ["COD_PAY"]})
+    assert caught.value.key == "exclude_columns.pays"  # the deployment's setting, as the configuration names it
 
 
 ADDED = """
