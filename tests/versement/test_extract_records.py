@@ -118,3 +118,33 @@ def test_a_dataset_the_deployment_adds_is_extracted_recorded_and_packaged(tmp_pa
     assert "<Filename>dispenses_notees.csv</Filename>" in manifest  # its table, in the registers' Series
     assert "Dispenses notées (table locale)" in manifest
     ledger.close()
+
+
+def test_a_configuration_changed_after_extraction_does_not_change_what_the_sip_says(tmp_path, seda_schemas):
+    import zipfile
+
+    from versement.pipeline import run_package
+
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", DEMO_SCOPES["academic_year"], actor="test")
+    # Later, the deployment renames the source, drops a dataset and asks for a sensitive class.
+    changed = demo_settings(
+        tmp_path,
+        seda_schemas,
+        NO_SANDBOX,
+        VERSEMENT__SOURCES__APOGEE__TITLE="Titre changé après coup",
+        VERSEMENT__SOURCES__APOGEE__DROP_DATASETS='["theses_hdr"]',
+        VERSEMENT__SOURCES__APOGEE__INCLUDE_SENSITIVE='["postal_address"]',
+    )
+    run_validate(changed, ledger, batch.id, actor="test")
+    packaged = run_package(changed, ledger, batch.id, actor="test")
+    assert packaged.sip_path is not None
+    with zipfile.ZipFile(packaged.sip_path) as sip:
+        manifest = sip.read("manifest.xml").decode("utf-8")
+    assert "Titre changé après coup" not in manifest
+    assert f"Versement {(batch.spec or {})['title']}, 2023-2024 (lot {batch.id})" in manifest
+    assert "<Filename>theses_hdr.csv</Filename>" in manifest  # what the batch holds, not what is configured now
+    assert "LIB_AD1" not in manifest  # the addresses left out at extraction stay out
+    ledger.close()
