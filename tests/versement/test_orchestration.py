@@ -149,3 +149,30 @@ def test_a_batch_resumed_on_postgresql_is_read_again_whole_in_one_snapshot(pg_so
     assert markers == {extracted.snapshot_marker}  # one state of the source for the whole batch
     names = pq.read_table(data / "inscriptions_administratives.parquet", columns=["LIB_NOM_PAT_IND"])
     assert set(names.column(0).to_pylist()) == {"NOUVEAU-NOM"}
+
+
+def test_a_reader_that_fails_for_good_is_recorded_and_shown_by_status(tmp_path, seda_schemas, capsys) -> None:
+    import json
+
+    from extractors.errors import ExtractionError
+    from versement.cli import batch_summary
+
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX)
+    ledger = open_ledger(settings)
+    batch = ledger.create_batch("apogee", YEAR.label, "test", scope_detail=YEAR.to_json())
+    data = steps.pipeline.batch_folder(settings, batch.id) / "data"
+    data.mkdir(parents=True)
+    error = ExtractionError('dataset theses_hdr: relation "these" does not exist (reading from postgresql://h/apogee)')
+    steps.reader_failed(settings, ledger, batch.id, "theses_hdr", error, actor="airflow:versement_apogee")
+    assert (data / steps.RELEASE_FILE).exists()  # the snapshot holder lets go
+    (failed,) = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
+    assert json.loads(failed.details) == {"dataset": "theses_hdr", "error": str(error)}
+    summary = batch_summary(ledger.batch(batch.id), ledger.open_failures().get(batch.id))
+    assert summary["failure"]["error"] == str(error) and summary["state"] == "new"
+
+    # A reader refused because the batch is already extracted records nothing against the batch.
+    ledger.transition(batch.id, State.EXTRACTED, actor="test", action="extract", changes={"snapshot_marker": "m"})
+    steps.reader_failed(settings, ledger, batch.id, "theses_hdr", RuntimeError("déjà extrait"), actor="a")
+    assert [e.action for e in ledger.events(batch.id)].count("extract.failed") == 1
+    assert ledger.open_failures() == {}
+    ledger.close()
