@@ -263,6 +263,11 @@ def _extract(args: argparse.Namespace) -> int:
     ledger = _ledger(settings)
     empty = []
     for scope in scopes:
+        done = ledger.live_batch(source.name, scope.label) if len(scopes) > 1 else None
+        if done is not None and done.state != "new":
+            # A range run again (after an interruption, say) goes on where it stopped.
+            print(f"lot {done.id} : {source.name} {scope.label} déjà {_label(done.state)}, laissé tel quel")
+            continue
         try:
             batch = run_extract(
                 settings,

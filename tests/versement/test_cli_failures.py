@@ -238,6 +238,15 @@ def test_an_empty_year_is_refused_recorded_and_shown_by_status(demo_cli, capsys)
     assert by_scope["2021-2022"].state == State.EXTRACTED
     assert f"lot {by_scope['2021-2022'].id} : apogee 2021-2022 extrait" in captured.out
     assert status_of(capsys, by_scope["2021-2022"].id)[0]["failure"] is None
+
+    # The range run again goes on where it stopped: the extracted year is left as it is.
+    assert main(["extract", "apogee", "--years", "2021-2022"]) == 0
+    out = capsys.readouterr().out
+    assert f"lot {by_scope['2021-2022'].id} : apogee 2021-2022 déjà extrait, laissé tel quel" in out
+    assert "apogee 2022-2023 extrait" in out
+    assert len(ledger.batches()) == 4
+    assert main(["extract", "apogee", "--year", "2021"]) == 2  # one year asked for on its own is still refused
+    assert "déjà en cours" in capsys.readouterr().err
     assert main(["audit", "verify"]) == 0
 
 
