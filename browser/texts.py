@@ -13,6 +13,7 @@ ACTIONS_FR = {
     "batch.created": "création du lot",
     "extract": "extraction",
     "extract.failed": "échec de l'extraction",
+    "extract.reread": "nouvelle lecture complète, en un seul instantané de la source",
     "validate": "contrôle qualité",
     "quality.override": "dérogation de l'archiviste au contrôle qualité",
     "validate.error": "contrôle qualité impossible (configuration)",

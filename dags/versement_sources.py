@@ -124,7 +124,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
             max_active_tis_per_dagrun=4,
         )
         def extract(dataset: str, planned: Any, params: dict[str, Any] | None = None, ti: Any = None) -> dict[str, Any]:
-            from versement.orchestration import extract_dataset, release_snapshot
+            from versement.orchestration import extract_dataset, reader_failed
 
             settings, ledger = _settings(params or {}, source.name)
             try:
@@ -133,8 +133,8 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
                 )
             except Exception as exc:
                 final = isinstance(exc, AirflowFailException) or ti is None or ti.try_number > 3
-                if final:  # no try after this one: let the snapshot holder go
-                    release_snapshot(settings, int(planned["batch_id"]))
+                if final:  # no try after this one: recorded, and the snapshot holder lets go
+                    reader_failed(settings, ledger, int(planned["batch_id"]), dataset, exc, actor=actor)
                 raise
 
         @task(trigger_rule="none_failed", outlets=assets, retries=1)

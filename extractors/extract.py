@@ -26,8 +26,9 @@ byte-identical to an uninterrupted run of the same source state.
 its connection: the datasets redone come from a *later* snapshot than the ones kept. Both
 markers are recorded (``Snapshot.markers``, each dataset's ``marker`` and manifest), and the
 batch is consistent only if the source did not change in between, which holds for a
-decommissioned tool frozen for its archiving, not for a live one; re-extract the whole batch
-(empty folder) when that matters. On Oracle the redone datasets are read AS OF the SCN the kept
+decommissioned tool frozen for its archiving, not for a live one; so ``versement`` reads such a
+batch again whole, in one snapshot (``versement.pipeline.run_extract``, ``extract.reread`` in its
+trail; the source DAGs likewise). On Oracle the redone datasets are read AS OF the SCN the kept
 ones recorded, so the batch stays one snapshot as long as the undo still reaches back to it
 (otherwise "snapshot too old").
 """

@@ -252,7 +252,7 @@ def _ledger(settings: Settings) -> Any:
 
 def _extract(args: argparse.Namespace) -> int:
     from versement.demo import prepare_sources
-    from versement.pipeline import run_extract
+    from versement.pipeline import EmptyScope, run_extract
 
     settings = _settings(args)
     source = settings.source(args.source)
@@ -261,17 +261,31 @@ def _extract(args: argparse.Namespace) -> int:
         raise UsageError("--supersede remplace un seul lot archivé : donnez une seule --year ou --period")
     prepare_sources(settings, only=source.name)  # only sources marked synthetic, and only when missing
     ledger = _ledger(settings)
+    empty = []
     for scope in scopes:
-        batch = run_extract(
-            settings,
-            ledger,
-            source.name,
-            scope,
-            actor=_actor(),
-            progress=progress.rows_extracted,
-            supersede=args.supersede,
-            reason=args.reason,
-        )
+        done = ledger.live_batch(source.name, scope.label) if len(scopes) > 1 else None
+        if done is not None and done.state != "new":
+            # A range run again (after an interruption, say) goes on where it stopped.
+            print(f"lot {done.id} : {source.name} {scope.label} déjà {_label(done.state)}, laissé tel quel")
+            continue
+        try:
+            batch = run_extract(
+                settings,
+                ledger,
+                source.name,
+                scope,
+                actor=_actor(),
+                progress=progress.rows_extracted,
+                supersede=args.supersede,
+                reason=args.reason,
+            )
+        except EmptyScope as exc:
+            progress.done()
+            if len(scopes) == 1:
+                raise
+            _error(str(exc))  # recorded on its batch; the other years of the range are still extracted
+            empty.append(scope.label)
+            continue
         progress.done()
         print(
             f"lot {batch.id} : {source.name} {scope.label} {_label(batch.state)} "
@@ -279,6 +293,12 @@ def _extract(args: argparse.Namespace) -> int:
         )
         for name, note in ((batch.spec or {}).get("left_out_datasets") or {}).items():
             print(f"  {name} : {note}")
+    if empty:
+        _error(
+            f"{len(empty)} périmètre(s) sur {len(scopes)} sans aucune donnée, donc sans lot extrait : "
+            + ", ".join(empty)
+        )
+        return 1
     return 0
 
 
@@ -471,7 +491,17 @@ def _demo(args: argparse.Namespace) -> int:
 # -- reading commands -------------------------------------------------------------------------
 
 
-def batch_summary(batch: Any) -> dict[str, Any]:
+# What a batch's last stage failure is called in ``versement status`` (ledger.STAGE_FAILURES).
+FAILURE_LABELS = {
+    "extract.failed": "échec de l'extraction",
+    "validate.error": "contrôle qualité impossible",
+    "package.failed": "échec de la constitution du SIP",
+}
+
+
+def batch_summary(batch: Any, failure: Any = None) -> dict[str, Any]:
+    """One batch for ``versement status``; ``failure``: its last stage failure no state change has
+    followed (``Ledger.open_failures``), if any."""
     from versement.attempts import attempts_json
 
     return {
@@ -507,6 +537,9 @@ def batch_summary(batch: Any) -> dict[str, Any]:
         "atr_path": batch.atr_path,
         "atr_reply_code": batch.atr_reply_code,
         **attempts_json(batch),
+        "failure": None
+        if failure is None
+        else {"action": failure.action, "at": failure.at, "error": json.loads(failure.details).get("error")},
     }
 
 
@@ -532,7 +565,9 @@ def _status(args: argparse.Namespace) -> int:
     from versement.ledger import LABELS_FR, State
 
     settings = _settings(args)
-    batches = [batch_summary(b) for b in _ledger(settings).batches()]
+    ledger = _ledger(settings)
+    failures = ledger.open_failures()
+    batches = [batch_summary(b, failures.get(b.id)) for b in ledger.batches()]
     if args.json:
         print(json.dumps({"batches": batches}, ensure_ascii=False, indent=2))
         return 0
@@ -541,13 +576,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: Any) -> str:
-    header = f"{'lot':>4}  {'source':<10} {'périmètre':<10} {'état':<32} {'lignes':>8}  {'opération VITAM':<36} ATR"
+    wide = max([10, *(len(b["scope"]) for b in batches)])  # a period (2019-01-01..2023-12-31) is wider than a year
+    header = f"{'lot':>4}  {'source':<10} {'périmètre':<{wide}} {'état':<32} {'lignes':>8}  {'opération VITAM':<36} ATR"
     lines = [header, "-" * len(header)]
     for b in batches:
         rows = sum(d["rows"] for d in b["datasets"])
         label = labels[state(b["state"])]
         lines.append(
-            f"{b['id']:>4}  {b['source']:<10} {b['scope']:<10} {label:<32} {rows:>8}  "
+            f"{b['id']:>4}  {b['source']:<10} {b['scope']:<{wide}} {label:<32} {rows:>8}  "
             f"{b['vitam_operation_id'] or '-':<36} {b['atr_reply_code'] or '-'}"
         )
     if not batches:
@@ -555,6 +591,10 @@ def status_table(batches: list[dict[str, Any]], labels: dict[Any, str], state: A
     for b in batches:
         if b["state"] == "awaiting_approval":
             lines.append(f"lot {b['id']} en attente de validation : empreinte SHA-256 du SIP {b['sip_sha256']}")
+        if failed := b.get("failure"):
+            what = FAILURE_LABELS.get(failed["action"], failed["action"])
+            when = failed["at"][:19].replace("T", " ")
+            lines.append(f"lot {b['id']} : {what} le {when} UTC : {failed['error']}")
     from versement.attempts import status_lines
 
     lines += status_lines(batches)

@@ -36,6 +36,7 @@ from extractors.specs import (
     SpecError,
     ToolSpec,
     available_tools,
+    extend_spec,
     load_tool,
     unknown_key_problem,
 )
@@ -127,6 +128,7 @@ class _SourceFile(_Strict):
     drop_datasets: list[NonEmpty] = []
     only_datasets: list[NonEmpty] | None = None
     exclude_columns: dict[str, list[NonEmpty]] = {}
+    add_datasets: NonEmpty | None = None  # a TOML file of the deployment's own [[datasets]] (extend_spec)
     # Airflow: when the source's DAG runs on its own (a preset such as "@yearly" or a cron line);
     # none means manual runs only.
     schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] | None = None
@@ -518,8 +520,13 @@ class _Builder:
         tool = node.tool or name
         if tool not in available_tools():
             raise self.fail(f"{key}.tool", unknown_key_problem(tool, available_tools()) + ": no such tool")
+        spec = load_tool(tool)
+        if node.add_datasets is not None:
+            try:
+                spec = extend_spec(spec, self.resolve(node.add_datasets))
+            except SpecError as exc:
+                raise self.fail(f"{key}.add_datasets", str(exc)) from None
         try:
-            spec = load_tool(tool)
             datasets = spec.select(
                 include_sensitive=node.include_sensitive,
                 drop=node.drop_datasets,

@@ -238,10 +238,23 @@ def hold_snapshot(
 
 
 def release_snapshot(settings: Settings, batch_id: int) -> None:
-    """A reader that will not try again lets the holder go (the run fails; nothing is recorded)."""
+    """A reader that will not try again lets the holder go (the run fails; see ``reader_failed``)."""
     folder = pipeline.batch_folder(settings, batch_id) / "data"
     if folder.is_dir():
         (folder / RELEASE_FILE).touch()
+
+
+def reader_failed(
+    settings: Settings, ledger: Ledger, batch_id: int, dataset: str, error: BaseException, *, actor: str
+) -> None:
+    """A reader's last try failed: the batch's trail says so (``extract.failed``, shown by
+    ``versement status``; the batch stays new) and the snapshot holder lets go."""
+    try:
+        if ledger.batch(batch_id).state == State.NEW:  # a refusal of an extracted batch is no failure of it
+            details = {"dataset": dataset, "error": str(error)}
+            ledger.record(batch_id, actor=actor, action="extract.failed", details=details)
+    finally:
+        release_snapshot(settings, batch_id)
 
 
 def _wait_for_snapshot(folder: Path, wait_seconds: float, sleep: Callable[[float], None]) -> str:

@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extractors import ExtractedDataset, extract
+from extractors import ExtractedDataset, Snapshot, extract
 from extractors.files import sha256_file
 from extractors.scope import Scope
 from extractors.specs import DatasetSpec
@@ -45,6 +46,10 @@ Progress = Callable[[str, int, float], None]
 
 class StageError(Exception):
     """A stage could not complete; the batch keeps its previous state."""
+
+
+class EmptyScope(StageError):
+    """The source holds no row of any scoped dataset for the scope: nothing to archive (recorded)."""
 
 
 class DigestMismatch(Terminal, StageError):
@@ -100,8 +105,9 @@ def run_extract(
         )
     recorded = Scope.from_json(batch.scope_detail) if batch.scope_detail else scope
     out_dir = batch_folder(settings, batch.id) / "data"
-    try:
-        snapshot = extract(
+
+    def read() -> Snapshot:
+        return extract(
             source.url,
             source.datasets,
             out_dir,
@@ -109,6 +115,30 @@ def run_extract(
             progress=progress,
             password=settings.secret(source_secret(source.name)),
         )
+
+    try:
+        snapshot = read()
+        if len(snapshot.markers) > 1:
+            # Resumed on a source whose snapshot died with the interrupted run (PostgreSQL): the
+            # datasets kept come from an earlier state than those just read. A batch is one state
+            # of the source, so it is read again whole, in one snapshot (as the source DAGs do).
+            log.warning(
+                "lot %d : jeux de données conservés d'un instantané antérieur (%s) ; nouvelle lecture complète",
+                batch.id,
+                ", ".join(snapshot.markers),
+            )
+            ledger.record(
+                batch.id,
+                actor=actor,
+                action="extract.reread",
+                details={
+                    "reason": "datasets kept from an earlier snapshot than the ones read",
+                    "markers": list(snapshot.markers),
+                    "kept": list(snapshot.resumed),
+                },
+            )
+            shutil.rmtree(out_dir)
+            snapshot = read()
         _refuse_empty_scope(source, recorded, snapshot.datasets)
     except Exception as exc:
         ledger.record(batch.id, actor=actor, action="extract.failed", details={"error": str(exc)})
@@ -140,6 +170,17 @@ def batch_spec(source: SourceConfig) -> dict[str, Any]:
         "sha256": source.spec.sha256,
         "include_sensitive": list(source.include_sensitive),
         "left_out_datasets": left_out_datasets(source),
+        **(
+            {}
+            if source.spec.extension is None
+            else {
+                "added_datasets": {
+                    "file": str(source.spec.extension),
+                    "sha256": source.spec.extension_sha256,
+                    "datasets": [d.name for d in source.datasets if d.name in source.spec.added],
+                }
+            }
+        ),
     }
 
 
@@ -159,7 +200,7 @@ def left_out_datasets(source: SourceConfig) -> dict[str, str]:
 def _refuse_empty_scope(source: SourceConfig, scope: Scope, datasets: Sequence[ExtractedDataset]) -> None:
     scoped = {d.name for d in source.datasets if d.scoped}
     if scoped and all(d.rows == 0 for d in datasets if d.name in scoped):
-        raise StageError(
+        raise EmptyScope(
             f"{source.title} : aucune donnée pour {scope.label_fr} ({', '.join(sorted(scoped))} vides) ; "
             "rien à archiver pour ce périmètre"
         )

@@ -42,6 +42,9 @@ extraction takes the defaults of ``extractors.aggregates``. A dataset whose ever
 other than its keys is sensitive is left out whole unless the deployment asks for those classes:
 declare at least one column that must survive (``ToolSpec.left_out_sensitive``).
 
+A deployment adds datasets of its own with a file of ``[[datasets]]`` in this layout
+(``extend_spec``, the setting ``sources.<name>.add_datasets``).
+
 Instead of ``sql``, a dataset may give ``table = "PAYS"`` for a whole table. The extraction
 adds the ORDER BY on the key and wraps the SQL to leave out columns; the SQL itself must not
 end with ORDER BY.
@@ -195,6 +198,10 @@ class ToolSpec:
     datasets: tuple[DatasetSpec, ...]
     path: Path
     sha256: str
+    # A deployment's own datasets added to the shipped ones (``extend_spec``): their file, its SHA-256, their names.
+    extension: Path | None = None
+    extension_sha256: str = ""
+    added: tuple[str, ...] = ()
 
     def dataset(self, name: str) -> DatasetSpec:
         for dataset in self.datasets:
@@ -240,9 +247,10 @@ class ToolSpec:
             hidden = [n for n, classes in dataset.sensitive_columns().items() if not classes <= included]
             leave_out = tuple(dict.fromkeys([*hidden, *extra]))
             if set(leave_out) & set(dataset.key):
+                asked = set(extra) & set(dataset.key)  # by the deployment, else by a sensitive tag of the spec
                 raise SpecError(
                     str(self.path),
-                    f"datasets.{dataset.name}",
+                    f"exclude_columns.{dataset.name}" if asked else f"datasets.{dataset.name}",
                     f"cannot leave out key column(s) {', '.join(sorted(set(leave_out) & set(dataset.key)))}",
                 )
             chosen.append(replace(dataset, exclude_columns=leave_out))
@@ -278,6 +286,49 @@ def load_spec_file(path: Path) -> ToolSpec:
     reader = _Reader(str(path))
     spec = reader.tool(raw, path, hashlib.sha256(raw_bytes).hexdigest())
     return spec
+
+
+def extend_spec(spec: ToolSpec, path: Path) -> ToolSpec:
+    """``spec`` with a deployment's own datasets added (``sources.<name>.add_datasets``).
+
+    The file holds ``[[datasets]]`` entries only, in the layout of the shipped files and read as
+    strictly: for tables or columns an institution added to its tool (a column of a shipped
+    dataset is added by a dataset of its own that joins it). An added dataset takes a name of its
+    own (a shipped name is refused) and may reference shipped datasets. The shipped file's digest
+    is kept as it is; the added file's is carried beside it, so a batch records both."""
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(str(path), "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(str(path), "(syntax)", f"not valid UTF-8 TOML: {exc}") from None
+    reader = _Reader(str(path))
+    reader.strict(raw, frozenset({"datasets"}), "")
+    items = raw.get("datasets")
+    if not isinstance(items, list) or not items:
+        raise reader.fail("datasets", "at least one [[datasets]] entry is required")
+    added = tuple(reader.dataset(item, f"datasets[{i}]", spec.scope) for i, item in enumerate(items))
+    names = list(spec.names())
+    for dataset in added:
+        if dataset.name in names:
+            known = "shipped with" if dataset.name in spec.names() else "already added to"
+            raise reader.fail(
+                f"datasets.{dataset.name}.name", f"a dataset {known} {spec.tool}: give yours its own name"
+            )
+        names.append(dataset.name)
+    for dataset in added:
+        for reference in dataset.references:
+            if reference not in names:
+                raise reader.fail(f"datasets.{dataset.name}.references", unknown_key_problem(reference, names))
+    return replace(
+        spec,
+        datasets=(*spec.datasets, *added),
+        extension=path,
+        extension_sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        added=tuple(d.name for d in added),
+    )
 
 
 _TOOL_KEYS = frozenset({"tool", "label", "version", "scope", "datasets"})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from extractors.scope import Scope, ScopeError
-from extractors.specs import SpecError, available_tools, load_spec_file, load_tool
+from extractors.specs import SpecError, available_tools, extend_spec, load_spec_file, load_tool
 
 GOOD = """
 tool = "demo"
@@ -127,8 +127,72 @@ def test_selection_overrides_are_checked(tmp_path):
         with pytest.raises(SpecError) as caught:
             spec.select(**kwargs)
         assert caught.value.key == key
-    with pytest.raises(SpecError, match="cannot leave out key column"):
+    with pytest.raises(SpecError, match="cannot leave out key column") as caught:
         spec.select(exclude_columns={"pays": ["COD_PAY"]})
+    assert caught.value.key == "exclude_columns.pays"  # the deployment's setting, as the configuration names it
+
+
+ADDED = """
+[[datasets]]
+name = "bourses_locales"
+label = "Bourses (table locale)"
+record_type = "registration_register"
+key = ["COD_ANU", "COD_IND"]
+person_key = "COD_IND"
+person_kind = "student"
+references = ["pays"]
+sql = "SELECT COD_ANU, COD_IND, MONTANT, COD_NNI FROM BOURSE_LOCALE WHERE COD_ANU = :academic_year"
+[datasets.columns]
+MONTANT = { label = "Montant" }
+COD_NNI = { label = "NIR", tags = ["nir"] }
+"""
+
+
+def test_a_deployment_adds_its_own_datasets_beside_the_shipped_ones(tmp_path):
+    spec = load_spec_file(write(tmp_path, GOOD))
+    added = tmp_path / "local.toml"
+    added.write_text(ADDED, encoding="utf-8")
+    extended = extend_spec(spec, added)
+    assert extended.names() == ("inscriptions", "pays", "bourses_locales")
+    assert extended.added == ("bourses_locales",) and extended.extension == added
+    assert extended.sha256 == spec.sha256 and len(extended.extension_sha256) == 64
+    assert extended.extension_sha256 != spec.sha256
+    # The added datasets go through the same overrides: sensitive columns left out, dropped by name.
+    chosen = {d.name: d for d in extended.select()}
+    assert chosen["bourses_locales"].exclude_columns == ("COD_NNI",)
+    assert [d.name for d in extended.select(drop=["bourses_locales"])] == ["inscriptions", "pays"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ('name = "bourses_locales"', 'name = "pays"', "datasets.pays.name", "shipped with demo"),
+        ('label = "Bourses', 'labl = "Bourses', "datasets[0].labl", "did you mean 'label'?"),
+        ("[[datasets]]", 'tool = "demo"\n[[datasets]]', "tool", "unknown key 'tool'"),
+        (":academic_year", ":year", "datasets.bourses_locales.sql", "uses parameters ['year']"),
+        ('references = ["pays"]', 'references = ["pay"]', "datasets.bourses_locales.references", "'pays'"),
+        ('tags = ["nir"]', 'tags = ["nirr"]', "datasets.bourses_locales.columns.COD_NNI.tags", "'nir'"),
+    ],
+)
+def test_a_bad_added_dataset_names_its_file_key_and_problem(tmp_path, old, new, key, problem):
+    spec = load_spec_file(write(tmp_path, GOOD))
+    assert old in ADDED
+    added = tmp_path / "local.toml"
+    added.write_text(ADDED.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        extend_spec(spec, added)
+    assert caught.value.origin == str(added) and caught.value.key == key
+    assert problem in caught.value.problem
+
+
+def test_a_missing_or_twice_named_added_dataset_is_refused(tmp_path):
+    spec = load_spec_file(write(tmp_path, GOOD))
+    with pytest.raises(SpecError, match=r"local\.toml: \(file\): cannot be read"):
+        extend_spec(spec, tmp_path / "local.toml")
+    twice = tmp_path / "twice.toml"
+    twice.write_text(ADDED + ADDED, encoding="utf-8")
+    with pytest.raises(SpecError, match="already added to demo"):
+        extend_spec(spec, twice)
 
 
 def test_every_shipped_specification_loads():

@@ -86,3 +86,45 @@ def test_the_datasets_param_offers_the_source_datasets_only(factory: ModuleType)
     assert schema["items"]["enum"] == names and dag.params["datasets"] == []
     # The extraction is mapped over what plan returns for the run (the narrowed list), not the spec.
     assert dag.task_dict["to_extract"].python_callable({"datasets": ["ref_pays"]}) == ["ref_pays"]
+
+
+def test_a_reader_that_fails_for_good_records_it_on_the_batch(
+    factory: ModuleType, tmp_path: Path, seda_schemas: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from extractors.errors import ExtractionError
+    from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_settings
+    from versement import airflow_integration, orchestration
+    from versement.ledger import open_ledger
+
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX)
+    ledger = open_ledger(settings)
+    monkeypatch.setattr(airflow_integration, "deployment", lambda: (settings, ledger))
+    batch = ledger.create_batch("apogee", DEMO_YEAR_SCOPE.label, "test", scope_detail=DEMO_YEAR_SCOPE.to_json())
+    planned = {"batch_id": batch.id, "marker": None}
+    extract = factory.versement_apogee.task_dict["extract"].python_callable
+    failures: list[Exception] = []
+
+    def reader(*args: object, **kwargs: object) -> dict[str, object]:
+        raise failures[-1]
+
+    monkeypatch.setattr(orchestration, "extract_dataset", reader)
+
+    # A transient error with tries left: Airflow retries, nothing is recorded yet.
+    failures.append(ExtractionError("dataset theses_hdr: connection refused (127.0.0.1:5432/apogee)", transient=True))
+    with pytest.raises(ExtractionError):
+        extract("theses_hdr", planned, params={}, ti=SimpleNamespace(try_number=1))
+    assert [e.action for e in ledger.events(batch.id)] == ["batch.created"]
+
+    # A terminal error fails the task at once: recorded on the batch, as versement status shows it.
+    failures.append(ExtractionError('dataset theses_hdr: relation "these" does not exist (h/apogee)'))
+    with pytest.raises(AirflowFailException):
+        extract("theses_hdr", planned, params={}, ti=SimpleNamespace(try_number=1))
+    (failed,) = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
+    assert json.loads(failed.details)["dataset"] == "theses_hdr" and "does not exist" in failed.details
+    assert set(ledger.open_failures()) == {batch.id}
+    ledger.close()

@@ -187,3 +187,82 @@ def test_extracting_an_archived_scope_again_needs_supersede_and_reason(tmp_path,
     assert new.supersedes == archived.id and new.state == State.EXTRACTED
     assert ledger.batch(archived.id).superseded_by == new.id
     assert main(["audit", "verify"]) == 0
+
+
+@pytest.fixture
+def demo_cli(tmp_path, seda_schemas, monkeypatch):
+    """The CLI on the embedded default, its synthetic sources (2021-2023) and ledger under tmp_path."""
+    from tests.versement.conftest import NO_SANDBOX, demo_environ
+    from versement.config import load
+    from versement.ledger import open_ledger
+
+    environ = demo_environ(tmp_path, seda_schemas, NO_SANDBOX)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    ledger = open_ledger(load(DEMO, environ=environ))
+    yield ledger
+    ledger.close()
+
+
+def status_of(capsys, batch_id: int) -> tuple[dict, str]:
+    assert main(["status", "--json"]) == 0
+    listed = {b["id"]: b for b in json.loads(capsys.readouterr().out)["batches"]}
+    assert main(["status"]) == 0
+    return listed[batch_id], capsys.readouterr().out
+
+
+def test_an_empty_year_is_refused_recorded_and_shown_by_status(demo_cli, capsys):
+    ledger = demo_cli
+    assert main(["extract", "apogee", "--year", "2019"]) == 1
+    err = capsys.readouterr().err
+    assert "aucune donnée pour année universitaire 2019-2020" in err and "rien à archiver" in err
+    (batch,) = ledger.batches()
+    assert batch.state == State.NEW and batch.datasets == []
+    failed = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
+    assert len(failed) == 1 and "2019-2020" in json.loads(failed[0].details)["error"]
+
+    listed, table = status_of(capsys, batch.id)
+    assert listed["failure"]["action"] == "extract.failed" and "2019-2020" in listed["failure"]["error"]
+    assert (
+        f"lot {batch.id} : échec de l'extraction le " in table
+        and "aucune donnée pour année universitaire 2019" in table
+    )
+
+    # In a range the empty years are reported and the others are still extracted; exit 1 says some were empty.
+    assert main(["extract", "apogee", "--years", "2019-2021"]) == 1
+    captured = capsys.readouterr()
+    assert "2 périmètre(s) sur 3 sans aucune donnée, donc sans lot extrait : 2019-2020, 2020-2021" in captured.err
+    by_scope = {b.scope: b for b in ledger.batches()}
+    assert by_scope["2019-2020"].id == batch.id  # the empty year's batch was tried again, not duplicated
+    assert by_scope["2020-2021"].state == State.NEW
+    assert by_scope["2021-2022"].state == State.EXTRACTED
+    assert f"lot {by_scope['2021-2022'].id} : apogee 2021-2022 extrait" in captured.out
+    assert status_of(capsys, by_scope["2021-2022"].id)[0]["failure"] is None
+
+    # The range run again goes on where it stopped: the extracted year is left as it is.
+    assert main(["extract", "apogee", "--years", "2021-2022"]) == 0
+    out = capsys.readouterr().out
+    assert f"lot {by_scope['2021-2022'].id} : apogee 2021-2022 déjà extrait, laissé tel quel" in out
+    assert "apogee 2022-2023 extrait" in out
+    assert len(ledger.batches()) == 4
+    assert main(["extract", "apogee", "--year", "2021"]) == 2  # one year asked for on its own is still refused
+    assert "déjà en cours" in capsys.readouterr().err
+    assert main(["audit", "verify"]) == 0
+
+
+def test_a_failed_extraction_shows_in_status_until_the_batch_is_extracted(demo_cli, capsys, monkeypatch):
+    ledger = demo_cli
+    monkeypatch.setenv("VERSEMENT__SOURCES__APOGEE__EXCLUDE_COLUMNS", '{"theses_hdr": ["COLONNE_INCONNUE"]}')
+    assert main(["extract", "apogee", "--year", "2023"]) == 1
+    assert "COLONNE_INCONNUE" in capsys.readouterr().err
+    (batch,) = ledger.batches()
+    listed, table = status_of(capsys, batch.id)
+    assert listed["state"] == "new" and "COLONNE_INCONNUE" in listed["failure"]["error"]
+    assert f"lot {batch.id} : échec de l'extraction" in table and "theses_hdr" in table
+
+    monkeypatch.delenv("VERSEMENT__SOURCES__APOGEE__EXCLUDE_COLUMNS")
+    assert main(["extract", "apogee", "--year", "2023"]) == 0
+    capsys.readouterr()
+    listed, table = status_of(capsys, batch.id)
+    assert listed["state"] == "extracted" and listed["failure"] is None
+    assert "échec" not in table

@@ -197,3 +197,27 @@ def test_unknown_source_suggests_the_closest():
     settings = load(DEMO, environ={})
     with pytest.raises(ConfigError, match=r"unknown key 'harpeg' \(did you mean 'harpege'\?\): no such source"):
         settings.source("harpeg")
+
+
+def test_added_datasets_are_read_from_a_file_beside_the_configuration(tmp_path):
+    from tests.versement.test_extract_records import LOCAL_DATASET
+
+    (tmp_path / "apogee-local.toml").write_text(LOCAL_DATASET, encoding="utf-8")
+    text = demo_text().replace('tool = "apogee"', 'tool = "apogee"\nadd_datasets = "apogee-local.toml"', 1)
+    apogee = load(write(tmp_path, text), environ={}).source("apogee")
+    assert apogee.spec.extension == tmp_path / "apogee-local.toml" and apogee.spec.added == ("dispenses_notees",)
+    assert "dispenses_notees" in [d.name for d in apogee.datasets]
+    dropped = load(write(tmp_path, text), environ={"VERSEMENT__SOURCES__APOGEE__DROP_DATASETS": '["dispenses_notees"]'})
+    assert "dispenses_notees" not in [d.name for d in dropped.source("apogee").datasets]
+
+    (tmp_path / "apogee-local.toml").write_text(
+        LOCAL_DATASET.replace("dispenses_notees", "dispenses"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text), environ={})
+    assert caught.value.key == "sources.apogee.add_datasets"
+    assert str(tmp_path / "apogee-local.toml") in str(caught.value) and "shipped with apogee" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load(DEMO, environ={"VERSEMENT__SOURCES__APOGEE__ADD_DATASETS": str(tmp_path / "absent.toml")})
+    assert caught.value.key == "sources.apogee.add_datasets" and "cannot be read" in str(caught.value)
+    assert caught.value.origin == "environment variable VERSEMENT__SOURCES__APOGEE__ADD_DATASETS"

@@ -64,3 +64,87 @@ def test_the_extract_command_prints_the_datasets_left_out(tmp_path, seda_schemas
     out = capsys.readouterr().out
     assert "  agents_coordonnees_bancaires : non versé : toutes ses colonnes hors clés" in out
     assert "include_sensitive = ['bank_details'] pour le verser" in out
+
+
+LOCAL_DATASET = """
+[[datasets]]
+name = "dispenses_notees"
+label = "Dispenses notées (table locale)"
+record_type = "registration_register"
+key = ["COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "COD_ELP"]
+person_key = "COD_IND"
+person_kind = "student"
+references = ["ref_elements"]
+sql = '''
+SELECT COD_ANU, COD_IND, COD_ETP, COD_VRS_VET, COD_ELP, NOT_VAA FROM IND_DISPENSE_ELP
+WHERE COD_ANU = :academic_year AND NOT_VAA IS NOT NULL
+'''
+[datasets.columns]
+NOT_VAA = { label = "Note retenue" }
+"""
+
+
+def test_a_dataset_the_deployment_adds_is_extracted_recorded_and_packaged(tmp_path, seda_schemas):
+    import sqlite3
+    import zipfile
+
+    from versement.demo import DEMO_YEAR
+    from versement.pipeline import run_package
+
+    local = tmp_path / "apogee-local.toml"
+    local.write_text(LOCAL_DATASET, encoding="utf-8")
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX, VERSEMENT__SOURCES__APOGEE__ADD_DATASETS=str(local))
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", DEMO_SCOPES["academic_year"], actor="test")
+
+    added = next(d for d in batch.datasets if d.name == "dispenses_notees")
+    with sqlite3.connect(tmp_path / "apogee.sqlite") as source:
+        (expected,) = source.execute(
+            "SELECT COUNT(*) FROM IND_DISPENSE_ELP WHERE COD_ANU = ? AND NOT_VAA IS NOT NULL", (str(DEMO_YEAR),)
+        ).fetchone()
+    assert expected > 0 and added.rows == added.source_count == expected
+    assert (added.spec or {})["label"] == "Dispenses notées (table locale)"
+    recorded = (batch.spec or {})["added_datasets"]
+    assert recorded["file"] == str(local) and recorded["datasets"] == ["dispenses_notees"]
+    assert len(recorded["sha256"]) == 64 and recorded["sha256"] != (batch.spec or {})["sha256"]
+    assert not mismatches(batch, replay(ledger.events(batch.id)).get(batch.id))
+
+    run_validate(settings, ledger, batch.id, actor="test")
+    packaged = run_package(settings, ledger, batch.id, actor="test")
+    assert packaged.sip_path is not None
+    with zipfile.ZipFile(packaged.sip_path) as sip:
+        manifest = sip.read("manifest.xml").decode("utf-8")
+    assert "<Filename>dispenses_notees.csv</Filename>" in manifest  # its table, in the registers' Series
+    assert "Dispenses notées (table locale)" in manifest
+    ledger.close()
+
+
+def test_a_configuration_changed_after_extraction_does_not_change_what_the_sip_says(tmp_path, seda_schemas):
+    import zipfile
+
+    from versement.pipeline import run_package
+
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", DEMO_SCOPES["academic_year"], actor="test")
+    # Later, the deployment renames the source, drops a dataset and asks for a sensitive class.
+    changed = demo_settings(
+        tmp_path,
+        seda_schemas,
+        NO_SANDBOX,
+        VERSEMENT__SOURCES__APOGEE__TITLE="Titre changé après coup",
+        VERSEMENT__SOURCES__APOGEE__DROP_DATASETS='["theses_hdr"]',
+        VERSEMENT__SOURCES__APOGEE__INCLUDE_SENSITIVE='["postal_address"]',
+    )
+    run_validate(changed, ledger, batch.id, actor="test")
+    packaged = run_package(changed, ledger, batch.id, actor="test")
+    assert packaged.sip_path is not None
+    with zipfile.ZipFile(packaged.sip_path) as sip:
+        manifest = sip.read("manifest.xml").decode("utf-8")
+    assert "Titre changé après coup" not in manifest
+    assert f"Versement {(batch.spec or {})['title']}, 2023-2024 (lot {batch.id})" in manifest
+    assert "<Filename>theses_hdr.csv</Filename>" in manifest  # what the batch holds, not what is configured now
+    assert "LIB_AD1" not in manifest  # the addresses left out at extraction stay out
+    ledger.close()

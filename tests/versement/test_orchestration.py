@@ -109,3 +109,70 @@ def test_a_run_for_a_scope_in_progress_resumes_it(pg_source) -> None:
     assert resumed == {"batch_id": planned["batch_id"], "state": "extracted", "datasets": [], "resumed": True}
     with pytest.raises(steps.StepRefused, match="inconnu"):
         steps.narrowed(settings, "apogee", ["pas_un_jeu"], None)
+
+
+@pytest.mark.postgres
+def test_a_batch_resumed_on_postgresql_is_read_again_whole_in_one_snapshot(pg_source) -> None:
+    """The interrupted run's snapshot is gone: the datasets it finished are from an earlier state."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from versement.pipeline import run_extract
+
+    settings, ledger, url = pg_source
+
+    class Crash(Exception):
+        pass
+
+    def crash(name: str, rows: int, elapsed: float) -> None:
+        if name == "ref_pays":
+            raise Crash("arrêt brutal")  # the run dies after the first datasets are complete
+
+    with pytest.raises(Crash):
+        run_extract(settings, ledger, "apogee", YEAR, actor="test", progress=crash)
+    (batch,) = ledger.batches()
+    data = next((settings.staging / "batches").iterdir()) / "data"
+    assert (data / "inscriptions_administratives.manifest.json").exists()
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # the source changes between the two runs
+        conn.exec_driver_sql("UPDATE INDIVIDU SET LIB_NOM_PAT_IND = 'NOUVEAU-NOM'")
+    engine.dispose()
+
+    extracted = run_extract(settings, ledger, "apogee", YEAR, actor="test")
+    assert extracted.id == batch.id and extracted.state == State.EXTRACTED
+    events = ledger.events(batch.id)
+    assert [e.action for e in events] == ["batch.created", "extract.failed", "extract.reread", "extract"]
+    reread = json.loads(events[2].details)
+    assert "inscriptions_administratives" in reread["kept"] and len(reread["markers"]) == 2
+    markers = {(d.manifest or {})["snapshot"] for d in extracted.datasets}
+    assert markers == {extracted.snapshot_marker}  # one state of the source for the whole batch
+    names = pq.read_table(data / "inscriptions_administratives.parquet", columns=["LIB_NOM_PAT_IND"])
+    assert set(names.column(0).to_pylist()) == {"NOUVEAU-NOM"}
+
+
+def test_a_reader_that_fails_for_good_is_recorded_and_shown_by_status(tmp_path, seda_schemas, capsys) -> None:
+    import json
+
+    from extractors.errors import ExtractionError
+    from versement.cli import batch_summary
+
+    settings = demo_settings(tmp_path, seda_schemas, NO_SANDBOX)
+    ledger = open_ledger(settings)
+    batch = ledger.create_batch("apogee", YEAR.label, "test", scope_detail=YEAR.to_json())
+    data = steps.pipeline.batch_folder(settings, batch.id) / "data"
+    data.mkdir(parents=True)
+    error = ExtractionError('dataset theses_hdr: relation "these" does not exist (reading from postgresql://h/apogee)')
+    steps.reader_failed(settings, ledger, batch.id, "theses_hdr", error, actor="airflow:versement_apogee")
+    assert (data / steps.RELEASE_FILE).exists()  # the snapshot holder lets go
+    (failed,) = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
+    assert json.loads(failed.details) == {"dataset": "theses_hdr", "error": str(error)}
+    summary = batch_summary(ledger.batch(batch.id), ledger.open_failures().get(batch.id))
+    assert summary["failure"]["error"] == str(error) and summary["state"] == "new"
+
+    # A reader refused because the batch is already extracted records nothing against the batch.
+    ledger.transition(batch.id, State.EXTRACTED, actor="test", action="extract", changes={"snapshot_marker": "m"})
+    steps.reader_failed(settings, ledger, batch.id, "theses_hdr", RuntimeError("déjà extrait"), actor="a")
+    assert [e.action for e in ledger.events(batch.id)].count("extract.failed") == 1
+    assert ledger.open_failures() == {}
+    ledger.close()

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 ANCHORED_SINCE = "0002"  # the first revision whose ledgers keep an anchor log
 _DATASET_UPDATABLE = frozenset({"quality", "quality_success"})
+# Events a stage records when it fails and leaves the batch where it was (details: ``error``).
+STAGE_FAILURES = ("extract.failed", "validate.error", "package.failed")
 
 
 # Loaded with every batch: callers read them after the session has closed.
@@ -207,6 +209,25 @@ class Ledger:
             if batch_id is not None:
                 query = query.where(AuditEvent.batch_id == batch_id)
             return list(session.scalars(query))
+
+    def open_failures(self) -> dict[int, AuditEvent]:
+        """Each batch's last stage failure (``STAGE_FAILURES``) that no state change has followed:
+        what stopped the batch where it stands, for ``versement status``."""
+        with self._readers() as session:
+            query = (
+                select(AuditEvent)
+                .where(
+                    AuditEvent.batch_id.is_not(None),
+                    AuditEvent.action.in_(STAGE_FAILURES) | AuditEvent.to_state.is_not(None),
+                )
+                .order_by(AuditEvent.id)
+            )
+            last = {found.batch_id: found for found in session.scalars(query)}
+        return {
+            batch_id: found
+            for batch_id, found in last.items()
+            if batch_id is not None and found.action in STAGE_FAILURES
+        }
 
     # -- writing -----------------------------------------------------------------------------
 
