@@ -97,6 +97,31 @@ def run_scope(source: SourceConfig, text: str | None, run_date: date) -> Scope:
     return Scope.everything()
 
 
+def scope_runs(source: SourceConfig, params: Mapping[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """A run for several academic years (``scope`` ``2019-2022``, as ``versement extract --years``)
+    becomes one run per year, each with its own batch and approval, the other params unchanged:
+    the DAG run ids and confs to trigger. Empty for a run for one scope, which goes on itself."""
+    text = str(params.get("scope") or "").strip()
+    found = re.fullmatch(r"(\d{4})\s*-\s*(\d{4})", text)
+    if found is None or source.spec.scope != "academic_year":
+        return []
+    first, last = int(found.group(1)), int(found.group(2))
+    if last < first:
+        raise StepRefused(
+            f"{source.title} : « {text} » : la dernière année précède la première "
+            "(attendu : PREMIÈRE-DERNIÈRE, par exemple 2019-2022)"
+        )
+    years = range(first, last + 1)
+    kept = {name: params[name] for name in ("datasets", "seda_version", "dry_run") if name in params}
+    log.info(
+        "%s : %d années universitaires (%s) ; une exécution et un lot par année, l'une après l'autre",
+        source.title,
+        len(years),
+        ", ".join(Scope.academic_year(year).label for year in years),
+    )
+    return [{"trigger_run_id": f"{run_id}__{year}", "conf": {**kept, "scope": str(year)}} for year in years]
+
+
 def narrowed(
     settings: Settings, source_name: str, datasets: Sequence[str] | None, seda_version: str | None
 ) -> Settings:

@@ -140,3 +140,26 @@ def test_only_transient_errors_are_retried() -> None:
     ]
     assert [steps.retryable(e) for e in retried] == [True] * len(retried)
     assert [steps.retryable(e) for e in failed_at_once] == [False] * len(failed_at_once)
+
+
+def test_a_scope_of_several_years_becomes_one_run_per_year() -> None:
+    from versement.config import load
+
+    settings = load(Path(__file__).resolve().parents[2] / "config" / "demo.toml", environ={})
+    apogee, harpege = settings.source("apogee"), settings.source("harpege")
+    params = {"scope": "2019-2021", "datasets": ["ref_pays"], "seda_version": "2.2", "dry_run": True}
+    assert steps.scope_runs(apogee, params, "manual__1") == [
+        {
+            "trigger_run_id": f"manual__1__{year}",
+            "conf": {"datasets": ["ref_pays"], "seda_version": "2.2", "dry_run": True, "scope": str(year)},
+        }
+        for year in (2019, 2020, 2021)
+    ]
+    assert steps.scope_runs(apogee, {"scope": " 2023 - 2023 "}, "r") == [
+        {"trigger_run_id": "r__2023", "conf": {"scope": "2023"}}
+    ]
+    for one in ("2023", "", None):  # one scope (or the last closed one): the run goes on itself
+        assert steps.scope_runs(apogee, {"scope": one}, "r") == []
+    assert steps.scope_runs(harpege, {"scope": "2019-2021"}, "r") == []  # a period source: plan names the error
+    with pytest.raises(steps.StepRefused, match="la dernière année précède la première"):
+        steps.scope_runs(apogee, {"scope": "2022-2019"}, "r")
