@@ -118,6 +118,9 @@ def test_a_dry_run_of_a_batch_not_awaiting_approval_does_nothing(packaged_subset
 
 
 def test_only_transient_errors_are_retried() -> None:
+    import psycopg.errors
+    import sqlalchemy.exc
+
     from extractors.errors import ExtractionError
     from versement.pipeline import StageError
     from vitam_client.errors import VitamBadRequest, VitamServerError, VitamTimeout
@@ -128,6 +131,11 @@ def test_only_transient_errors_are_retried() -> None:
         VitamTimeout("operation still running", request_id="aeaaa", state="RUNNING", status="STARTED"),
         ConnectionResetError("connection reset by peer"),
         RuntimeError('(psycopg.OperationalError) connection to server at "10.0.0.1" failed: timeout expired'),
+        # The ledger's connection, through SQLAlchemy: a server restart, a serialisation failure.
+        sqlalchemy.exc.OperationalError(
+            "SELECT 1", {}, psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        ),
+        sqlalchemy.exc.OperationalError("UPDATE", {}, psycopg.errors.SerializationFailure("could not serialize")),
     ]
     failed_at_once = [
         ExtractionError("dataset etudiants_identite, column COD_ÉTU: no such column", dataset="etudiants_identite"),
@@ -137,6 +145,7 @@ def test_only_transient_errors_are_retried() -> None:
         StageError("lot 3 : timeout de VITAM dépassé"),
         KeyError("batch_id"),
         OSError(28, "No space left on device"),
+        sqlalchemy.exc.ProgrammingError("SELECT X", {}, psycopg.errors.UndefinedColumn("column x does not exist")),
     ]
     assert [steps.retryable(e) for e in retried] == [True] * len(retried)
     assert [steps.retryable(e) for e in failed_at_once] == [False] * len(failed_at_once)
