@@ -318,3 +318,50 @@ def test_the_approval_operator_binds_a_split_batch_to_every_part(split_packaged,
     result = operator().execute_complete({}, answer)
     assert result["state"] == State.APPROVED
     assert details(ledger.events(batch.id)[-1])["parts_sha256"] == parts
+
+
+@pytest.mark.airflow
+def test_the_override_operator_asks_then_lifts_the_gate_with_the_justification(failed, monkeypatch) -> None:
+    import airflow.providers.standard.operators.hitl as hitl
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from versement.airflow.operators.approval import QualityOverrideOperator
+    from versement.config import load
+
+    ledger, batch_id = failed
+    settings = load(Path(__file__).resolve().parents[2] / "config" / "demo.toml", environ={})
+    written: dict[str, Any] = {}
+    monkeypatch.setattr(hitl, "upsert_hitl_detail", lambda **kwargs: written.update(kwargs))
+
+    def operator() -> QualityOverrideOperator:
+        return QualityOverrideOperator(
+            task_id="override", batch_id=str(batch_id), timeout_hours=1, deployment=lambda: (settings, ledger)
+        )
+
+    with pytest.raises(hitl.TaskAwaitingInput):
+        operator().execute({"task_instance": FakeTI()})
+    assert written["assigned_users"] == [{"id": "archiviste", "name": "archiviste"}]
+    assert written["options"] == [steps.OVERRIDE, steps.STOP]
+    assert written["subject"] == f"Dérogation au contrôle qualité du lot n° {batch_id}, année universitaire 2023-2024"
+    assert "Le contrôle qualité du lot a échoué" in written["body"] and f"/lots/{batch_id}" in written["body"]
+
+    def answer(option: str, justification: str) -> dict[str, Any]:
+        return {
+            "chosen_options": [option],
+            "params_input": {steps.JUSTIFICATION: justification},
+            "responded_at": datetime.now(UTC),
+            "responded_by_user": {"id": "archiviste", "name": "archiviste"},
+        }
+
+    with pytest.raises(AirflowFailException, match="justifiée par écrit"):  # refused for good, no retry
+        operator().execute_complete({}, answer(steps.OVERRIDE, "  "))
+    assert ledger.batch(batch_id).state == State.QUALITY_FAILED
+    result = operator().execute_complete({}, answer(steps.OVERRIDE, "doublon connu de la source"))
+    assert result == {"batch_id": batch_id, "state": State.VALIDATED, "by": {"id": "archiviste", "name": "archiviste"}}
+    event = ledger.events(batch_id)[-1]
+    assert details(event)["reason"] == "doublon connu de la source"
+    # A validated batch asks for no override: the task is skipped (a resumed run).
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        operator().execute({"task_instance": FakeTI()})
