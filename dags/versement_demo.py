@@ -1,8 +1,9 @@
 """Apogée demo DAG: extract → validate → package, stopping at ``awaiting_approval``.
 
 The tasks call the same stage functions as the CLI. The archivist then approves on the command
-line (``versement approve``), and ``versement transfer`` completes the batch. Airflow's own
-approval operator comes later (ROADMAP). Configuration: ``$VERSEMENT_CONFIG``, else the
+line (``versement approve``), and ``versement transfer`` completes the batch. The whole pipeline,
+with the archivists' approval in Airflow and the deferrable transfer, resuming a scope already
+started, is ``versement_<source>`` (dags/versement_sources.py). Configuration: ``$VERSEMENT_CONFIG``, else the
 embedded default ``config/demo.toml``; passwords from the Airflow connections
 ``versement_ledger`` and ``versement_source_apogee`` (or the environment).
 """

@@ -7,6 +7,7 @@ plan → extract (mapped, one task per dataset) → record_extraction → qualit
 (human-in-the-loop, only for a ``quality_failed`` batch) → package → approval (human-in-the-loop,
 the configured archivists) → transfer (deferrable: submits once, waits in the triggerer) → report.
 
+A run for several academic years (``scope`` ``2019-2022``) triggers one run per year and stops there.
 Every task calls ``versement.orchestration`` and checks where the batch stands first, so a run
 for a scope whose batch exists resumes where it stopped, or reports that it is archived. Params:
 ``scope`` (academic year ``2023``, or a period; empty: the last one closed at the run's date),
@@ -22,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -70,7 +72,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
     names = [d.name for d in source.datasets]
     assets = [dataset_asset(source, name) for name in names]
     scope_help = (
-        "année universitaire (2023 = 2023-2024)"
+        "année universitaire (2023 = 2023-2024), ou plusieurs (2019-2022 : une exécution et un lot par année)"
         if source.spec.scope == "academic_year"
         else "période AAAA-MM-JJ..AAAA-MM-JJ ou année civile"
     )
@@ -90,6 +92,17 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         },
         default_args={"retries": 0},
     ) as dag:
+
+        @task
+        def scopes(params: dict[str, Any] | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
+            from versement.orchestration import scope_runs
+
+            return _fail_on_refusal(lambda: scope_runs(source, params or {}, str(run_id)))
+
+        @task.short_circuit
+        def one_scope(runs: Any) -> bool:
+            # Several years: this run only triggers one run per year (run_each_year) and goes no further.
+            return not runs
 
         @task(retries=2, retry_delay=timedelta(minutes=1), execution_timeout=timedelta(minutes=10))
         def plan(params: dict[str, Any] | None = None, logical_date: Any = None) -> dict[str, Any]:
@@ -218,7 +231,13 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
                 raise AirflowFailException(f"lot {batch.id} : VÉRIFICATION EN ÉCHEC")
             return {"batch_id": batch.id, "state": batch.state}
 
+        runs = scopes()
         planned = plan()
+        one_scope(runs) >> planned
+        # One run per academic year of a range, queued (max_active_runs = 1); a retry finds them triggered.
+        TriggerDagRunOperator.partial(
+            task_id="run_each_year", trigger_dag_id=dag.dag_id, skip_when_already_exists=True
+        ).expand_kwargs(runs)
         extracted = extract.partial(planned=planned).expand(dataset=to_extract(planned))
         held = hold_snapshot(planned)
         recorded = record_extraction(planned, extracted)

@@ -96,14 +96,18 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE a driver attached to ``exc`` (psycopg, ADBC), if any."""
-    for name in ("sqlstate", "pgcode"):
-        value = getattr(exc, name, None)
+    """The SQLSTATE a driver attached to ``exc`` (psycopg, ADBC), or to the driver error a SQLAlchemy
+    error wraps (``orig``: the ledger's dropped connection, a serialisation failure), if any."""
+    for error in (exc, getattr(exc, "orig", None)):
+        for name in ("sqlstate", "pgcode"):
+            value = getattr(error, name, None)
+            if isinstance(value, str) and value:
+                return value
+        diag = getattr(error, "diag", None)
+        value = getattr(diag, "sqlstate", None)
         if isinstance(value, str) and value:
             return value
-    diag = getattr(exc, "diag", None)
-    value = getattr(diag, "sqlstate", None)
-    return value if isinstance(value, str) and value else None
+    return None
 
 
 def _is_database_error(exc: BaseException) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +49,7 @@ from versement.approval_form import (
 )
 from versement.config import Settings, SourceConfig
 from versement.ledger import LABELS_FR, Batch, Ledger, State
+from versement.ledger.sips import current_sips
 from versement.ledger.states import ARCHIVED
 from versement.secrets import source_secret
 
@@ -93,6 +95,31 @@ def run_scope(source: SourceConfig, text: str | None, run_date: date) -> Scope:
     if source.spec.scope == "period":
         return Scope.parse("period", str(run_date.year - 1))
     return Scope.everything()
+
+
+def scope_runs(source: SourceConfig, params: Mapping[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """A run for several academic years (``scope`` ``2019-2022``, as ``versement extract --years``)
+    becomes one run per year, each with its own batch and approval, the other params unchanged:
+    the DAG run ids and confs to trigger. Empty for a run for one scope, which goes on itself."""
+    text = str(params.get("scope") or "").strip()
+    found = re.fullmatch(r"(\d{4})\s*-\s*(\d{4})", text)
+    if found is None or source.spec.scope != "academic_year":
+        return []
+    first, last = int(found.group(1)), int(found.group(2))
+    if last < first:
+        raise StepRefused(
+            f"{source.title} : « {text} » : la dernière année précède la première "
+            "(attendu : PREMIÈRE-DERNIÈRE, par exemple 2019-2022)"
+        )
+    years = range(first, last + 1)
+    kept = {name: params[name] for name in ("datasets", "seda_version", "dry_run") if name in params}
+    log.info(
+        "%s : %d années universitaires (%s) ; une exécution et un lot par année, l'une après l'autre",
+        source.title,
+        len(years),
+        ", ".join(Scope.academic_year(year).label for year in years),
+    )
+    return [{"trigger_run_id": f"{run_id}__{year}", "conf": {**kept, "scope": str(year)}} for year in years]
 
 
 def narrowed(
@@ -439,22 +466,31 @@ def approval_payload(settings: Settings, batch: Batch, ledger: Ledger | None = N
     title = (batch.spec or {}).get("title") or batch.source
     request = pipeline.requested_approval(ledger, batch) if ledger else pipeline.approval_request(batch)
     # The CLI's last line says how to approve on the command line; here the form does it.
-    lines = [line for line in request.splitlines() if not line.startswith("Pour valider :")]
+    lines = [line for line in request.splitlines() if not line.startswith("Pour valider")]
     link = batch_link(settings, batch.id)
     body = ["```text", *lines, "```", ""]
     if link:
         body.append(f"Consulter le lot dans le navigateur : [{link}]({link})")
-    body.append(
-        f"Validez le SIP d'empreinte SHA-256 `{batch.sip_sha256}` (champ « {DIGEST} ») ou rejetez le lot "
-        f"en disant pourquoi (champ « {COMMENT} »)."
-    )
+    digests = [sip.sha256 for sip in current_sips(batch)] or [batch.sip_sha256]
+    if len(digests) > 1:
+        shown = ", ".join(f"`{digest}`" for digest in digests)
+        what = f"les {len(digests)} SIP du lot, d'empreintes SHA-256 {shown} (toutes, dans le champ « {DIGEST} »)"
+    else:
+        what = f"le SIP d'empreinte SHA-256 `{digests[0]}` (champ « {DIGEST} »)"
+    body.append(f"Validez {what} ou rejetez le lot en disant pourquoi (champ « {COMMENT} »).")
     return {
         "subject": f"Validation du lot n° {batch.id} — {title}, {scope.label_fr}",
         "body": "\n".join(body),
         "sip_sha256": batch.sip_sha256,
+        "digests": digests,  # every SIP's, in part order (one for a batch of one SIP)
         "link": link,
         "request": request,
     }
+
+
+def given_digests(text: str) -> list[str]:
+    """The digests an answer gives, one or several (separated by spaces, commas, semicolons or lines)."""
+    return [digest.lower() for digest in re.split(r"[\s,;]+", text.strip()) if digest]
 
 
 def _who(user: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -470,20 +506,27 @@ def record_decision(
     chosen: Sequence[str],
     params_input: Mapping[str, Any],
     responder: Mapping[str, Any] | None,
-    shown_sha256: str,
+    shown_sha256: str | Sequence[str],
 ) -> Batch:
-    """Write an archivist's answer to the ledger: approval bound to the digest shown, or rejection."""
+    """Write an archivist's answer to the ledger: approval bound to the digest(s) shown (every part's
+    for a batch of several SIPs, in any order), or rejection."""
     name, identity = _who(responder)
     comment = str(params_input.get(COMMENT) or "").strip()
     if list(chosen) == [APPROVE]:
-        confirmed = str(params_input.get(DIGEST) or "").strip().lower()
-        if confirmed != shown_sha256:
+        shown = [shown_sha256] if isinstance(shown_sha256, str) else list(shown_sha256)
+        confirmed = given_digests(str(params_input.get(DIGEST) or ""))
+        if sorted(confirmed) != sorted(shown):
+            if len(shown) == 1:
+                raise pipeline.DigestMismatch(
+                    f"lot {batch_id} : l'empreinte validée ({' '.join(confirmed) or 'aucune'}) n'est pas celle de "
+                    f"la demande ({shown[0]}) ; rien n'est enregistré"
+                )
             raise pipeline.DigestMismatch(
-                f"lot {batch_id} : l'empreinte validée ({confirmed or 'aucune'}) n'est pas celle de la demande "
-                f"({shown_sha256}) ; rien n'est enregistré"
+                f"lot {batch_id} : les empreintes validées ({' '.join(confirmed) or 'aucune'}) ne sont pas celles "
+                f"de la demande, une par SIP ({' '.join(shown)}) ; rien n'est enregistré"
             )
         batch = pipeline.approve(ledger, batch_id, approver=name, sha256=confirmed, comment=comment, identity=identity)
-        log.info("lot %d : validé par %s (%s), SIP %s", batch_id, name, identity, confirmed)
+        log.info("lot %d : validé par %s (%s), SIP %s", batch_id, name, identity, " ".join(confirmed))
         return batch
     if list(chosen) == [REJECT]:
         reason = comment or "rejeté dans Airflow, sans commentaire"

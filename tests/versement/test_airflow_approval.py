@@ -224,3 +224,144 @@ def test_no_configured_archivist_means_no_request(packaged, monkeypatch) -> None
     )
     with pytest.raises(AirflowFailException, match=r"approval\.archivists est vide"):
         op.execute({"task_instance": FakeTI()})
+
+
+# -- a batch packaged as several SIPs --------------------------------------------------------------
+
+
+@pytest.fixture
+def split_packaged(tmp_path, seda_schemas, monkeypatch):
+    """A batch of the embedded default packaged as several SIPs, awaiting approval."""
+    from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_environ
+    from tests.versement.test_sips import SMALL
+    from versement.config import load
+    from versement.demo import prepare_sources
+    from versement.ledger import open_ledger
+    from versement.ledger.sips import current_sips
+    from versement.pipeline import run_extract, run_package, run_validate
+
+    environ = demo_environ(tmp_path, seda_schemas, NO_SANDBOX)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    settings = load(Path(environ["VERSEMENT_CONFIG"]), environ=environ)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
+    run_validate(settings, ledger, batch.id, actor="test")
+    batch = run_package(settings, ledger, batch.id, actor="test", limits=SMALL)
+    parts = [sip.sha256 for sip in current_sips(batch)]
+    assert len(parts) >= 2
+    yield settings, ledger, batch, parts
+    ledger.close()
+
+
+def test_a_split_batch_shows_every_part_and_is_approved_with_every_digest(split_packaged) -> None:
+    settings, ledger, batch, parts = split_packaged
+    payload = steps.approval_payload(settings, batch, ledger)
+    assert payload["digests"] == parts  # what the form is filled with and the answer is bound to
+    for digest in parts:
+        assert f"`{digest}`" in payload["body"]
+    assert "versement approve" not in payload["body"]  # the form answers, not the command line
+    shown = payload["digests"]
+    # One part's digest only, or one not shown: refused, nothing written.
+    for given in (parts[0], " ".join([*parts[:-1], "0" * 64])):
+        with pytest.raises(DigestMismatch, match="ne sont pas celles de la demande, une par SIP"):
+            steps.record_decision(
+                ledger,
+                batch.id,
+                chosen=[steps.APPROVE],
+                params_input={steps.DIGEST: given},
+                responder=ARCHIVIST,
+                shown_sha256=shown,
+            )
+    assert ledger.batch(batch.id).state == State.AWAITING_APPROVAL
+    # Every part's digest, as the form shows them (any order, separated by spaces, commas or lines).
+    approved = steps.record_decision(
+        ledger,
+        batch.id,
+        chosen=[steps.APPROVE],
+        params_input={steps.DIGEST: ",\n".join(reversed(parts)).upper()},
+        responder=ARCHIVIST,
+        shown_sha256=shown,
+    )
+    assert approved.state == State.APPROVED
+    event = ledger.events(batch.id)[-1]
+    assert (event.actor, event.action) == ("airflow:claire.dupre", "approve")
+    assert details(event)["parts_sha256"] == parts
+
+
+@pytest.mark.airflow
+def test_the_approval_operator_binds_a_split_batch_to_every_part(split_packaged, monkeypatch) -> None:
+    import airflow.providers.standard.operators.hitl as hitl
+
+    from versement.airflow.operators.approval import BatchApprovalOperator
+
+    settings, ledger, batch, parts = split_packaged
+    written: dict[str, Any] = {}
+    monkeypatch.setattr(hitl, "upsert_hitl_detail", lambda **kwargs: written.update(kwargs))
+
+    def operator() -> BatchApprovalOperator:
+        return BatchApprovalOperator(
+            task_id="approval", batch_id=str(batch.id), timeout_hours=1, deployment=lambda: (settings, ledger)
+        )
+
+    with pytest.raises(hitl.TaskAwaitingInput):
+        operator().execute({"task_instance": FakeTI()})
+    filled = written["params"][steps.DIGEST]["value"]
+    assert filled.split() == parts  # every part's digest, in part order
+    answer = {
+        "chosen_options": [steps.APPROVE],
+        "params_input": {steps.DIGEST: filled, steps.COMMENT: ""},
+        "responded_at": datetime.now(UTC),
+        "responded_by_user": {"id": "archiviste", "name": "archiviste"},
+    }
+    result = operator().execute_complete({}, answer)
+    assert result["state"] == State.APPROVED
+    assert details(ledger.events(batch.id)[-1])["parts_sha256"] == parts
+
+
+@pytest.mark.airflow
+def test_the_override_operator_asks_then_lifts_the_gate_with_the_justification(failed, monkeypatch) -> None:
+    import airflow.providers.standard.operators.hitl as hitl
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from versement.airflow.operators.approval import QualityOverrideOperator
+    from versement.config import load
+
+    ledger, batch_id = failed
+    settings = load(Path(__file__).resolve().parents[2] / "config" / "demo.toml", environ={})
+    written: dict[str, Any] = {}
+    monkeypatch.setattr(hitl, "upsert_hitl_detail", lambda **kwargs: written.update(kwargs))
+
+    def operator() -> QualityOverrideOperator:
+        return QualityOverrideOperator(
+            task_id="override", batch_id=str(batch_id), timeout_hours=1, deployment=lambda: (settings, ledger)
+        )
+
+    with pytest.raises(hitl.TaskAwaitingInput):
+        operator().execute({"task_instance": FakeTI()})
+    assert written["assigned_users"] == [{"id": "archiviste", "name": "archiviste"}]
+    assert written["options"] == [steps.OVERRIDE, steps.STOP]
+    assert written["subject"] == f"Dérogation au contrôle qualité du lot n° {batch_id}, année universitaire 2023-2024"
+    assert "Le contrôle qualité du lot a échoué" in written["body"] and f"/lots/{batch_id}" in written["body"]
+
+    def answer(option: str, justification: str) -> dict[str, Any]:
+        return {
+            "chosen_options": [option],
+            "params_input": {steps.JUSTIFICATION: justification},
+            "responded_at": datetime.now(UTC),
+            "responded_by_user": {"id": "archiviste", "name": "archiviste"},
+        }
+
+    with pytest.raises(AirflowFailException, match="justifiée par écrit"):  # refused for good, no retry
+        operator().execute_complete({}, answer(steps.OVERRIDE, "  "))
+    assert ledger.batch(batch_id).state == State.QUALITY_FAILED
+    result = operator().execute_complete({}, answer(steps.OVERRIDE, "doublon connu de la source"))
+    assert result == {"batch_id": batch_id, "state": State.VALIDATED, "by": {"id": "archiviste", "name": "archiviste"}}
+    event = ledger.events(batch_id)[-1]
+    assert details(event)["reason"] == "doublon connu de la source"
+    # A validated batch asks for no override: the task is skipped (a resumed run).
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        operator().execute({"task_instance": FakeTI()})

@@ -128,3 +128,83 @@ def test_a_reader_that_fails_for_good_records_it_on_the_batch(
     assert json.loads(failed.details)["dataset"] == "theses_hdr" and "does not exist" in failed.details
     assert set(ledger.open_failures()) == {batch.id}
     ledger.close()
+
+
+def test_a_run_for_several_years_triggers_one_run_per_year_and_goes_no_further(factory: ModuleType) -> None:
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    dag = factory.versement_apogee
+    fan_out = dag.task_dict["run_each_year"]
+    assert type(fan_out).__name__.endswith("MappedOperator") and fan_out.operator_class is TriggerDagRunOperator
+    assert fan_out.partial_kwargs["trigger_dag_id"] == "versement_apogee"
+    assert fan_out.partial_kwargs["skip_when_already_exists"] is True  # a retried task triggers nothing twice
+    assert dag.task_dict["scopes"].task_id in fan_out.upstream_task_ids
+    # The short circuit stops this run before plan when there are runs to trigger, and so everything after it.
+    gate = dag.task_dict["one_scope"]
+    assert "plan" in gate.downstream_task_ids and "transfer" in gate.get_flat_relative_ids(upstream=False)
+    assert gate.python_callable([]) is True
+    assert gate.python_callable([{"trigger_run_id": "r__2019", "conf": {"scope": "2019"}}]) is False
+    runs = dag.task_dict["scopes"].python_callable(params={"scope": "2019-2020", "dry_run": False}, run_id="r")
+    assert [run["conf"]["scope"] for run in runs] == ["2019", "2020"]
+    assert dag.task_dict["scopes"].python_callable(params={"scope": "2023"}, run_id="r") == []
+
+
+RUN_SEVERAL_YEARS = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("versement_sources_dags", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+run = module.versement_apogee.test(run_conf={"scope": "2021-2022", "datasets": ["ref_pays"]})
+from airflow.models import DagRun
+from airflow.utils.session import create_session
+with create_session() as session:
+    states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances(session=session)}
+    found = DagRun.find(dag_id="versement_apogee", session=session)
+    others = {r.run_id: r.conf for r in found if r.run_id != run.run_id}
+print("RESULT", json.dumps({"state": str(run.state), "run_id": run.run_id, "tasks": states, "triggered": others}))
+"""
+
+
+def test_a_run_for_several_years_under_airflow_triggers_a_run_per_year(tmp_path: Path) -> None:
+    """dag.test() of the generated DAG for 2021-2022: the runs are triggered, nothing else is done."""
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VERSEMENT"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            # An extraction would need these, and fail: none must run.
+            "VERSEMENT__LEDGER__URL": "postgresql+psycopg://versement@127.0.0.1:1/versement",
+            "VERSEMENT__PATHS__STAGING": str(tmp_path / "absent"),
+        }
+    )
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    script = tmp_path / "run_several_years.py"
+    script.write_text(RUN_SEVERAL_YEARS)
+    done = subprocess.run(
+        [sys.executable, script, REPO / "dags" / "versement_sources.py"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["state"] == "success", result
+    tasks = result["tasks"]
+    assert tasks["scopes[-1]"] == "success" and tasks["one_scope[-1]"] == "success"
+    assert tasks["run_each_year[0]"] == tasks["run_each_year[1]"] == "success"
+    assert {tasks[name] for name in ("plan[-1]", "approval[-1]", "transfer[-1]", "report[-1]")} == {"skipped"}
+    run_id = result["run_id"]
+    assert result["triggered"] == {
+        f"{run_id}__{year}": {"scope": str(year), "datasets": ["ref_pays"], "seda_version": "2.1", "dry_run": False}
+        for year in (2021, 2022)
+    }
+    assert not (tmp_path / "absent").exists()

@@ -293,6 +293,37 @@ def test_terminal_errors_fail_without_retry_and_transient_ones_do_not(
         verify.execute(context={})
 
 
+def test_a_connection_to_another_tenant_or_contract_sends_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from versement.airflow.hooks.vitam import VitamHook
+    from versement.airflow.operators.transfer import VitamTransferOperator
+
+    assert VitamHook(CONN_ID).mismatches(world.settings.vitam) == []  # the fixture's connection agrees
+    batch_id = world.approved()
+    connection = json.loads(os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"])
+    vitam = world.settings.vitam
+    for name, extra, problem in (
+        ("vitam_other_tenant", {"tenant": vitam.tenant + 1}, f"tenant {vitam.tenant + 1}, la configuration"),
+        ("vitam_no_tenant", {"tenant": None, "ingest_contract": vitam.ingest_contract}, None),
+        ("vitam_other_contract", {"ingest_contract": "IC-999999"}, "contrat d'entrée IC-999999"),
+    ):
+        changed = {**connection, "extra": {**connection["extra"], **extra}}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name.upper()}", json.dumps(changed))
+        if problem is None:  # no tenant in the connection: tenant 0, the demo's
+            assert vitam.tenant == 0 and VitamHook(name).mismatches(vitam) == []
+            continue
+        operator = VitamTransferOperator(
+            task_id="t", batch_id=batch_id, vitam_conn_id=name, deployment=lambda: (world.settings, world.ledger)
+        )
+        with pytest.raises(AirflowFailException, match=rf"connexion Airflow {name} ne correspond pas.*{problem}"):
+            operator.execute(context={})
+        assert world.ledger.batch(batch_id).state == State.APPROVED  # nothing recorded, nothing sent
+    assert world.ingests(batch_id) == []
+
+
 def test_the_transfer_dag_defers_through_the_operator() -> None:
     import importlib.util
 

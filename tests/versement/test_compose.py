@@ -57,7 +57,11 @@ def compose() -> list[str]:
 
 
 def _environ(**overrides: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k not in SECRETS and not k.startswith(("VERSEMENT", "COMPOSE"))}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SECRETS and k != "AIRFLOW_USERS" and not k.startswith(("VERSEMENT", "COMPOSE"))
+    }
     return {**keep, **SECRETS, **overrides}
 
 
@@ -110,6 +114,17 @@ def test_compose_file_is_accepted_with_the_worker_count_one_setting(compose):
     assert sandbox["profiles"] == ["sandbox"]
     assert "vitam-sandbox" in sandbox["entrypoint"]
     assert "ports" not in sandbox  # reached inside the compose network only
+
+
+def test_the_archivists_airflow_users_are_one_setting(compose):
+    """approval.archivists must be Airflow users: the compose file's auth manager takes them from AIRFLOW_USERS."""
+    yaml = pytest.importorskip("yaml")
+    for given, expected in ((None, "admin:admin"), ("admin:admin,claire.dupre:user", "admin:admin,claire.dupre:user")):
+        env = _environ() if given is None else _environ(AIRFLOW_USERS=given)
+        done = _config(compose, env=env)
+        assert done.returncode == 0, done.stderr
+        services = yaml.safe_load(done.stdout)["services"]
+        assert services["airflow-api-server"]["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == expected
 
 
 def test_compose_defaults_to_two_workers_and_leaves_the_sandbox_out(compose):

@@ -35,6 +35,28 @@ def test_demo_configuration_loads_with_paths_relative_to_the_file():
     assert settings.source("harpege").spec.scope == "period"
 
 
+def test_every_commented_example_of_the_demo_file_loads_once_uncommented(tmp_path):
+    """A DSI starts from config/demo.toml: each `# key = value` example in it, uncommented, is valid."""
+    import re
+    import shutil
+
+    shutil.copytree(DEMO.parent, tmp_path / "config")
+    (tmp_path / "config" / "profiles").mkdir(exist_ok=True)  # the example's folder of the institution's profiles
+    lines = demo_text().splitlines()
+    examples = [i for i, line in enumerate(lines) if re.fullmatch(r"# [a-z_]+ = \S.*", line)]
+    assert len(examples) >= 7
+    for index in examples:
+        changed = [*lines]
+        changed[index] = changed[index].removeprefix("# ")
+        path = tmp_path / "config" / "site.toml"
+        path.write_text("\n".join(changed), encoding="utf-8")
+        settings = load(path, environ={})  # raises, naming the key, if the example is wrong
+        apogee = settings.source("apogee")
+        for dataset in apogee.datasets:  # a column left out by name is one the dataset reads
+            for column in dataset.exclude_columns:
+                assert re.search(rf"\b{column}\b", dataset.sql), (lines[index], dataset.name, column)
+
+
 def test_sensitive_columns_are_left_out_unless_the_deployment_asks_for_them():
     default = load(DEMO, environ={}).source("apogee")
     hidden = {c for d in default.datasets for c in d.exclude_columns}

@@ -66,22 +66,8 @@ def test_the_extract_command_prints_the_datasets_left_out(tmp_path, seda_schemas
     assert "include_sensitive = ['bank_details'] pour le verser" in out
 
 
-LOCAL_DATASET = """
-[[datasets]]
-name = "dispenses_notees"
-label = "Dispenses notées (table locale)"
-record_type = "registration_register"
-key = ["COD_ANU", "COD_IND", "COD_ETP", "COD_VRS_VET", "COD_ELP"]
-person_key = "COD_IND"
-person_kind = "student"
-references = ["ref_elements"]
-sql = '''
-SELECT COD_ANU, COD_IND, COD_ETP, COD_VRS_VET, COD_ELP, NOT_VAA FROM IND_DISPENSE_ELP
-WHERE COD_ANU = :academic_year AND NOT_VAA IS NOT NULL
-'''
-[datasets.columns]
-NOT_VAA = { label = "Note retenue" }
-"""
+# The example of config/demo.toml's `add_datasets`, shipped beside it.
+LOCAL_DATASET = (Path(__file__).resolve().parents[2] / "config" / "apogee-local.toml").read_text(encoding="utf-8")
 
 
 def test_a_dataset_the_deployment_adds_is_extracted_recorded_and_packaged(tmp_path, seda_schemas):

@@ -118,6 +118,9 @@ def test_a_dry_run_of_a_batch_not_awaiting_approval_does_nothing(packaged_subset
 
 
 def test_only_transient_errors_are_retried() -> None:
+    import psycopg.errors
+    import sqlalchemy.exc
+
     from extractors.errors import ExtractionError
     from versement.pipeline import StageError
     from vitam_client.errors import VitamBadRequest, VitamServerError, VitamTimeout
@@ -128,6 +131,11 @@ def test_only_transient_errors_are_retried() -> None:
         VitamTimeout("operation still running", request_id="aeaaa", state="RUNNING", status="STARTED"),
         ConnectionResetError("connection reset by peer"),
         RuntimeError('(psycopg.OperationalError) connection to server at "10.0.0.1" failed: timeout expired'),
+        # The ledger's connection, through SQLAlchemy: a server restart, a serialisation failure.
+        sqlalchemy.exc.OperationalError(
+            "SELECT 1", {}, psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        ),
+        sqlalchemy.exc.OperationalError("UPDATE", {}, psycopg.errors.SerializationFailure("could not serialize")),
     ]
     failed_at_once = [
         ExtractionError("dataset etudiants_identite, column COD_ÉTU: no such column", dataset="etudiants_identite"),
@@ -137,6 +145,30 @@ def test_only_transient_errors_are_retried() -> None:
         StageError("lot 3 : timeout de VITAM dépassé"),
         KeyError("batch_id"),
         OSError(28, "No space left on device"),
+        sqlalchemy.exc.ProgrammingError("SELECT X", {}, psycopg.errors.UndefinedColumn("column x does not exist")),
     ]
     assert [steps.retryable(e) for e in retried] == [True] * len(retried)
     assert [steps.retryable(e) for e in failed_at_once] == [False] * len(failed_at_once)
+
+
+def test_a_scope_of_several_years_becomes_one_run_per_year() -> None:
+    from versement.config import load
+
+    settings = load(Path(__file__).resolve().parents[2] / "config" / "demo.toml", environ={})
+    apogee, harpege = settings.source("apogee"), settings.source("harpege")
+    params = {"scope": "2019-2021", "datasets": ["ref_pays"], "seda_version": "2.2", "dry_run": True}
+    assert steps.scope_runs(apogee, params, "manual__1") == [
+        {
+            "trigger_run_id": f"manual__1__{year}",
+            "conf": {"datasets": ["ref_pays"], "seda_version": "2.2", "dry_run": True, "scope": str(year)},
+        }
+        for year in (2019, 2020, 2021)
+    ]
+    assert steps.scope_runs(apogee, {"scope": " 2023 - 2023 "}, "r") == [
+        {"trigger_run_id": "r__2023", "conf": {"scope": "2023"}}
+    ]
+    for one in ("2023", "", None):  # one scope (or the last closed one): the run goes on itself
+        assert steps.scope_runs(apogee, {"scope": one}, "r") == []
+    assert steps.scope_runs(harpege, {"scope": "2019-2021"}, "r") == []  # a period source: plan names the error
+    with pytest.raises(steps.StepRefused, match="la dernière année précède la première"):
+        steps.scope_runs(apogee, {"scope": "2022-2019"}, "r")

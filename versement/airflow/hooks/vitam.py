@@ -2,17 +2,22 @@
 
 The connection holds where and as whom to reach VITAM: the host (services on the default ports
 8443/8444 unless the URLs are given), and in its extra the tenant, application id, contracts and
-the paths of the CA bundle, client certificate and key. The password field is the client key's
+the paths of the CA bundle, client certificate and key. The tenant and the ingest contract must be
+the deployment's (``vitam.tenant``, ``vitam.ingest_contract``): the transfer operator checks them
+(``VitamHook.mismatches``) before anything is sent. The password field is the client key's
 password, so Airflow's secrets backend keeps it and masks it in logs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from vitam_client import RetryPolicy, VitamClient, VitamConfigurationError, VitamEndpoint, VitamError
+
+if TYPE_CHECKING:
+    from versement.config import VitamConfig
 
 INGEST_PORT = 8443  # vitam-api.md §1: deployment defaults
 ACCESS_PORT = 8444
@@ -34,6 +39,25 @@ class VitamHook(BaseHook):
     def get_conn(self) -> VitamClient:
         """A new client (close it, or use it in a ``with`` block)."""
         return VitamClient(self.get_endpoint())
+
+    def mismatches(self, vitam: VitamConfig) -> list[str]:
+        """What the connection says otherwise than the deployment's ``[vitam]`` settings (empty: none).
+
+        The SIP names its ingest contract (ArchivalAgreement, from ``vitam.ingest_contract`` at
+        packaging) and the CLI, the browser and ``audit verify --vitam`` reach ``vitam.tenant``: a
+        connection that sends to another tenant, or declares another contract, would archive where
+        the rest of versement does not look."""
+        connection = self.get_connection(self.vitam_conn_id)
+        found = endpoint_from_connection(connection)
+        contract = _extra(connection).get("ingest_contract") or _extra(connection).get("extra__vitam__ingest_contract")
+        problems = []
+        if found.tenant != vitam.tenant:
+            problems.append(f"tenant {found.tenant}, la configuration vitam.tenant = {vitam.tenant}")
+        if contract and str(contract) != vitam.ingest_contract:
+            problems.append(
+                f"contrat d'entrée {contract}, la configuration vitam.ingest_contract = {vitam.ingest_contract}"
+            )
+        return problems
 
     def test_connection(self) -> tuple[bool, str]:
         """The "Test" button of the connection form: each service's /status over mutual TLS."""

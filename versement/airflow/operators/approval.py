@@ -5,7 +5,8 @@ summary, quality, rules, SIP digest, link to the batch in the browser) to the co
 archivists only (``approval.archivists``: Airflow user ids, as ``assigned_users``), and waits
 without holding a worker slot. The answer is written to the ledger by the same functions as the
 CLI's (``pipeline.approve`` / ``pipeline.reject``), with the responder's Airflow identity and
-bound to the digest the request showed (its ``empreinte_sha256`` field, filled with it). An
+bound to the digest the request showed (its ``empreinte_sha256`` field, filled with it; for a batch
+of several SIPs, every part's digest, separated by spaces, as ``versement approve`` needs them). An
 unanswered request expires after ``approval.timeout_hours``: an ``approval.expired`` ledger event,
 and the task fails with a French message; the batch stays awaiting approval.
 
@@ -138,7 +139,11 @@ class BatchApprovalOperator(_BatchRequest):
             subject="Validation d'un lot",
             options=[form.APPROVE, form.REJECT],
             params={
-                form.DIGEST: Param("", type="string", description="empreinte SHA-256 du SIP que vous validez"),
+                form.DIGEST: Param(
+                    "",
+                    type="string",
+                    description="empreinte SHA-256 du SIP que vous validez (une par SIP, séparées par des espaces)",
+                ),
                 form.COMMENT: Param("", type="string", description="commentaire (obligatoire pour un rejet)"),
             },
             **kwargs,
@@ -146,8 +151,8 @@ class BatchApprovalOperator(_BatchRequest):
 
     def payload(self, settings: Settings, ledger: Ledger) -> dict[str, Any]:
         found = _steps().approval_payload(settings, ledger.batch(int(self.batch_id)), ledger)
-        # The digest field comes filled with the digest shown: the answer is bound to it.
-        self.params[form.DIGEST] = found["sip_sha256"]
+        # The digest field comes filled with the digest(s) shown (one per SIP): the answer is bound to them.
+        self.params[form.DIGEST] = " ".join(found["digests"])
         return found
 
     def record(self, ledger: Ledger, answer: dict[str, Any]) -> dict[str, Any]:
@@ -163,11 +168,12 @@ class BatchApprovalOperator(_BatchRequest):
         )
         return {"batch_id": batch.id, "state": batch.state, "by": answer["responded_by_user"]}
 
-    def shown_digest(self, ledger: Ledger) -> str:
-        """The digest the request showed: the one recorded when approval was requested."""
+    def shown_digest(self, ledger: Ledger) -> list[str]:
+        """The digests the request showed: those recorded when approval was requested (every part's)."""
         for event in reversed(ledger.events(int(self.batch_id))):
             if event.action == "approval.requested":
-                return str(json.loads(event.details).get("sip_sha256"))
+                requested = json.loads(event.details)
+                return [str(d) for d in requested.get("parts_sha256") or [requested.get("sip_sha256")]]
         raise form.StepRefused(f"lot {self.batch_id} : aucune demande de validation dans le journal")
 
 

@@ -77,8 +77,18 @@ class VitamTransferOperator(BaseOperator):
         from versement.transfer import submit
 
         settings, ledger = self.deployment()
+        hook = VitamHook(self.vitam_conn_id)
         try:
-            with VitamHook(self.vitam_conn_id).get_conn() as client:
+            problems = hook.mismatches(settings.vitam)
+        except Exception as exc:
+            _raise_for_airflow(exc)
+        if problems:
+            raise AirflowFailException(
+                f"lot {self.batch_id} : la connexion Airflow {self.vitam_conn_id} ne correspond pas à la "
+                f"configuration ({' ; '.join(problems)}) ; rien n'est envoyé"
+            )
+        try:
+            with hook.get_conn() as client:
                 batch = submit(settings, ledger, int(self.batch_id), actor=self.actor, client=client)
         except Exception as exc:
             _raise_for_airflow(exc)
