@@ -275,9 +275,16 @@ def person_files(settings: Settings, batch: Batch, folder: Path) -> Iterator[Uni
 
 
 def _check_rules(settings: Settings, profile: Profile) -> None:
-    """Every rule the profile cites exists in the institution's referential, in its category."""
+    """Every rule the profile cites exists in the institution's referential, in its category.
+
+    Without a referential nothing could be checked, and VITAM refuses a SIP citing a rule its
+    tenant does not hold: no SIP is written then (unlike the schemas, there is no opt-out)."""
     if settings.seda_rules is None:
-        return
+        raise PackagingError(
+            f"no rules referential is configured (seda.rules): the rules {profile.path.name} cites must be "
+            "checked against the institution's VITAM rules referential (VITAM's CSV format) before a SIP is "
+            "written"
+        )
     referential = load_rules(settings.seda_rules)
     for where, category, rule in profile.rules():
         problem = referential.problem(rule.rule, category)

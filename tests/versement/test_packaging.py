@@ -418,6 +418,22 @@ def test_an_institution_profile_with_an_unknown_rule_is_refused(apogee, tmp_path
         build_package(replace(settings, seda_profiles=folder), batch, tmp_path / "sip", "T-RULE", trail_path)
 
 
+def test_without_a_rules_referential_nothing_is_packaged_and_the_ledger_says_why(tmp_path, seda_schemas):
+    from versement.ledger import State
+    from versement.pipeline import StageError, run_package, run_validate
+
+    settings, ledger, batch, _ = _extracted(tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SEDA__RULES="")
+    assert settings.seda_rules is None
+    run_validate(settings, ledger, batch.id, actor="test")
+    with pytest.raises(StageError, match=r"lot \d+ : empaquetage impossible : .*seda\.rules"):
+        run_package(settings, ledger, batch.id, actor="test")
+    assert ledger.batch(batch.id).state == State.VALIDATED
+    failed = ledger.events(batch.id)[-1]
+    assert failed.action == "package.failed" and "seda.rules" in failed.details
+    assert not list((tmp_path / "staging").rglob("*.zip"))
+    ledger.close()
+
+
 def test_profiles_name_only_columns_and_datasets_of_their_specification():
     from extractors.specs import load_tool
 
