@@ -21,6 +21,7 @@ import heapq
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -51,6 +52,7 @@ from seda import (
     stable_key,
     write_package,
 )
+from seda.xmltext import VITAM_FIELD_LIMIT
 from versement.config import Settings
 from versement.ledger import Batch, Dataset
 from versement.records import batch_scope
@@ -198,7 +200,37 @@ class Packaged:
             lines.extend(f"    – {m.line_fr()}" for m in self.missing_starts[:50])
             if self.missing_count > 50:
                 lines.append(f"    … et {self.missing_count - 50} autre(s) (voir l'événement d'empaquetage)")
+        lines.extend(self._text_lines())
         return lines
+
+    def _text_lines(self) -> list[str]:
+        """The manifest's texts written otherwise than the records hold them, and the rule applied."""
+        warnings, dropped = self.result.warnings, self.result.warnings_dropped
+        if not warnings and not dropped:
+            return []
+        lines = [
+            f"⚠ {len(warnings) + dropped} texte(s) du bordereau signalé(s) : un caractère interdit en XML 1.0 "
+            "(caractère de contrôle, U+FFFE, U+FFFF) y est remplacé par U+FFFD « \ufffd » ; un texte plus long "
+            f"que ce que VITAM indexe ({VITAM_FIELD_LIMIT} caractères) est versé entier. Les fichiers CSV et JSON "
+            "gardent les valeurs telles que la source les donne :"
+        ]
+        lines.extend(f"    – {w.unit} ({w.field}) : {_text_problem_fr(w.problem)}" for w in warnings[:20])
+        if len(warnings) + dropped > 20:
+            lines.append(f"    … et {len(warnings) + dropped - 20} autre(s) (voir l'événement d'empaquetage)")
+        return lines
+
+
+_FORBIDDEN = re.compile(r"(\d+) character\(s\) XML 1\.0 forbids \(([^)]*)\) replaced by U\+FFFD")
+_TOO_LONG = re.compile(r"(\d+) characters; VITAM indexes at most (\d+)")
+
+
+def _text_problem_fr(problem: str) -> str:
+    """A seda text warning (English) for the archivist."""
+    if found := _FORBIDDEN.fullmatch(problem):
+        return f"{found[1]} caractère(s) interdit(s) en XML 1.0 ({found[2]}) remplacé(s) par U+FFFD"
+    if found := _TOO_LONG.fullmatch(problem):
+        return f"{found[1]} caractères, VITAM en indexe {found[2]}"
+    return problem
 
 
 _CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "stockage"}

@@ -370,6 +370,16 @@ def test_nasty_values_give_valid_xml(tmp_path, seda_schemas):
     report = validate_sip(sip.path, seda_schemas, rules=load_rules(RULES))
     assert report.valid, report.issues[:5]
     assert packaged.result.warnings  # control characters replaced in titles, and said so
+    # The archivist reads, in the approval request, the rule applied and each unit and field it changed.
+    lines = packaged.approval_lines()
+    (head,) = [i for i, line in enumerate(lines) if "texte(s) du bordereau signalé(s)" in line]
+    assert "remplacé par U+FFFD" in lines[head] and lines[head].startswith(f"⚠ {len(packaged.result.warnings)} ")
+    replaced = [line for line in lines[head + 1 :] if line.startswith("    – apogee:etudiant:")]
+    assert replaced and all(
+        line.endswith(" : 2 caractère(s) interdit(s) en XML 1.0 (U+0001, U+000B) remplacé(s) par U+FFFD")
+        for line in replaced
+    ), replaced
+    assert any(" (Title) : " in line for line in replaced) and any(" (Keyword) : " in line for line in replaced)
     with zipfile.ZipFile(sip.path) as archive:
         documents = [json.loads(archive.read(n)) for n in archive.namelist() if n.endswith(".json")]
     everything = json.dumps(documents, ensure_ascii=False)
