@@ -840,8 +840,37 @@ class _TreeBuilder:
             key=stable_key(self.tool, spec.name),
             description=_described(spec.description, self._series_reasons(spec)),
             management=self._series_management(spec),
-            children=self._person_files(spec, datasets),
+            children=itertools.chain(self._person_dictionaries(spec, datasets), self._person_files(spec, datasets)),
         )
+
+    def _person_dictionaries(self, spec: SeriesSpec, datasets: list[Dataset]) -> Iterator[Unit]:
+        """One data dictionary Item per dataset whose rows the Series' JSON documents hold (under
+        the dataset's name in ``jeux_de_donnees``), ahead of the Files: the documents can then be
+        read without the source, in this Series, whatever else the SIP holds. Sensitive columns
+        are left out under ``sensitive = "omit"``, else said to be in the restricted piece."""
+        folder = self.folder / "renditions" / spec.name
+        for dataset in datasets:
+            sensitive = self.sensitive(dataset)
+            omit = spec.sensitive == "omit"
+            notes = {c: f"dans la pièce restreinte « {spec.sensitive_title} »" for c in sensitive}
+            dictionary = data_dictionary(
+                Path(dataset.path),
+                folder / f"{dataset.name}.dictionnaire.csv",
+                dataset.spec,
+                code_lists=self._code_lists(dataset),
+                leave_out=sensitive if omit else (),
+                notes=None if omit else notes,
+            )
+            yield Unit(
+                "Item",
+                f"Dictionnaire des données : {_label(dataset)} (documents JSON des dossiers)",
+                key=stable_key(self.tool, spec.name, "dictionnaire", dataset.name),
+                description=(
+                    f"Colonnes du jeu de données {dataset.name} (clé « {dataset.name} » des documents JSON des "
+                    "dossiers de cette série) : nom, libellé, type, unité ou liste de codes, signification."
+                ),
+                object=DataObject(f"{dataset.name}.dictionnaire.csv", CSV, source=dictionary),
+            )
 
     def _person_files(self, spec: SeriesSpec, datasets: list[Dataset], *, grouped: bool = True) -> Iterator[Unit]:
         without: dict[str, int] = {}

@@ -360,7 +360,66 @@ def test_sensitive_columns_go_to_a_restricted_item(tmp_path, seda_schemas):
         documents = {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".json")}
     with_nir = [n for n, text in documents.items() if '"NO_INSEE"' in text]
     assert with_nir and all('"protégées' in documents[n] or "protégées" in documents[n] for n in with_nir)
+    # The Series' dictionary lists the NIR and says which piece holds it.
+    (identity,) = [d.name for d in batch.datasets if d.name == "agents_identite"]
+    item = by_key(root, f"harpege:dossiers_agents:dictionnaire:{identity}")
+    ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+    (uri,) = [
+        g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+        for g in root.iterfind(".//s:DataObjectGroup", NS)
+        if g.get("id") == ref
+    ]
+    with zipfile.ZipFile(sip.path) as archive:
+        (nir,) = [line for line in archive.read(uri).decode().split("\r\n") if line.startswith("NO_INSEE,")]
+    assert nir.endswith('dans la pièce restreinte « Données protégées (NIR, adresses, coordonnées bancaires) »"'), nir
     ledger.close()
+
+
+@pytest.mark.parametrize("tool", ["apogee", "harpege"])
+def test_every_dataset_of_the_person_documents_has_its_dictionary_in_the_series(tool, request, tmp_path):
+    settings, batch, trail_path, _ = request.getfixturevalue(tool)
+    (sip,) = build_package(settings, batch, tmp_path, f"T-DICT-{tool}", trail_path).result.sips
+    root = manifest_of(sip.path)
+    uris = {
+        g.get("id"): g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+        for g in root.iterfind(".//s:DataObjectGroup", NS)
+    }
+    profile = load_profile(tool)
+    (spec,) = [s for s in profile.series if s.layout == "persons"]
+    series = by_key(root, f"{tool}:{spec.name}")
+    with zipfile.ZipFile(sip.path) as archive:
+        documents = [
+            json.loads(archive.read(uris[ref]))
+            for ref in (
+                u.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+                for f in series.iter(f"{{{NS['s']}}}ArchiveUnit")
+                if f.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "File"
+                for u in f.iterfind("s:ArchiveUnit", NS)
+            )
+            if ref is not None
+        ]
+        in_documents: dict[str, set[str]] = {}
+        for document in documents:
+            for name, part in document["jeux_de_donnees"].items():
+                in_documents.setdefault(name, set()).update(c for row in part["lignes"] for c in row)
+        assert len(in_documents) >= 3
+        for name, columns in in_documents.items():
+            # Each dataset a person's documents hold is described by an Item of the Series itself.
+            item = by_key(root, f"{tool}:{spec.name}:dictionnaire:{name}")
+            assert item.getparent() is series
+            assert item.findtext("s:Content/s:Title", namespaces=NS).startswith("Dictionnaire des données : ")
+            ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+            lines = archive.read(uris[ref]).decode("utf-8").split("\r\n")
+            assert lines[0] == "colonne,libellé,type,unité ou liste de codes,signification"
+            described = {line.split(",", 1)[0] for line in lines[1:] if line}
+            assert columns <= described, (name, columns - described)
+    # Dictionaries come ahead of the Files, so that a split package carries them in its first SIP.
+    children = list(series.iterfind("s:ArchiveUnit", NS))
+    levels = [u.findtext("s:Content/s:DescriptionLevel", namespaces=NS) for u in children]
+    head = levels.index("File")
+    assert head >= len(in_documents) and set(levels[:head]) == {"Item"} and "Item" not in levels[head:]
+    dictionaries = [u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) for u in children]
+    assert all(k.startswith(f"{tool}:{spec.name}:dictionnaire:") for k in dictionaries[:head])
 
 
 def test_nasty_values_give_valid_xml(tmp_path, seda_schemas):
@@ -653,6 +712,9 @@ def test_sensitive_omit_leaves_sensitive_columns_out_of_every_object(tmp_path, s
             assert not leaked, (name, column, leaked[:3])
             if name != "manifest.xml" and text != trail_text:  # the trail names columns, holds no value
                 assert f'"{column}"' not in text and f"{column}," not in text.split("\r\n", 1)[0], (name, column)
+                # Nor does a data dictionary list it (the dictionaries of the person documents included).
+                assert not any(line.startswith(f"{column},") for line in text.split("\r\n")), (name, column)
+    assert any(k.startswith("harpege:dossiers_agents:dictionnaire:") for k in keys)
     ledger.close()
 
 
@@ -832,7 +894,11 @@ def test_many_person_files_are_grouped_by_the_initial_of_the_name(harpege, seda_
         letter = unicodedata.normalize("NFKD", name[:1].upper().replace("Œ", "O").replace("Æ", "A"))[:1]
         initials[str(row["NO_DOSSIER_PERS"])] = letter if letter and "A" <= letter <= "Z" else "autres"
     series = by_key(root, "harpege:dossiers_agents")
-    groups = [u for u in series.iterfind("s:ArchiveUnit", NS)]
+    groups = [  # beside the data dictionaries of the person documents (Items, ahead)
+        u
+        for u in series.iterfind("s:ArchiveUnit", NS)
+        if u.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
+    ]
     letters = [g.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) for g in groups]
     assert len(letters) >= 5 and letters == sorted(letters, key=lambda k: k.replace(":autres", ":~"))  # A..Z, others
     placed = 0
