@@ -503,6 +503,55 @@ def test_without_a_rules_referential_nothing_is_packaged_and_the_ledger_says_why
     ledger.close()
 
 
+@pytest.mark.parametrize("version", ["2.1", "2.3"])
+def test_a_storage_rule_configured_in_a_profile_is_written_checked_and_explained(
+    harpege, seda_schemas, tmp_path, version
+):
+    settings, batch, trail_path, tmp = harpege
+    shipped = load_profile("harpege").path.read_text(encoding="utf-8")
+    series_access = 'access = { rule = "ACC-00001", start = "scope_end" }\n\n[[series]]\nname = "dossiers_agents"'
+    persons_access = 'sensitive = "separate"\n'
+    assert series_access in shipped and shipped.count(persons_access) == 1
+    institution = shipped.replace(
+        series_access,
+        series_access.replace(
+            "\n\n", '\nstorage = { rule = "STO-00002", final_action = "Copy", start = "scope_end" }\n\n', 1
+        ),
+    ).replace(
+        persons_access,
+        'storage = { rule = "STO-00001", final_action = "Copy", start = "birth_date" }\n' + persons_access,
+    )
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    (folder / "harpege.toml").write_text(institution, encoding="utf-8")
+    configured = replace(settings, seda_profiles=folder, seda_version=version)
+    packaged = build_package(configured, batch, tmp_path / "sip", f"T-STORAGE-{version}", trail_path)
+    (sip,) = packaged.result.sips
+    report = validate_sip(sip.path, seda_schemas, version=version, rules=load_rules(RULES))
+    assert report.valid and "rules" in report.checks_run, report.issues[:5]
+    root = manifest_of(sip.path)
+    n = ns(version)
+    references = by_key(root, "harpege:referentiels_rh", version)
+    assert references.findtext("s:Management/s:StorageRule/s:Rule", namespaces=n) == "STO-00002"
+    assert references.findtext("s:Management/s:StorageRule/s:FinalAction", namespaces=n) == "Copy"
+    assert rule_start(references, "StorageRule", version) == "2023-12-31"  # the end of the batch's period
+    with sqlite3.connect(tmp / "harpege.sqlite") as con:
+        agent, birth = con.execute(
+            "SELECT NO_INDIVIDU, D_NAISSANCE FROM INDIVIDU WHERE D_NAISSANCE IS NOT NULL ORDER BY NO_INDIVIDU LIMIT 1"
+        ).fetchone()
+    file = by_key(root, f"harpege:agent:{agent}", version)
+    assert file.findtext("s:Management/s:StorageRule/s:Rule", namespaces=n) == "STO-00001"
+    assert rule_start(file, "StorageRule", version) == str(birth)[:10]
+    # Both birth-date rules share one sentence, the storage rule named last.
+    assert f"APP-00001 (DUA) et STO-00001 (conservation) : date de départ {str(birth)[:10]}" in description(
+        file, version
+    )
+    assert_every_start_is_explained(root, version)
+    # The agent without a birth date: no storage start made up either, and reported.
+    (missing,) = {m.unit for m in packaged.missing_starts if m.category == "StorageRule"}
+    assert rule_start(by_key(root, missing, version), "StorageRule", version) is None
+
+
 def test_profiles_name_only_columns_and_datasets_of_their_specification():
     from extractors.specs import load_tool
 
