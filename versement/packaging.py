@@ -21,6 +21,7 @@ import heapq
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -51,6 +52,7 @@ from seda import (
     stable_key,
     write_package,
 )
+from seda.xmltext import VITAM_FIELD_LIMIT
 from versement.config import Settings
 from versement.ledger import Batch, Dataset
 from versement.records import batch_scope
@@ -198,7 +200,37 @@ class Packaged:
             lines.extend(f"    – {m.line_fr()}" for m in self.missing_starts[:50])
             if self.missing_count > 50:
                 lines.append(f"    … et {self.missing_count - 50} autre(s) (voir l'événement d'empaquetage)")
+        lines.extend(self._text_lines())
         return lines
+
+    def _text_lines(self) -> list[str]:
+        """The manifest's texts written otherwise than the records hold them, and the rule applied."""
+        warnings, dropped = self.result.warnings, self.result.warnings_dropped
+        if not warnings and not dropped:
+            return []
+        lines = [
+            f"⚠ {len(warnings) + dropped} texte(s) du bordereau signalé(s) : un caractère interdit en XML 1.0 "
+            "(caractère de contrôle, U+FFFE, U+FFFF) y est remplacé par U+FFFD « \ufffd » ; un texte plus long "
+            f"que ce que VITAM indexe ({VITAM_FIELD_LIMIT} caractères) est versé entier. Les fichiers CSV et JSON "
+            "gardent les valeurs telles que la source les donne :"
+        ]
+        lines.extend(f"    – {w.unit} ({w.field}) : {_text_problem_fr(w.problem)}" for w in warnings[:20])
+        if len(warnings) + dropped > 20:
+            lines.append(f"    … et {len(warnings) + dropped - 20} autre(s) (voir l'événement d'empaquetage)")
+        return lines
+
+
+_FORBIDDEN = re.compile(r"(\d+) character\(s\) XML 1\.0 forbids \(([^)]*)\) replaced by U\+FFFD")
+_TOO_LONG = re.compile(r"(\d+) characters; VITAM indexes at most (\d+)")
+
+
+def _text_problem_fr(problem: str) -> str:
+    """A seda text warning (English) for the archivist."""
+    if found := _FORBIDDEN.fullmatch(problem):
+        return f"{found[1]} caractère(s) interdit(s) en XML 1.0 ({found[2]}) remplacé(s) par U+FFFD"
+    if found := _TOO_LONG.fullmatch(problem):
+        return f"{found[1]} caractères, VITAM en indexe {found[2]}"
+    return problem
 
 
 _CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "stockage"}
@@ -275,9 +307,16 @@ def person_files(settings: Settings, batch: Batch, folder: Path) -> Iterator[Uni
 
 
 def _check_rules(settings: Settings, profile: Profile) -> None:
-    """Every rule the profile cites exists in the institution's referential, in its category."""
+    """Every rule the profile cites exists in the institution's referential, in its category.
+
+    Without a referential nothing could be checked, and VITAM refuses a SIP citing a rule its
+    tenant does not hold: no SIP is written then (unlike the schemas, there is no opt-out)."""
     if settings.seda_rules is None:
-        return
+        raise PackagingError(
+            f"no rules referential is configured (seda.rules): the rules {profile.path.name} cites must be "
+            "checked against the institution's VITAM rules referential (VITAM's CSV format) before a SIP is "
+            "written"
+        )
     referential = load_rules(settings.seda_rules)
     for where, category, rule in profile.rules():
         problem = referential.problem(rule.rule, category)
@@ -801,8 +840,37 @@ class _TreeBuilder:
             key=stable_key(self.tool, spec.name),
             description=_described(spec.description, self._series_reasons(spec)),
             management=self._series_management(spec),
-            children=self._person_files(spec, datasets),
+            children=itertools.chain(self._person_dictionaries(spec, datasets), self._person_files(spec, datasets)),
         )
+
+    def _person_dictionaries(self, spec: SeriesSpec, datasets: list[Dataset]) -> Iterator[Unit]:
+        """One data dictionary Item per dataset whose rows the Series' JSON documents hold (under
+        the dataset's name in ``jeux_de_donnees``), ahead of the Files: the documents can then be
+        read without the source, in this Series, whatever else the SIP holds. Sensitive columns
+        are left out under ``sensitive = "omit"``, else said to be in the restricted piece."""
+        folder = self.folder / "renditions" / spec.name
+        for dataset in datasets:
+            sensitive = self.sensitive(dataset)
+            omit = spec.sensitive == "omit"
+            notes = {c: f"dans la pièce restreinte « {spec.sensitive_title} »" for c in sensitive}
+            dictionary = data_dictionary(
+                Path(dataset.path),
+                folder / f"{dataset.name}.dictionnaire.csv",
+                dataset.spec,
+                code_lists=self._code_lists(dataset),
+                leave_out=sensitive if omit else (),
+                notes=None if omit else notes,
+            )
+            yield Unit(
+                "Item",
+                f"Dictionnaire des données : {_label(dataset)} (documents JSON des dossiers)",
+                key=stable_key(self.tool, spec.name, "dictionnaire", dataset.name),
+                description=(
+                    f"Colonnes du jeu de données {dataset.name} (clé « {dataset.name} » des documents JSON des "
+                    "dossiers de cette série) : nom, libellé, type, unité ou liste de codes, signification."
+                ),
+                object=DataObject(f"{dataset.name}.dictionnaire.csv", CSV, source=dictionary),
+            )
 
     def _person_files(self, spec: SeriesSpec, datasets: list[Dataset], *, grouped: bool = True) -> Iterator[Unit]:
         without: dict[str, int] = {}

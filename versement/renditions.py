@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +84,16 @@ def data_dictionary(
     spec: Mapping[str, Any] | None = None,
     *,
     code_lists: Mapping[str, str] | None = None,
+    leave_out: Collection[str] = (),
+    notes: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the data dictionary of one table as CSV: one row per column of the Parquet file.
 
     Labels and meanings come from the dataset's specification as the ledger keeps it
     (``Dataset.spec``: ``columns`` with ``label`` and ``tags``, ``key``, ``person_key``); types
     and units from the Parquet schema. `code_lists` names, per column, the code list its values
-    come from (e.g. ``{"COD_PAY": "table PAYS, code INSEE du pays"}``).
+    come from (e.g. ``{"COD_PAY": "table PAYS, code INSEE du pays"}``). Columns in `leave_out`
+    are not listed (left out of the objects described); `notes` adds to a column's meaning.
     """
     spec = spec or {}
     columns = spec.get("columns") or {}
@@ -104,6 +107,8 @@ def data_dictionary(
             writer = csv.writer(handle, lineterminator=CRLF, quoting=csv.QUOTE_MINIMAL)
             writer.writerow(DICTIONARY_HEADER)
             for field in schema:
+                if field.name in leave_out:
+                    continue
                 column = columns.get(field.name) or {}
                 type_name, unit = describe_type(field.type)
                 meaning = [TAG_MEANINGS[tag] for tag in column.get("tags", ()) if tag in TAG_MEANINGS]
@@ -113,6 +118,8 @@ def data_dictionary(
                     meaning.append("rattache la ligne à une personne")
                 if not field.nullable:
                     meaning.append("toujours renseigné")
+                if notes and field.name in notes:
+                    meaning.append(notes[field.name])
                 code_list = (code_lists or {}).get(field.name)
                 writer.writerow(
                     (

@@ -360,7 +360,66 @@ def test_sensitive_columns_go_to_a_restricted_item(tmp_path, seda_schemas):
         documents = {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".json")}
     with_nir = [n for n, text in documents.items() if '"NO_INSEE"' in text]
     assert with_nir and all('"protégées' in documents[n] or "protégées" in documents[n] for n in with_nir)
+    # The Series' dictionary lists the NIR and says which piece holds it.
+    (identity,) = [d.name for d in batch.datasets if d.name == "agents_identite"]
+    item = by_key(root, f"harpege:dossiers_agents:dictionnaire:{identity}")
+    ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+    (uri,) = [
+        g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+        for g in root.iterfind(".//s:DataObjectGroup", NS)
+        if g.get("id") == ref
+    ]
+    with zipfile.ZipFile(sip.path) as archive:
+        (nir,) = [line for line in archive.read(uri).decode().split("\r\n") if line.startswith("NO_INSEE,")]
+    assert nir.endswith('dans la pièce restreinte « Données protégées (NIR, adresses, coordonnées bancaires) »"'), nir
     ledger.close()
+
+
+@pytest.mark.parametrize("tool", ["apogee", "harpege"])
+def test_every_dataset_of_the_person_documents_has_its_dictionary_in_the_series(tool, request, tmp_path):
+    settings, batch, trail_path, _ = request.getfixturevalue(tool)
+    (sip,) = build_package(settings, batch, tmp_path, f"T-DICT-{tool}", trail_path).result.sips
+    root = manifest_of(sip.path)
+    uris = {
+        g.get("id"): g.findtext("s:BinaryDataObject/s:Uri", namespaces=NS)
+        for g in root.iterfind(".//s:DataObjectGroup", NS)
+    }
+    profile = load_profile(tool)
+    (spec,) = [s for s in profile.series if s.layout == "persons"]
+    series = by_key(root, f"{tool}:{spec.name}")
+    with zipfile.ZipFile(sip.path) as archive:
+        documents = [
+            json.loads(archive.read(uris[ref]))
+            for ref in (
+                u.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+                for f in series.iter(f"{{{NS['s']}}}ArchiveUnit")
+                if f.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "File"
+                for u in f.iterfind("s:ArchiveUnit", NS)
+            )
+            if ref is not None
+        ]
+        in_documents: dict[str, set[str]] = {}
+        for document in documents:
+            for name, part in document["jeux_de_donnees"].items():
+                in_documents.setdefault(name, set()).update(c for row in part["lignes"] for c in row)
+        assert len(in_documents) >= 3
+        for name, columns in in_documents.items():
+            # Each dataset a person's documents hold is described by an Item of the Series itself.
+            item = by_key(root, f"{tool}:{spec.name}:dictionnaire:{name}")
+            assert item.getparent() is series
+            assert item.findtext("s:Content/s:Title", namespaces=NS).startswith("Dictionnaire des données : ")
+            ref = item.findtext("s:DataObjectReference/s:DataObjectGroupReferenceId", namespaces=NS)
+            lines = archive.read(uris[ref]).decode("utf-8").split("\r\n")
+            assert lines[0] == "colonne,libellé,type,unité ou liste de codes,signification"
+            described = {line.split(",", 1)[0] for line in lines[1:] if line}
+            assert columns <= described, (name, columns - described)
+    # Dictionaries come ahead of the Files, so that a split package carries them in its first SIP.
+    children = list(series.iterfind("s:ArchiveUnit", NS))
+    levels = [u.findtext("s:Content/s:DescriptionLevel", namespaces=NS) for u in children]
+    head = levels.index("File")
+    assert head >= len(in_documents) and set(levels[:head]) == {"Item"} and "Item" not in levels[head:]
+    dictionaries = [u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) for u in children]
+    assert all(k.startswith(f"{tool}:{spec.name}:dictionnaire:") for k in dictionaries[:head])
 
 
 def test_nasty_values_give_valid_xml(tmp_path, seda_schemas):
@@ -370,6 +429,16 @@ def test_nasty_values_give_valid_xml(tmp_path, seda_schemas):
     report = validate_sip(sip.path, seda_schemas, rules=load_rules(RULES))
     assert report.valid, report.issues[:5]
     assert packaged.result.warnings  # control characters replaced in titles, and said so
+    # The archivist reads, in the approval request, the rule applied and each unit and field it changed.
+    lines = packaged.approval_lines()
+    (head,) = [i for i, line in enumerate(lines) if "texte(s) du bordereau signalé(s)" in line]
+    assert "remplacé par U+FFFD" in lines[head] and lines[head].startswith(f"⚠ {len(packaged.result.warnings)} ")
+    replaced = [line for line in lines[head + 1 :] if line.startswith("    – apogee:etudiant:")]
+    assert replaced and all(
+        line.endswith(" : 2 caractère(s) interdit(s) en XML 1.0 (U+0001, U+000B) remplacé(s) par U+FFFD")
+        for line in replaced
+    ), replaced
+    assert any(" (Title) : " in line for line in replaced) and any(" (Keyword) : " in line for line in replaced)
     with zipfile.ZipFile(sip.path) as archive:
         documents = [json.loads(archive.read(n)) for n in archive.namelist() if n.endswith(".json")]
     everything = json.dumps(documents, ensure_ascii=False)
@@ -416,6 +485,71 @@ def test_an_institution_profile_with_an_unknown_rule_is_refused(apogee, tmp_path
     (folder / "apogee.toml").write_text(shipped.replace('"APP-00002"', '"APP-09999"'), encoding="utf-8")
     with pytest.raises(PackagingError, match=r"APP-09999.*not in the rules referential"):
         build_package(replace(settings, seda_profiles=folder), batch, tmp_path / "sip", "T-RULE", trail_path)
+
+
+def test_without_a_rules_referential_nothing_is_packaged_and_the_ledger_says_why(tmp_path, seda_schemas):
+    from versement.ledger import State
+    from versement.pipeline import StageError, run_package, run_validate
+
+    settings, ledger, batch, _ = _extracted(tmp_path, seda_schemas, "harpege", PERIOD, VERSEMENT__SEDA__RULES="")
+    assert settings.seda_rules is None
+    run_validate(settings, ledger, batch.id, actor="test")
+    with pytest.raises(StageError, match=r"lot \d+ : empaquetage impossible : .*seda\.rules"):
+        run_package(settings, ledger, batch.id, actor="test")
+    assert ledger.batch(batch.id).state == State.VALIDATED
+    failed = ledger.events(batch.id)[-1]
+    assert failed.action == "package.failed" and "seda.rules" in failed.details
+    assert not list((tmp_path / "staging").rglob("*.zip"))
+    ledger.close()
+
+
+@pytest.mark.parametrize("version", ["2.1", "2.3"])
+def test_a_storage_rule_configured_in_a_profile_is_written_checked_and_explained(
+    harpege, seda_schemas, tmp_path, version
+):
+    settings, batch, trail_path, tmp = harpege
+    shipped = load_profile("harpege").path.read_text(encoding="utf-8")
+    series_access = 'access = { rule = "ACC-00001", start = "scope_end" }\n\n[[series]]\nname = "dossiers_agents"'
+    persons_access = 'sensitive = "separate"\n'
+    assert series_access in shipped and shipped.count(persons_access) == 1
+    institution = shipped.replace(
+        series_access,
+        series_access.replace(
+            "\n\n", '\nstorage = { rule = "STO-00002", final_action = "Copy", start = "scope_end" }\n\n', 1
+        ),
+    ).replace(
+        persons_access,
+        'storage = { rule = "STO-00001", final_action = "Copy", start = "birth_date" }\n' + persons_access,
+    )
+    folder = tmp_path / "profils"
+    folder.mkdir()
+    (folder / "harpege.toml").write_text(institution, encoding="utf-8")
+    configured = replace(settings, seda_profiles=folder, seda_version=version)
+    packaged = build_package(configured, batch, tmp_path / "sip", f"T-STORAGE-{version}", trail_path)
+    (sip,) = packaged.result.sips
+    report = validate_sip(sip.path, seda_schemas, version=version, rules=load_rules(RULES))
+    assert report.valid and "rules" in report.checks_run, report.issues[:5]
+    root = manifest_of(sip.path)
+    n = ns(version)
+    references = by_key(root, "harpege:referentiels_rh", version)
+    assert references.findtext("s:Management/s:StorageRule/s:Rule", namespaces=n) == "STO-00002"
+    assert references.findtext("s:Management/s:StorageRule/s:FinalAction", namespaces=n) == "Copy"
+    assert rule_start(references, "StorageRule", version) == "2023-12-31"  # the end of the batch's period
+    with sqlite3.connect(tmp / "harpege.sqlite") as con:
+        agent, birth = con.execute(
+            "SELECT NO_INDIVIDU, D_NAISSANCE FROM INDIVIDU WHERE D_NAISSANCE IS NOT NULL ORDER BY NO_INDIVIDU LIMIT 1"
+        ).fetchone()
+    file = by_key(root, f"harpege:agent:{agent}", version)
+    assert file.findtext("s:Management/s:StorageRule/s:Rule", namespaces=n) == "STO-00001"
+    assert rule_start(file, "StorageRule", version) == str(birth)[:10]
+    # Both birth-date rules share one sentence, the storage rule named last.
+    assert f"APP-00001 (DUA) et STO-00001 (conservation) : date de départ {str(birth)[:10]}" in description(
+        file, version
+    )
+    assert_every_start_is_explained(root, version)
+    # The agent without a birth date: no storage start made up either, and reported.
+    (missing,) = {m.unit for m in packaged.missing_starts if m.category == "StorageRule"}
+    assert rule_start(by_key(root, missing, version), "StorageRule", version) is None
 
 
 def test_profiles_name_only_columns_and_datasets_of_their_specification():
@@ -627,6 +761,9 @@ def test_sensitive_omit_leaves_sensitive_columns_out_of_every_object(tmp_path, s
             assert not leaked, (name, column, leaked[:3])
             if name != "manifest.xml" and text != trail_text:  # the trail names columns, holds no value
                 assert f'"{column}"' not in text and f"{column}," not in text.split("\r\n", 1)[0], (name, column)
+                # Nor does a data dictionary list it (the dictionaries of the person documents included).
+                assert not any(line.startswith(f"{column},") for line in text.split("\r\n")), (name, column)
+    assert any(k.startswith("harpege:dossiers_agents:dictionnaire:") for k in keys)
     ledger.close()
 
 
@@ -806,7 +943,11 @@ def test_many_person_files_are_grouped_by_the_initial_of_the_name(harpege, seda_
         letter = unicodedata.normalize("NFKD", name[:1].upper().replace("Œ", "O").replace("Æ", "A"))[:1]
         initials[str(row["NO_DOSSIER_PERS"])] = letter if letter and "A" <= letter <= "Z" else "autres"
     series = by_key(root, "harpege:dossiers_agents")
-    groups = [u for u in series.iterfind("s:ArchiveUnit", NS)]
+    groups = [  # beside the data dictionaries of the person documents (Items, ahead)
+        u
+        for u in series.iterfind("s:ArchiveUnit", NS)
+        if u.findtext("s:Content/s:DescriptionLevel", namespaces=NS) == "SubGrp"
+    ]
     letters = [g.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=NS) for g in groups]
     assert len(letters) >= 5 and letters == sorted(letters, key=lambda k: k.replace(":autres", ":~"))  # A..Z, others
     placed = 0

@@ -190,6 +190,23 @@ def test_the_demo_twice_sends_nothing_twice(tmp_path, seda_schemas, capsys):
     batches = ledger.batches()
     assert sorted(b.source for b in batches) == ["apogee", "harpege"]  # one batch per tool
     assert all(b.state == State.VERIFIED for b in batches)
+    # The demo's SIPs come from the shipped profiles: a File per student or agent, as many as packaged.
+    ns = {"s": "fr:gouv:culture:archivesdefrance:seda:v2.1"}
+    for batch in batches:
+        (package,) = [e for e in ledger.events(batch.id) if e.action == "package"]
+        details = json.loads(package.details)
+        assert details["profile"]["file"].endswith(f"profiles/{batch.source}.toml")
+        with zipfile.ZipFile(str(batch.sip_path)) as sip:
+            manifest = etree.fromstring(sip.read("manifest.xml"))
+        kind = {"apogee": "etudiant", "harpege": "agent"}[batch.source]
+        files = [
+            u
+            for u in manifest.iterfind(".//s:ArchiveUnit", ns)
+            if u.findtext("s:Content/s:DescriptionLevel", namespaces=ns) == "File"
+            and f"{batch.source}:{kind}:"
+            in (u.findtext("s:Content/s:OriginatingAgencyArchiveUnitIdentifier", namespaces=ns) or "")
+        ]
+        assert len(files) == details["persons"] > 10
     # Only the demo's browser accounts are renewed (events without a batch); no batch changes.
     events = len([e for e in ledger.events() if e.batch_id is not None])
     assert run_demo(settings, serve=False) == 0
