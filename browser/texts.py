@@ -28,6 +28,7 @@ ACTIONS_FR = {
     "consult.dataset": "consultation d'un jeu de données",
     "download.atr": "téléchargement de l'ATR",
     "download.manifest": "téléchargement du bordereau",
+    "download.quality_report": "consultation du rapport de contrôle qualité",
     "export.dataset": "export CSV d'un jeu de données",
     "consult.person_search": "recherche d'une personne",
     "consult.person": "consultation du dossier d'une personne",
