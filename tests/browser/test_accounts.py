@@ -143,6 +143,10 @@ def test_browser_section_is_strict(deployment):
         ('[browser]\ntrusted_proxies = ["not-an-address"]', "browser.trusted_proxies.0"),
         ('[browser]\nroles = { superuser = { users = ["x"] } }', "browser.roles.superuser"),
         ('[browser]\nroles = { admin = { userz = ["x"] } }', "browser.roles.admin.userz"),
+        # header mode without the proxies to believe, or without roles, would let nobody in
+        ('[browser]\nauth = "header"\nroles = { auditor = { users = ["x"] } }', "browser.trusted_proxies"),
+        ('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]', "browser.roles"),
+        ('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]\nroles = { auditor = {} }', "browser.roles"),
     ):
         with pytest.raises(ConfigError) as caught:
             load(deployment(section))
@@ -214,7 +218,9 @@ def test_the_browser_program_serves_the_configured_ledger_with_its_settings(depl
 
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
-    config = deployment('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]')
+    config = deployment(
+        '[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]\nroles = { auditor = { users = ["alice"] } }'
+    )
     assert program.main(["--config", config, "--port", "8765"]) == 0
     assert served["port"] == 8765 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
     assert "VERSEMENT_BROWSER_SESSION_PASSWORD is not set" in capsys.readouterr().err
