@@ -77,8 +77,8 @@ def piece_chain(chains: Chains, batch: Batch, dataset: Any, identity: Any) -> tu
     found = by_key.get(table) or by_file.get(f"{dataset.name}.csv")
     if found:
         return found
-    # A data dictionary without its table's CSV Item: the dataset is cut per group (packaging).
-    dictionary = by_key.get(dictionary_key(table)) or by_file.get(f"{dataset.name}.dictionnaire.csv")
+    # A table's data dictionary without the table's CSV Item: the dataset is cut per group.
+    dictionary = by_key.get(dictionary_key(table))
     if dictionary and len(dictionary) > 1:
         return dictionary[1:]
     if identity.source == batch.source:
