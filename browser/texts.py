@@ -107,6 +107,10 @@ def event_summary(action: str, details_json: str) -> list[str]:
         lines.append(f"Motif : {details['reason']}")
     if details.get("comment"):
         lines.append(f"Commentaire : {details['comment']}")
+    if details.get("supersedes"):
+        lines.append(f"Remplace le lot n° {details['supersedes']}")
+    if details.get("superseded_by"):
+        lines.append(f"Remplacé par le lot n° {details['superseded_by']}")
     if action == "validate":
         for name, outcome in (details.get("datasets") or details).items():
             if isinstance(outcome, dict) and outcome.get("failed"):

@@ -303,3 +303,18 @@ def test_a_quality_report_edited_since_the_check_is_not_shown(as_role, ledger):
     path.unlink()
     assert as_role("auditor").get("/lots/1/rapport-qualite.html").status_code == 404
     assert actions(ledger, "download.") == []
+
+
+def test_a_supersession_is_shown_on_both_batches_with_its_reason(as_role, ledger):
+    correction = ledger.create_batch(
+        "apogee", "2023-2024", "Camille Archiviste", supersedes=1, reason="Notes de la session 2 corrigées"
+    )
+    client = as_role("auditor")
+    old = client.get("/lots/1").text
+    assert f'data-superseded-by>Ce lot a été remplacé par le <a href="/lots/{correction.id}">' in old
+    assert f"<li>Remplacé par le lot n° {correction.id}</li>" in old  # the timeline's event says which
+    assert "<li>Motif : Notes de la session 2 corrigées</li>" in old
+    new = client.get(f"/lots/{correction.id}").text
+    assert 'data-supersedes>Ce lot remplace le <a href="/lots/1">lot n° 1</a>' in new
+    assert "<li>Remplace le lot n° 1</li>" in new and "<li>Motif : Notes de la session 2 corrigées</li>" in new
+    assert "data-superseded-by" not in new and "data-supersedes" not in client.get("/lots/2").text
