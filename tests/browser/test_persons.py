@@ -68,6 +68,10 @@ def test_search_form_values_are_checked():
     for bad in ({"naissance": "31/02/2001"}, {"naissance": "hier"}, {"numero": "1' OR '1'='1"}, {"nom": "--"}):
         with pytest.raises(SearchError):
             criteria(bad)
+    with pytest.raises(SearchError, match="le 31/02/2001 n'existe pas"):  # the right form, a day that is not
+        criteria({"naissance": "31/02/2001"})
+    with pytest.raises(SearchError, match="JJ/MM/AAAA attendu"):
+        criteria({"naissance": "hier"})
     with pytest.raises(SearchError, match="au moins un critère"):
         PersonIndex(Path("/nonexistent/index.sqlite"), ledger=None).search(Criteria())  # type: ignore[arg-type]
 
