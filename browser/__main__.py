@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load(config_path(args.config))
         ledger = open_ledger(settings)
     except (ConfigError, LedgerError) as exc:
-        print(f"versement browse: error: {exc}", file=sys.stderr)
+        print(f"versement browse : erreur : {exc}", file=sys.stderr)
         return 2
     if args.rebuild_index:
         index = create_app(ledger, settings.browser).state.persons
@@ -63,15 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     secret = settings.secret(SESSION_SECRET)
     if secret is None:
         print(
-            "versement browse: VERSEMENT_BROWSER_SESSION_PASSWORD is not set: sessions are signed with a random key "
-            "and end when the browser stops",
+            "versement browse : VERSEMENT_BROWSER_SESSION_PASSWORD n'est pas défini : les sessions sont signées "
+            "d'une clé aléatoire et prennent fin à l'arrêt du navigateur",
             file=sys.stderr,
         )
     if args.workers > 1:
         if secret is None:
             print(
-                "versement browse: --workers needs VERSEMENT_BROWSER_SESSION_PASSWORD: each process must sign "
-                "sessions with the same key",
+                "versement browse : --workers demande VERSEMENT_BROWSER_SESSION_PASSWORD : chaque processus doit "
+                "signer les sessions de la même clé",
                 file=sys.stderr,
             )
             return 2

@@ -10,13 +10,15 @@ needs a signed-in user whose role holds the route's permission (``browser.securi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import logging
 import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -248,6 +250,7 @@ def create_app(
             and (Path(found.sip_path).is_file() or (vitam is not None and bool(vitam_operations(found)))),
             system_ids=system_ids,
             quality=batch_quality(found.datasets, user, config.sensitive_roles),
+            quality_report=_quality_report(events) is not None,
         )
 
     async def batch_override(request: Request) -> Response:
@@ -290,6 +293,32 @@ def create_app(
             return refused(request, 404, "Le fichier de l'ATR n'est plus disponible localement.")
         consulted(user, batch_id, "download.atr")
         return _attachment(content, f"lot-{batch_id}-atr.xml", "application/xml")
+
+    @guarded("download")
+    def quality_report(request: Request, user: User) -> Response:
+        """The batch's HTML quality report, as the quality stage wrote it (the path and SHA-256
+        of its last ``validate`` event, never a name from the request), shown inline: a page of
+        its own style and nothing else, its personal examples masked (``validation.html``)."""
+        batch_id = request.path_params["batch_id"]
+        found = find_batch(batch_id)
+        recorded = _quality_report(timelines.of(batch_id)) if found is not None else None
+        if recorded is None:
+            return refused(request, 404, "Ce lot n'a pas de rapport de contrôle qualité enregistré.")
+        path, sha256 = recorded
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return refused(request, 404, "Le rapport de contrôle qualité n'est plus disponible localement.")
+        if hashlib.sha256(content).hexdigest() != sha256:
+            return refused(
+                request, 409, "Le rapport de contrôle qualité a été modifié depuis le contrôle : il n'est pas montré."
+            )
+        consulted(user, batch_id, "download.quality_report", sha256=sha256)
+        return Response(
+            content,
+            media_type="text/html; charset=utf-8",
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": _REPORT_POLICY},
+        )
 
     @guarded("download")
     def manifest_download(request: Request, user: User) -> Response:
@@ -530,6 +559,7 @@ def create_app(
         Route("/lots/{batch_id:int}/derogation", batch_override, methods=["POST"]),
         Route("/lots/{batch_id:int}/atr.xml", atr_download),
         Route("/lots/{batch_id:int}/manifest.xml", manifest_download),
+        Route("/lots/{batch_id:int}/rapport-qualite.html", quality_report),
         Route("/lots/{batch_id:int}/jeux/{name}", dataset_page),
         Route("/lots/{batch_id:int}/jeux/{name}/export.csv", dataset_export),
         Route("/personnes", person_search),
@@ -826,8 +856,11 @@ def _with_security_headers(send: Send) -> Send:
     async def wrapped(message: Any) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
+            if not any(name.lower() == b"content-security-policy" for name, _ in headers):  # its own, stricter
+                headers.append(
+                    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+                )
             headers += [
-                (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
                 (b"x-content-type-options", b"nosniff"),
                 (b"referrer-policy", b"same-origin"),
                 (b"x-frame-options", b"DENY"),
@@ -844,8 +877,27 @@ _ERROR_TITLES = {
     403: "Accès refusé",
     404: "Introuvable",
     405: "Action non permise",
+    409: "Fichier modifié",
     503: "Service indisponible",
 }
+
+
+# The quality report carries its own style and nothing else: no script, no request, no form.
+_REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+
+
+def _quality_report(events: Sequence[Any]) -> tuple[Path, str] | None:
+    """The path and SHA-256 of the quality report of the batch's last check (its ``validate``
+    event, ``versement.quality``), or None."""
+    for event in reversed(events):
+        if event.action == "validate":
+            try:
+                report = json.loads(event.details).get("report") or {}
+            except (TypeError, ValueError, AttributeError):
+                return None
+            path, sha256 = report.get("path"), report.get("sha256")
+            return (Path(path), sha256) if isinstance(path, str) and isinstance(sha256, str) else None
+    return None
 
 
 def _prefixed(*prefixes: str) -> Any:

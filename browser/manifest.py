@@ -121,6 +121,15 @@ def _is(element: etree._Element, name: str) -> bool:
 def object_units(content: bytes) -> dict[str, tuple[str, ...]]:
     """For each object's file name (``resultats_elements.csv``), the archive unit that holds it
     and that unit's ancestors, nearest first: where a dataset's rows went in the SIP."""
+    return unit_chains(content)[0]
+
+
+def unit_chains(content: bytes) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Two maps of the manifest's units, each to the unit and its ancestors, nearest first: by the
+    file name of the object a unit holds (as ``object_units``), and by the unit's key, its
+    ``OriginatingAgencyArchiveUnitIdentifier`` (``apogee:etudiant:100083``, the keys packaging
+    gives: ``versement.packaging.person_file_key``, ``table_key``...). A person's documents all
+    bear the same file names (``identite.json``): only their File's key tells whose they are."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         root = etree.fromstring(content, parser)
@@ -131,15 +140,24 @@ def object_units(content: bytes) -> dict[str, tuple[str, ...]]:
         for name in group.xpath(".//*[local-name()='FileInfo']/*[local-name()='Filename']"):
             if name.text:
                 files[group.get("id", "")] = name.text
-    found: dict[str, tuple[str, ...]] = {}
+    by_file: dict[str, tuple[str, ...]] = {}
     for reference in root.xpath("//*[local-name()='ArchiveUnit']/*[local-name()='DataObjectReference']"):
         group_id = "".join(reference.xpath("./*[local-name()='DataObjectGroupReferenceId']/text()")).strip()
-        if group_id not in files:
-            continue
-        chain = []
-        unit = reference.getparent()
-        while unit is not None and _is(unit, "ArchiveUnit"):
-            chain.append(unit.get("id", ""))
-            unit = unit.getparent()
-        found.setdefault(files[group_id], tuple(chain))
-    return found
+        if group_id in files:
+            by_file.setdefault(files[group_id], _chain(reference.getparent()))
+    by_key: dict[str, tuple[str, ...]] = {}
+    for key in root.xpath(
+        "//*[local-name()='ArchiveUnit']/*[local-name()='Content']/*[local-name()='OriginatingAgencyArchiveUnitIdentifier']"
+    ):
+        if key.text and key.text.strip():
+            by_key.setdefault(key.text.strip(), _chain(key.getparent().getparent()))
+    return by_file, by_key
+
+
+def _chain(unit: etree._Element | None) -> tuple[str, ...]:
+    """The unit's id and its ancestor units' ids, nearest first."""
+    chain = []
+    while unit is not None and _is(unit, "ArchiveUnit"):
+        chain.append(unit.get("id", ""))
+        unit = unit.getparent()
+    return tuple(chain)

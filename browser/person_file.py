@@ -22,29 +22,32 @@ from browser import data, manifest
 from browser.persons import MAX_PIECE_ROWS, PersonFile, Piece, read_rows
 from browser.vitam import NOT_ARCHIVED_FR, NOT_CONFIGURED_FR, VitamReader, VitamUnavailable, not_found_fr, operations
 from versement.ledger import Batch, Ledger
+from versement.packaging import dictionary_key, person_file_key, table_key
 from vitam_client import VitamNotFound
+
+Chains = tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]  # manifest.unit_chains
 
 
 class _Units:
-    """Dataset file name → unit chain of each SIP, read once per SIP digest."""
+    """The unit chains of each SIP (by object file name and by unit key), read once per SIP digest."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
+        self._cache: dict[tuple[str, str], Chains] = {}
         self._lock = threading.Lock()
 
-    def of(self, batch: Batch, vitam: VitamReader | None = None) -> dict[str, tuple[str, ...]]:
+    def of(self, batch: Batch, vitam: VitamReader | None = None) -> Chains:
         """The chains of the batch's SIP; of VITAM's stored copy of its manifest when the SIP was
         purged (``vitam`` given), so that a purged piece still links to its unit."""
         if not batch.sip_path:
-            return {}
+            return {}, {}
         key = (batch.sip_path, batch.sip_sha256 or "")
         with self._lock:
             found = self._cache.get(key)
         if found is None:
             try:
-                found = manifest.object_units(_manifest_of(batch, vitam))
+                found = manifest.unit_chains(_manifest_of(batch, vitam))
             except (manifest.ManifestUnreadable, VitamUnavailable, VitamNotFound):
-                return {}  # not cached: VITAM may answer next time
+                return {}, {}  # not cached: VITAM may answer next time
             with self._lock:
                 if len(self._cache) > 512:
                     self._cache.clear()
@@ -62,9 +65,32 @@ def _manifest_of(batch: Batch, vitam: VitamReader | None) -> bytes:
     return manifest.read_file(vitam.manifest(batch)[0])
 
 
+def piece_chain(chains: Chains, batch: Batch, dataset: Any, identity: Any) -> tuple[str, ...]:
+    """The unit where the SIP put a piece's rows, and its ancestors: the dataset's CSV Item (a
+    ``tables`` Series); for a dataset cut per group and session, the unit holding its groups
+    (the person's rows may be in several); else the person's own File, which holds their
+    documents (a ``persons`` Series). Units are found by the keys packaging gives them, or
+    failing a key by the object's file name. Empty: not packaged."""
+    by_file, by_key = chains
+    tool = str((batch.spec or {}).get("tool") or batch.source)
+    table = table_key(tool, dataset.name, batch.scope)
+    found = by_key.get(table) or by_file.get(f"{dataset.name}.csv")
+    if found:
+        return found
+    # A table's data dictionary without the table's CSV Item: the dataset is cut per group.
+    dictionary = by_key.get(dictionary_key(table))
+    if dictionary and len(dictionary) > 1:
+        return dictionary[1:]
+    if identity.source == batch.source:
+        person = by_key.get(person_file_key(tool, identity.kind, str(identity.value)))
+        if person:
+            return person
+    return _person_file_chain(by_file, str(identity.value))
+
+
 def _person_file_chain(units: dict[str, tuple[str, ...]], person: str) -> tuple[str, ...]:
     """The person's own File and its ancestors, for a piece packaged in the person's documents
-    (``<person>-<slice>.json``) rather than in a table's CSV."""
+    named after the person (``<person>-<slice>.json``) in a manifest without unit keys."""
     prefix = f"{person}-"
     for name in sorted(units):
         if name.startswith(prefix) and name.endswith(".json") and len(units[name]) > 1:
@@ -105,8 +131,7 @@ def assemble(
         if batch is None or dataset is None:
             pieces.append(replace(piece, problem="ce lot n'est plus dans le registre"))
             continue
-        units = UNITS.of(batch, vitam)
-        chain = units.get(f"{dataset.name}.csv") or _person_file_chain(units, str(piece.identity.value))
+        chain = piece_chain(UNITS.of(batch, vitam), batch, dataset, piece.identity)
         system_ids = (batch.atr or {}).get("units") or {}
         system_id = next((system_ids[u] for u in chain if u in system_ids), None)
         piece = replace(piece, batch_state=batch.state, unit_id=chain[0] if chain else None, system_id=system_id)

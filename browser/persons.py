@@ -229,7 +229,7 @@ def iso_date(text: str) -> str:
             try:
                 return date(int(matched["y"]), int(matched["m"]), int(matched["d"])).isoformat()
             except ValueError:
-                break
+                raise SearchError(f"date de naissance : le {text} n'existe pas") from None
     raise SearchError("date de naissance : JJ/MM/AAAA attendu (par exemple 05/03/2001)")
 
 

@@ -29,6 +29,7 @@ ACTIONS_FR = {
     "consult.dataset": "consultation d'un jeu de données",
     "download.atr": "téléchargement de l'ATR",
     "download.manifest": "téléchargement du bordereau",
+    "download.quality_report": "consultation du rapport de contrôle qualité",
     "export.dataset": "export CSV d'un jeu de données",
     "consult.person_search": "recherche d'une personne",
     "consult.person": "consultation du dossier d'une personne",
@@ -107,6 +108,10 @@ def event_summary(action: str, details_json: str) -> list[str]:
         lines.append(f"Motif : {details['reason']}")
     if details.get("comment"):
         lines.append(f"Commentaire : {details['comment']}")
+    if details.get("supersedes"):
+        lines.append(f"Remplace le lot n° {details['supersedes']}")
+    if details.get("superseded_by"):
+        lines.append(f"Remplacé par le lot n° {details['superseded_by']}")
     if action == "validate":
         for name, outcome in (details.get("datasets") or details).items():
             if isinstance(outcome, dict) and outcome.get("failed"):

@@ -32,23 +32,37 @@ def add_commands(command: Command, settings: Callable[[argparse.Namespace], Sett
         lambda args: serve_browser(settings(args), args.host, args.port, args.workers, args.rebuild_index),
         "servir le navigateur de consultation",
     )
-    browse.add_argument("--host", default="127.0.0.1")
-    browse.add_argument("--port", type=int, default=8000)
-    browse.add_argument("--workers", type=int, default=1, help="server processes (one per core)")
+    browse.add_argument("--host", default="127.0.0.1", metavar="ADRESSE", help="l'adresse d'écoute (127.0.0.1)")
+    browse.add_argument("--port", type=int, default=8000, help="le port d'écoute (8000)")
+    browse.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="le nombre de processus serveurs, un par cœur (plus d'un : VERSEMENT_BROWSER_SESSION_PASSWORD requis)",
+    )
     browse.add_argument(
         "--rebuild-index",
         action="store_true",
-        help="rebuild the person index (keeping the rows of purged batches) and exit",
+        help="reconstruire l'index des personnes (en gardant les lignes des lots purgés), puis s'arrêter",
     )
 
     accounts = command(
         "accounts", lambda args: _accounts(settings(args), args), "gérer les comptes locaux du navigateur"
     )
-    accounts.add_argument("action", choices=["add", "list"])
-    accounts.add_argument("name", nargs="?")
-    accounts.add_argument("--role", choices=ROLES)
-    accounts.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    accounts.add_argument("--replace", action="store_true", help="change the role and password of an existing account")
+    accounts.add_argument("action", choices=["add", "list"], help="add : ajouter un compte ; list : les lister")
+    accounts.add_argument("name", nargs="?", metavar="NOM", help="le nom du compte (add)")
+    accounts.add_argument(
+        "--role", choices=ROLES, help="auditor (auditeur), archivist (archiviste) ou admin (administrateur)"
+    )
+    accounts.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="lire le mot de passe sur l'entrée standard (sinon : demandé deux fois, sans écho)",
+    )
+    accounts.add_argument(
+        "--replace", action="store_true", help="changer le rôle et le mot de passe d'un compte existant"
+    )
 
 
 def serve_browser(
@@ -87,7 +101,7 @@ def _accounts(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{account.name}\t{account.role}\t{'actif' if account.active else 'inactif'}")
         return 0
     if not args.name or not args.role:
-        raise UsageError("accounts add: give NAME and --role auditor|archivist|admin")
+        raise UsageError("accounts add : donnez le NOM du compte et --role auditor|archivist|admin")
     password = _read_password(args.password_stdin)
     try:
         store.add(args.name, args.role, password, actor=_actor(), replace=args.replace)
@@ -104,7 +118,7 @@ def _read_password(from_stdin: bool) -> str:
     if getpass.getpass("Confirmez le mot de passe : ") != first:
         from versement.cli import UsageError
 
-        raise UsageError("accounts add: the two passwords differ")
+        raise UsageError("accounts add : les deux mots de passe diffèrent")
     return first
 
 

@@ -483,6 +483,18 @@ class _Builder:
 
     def browser(self) -> BrowserConfig:
         node = self.file.browser
+        if node.auth == "header":  # else the browser would start and let nobody in, saying nothing
+            if not node.trusted_proxies:
+                raise self.fail(
+                    "browser.trusted_proxies",
+                    'missing value: with auth = "header", the addresses of the proxies whose user header is believed',
+                )
+            if not any(m.users or m.groups for m in node.roles.values()):
+                raise self.fail(
+                    "browser.roles",
+                    'missing value: with auth = "header", the users or groups of each role '
+                    '(e.g. roles = { auditor = { groups = ["..."] } })',
+                )
         return BrowserConfig(
             **node.model_dump(exclude={"trusted_proxies", "roles", "sensitive_roles"}),
             trusted_proxies=tuple(node.trusted_proxies),

@@ -123,6 +123,13 @@ def students_table(rows: int = 120) -> pa.Table:
     )
 
 
+QUALITY_REPORT = (
+    '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Contrôle qualité du lot n° 1</title>'
+    "<style>body{color:#222}</style></head><body><h1>Contrôle qualité du lot n° 1</h1>"
+    '<p><span class="ok">conforme</span></p></body></html>'
+)
+
+
 def build_ledger(folder: Path) -> Ledger:
     ledger = Ledger(f"sqlite:///{folder / 'ledger.sqlite'}")
     ledger.migrate()
@@ -152,12 +159,16 @@ def build_ledger(folder: Path) -> Ledger:
         datasets=[students],
         changes={"snapshot_marker": "sqlite:2026-12-01T09:00:00"},
     )
+    report = staging / "quality" / "rapport-qualite.html"  # as versement.quality writes it
+    report.parent.mkdir()
+    report.write_text(QUALITY_REPORT, encoding="utf-8")
     ledger.transition(
         accepted.id,
         State.VALIDATED,
         actor="extraction",
         action="validate",
         dataset_updates={"individus": {"quality": {"outcomes": [], "success": True}, "quality_success": True}},
+        details={"report": {"path": str(report), "sha256": sha256_file(report)}},
     )
     sip = staging / "UNIV-DEMO-APOGEE-2023-2024-000001.zip"
     with zipfile.ZipFile(sip, "w") as archive:

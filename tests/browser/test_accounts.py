@@ -100,13 +100,13 @@ def test_accounts_are_argon2_hashes_in_the_ledger_and_audited(tmp_path):
         "account": "la.martin@univ.fr",
         "role": "auditor",
     }
-    with pytest.raises(AccountError, match="already exists"):
+    with pytest.raises(AccountError, match="existe déjà"):
         accounts.add("la.martin@univ.fr", "admin", "un autre long mot de passe", actor="t")
-    with pytest.raises(AccountError, match="at least 12"):
+    with pytest.raises(AccountError, match="au moins 12"):
         accounts.add("bob", "admin", "court", actor="t")
-    with pytest.raises(AccountError, match="unknown role 'root'"):
+    with pytest.raises(AccountError, match="rôle inconnu 'root'"):
         accounts.add("bob", "root", "un long mot de passe", actor="t")
-    with pytest.raises(AccountError, match="account name"):
+    with pytest.raises(AccountError, match="nom de compte"):
         accounts.add("<b>bob</b>", "admin", "un long mot de passe", actor="t")
     accounts.add("la.martin@univ.fr", "archivist", "un nouveau mot de passe", actor="t", replace=True)
     assert signed_in(accounts, "la.martin@univ.fr", "un nouveau mot de passe").role == "archivist"
@@ -143,6 +143,10 @@ def test_browser_section_is_strict(deployment):
         ('[browser]\ntrusted_proxies = ["not-an-address"]', "browser.trusted_proxies.0"),
         ('[browser]\nroles = { superuser = { users = ["x"] } }', "browser.roles.superuser"),
         ('[browser]\nroles = { admin = { userz = ["x"] } }', "browser.roles.admin.userz"),
+        # header mode without the proxies to believe, or without roles, would let nobody in
+        ('[browser]\nauth = "header"\nroles = { auditor = { users = ["x"] } }', "browser.trusted_proxies"),
+        ('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]', "browser.roles"),
+        ('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]\nroles = { auditor = {} }', "browser.roles"),
     ):
         with pytest.raises(ConfigError) as caught:
             load(deployment(section))
@@ -181,7 +185,7 @@ def test_cli_adds_an_account_with_the_password_from_stdin_never_argv(deployment,
     assert "camille\tarchivist\tactif" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("court\n"))
     assert cli.main(["--config", config, "accounts", "add", "dom", "--role", "admin", "--password-stdin"]) == 2
-    assert "at least 12 characters" in capsys.readouterr().err
+    assert "au moins 12 caractères" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--config", config, "accounts", "add", "dom", "--role", "admin", "--password", "x" * 20])
     with pytest.raises(SystemExit):
@@ -214,17 +218,19 @@ def test_the_browser_program_serves_the_configured_ledger_with_its_settings(depl
 
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
-    config = deployment('[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]')
+    config = deployment(
+        '[browser]\nauth = "header"\ntrusted_proxies = ["10.0.0.1"]\nroles = { auditor = { users = ["alice"] } }'
+    )
     assert program.main(["--config", config, "--port", "8765"]) == 0
     assert served["port"] == 8765 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
-    assert "VERSEMENT_BROWSER_SESSION_PASSWORD is not set" in capsys.readouterr().err
+    assert "VERSEMENT_BROWSER_SESSION_PASSWORD n'est pas défini" in capsys.readouterr().err
     from starlette.testclient import TestClient
 
     client = TestClient(served["app"], follow_redirects=False)
     assert client.get("/connexion").status_code == 401  # header mode from the file: no local form
     monkeypatch.setenv("VERSEMENT_BROWSER_SESSION_PASSWORD", "a long signing key")
     assert program.main(["--config", config]) == 0
-    assert "not set" not in capsys.readouterr().err
+    assert "n'est pas défini" not in capsys.readouterr().err
     assert program.main(["--config", str(config) + ".missing"]) == 2
     assert "configuration file not found" in capsys.readouterr().err
 
@@ -240,7 +246,7 @@ def test_several_server_processes_need_one_session_key(deployment, monkeypatch, 
     monkeypatch.delenv("VERSEMENT_BROWSER_SESSION_PASSWORD", raising=False)
     monkeypatch.setenv("VERSEMENT_CONFIG", str(config))  # main sets it for the worker processes
     assert program.main(["--config", config, "--workers", "2"]) == 2
-    assert "--workers needs VERSEMENT_BROWSER_SESSION_PASSWORD" in capsys.readouterr().err
+    assert "--workers demande VERSEMENT_BROWSER_SESSION_PASSWORD" in capsys.readouterr().err
     assert served == {}
     monkeypatch.setenv("VERSEMENT_BROWSER_SESSION_PASSWORD", "a long signing key")
     assert program.main(["--config", config, "--workers", "2"]) == 0

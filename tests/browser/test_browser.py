@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from tests.browser.conftest import HOSTILE, REASON, SECRET_ADDRESS
 from versement.ledger import State
@@ -270,3 +271,50 @@ def test_the_timeline_and_the_last_runs_follow_new_events_but_not_consultations(
     assert '/lots/3">Lot n° 3 — apogee 2022-2023</a> : validation demandée' not in dashboard
     first_run = dashboard.split('<td class="etat etat-', 1)[1]
     assert first_run.startswith("submitting") and before.split('<td class="etat etat-', 1)[1].startswith("approved")
+
+
+def test_the_quality_report_is_linked_shown_as_recorded_and_audited(as_role, ledger):
+    auditor = as_role("auditor")
+    assert 'href="/lots/1/rapport-qualite.html"' in auditor.get("/lots/1").text
+    report = auditor.get("/lots/1/rapport-qualite.html")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "Contrôle qualité du lot n° 1" in report.text
+    # its own style is allowed, nothing else (a single policy: the browser's is not added to it)
+    assert report.headers.get_list("content-security-policy") == [
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+    ]
+    assert [(e.action, e.batch_id, e.actor) for e in actions(ledger, "download.")] == [
+        ("download.quality_report", 1, "auditeur")
+    ]
+    assert "consultation du rapport de contrôle qualité" in as_role("admin").get("/journal").text
+    assert as_role("admin").get("/lots/1/rapport-qualite.html").status_code == 403  # downloads: not admins
+    assert 'href="/lots/3/rapport-qualite.html"' not in auditor.get("/lots/3").text
+    assert auditor.get("/lots/3/rapport-qualite.html").status_code == 404  # never checked
+    assert auditor.get("/lots/99/rapport-qualite.html").status_code == 404
+
+
+def test_a_quality_report_edited_since_the_check_is_not_shown(as_role, ledger):
+    (validated,) = [e for e in ledger.events(1) if e.action == "validate"]
+    path = Path(json.loads(validated.details)["report"]["path"])
+    path.write_text(path.read_text(encoding="utf-8").replace("conforme", "NON CONFORME"), encoding="utf-8")
+    edited = as_role("auditor").get("/lots/1/rapport-qualite.html")
+    assert edited.status_code == 409 and 'role="alert"' in edited.text and "modifié depuis le contrôle" in edited.text
+    assert "NON CONFORME" not in edited.text
+    path.unlink()
+    assert as_role("auditor").get("/lots/1/rapport-qualite.html").status_code == 404
+    assert actions(ledger, "download.") == []
+
+
+def test_a_supersession_is_shown_on_both_batches_with_its_reason(as_role, ledger):
+    correction = ledger.create_batch(
+        "apogee", "2023-2024", "Camille Archiviste", supersedes=1, reason="Notes de la session 2 corrigées"
+    )
+    client = as_role("auditor")
+    old = client.get("/lots/1").text
+    assert f'data-superseded-by>Ce lot a été remplacé par le <a href="/lots/{correction.id}">' in old
+    assert f"<li>Remplacé par le lot n° {correction.id}</li>" in old  # the timeline's event says which
+    assert "<li>Motif : Notes de la session 2 corrigées</li>" in old
+    new = client.get(f"/lots/{correction.id}").text
+    assert 'data-supersedes>Ce lot remplace le <a href="/lots/1">lot n° 1</a>' in new
+    assert "<li>Remplace le lot n° 1</li>" in new and "<li>Motif : Notes de la session 2 corrigées</li>" in new
+    assert "data-superseded-by" not in new and "data-supersedes" not in client.get("/lots/2").text

@@ -68,6 +68,10 @@ def test_search_form_values_are_checked():
     for bad in ({"naissance": "31/02/2001"}, {"naissance": "hier"}, {"numero": "1' OR '1'='1"}, {"nom": "--"}):
         with pytest.raises(SearchError):
             criteria(bad)
+    with pytest.raises(SearchError, match="le 31/02/2001 n'existe pas"):  # the right form, a day that is not
+        criteria({"naissance": "31/02/2001"})
+    with pytest.raises(SearchError, match="JJ/MM/AAAA attendu"):
+        criteria({"naissance": "hier"})
     with pytest.raises(SearchError, match="au moins un critère"):
         PersonIndex(Path("/nonexistent/index.sqlite"), ledger=None).search(Criteria())  # type: ignore[arg-type]
 
@@ -373,3 +377,72 @@ def test_homonyms_born_the_same_day_are_not_linked_to_an_agent(tmp_path):
     assert linked is not None and {i.key for i in linked.identities} == {"harpege-10002", "apogee-100003"}
     assert {p.dataset for p in linked.pieces} == {"agents_identite", "ref_personnels", "etudiants_identite"}
     ledger.close()
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    """Apogée 2023-2024 extracted, checked and packaged by the pipeline (the SIP as packaging lays
+    it out: tables as CSV Items, results cut per group and session, one File per student)."""
+    from extractors.scope import Scope
+    from versement.config import load
+    from versement.demo import prepare_sources
+    from versement.ledger import open_ledger
+    from versement.pipeline import run_extract, run_package, run_validate
+
+    folder = tmp_path_factory.mktemp("packaged")
+    environ = {
+        "VERSEMENT__LEDGER__URL": f"sqlite:///{folder / 'ledger.sqlite'}",
+        "VERSEMENT__PATHS__STAGING": str(folder / "staging"),
+        "VERSEMENT__SOURCES__APOGEE__URL": f"sqlite:///{folder / 'apogee.sqlite'}",
+        "VERSEMENT__SOURCES__HARPEGE__URL": f"sqlite:///{folder / 'harpege.sqlite'}",
+    }
+    settings = load(Path(__file__).resolve().parents[2] / "config" / "demo.toml", environ=environ)
+    ledger = open_ledger(settings)
+    prepare_sources(settings)
+    batch = run_extract(settings, ledger, "apogee", Scope.academic_year(2023), actor="test")
+    run_validate(settings, ledger, batch.id, actor="test")
+    run_package(settings, ledger, batch.id, actor="test", skip_schemas=True)
+    accounts = Accounts(ledger, FAST_HASHER)
+    accounts.add("auditeur", "auditor", PASSWORDS["auditeur"], actor="tests")
+    app = create_app(ledger, BrowserConfig(), secret_key="tests-only-secret", accounts=accounts)
+    yield app, ledger.batch(batch.id)
+    ledger.close()
+
+
+def test_each_piece_links_to_the_unit_packaging_put_it_in(packaged):
+    """Every student's documents bear the same file names (identite.json...): the piece links to
+    the student's own File, found by its key; a table to its CSV Item; a dataset cut per group
+    and session to the unit that holds its groups. None says « pas encore empaquetée »."""
+    import zipfile
+
+    from lxml import etree
+
+    app, batch = packaged
+    with zipfile.ZipFile(batch.sip_path) as sip:
+        root = etree.fromstring(sip.read("manifest.xml"))
+
+    def unit_of(key: str) -> etree._Element:
+        (found,) = root.xpath(
+            "//*[local-name()='ArchiveUnit'][*[local-name()='Content']/"
+            "*[local-name()='OriginatingAgencyArchiveUnitIdentifier'][text()=$key]]",
+            key=key,
+        )
+        return found
+
+    client = signed_in(app, "auditor")
+    seen = set()
+    for student in ("100003", "100083"):
+        page = client.get(f"/personnes/apogee-{student}")
+        assert page.status_code == 200
+        units = dict(re.findall(r'data-dataset="([^"]+)".*?unité VITAM : <code>([^<]+)</code>', page.text, re.S))
+        assert "pas encore empaquetée" not in page.text
+        assert units["etudiants_identite"] == unit_of(f"apogee:etudiant:{student}").get("id")
+        assert units["inscriptions_administratives"] == unit_of(
+            "apogee:table:inscriptions_administratives:2023-2024"
+        ).get("id")
+        groups = unit_of("apogee:table:resultats_etapes:2023-2024:dictionnaire").getparent()
+        assert units["resultats_etapes"] == groups.get("id")
+        sessions = ".//*[local-name()='OriginatingAgencyArchiveUnitIdentifier'][contains(text(), ':session:')]"
+        assert groups.xpath(sessions)  # the unit holds the dataset's session Items
+        seen.add(units["etudiants_identite"])
+    assert len(seen) == 2  # each student's own File, not the first File holding an identite.json

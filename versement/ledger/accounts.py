@@ -56,15 +56,15 @@ class AccountInfo:
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise AccountError(
-            f"account name {name!r}: use 1 to 128 letters, digits, '.', '_', '@' or '-', "
-            "starting with a letter or digit"
+            f"nom de compte {name!r} : de 1 à 128 lettres, chiffres, « . », « _ », « @ » ou « - », "
+            "en commençant par une lettre ou un chiffre"
         )
     return name
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r} (use one of {', '.join(ROLES)})")
+        raise AccountError(f"rôle inconnu {role!r} (rôles : {', '.join(ROLES)})")
     return role
 
 
@@ -86,12 +86,14 @@ class Accounts:
         check_name(name)
         check_role(role)
         if len(password) < MIN_PASSWORD:
-            raise AccountError(f"account {name}: the password must have at least {MIN_PASSWORD} characters")
+            raise AccountError(f"compte {name} : le mot de passe doit compter au moins {MIN_PASSWORD} caractères")
         stamp = now()
         with self.ledger.session() as session:
             existing = session.get(Account, name)
             if existing is not None and not replace:
-                raise AccountError(f"account {name} already exists")
+                raise AccountError(
+                    f"le compte {name} existe déjà (--replace pour changer son rôle et son mot de passe)"
+                )
             if existing is None:
                 existing = Account(name=name, created_at=stamp)
                 session.add(existing)
