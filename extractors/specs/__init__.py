@@ -36,6 +36,10 @@ File layout::
     COD_THP = { label = "Type de handicap", tags = ["health"] }   # sensitive: left out by default
     COD_INE = { label = "INE", tags = ["ine"], type = "VARCHAR2(11)" }  # computed: its type is given
 
+Every column the SQL returns is declared with its French label: packaging writes it as the
+« libellé » of the data dictionary archived with each SIP (``tests/extractors/test_specs.py``
+extracts every shipped dataset and names any column without one).
+
 A dataset may list the aggregates its source computes for the reconciliation
 (``aggregates = ["sum:NOT_ELP", "distinct:COD_IND"]``, ``[]`` for none); without the key the
 extraction takes the defaults of ``extractors.aggregates``. A dataset whose every declared column

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from extractors import extract, generate
 from extractors.scope import Scope, ScopeError
-from extractors.specs import SpecError, available_tools, extend_spec, load_spec_file, load_tool
+from extractors.specs import SENSITIVE_CLASSES, SpecError, available_tools, extend_spec, load_spec_file, load_tool
+from extractors.synthetic import SIZE_NAMES, TOOLS
 
 GOOD = """
 tool = "demo"
@@ -201,6 +203,37 @@ def test_every_shipped_specification_loads():
         spec = load_tool(tool)
         assert spec.tool == tool
         assert spec.datasets
+
+
+@pytest.mark.parametrize("tool", available_tools())
+def test_every_column_of_every_shipped_dataset_has_a_label(tool, tmp_path, postgres_databases):
+    """The data dictionary archived with each SIP takes each column's « libellé » from the specification.
+
+    The columns are those the extraction writes: each dataset is extracted from the tool's smallest
+    synthetic source (PostgreSQL, where every tool runs), sensitive classes included, and every
+    column of every Parquet file must have a non-empty label. A label on a column that no dataset
+    returns is a misspelt name, and is refused too.
+    """
+    spec = load_tool(tool)
+    url = postgres_databases()
+    generate(tool, url, years=1, **{SIZE_NAMES[tool]: TOOLS[tool].MIN_SIZE})
+    scope = Scope.parse(spec.scope, "2023")
+    datasets = spec.select(include_sensitive=SENSITIVE_CLASSES)
+    snapshot = extract(url, datasets, tmp_path, parameters=scope.parameters())
+    assert [d.name for d in snapshot.datasets] == list(spec.names())  # every dataset, none left out
+    unlabelled, unknown = [], []
+    for dataset, extracted in zip(datasets, snapshot.datasets, strict=True):
+        returned = [name for name, _ in extracted.columns]
+        assert returned, (tool, dataset.name)
+        for name in returned:
+            column = dataset.columns.get(name)
+            if column is None or not column.label.strip():
+                unlabelled.append(f"{tool}.toml: datasets.{dataset.name}.columns.{name}")
+        unknown += [f"{tool}.toml: datasets.{dataset.name}.columns.{n}" for n in dataset.columns if n not in returned]
+    assert not unlabelled, "columns without a label (empty « libellé » in the data dictionary):\n" + "\n".join(
+        unlabelled
+    )
+    assert not unknown, "labels of columns the dataset does not return:\n" + "\n".join(unknown)
 
 
 def test_an_unknown_tool_suggests_the_closest():
