@@ -175,7 +175,7 @@ class Packaged:
         lines = [f"Profil d'empaquetage : {self.profile.path.name} (SHA-256 {self.profile.sha256[:16]}…)"]
         for spec in self.profile.series:
             rules = ", ".join(
-                f"{_CATEGORY_FR[c]} {r.rule}"
+                f"{_RULE_FR[c]} {r.rule}"
                 + (f" ({_final_fr(r.final_action)})" if c == "AppraisalRule" else "")
                 + f" à compter de : {r.start.describe_fr()}"
                 for c, r in [
@@ -233,7 +233,8 @@ def _text_problem_fr(problem: str) -> str:
     return problem
 
 
-_CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "stockage"}
+# VITAM's French names: durée d'utilité administrative, délai de communicabilité, durée d'utilité courante.
+_RULE_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "DUC"}
 
 
 def _final_fr(action: str | None) -> str:
@@ -360,9 +361,6 @@ def as_date(value: Any) -> date | None:
         except ValueError:
             return None
     return None
-
-
-_RULE_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "conservation"}
 
 
 def start_reason(category: str, rule: str, start: date, why: str) -> str:

@@ -110,7 +110,7 @@ def rule_start(unit: etree._Element, category: str, version: str = "2.1") -> str
     return block.findtext("s:StartDate", namespaces=ns(version))
 
 
-_CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "conservation"}
+_CATEGORY_FR = {"AppraisalRule": "DUA", "AccessRule": "communicabilité", "StorageRule": "DUC"}
 
 
 def description(unit: etree._Element, version: str = "2.1") -> str:
@@ -168,7 +168,7 @@ def test_rules_starting_on_the_same_day_for_the_same_reason_share_one_sentence()
     )
     assert (
         three
-        == f"Règles APP-1 (DUA), ACC-1 (communicabilité) et STO-1 (conservation) : date de départ 2024-08-31, {year}."
+        == f"Règles APP-1 (DUA), ACC-1 (communicabilité) et STO-1 (DUC) : date de départ 2024-08-31, {year}."
     )
     # Another day, or the same day for another reason (another column), keeps its own sentence.
     other = "la date la plus récente des enregistrements (inscriptions.DAT_CRE_IAE)"
@@ -182,12 +182,12 @@ def test_rules_starting_on_the_same_day_for_the_same_reason_share_one_sentence()
     assert mixed == (
         f"Règle APP-1 (DUA) : date de départ 2024-08-31, {year}. "
         f"Règle ACC-1 (communicabilité) : date de départ 2024-08-31, {other}. "
-        f"Règle STO-1 (conservation) : date de départ 2024-09-01, {year}."
+        f"Règle STO-1 (DUC) : date de départ 2024-09-01, {year}."
     )
     assert start_sentences(mixed) == {
         "APP-1 (DUA)": ["2024-08-31"],
         "ACC-1 (communicabilité)": ["2024-08-31"],
-        "STO-1 (conservation)": ["2024-09-01"],
+        "STO-1 (DUC)": ["2024-09-01"],
     }
     assert start_reasons([]) is None
 
@@ -543,7 +543,7 @@ def test_a_storage_rule_configured_in_a_profile_is_written_checked_and_explained
     assert file.findtext("s:Management/s:StorageRule/s:Rule", namespaces=n) == "STO-00001"
     assert rule_start(file, "StorageRule", version) == str(birth)[:10]
     # Both birth-date rules share one sentence, the storage rule named last.
-    assert f"APP-00001 (DUA) et STO-00001 (conservation) : date de départ {str(birth)[:10]}" in description(
+    assert f"APP-00001 (DUA) et STO-00001 (DUC) : date de départ {str(birth)[:10]}" in description(
         file, version
     )
     assert_every_start_is_explained(root, version)
