@@ -48,9 +48,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from extractors import manifest as manifests
 from extractors.errors import ExtractionError
 from extractors.files import partial_path
@@ -278,6 +275,9 @@ def _exact(arrow_type: str) -> bool:
 def concatenate(parts: Sequence[Path], final: Path, metadata: Mapping[str, str], row_group_rows: int) -> int:
     """Write the rows of ``parts``, in order, to ``final`` (via ``.partial``), cut in row groups of
     ``row_group_rows`` as a single reader cuts them; memory bounded by one row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from extractors.extract import PARQUET_OPTIONS
 
     partial = partial_path(final)
@@ -285,7 +285,7 @@ def concatenate(parts: Sequence[Path], final: Path, metadata: Mapping[str, str],
     schema = first.schema_arrow.with_metadata(dict(metadata))
     first.close()
     rows = 0
-    pending: list[pa.RecordBatch] = []
+    pending: list[pa.RecordBatch] = []  # (pyarrow is imported here: the configuration reads this module)
     pending_rows = 0
     try:
         writer = pq.ParquetWriter(partial, schema, **PARQUET_OPTIONS)
