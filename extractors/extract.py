@@ -201,6 +201,8 @@ def extract(
             reader.close()
     result = tuple(done[spec.name] for spec in datasets)
     markers = tuple(dict.fromkeys([*(d.marker for d in result), *part_markers]))
+    if len(markers) == 1:  # every file from one snapshot: that one, even if a reader opened another for nothing
+        marker = markers[0]
     logger.info("snapshot %s: %d dataset(s) in %s", marker, len(result), out_dir)
     return Snapshot(
         datasets=result,
