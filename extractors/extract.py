@@ -22,6 +22,10 @@ matches its manifest and redoes the rest. Files are written deterministically (f
 groups, no timestamps in the file), so a batch killed midway and resumed gives files
 byte-identical to an uninterrupted run of the same source state.
 
+**Partitions.** A dataset named in ``partitions`` is read as ranges of one column, each an
+ordinary dataset of its own file and manifest (kept on re-run likewise), then combined into the
+dataset's one file and manifest (``extractors.partitions``).
+
 **What a resumed batch's snapshot means.** On PostgreSQL and SQLite a snapshot cannot outlive
 its connection: the datasets redone come from a *later* snapshot than the ones kept. Both
 markers are recorded (``Snapshot.markers``, each dataset's ``marker`` and manifest), and the

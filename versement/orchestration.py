@@ -9,13 +9,14 @@ is reported, never extracted twice. Each step returns a small dict of numbers fo
 Extraction is spread over the batch's datasets (``extractors.parallel``): ``plan`` creates the
 batch and names the datasets; on PostgreSQL ``hold_snapshot`` (a task running beside the
 readers) exports one snapshot and keeps its transaction open until every dataset is written;
-``extract_dataset`` runs once per dataset (a mapped task) inside that snapshot (``SET TRANSACTION
-SNAPSHOT``; Oracle: AS OF the SCN ``plan`` read); ``finish_extract`` checks that the files come
-from one state of the source and records them in the ledger in one transition
-(``pipeline.run_extract``, which keeps the finished files). When the readers did not see the same
-state (a holder that died and was retried, an SCN that differs, a SQLite file that changed), the
-files are discarded and the batch is extracted again in one reader: a batch is always one
-consistent snapshot.
+``extract_dataset`` runs once per dataset, or once per partition of a dataset read in partitions
+(``plan``'s ``units``; ``extractors.partitions``), as a mapped task inside that snapshot (``SET
+TRANSACTION SNAPSHOT``; Oracle: AS OF the SCN ``plan`` read); ``finish_extract`` checks that every
+unit was read, all from one state of the source, and records them in the ledger in one transition
+(``pipeline.run_extract``, which keeps the finished files and combines the partitions). When the
+readers did not see the same state (a holder that died and was retried, an SCN that differs, a
+SQLite file that changed), the files are discarded and the batch is extracted again in one
+reader: a batch is always one consistent snapshot.
 """
 
 from __future__ import annotations
