@@ -75,7 +75,7 @@ from extractors.readers import (
     oracle_scn,
 )
 from extractors.specs import DatasetSpec
-from extractors.statements import check_parameters
+from extractors.statements import check_parameters, count_sql
 from extractors.types import UnsupportedTypeError, arrow_type, declared_digits
 
 __all__ = ["ExtractionError", "Progress", "Snapshot", "extract"]
@@ -449,7 +449,11 @@ def _extract_partitioned(
                     column=wanted,
                 )
             statement = cuts.bounds_sql(reader.rewrite(spec.sql, parameters), found[0], count)
-            plan = cuts.compute_plan(reader.rows(statement, parameters), spec, count, found[0], reader.dialect)
+            rewritten = reader.rewrite(spec.sql, parameters)
+            total, _ = reader.count(count_sql(rewritten), parameters)
+            plan = cuts.compute_plan(
+                reader.rows(statement, parameters), spec, count, found[0], reader.dialect, total, reader.marker
+            )
             plan = cuts.write_plan(plan, spec, source.shown, parameters, out_dir)
         logger.info("%s: %d partition(s) on %s, bounds %s", spec.name, count, plan.column, plan.bounds)
     parts = []
@@ -491,6 +495,15 @@ def _combine(
         metadata["versement.dataset"] = spec.name
         rows = cuts.concatenate([p.path for p in parts], final, metadata, row_group_rows)
     expected, counted = sum(p.rows for p in parts), sum(p.source_count for p in parts)
+    # Read in the plan's snapshot, the partitions must add up to the dataset's own count: they cover it.
+    same = plan.total >= 0 and all(p.marker == plan.marker for p in parts)
+    if same and counted != plan.total:
+        final.unlink(missing_ok=True)
+        raise ExtractionError(
+            f"dataset {spec.name}: its {len(parts)} partitions hold {counted} row(s) but the dataset counted "
+            f"{plan.total} in the same snapshot of {source.shown}",
+            dataset=spec.name,
+        )
     if rows != expected or rows != counted:
         final.unlink(missing_ok=True)
         raise ExtractionError(
@@ -529,6 +542,7 @@ def _combine(
                 "sha256": digest,
                 "partitions": {
                     "column": archive_column,
+                    "dataset_count": plan.total,  # COUNT(*) of the whole dataset when the bounds were computed
                     "bounds": [cuts.plan_bound(b) for b in plan.bounds],
                     "parts": [
                         {k: d[k] for k in ("file", "rows", "source_count", "sha256", "parameters", "snapshot")}

@@ -102,6 +102,8 @@ class Plan:
     column: str
     nulls_first: bool
     bounds: tuple[Any, ...]  # ascending, distinct, at most count - 1
+    total: int = -1  # the dataset's COUNT(*) in the plan's snapshot (-1: not counted)
+    marker: str = ""  # that snapshot
 
     def spec(self, spec: DatasetSpec, index: int) -> DatasetSpec:
         """Partition ``index`` (1-based) as a dataset of its own."""
@@ -143,6 +145,8 @@ class Plan:
             "column": self.column,
             "nulls_first": self.nulls_first,
             "bounds": [_typed(b) for b in self.bounds],
+            "source_count": self.total,
+            "snapshot": self.marker,
         }
 
 
@@ -179,18 +183,31 @@ def recorded_plan(
         return None
     try:
         bounds = tuple(_untyped(b) for b in data["bounds"])
-        return Plan(spec.name, count, str(data["column"]), bool(data["nulls_first"]), bounds)
+        total, marker = int(data.get("source_count", -1)), str(data.get("snapshot", ""))
+        return Plan(spec.name, count, str(data["column"]), bool(data["nulls_first"]), bounds, total, marker)
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def compute_plan(rows: Sequence[Sequence[Any]], spec: DatasetSpec, count: int, column: str, dialect: str) -> Plan:
-    """The plan from the tiles' lower bounds (``bounds_sql``'s rows): the first tile's is no boundary."""
+def compute_plan(
+    rows: Sequence[Sequence[Any]],
+    spec: DatasetSpec,
+    count: int,
+    column: str,
+    dialect: str,
+    total: int = -1,
+    marker: str = "",
+) -> Plan:
+    """The plan from the tiles' lower bounds (``bounds_sql``'s rows): the first tile's is no boundary.
+
+    ``total`` is the dataset's COUNT(*) in the same snapshot (``marker``): the partitions read in
+    that snapshot must add up to it, which proves they cover the dataset (NULL keys included).
+    """
     lows: list[Any] = []
     for row in rows:  # in the source's order (its collation), which Python's sort need not share
         if row[0] is not None and (not lows or row[0] != lows[-1]):
             lows.append(row[0])
-    return Plan(spec.name, count, column, dialect == "sqlite", tuple(lows[1:count]))
+    return Plan(spec.name, count, column, dialect == "sqlite", tuple(lows[1:count]), total, marker)
 
 
 def write_plan(plan: Plan, spec: DatasetSpec, source: str, parameters: Mapping[str, Any], out_dir: Path) -> Plan:

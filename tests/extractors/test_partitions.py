@@ -269,3 +269,16 @@ def test_postgresql_partitions_read_by_mapped_readers_in_one_exported_snapshot(p
     parts_recorded = manifest(out, "grades")["partitions"]["parts"]
     assert all(p["rows"] > 0 for p in parts_recorded) and sum(p["rows"] for p in parts_recorded) == 1600
     assert 5000 not in pq.read_table(cut.path).column("id").to_pylist()
+
+
+def test_partitions_that_do_not_add_up_to_the_datasets_count_are_refused(source: str, tmp_path: Path) -> None:
+    for index in (1, 2):
+        extract(source, [BY_ID], tmp_path, parameters=PARAMETERS, partitions={"notes": 2}, only_part=index)
+    plan = tmp_path / "notes.partitions.json"
+    recorded = json.loads(plan.read_text())
+    assert recorded["source_count"] == 900
+    recorded["source_count"] = 901  # as if a range had lost a row
+    plan.write_text(json.dumps(recorded))
+    with pytest.raises(ExtractionError, match=r"its 2 partitions hold 900 row\(s\) but the dataset counted 901"):
+        extract(source, [BY_ID], tmp_path, parameters=PARAMETERS, partitions={"notes": 2})
+    assert not (tmp_path / "notes.parquet").exists() and not (tmp_path / "notes.manifest.json").exists()
