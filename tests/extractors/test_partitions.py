@@ -282,3 +282,12 @@ def test_partitions_that_do_not_add_up_to_the_datasets_count_are_refused(source:
     with pytest.raises(ExtractionError, match=r"its 2 partitions hold 900 row\(s\) but the dataset counted 901"):
         extract(source, [BY_ID], tmp_path, parameters=PARAMETERS, partitions={"notes": 2})
     assert not (tmp_path / "notes.parquet").exists() and not (tmp_path / "notes.manifest.json").exists()
+
+
+def test_an_aggregate_that_cannot_be_combined_is_left_out_and_listed(source: str, tmp_path: Path) -> None:
+    spec = replace(BY_PERSON, aggregates=("distinct:note", "distinct:person", "sum:note"))
+    (single,) = extract(source, [spec], tmp_path / "one", parameters=PARAMETERS).datasets
+    (cut,) = extract(source, [spec], tmp_path / "cut", parameters=PARAMETERS, partitions={"notes_p": 4}).datasets
+    # Distinct notes may repeat across person ranges: their count is not the sum of the partitions'.
+    assert cut.aggregates == {k: v for k, v in single.aggregates.items() if k != "distinct:note"}
+    assert manifest(tmp_path / "cut", "notes_p")["aggregates_not_combined"] == ["distinct:note"]
