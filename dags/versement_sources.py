@@ -3,7 +3,8 @@
 Generated from the deployment's configuration (``$VERSEMENT_CONFIG``, else ``config/demo.toml``):
 adding a source to the file adds its DAG, with no code. Each run works on one scope:
 
-plan → extract (mapped, one task per dataset) → record_extraction → quality → override
+plan → extract (mapped, one task per dataset, or per partition of a dataset read in partitions:
+``sources.<name>.partitions``) → record_extraction (which combines the partitions) → quality → override
 (human-in-the-loop, only for a ``quality_failed`` batch) → package → approval (human-in-the-loop,
 the configured archivists) → transfer (deferrable: submits once, waits in the triggerer) → report.
 
@@ -118,8 +119,13 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
             return _fail_on_refusal(lambda: plan_batch(settings, ledger, source.name, scope, actor=actor))
 
         @task
-        def to_extract(planned: Any) -> list[str]:
-            return list(planned["datasets"])  # empty for a resumed batch: no extraction task
+        def to_extract(planned: Any) -> list[dict[str, Any]]:
+            # One reader per dataset, or per partition of a dataset read in partitions
+            # (sources.<name>.partitions); empty for a resumed batch: no extraction task.
+            if not planned["datasets"]:
+                return []
+            units = planned.get("units") or [{"dataset": name, "partition": None} for name in planned["datasets"]]
+            return [{"dataset": u["dataset"], "partition": u["partition"]} for u in units]
 
         # Runs beside the readers (a slot each): holds the batch's PostgreSQL snapshot open until they are done.
         @task(retries=0, execution_timeout=timedelta(hours=7))
@@ -136,18 +142,28 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
             execution_timeout=timedelta(hours=6),
             max_active_tis_per_dagrun=4,
         )
-        def extract(dataset: str, planned: Any, params: dict[str, Any] | None = None, ti: Any = None) -> dict[str, Any]:
-            from versement.orchestration import extract_dataset, reader_failed
+        def extract(
+            dataset: str,
+            partition: int | None,
+            planned: Any,
+            params: dict[str, Any] | None = None,
+            ti: Any = None,
+        ) -> dict[str, Any]:
+            from versement.orchestration import extract_dataset, reader_failed, unit_name
 
             settings, ledger = _settings(params or {}, source.name)
+            batch_id = int(planned["batch_id"])
             try:
                 return _fail_on_refusal(
-                    lambda: extract_dataset(settings, ledger, int(planned["batch_id"]), dataset, planned.get("marker"))
+                    lambda: extract_dataset(
+                        settings, ledger, batch_id, dataset, planned.get("marker"), partition=partition
+                    )
                 )
             except Exception as exc:
                 final = isinstance(exc, AirflowFailException) or ti is None or ti.try_number > 3
                 if final:  # no try after this one: recorded, and the snapshot holder lets go
-                    reader_failed(settings, ledger, int(planned["batch_id"]), dataset, exc, actor=actor)
+                    name = unit_name(settings.source(source.name), dataset, partition)
+                    reader_failed(settings, ledger, batch_id, name, exc, actor=actor)
                 raise
 
         @task(trigger_rule="none_failed", outlets=assets, retries=1)
@@ -238,7 +254,7 @@ def source_dag(settings: Settings, source: SourceConfig) -> DAG:
         TriggerDagRunOperator.partial(
             task_id="run_each_year", trigger_dag_id=dag.dag_id, skip_when_already_exists=True
         ).expand_kwargs(runs)
-        extracted = extract.partial(planned=planned).expand(dataset=to_extract(planned))
+        extracted = extract.partial(planned=planned).expand_kwargs(to_extract(planned))
         held = hold_snapshot(planned)
         recorded = record_extraction(planned, extracted)
         held >> recorded

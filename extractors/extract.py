@@ -22,6 +22,10 @@ matches its manifest and redoes the rest. Files are written deterministically (f
 groups, no timestamps in the file), so a batch killed midway and resumed gives files
 byte-identical to an uninterrupted run of the same source state.
 
+**Partitions.** A dataset named in ``partitions`` is read as ranges of one column, each an
+ordinary dataset of its own file and manifest (kept on re-run likewise), then combined into the
+dataset's one file and manifest (``extractors.partitions``).
+
 **What a resumed batch's snapshot means.** On PostgreSQL and SQLite a snapshot cannot outlive
 its connection: the datasets redone come from a *later* snapshot than the ones kept. Both
 markers are recorded (``Snapshot.markers``, each dataset's ``marker`` and manifest), and the
@@ -55,6 +59,7 @@ from sqlalchemy.exc import ArgumentError
 
 from extractors import aggregates
 from extractors import manifest as manifests
+from extractors import partitions as cuts
 from extractors.conform import BadValue, conform, from_python
 from extractors.datasets import ExtractedDataset, Snapshot
 from extractors.errors import ExtractionError, is_transient, value_error
@@ -70,7 +75,7 @@ from extractors.readers import (
     oracle_scn,
 )
 from extractors.specs import DatasetSpec
-from extractors.statements import check_parameters
+from extractors.statements import check_parameters, count_sql
 from extractors.types import UnsupportedTypeError, arrow_type, declared_digits
 
 __all__ = ["ExtractionError", "Progress", "Snapshot", "extract"]
@@ -122,12 +127,19 @@ def extract(
     open_writer: OpenWriter = parquet_writer,
     snapshot_id: str | None = None,
     reuse_marker: str | None = None,
+    partitions: Mapping[str, int] | None = None,
+    only_part: int | None = None,
 ) -> Snapshot:
     """Extract ``datasets`` from ``source_url`` into ``out_dir``, in one snapshot (see the module notes).
 
     ``snapshot_id`` (PostgreSQL) reads in a snapshot another session exported and still holds,
     ``reuse_marker`` (Oracle) AS OF the SCN another reader of the batch recorded
     (``extractors.parallel``), instead of opening a new snapshot.
+
+    ``partitions`` maps a dataset's name to the number of partitions it is read in
+    (``extractors.partitions``): read one after the other, then combined into the dataset's file.
+    ``only_part`` (with a single partitioned dataset) reads that partition alone and combines
+    nothing (a mapped reader); the result then describes the partition's file.
 
     ``parameters`` are the batch scope's bound values (``Scope.parameters()``); each dataset
     gets those its SQL names. ``password`` is given apart from the URL (secrets never live in
@@ -139,32 +151,62 @@ def extract(
     if row_group_rows < 1 or batch_rows < 1:
         raise ValueError(f"row_group_rows and batch_rows must be positive, got {row_group_rows}, {batch_rows}")
     _check_specs(datasets)
+    counts = _check_partitions(datasets, partitions or {}, only_part)
     source = _Source.parse(source_url, password)
     started = datetime.now(UTC)
     bound = {spec.name: check_parameters(spec.name, spec.sql, parameters) for spec in datasets}
     _check_reuse(reuse_marker, source)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kept = {spec.name: item for spec in datasets if (item := _kept(spec, bound[spec.name], source, out_dir))}
+    kept = {
+        spec.name: item
+        for spec in datasets
+        if only_part is None and (item := _kept(spec, bound[spec.name], source, out_dir))
+    }
     todo = [spec for spec in datasets if spec.name not in kept]
     logger.info("extracting %d dataset(s) from %s (%d kept from an earlier run)", len(todo), source.shown, len(kept))
     done: dict[str, ExtractedDataset] = dict(kept)
     marker = next(iter(kept.values())).marker if kept else ""
     details: dict[str, str] = {}
     dialect = source.url.get_backend_name()
+    part_markers: list[str] = []
     if todo:
-        reuse = _reused_marker(reuse_marker, kept.values(), source)
+        # Partitions an earlier run finished count as kept datasets: on Oracle the rest is read AS OF their SCN.
+        kept_parts = [
+            part
+            for spec in todo
+            if spec.name in counts
+            for part in _kept_parts(spec, counts[spec.name], only_part, bound[spec.name], source, out_dir)
+        ]
+        reuse = _reused_marker(reuse_marker, [*kept.values(), *kept_parts], source)
         with source.reporting(todo[0].name, "cannot open a snapshot of"):
             reader = open_reader(source.url, reuse_marker=reuse, batch_rows=batch_rows, snapshot_id=snapshot_id)
         try:
             marker, details, dialect = reader.marker, dict(reader.details), reader.dialect
             for spec in todo:
+                if spec.name in counts:
+                    done[spec.name], markers_read = _extract_partitioned(
+                        reader,
+                        spec,
+                        counts[spec.name],
+                        only_part,
+                        bound[spec.name],
+                        out_dir,
+                        source,
+                        progress,
+                        row_group_rows,
+                        open_writer,
+                    )
+                    part_markers.extend(markers_read)
+                    continue
                 done[spec.name] = _extract_dataset(
                     reader, spec, bound[spec.name], out_dir, source, progress, row_group_rows, open_writer
                 )
         finally:
             reader.close()
     result = tuple(done[spec.name] for spec in datasets)
-    markers = tuple(dict.fromkeys(d.marker for d in result))
+    markers = tuple(dict.fromkeys([*(d.marker for d in result), *part_markers]))
+    if len(markers) == 1:  # every file from one snapshot: that one, even if a reader opened another for nothing
+        marker = markers[0]
     logger.info("snapshot %s: %d dataset(s) in %s", marker, len(result), out_dir)
     return Snapshot(
         datasets=result,
@@ -334,6 +376,204 @@ def _kept(spec: DatasetSpec, parameters: Mapping[str, Any], source: _Source, out
         manifest=manifests.manifest_path(out_dir, spec.name),
         resumed=True,
         aggregates=aggregates.from_manifest(data),
+    )
+
+
+# -- partitioned datasets ---------------------------------------------------------------------
+
+
+def _check_partitions(
+    datasets: Sequence[DatasetSpec], partitions: Mapping[str, int], only_part: int | None
+) -> dict[str, int]:
+    specs = {spec.name: spec for spec in datasets}
+    for name, count in partitions.items():
+        if name not in specs:
+            continue  # a dataset the batch does not read (narrowed to a subset)
+        problem = cuts.check_count(count)
+        if problem is None and cuts.partition_column(specs[name]) is None:
+            problem = "it has neither a person key nor a key column to cut it on"
+        if problem is not None:
+            raise ExtractionError(f"dataset {name}: cannot be read in partitions: {problem}", dataset=name)
+    counts = {name: count for name, count in partitions.items() if name in specs}
+    single = len(datasets) == 1 and datasets[0].name in counts
+    if only_part is not None and not (single and 1 <= only_part <= counts[datasets[0].name]):
+        raise ValueError(f"only_part {only_part} needs one partitioned dataset with that many partitions")
+    return counts
+
+
+def _kept_parts(
+    spec: DatasetSpec,
+    count: int,
+    only_part: int | None,
+    parameters: Mapping[str, Any],
+    source: _Source,
+    out_dir: Path,
+) -> list[ExtractedDataset]:
+    """The partitions of ``spec`` an earlier run finished under the recorded plan (none without one)."""
+    plan = cuts.recorded_plan(spec, count, source.shown, parameters, out_dir)
+    if plan is None:
+        return []
+    found = []
+    for index in [only_part] if only_part is not None else range(1, count + 1):
+        part = plan.spec(spec, index)
+        kept = _kept(part, check_parameters(part.name, part.sql, plan.parameters(index, parameters)), source, out_dir)
+        if kept is not None:
+            found.append(kept)
+    return found
+
+
+def _extract_partitioned(
+    reader: Reader,
+    spec: DatasetSpec,
+    count: int,
+    only_part: int | None,
+    parameters: Mapping[str, Any],
+    out_dir: Path,
+    source: _Source,
+    progress: Progress | None,
+    row_group_rows: int,
+    open_writer: OpenWriter,
+) -> tuple[ExtractedDataset, list[str]]:
+    """Read ``spec``'s partitions (those an earlier run finished are kept) and combine them."""
+    plan = cuts.recorded_plan(spec, count, source.shown, parameters, out_dir)
+    if plan is None:
+        with source.reporting(spec.name, "cannot compute the partitions of", out_dir):
+            declared = {c.name: c.type for c in spec.columns.values() if c.type}
+            described = reader.describe(spec.name, spec.sql, parameters, declared)
+            wanted = cuts.partition_column(spec) or ""
+            found = [c.name for c in described if c.name.casefold() == wanted.casefold()]
+            if len(found) != 1:
+                raise ExtractionError(
+                    f"dataset {spec.name}: partition column {wanted!r} is not in the result",
+                    dataset=spec.name,
+                    column=wanted,
+                )
+            statement = cuts.bounds_sql(reader.rewrite(spec.sql, parameters), found[0], count)
+            rewritten = reader.rewrite(spec.sql, parameters)
+            total, _ = reader.count(count_sql(rewritten), parameters)
+            plan = cuts.compute_plan(
+                reader.rows(statement, parameters), spec, count, found[0], reader.dialect, total, reader.marker
+            )
+            plan = cuts.write_plan(plan, spec, source.shown, parameters, out_dir)
+        logger.info("%s: %d partition(s) on %s, bounds %s", spec.name, count, plan.column, plan.bounds)
+    parts = []
+    for index in [only_part] if only_part is not None else range(1, count + 1):
+        part = plan.spec(spec, index)
+        bound = check_parameters(part.name, part.sql, plan.parameters(index, parameters))
+        kept = _kept(part, bound, source, out_dir)
+        parts.append(
+            kept or _extract_dataset(reader, part, bound, out_dir, source, progress, row_group_rows, open_writer)
+        )
+    markers = [p.marker for p in parts]
+    if only_part is not None:
+        return parts[0], markers
+    return _combine(spec, plan, parts, parameters, out_dir, source, row_group_rows), markers
+
+
+def _combine(
+    spec: DatasetSpec,
+    plan: cuts.Plan,
+    parts: Sequence[ExtractedDataset],
+    parameters: Mapping[str, Any],
+    out_dir: Path,
+    source: _Source,
+    row_group_rows: int,
+) -> ExtractedDataset:
+    """``<dataset>.parquet`` and its manifest from the partition files, which are then removed."""
+    final = out_dir / f"{spec.name}.parquet"
+    manifest = manifests.manifest_path(out_dir, spec.name)
+    manifest.unlink(missing_ok=True)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    recorded = [manifests.read_manifest(p.manifest) if p.manifest else None for p in parts]
+    if any(r is None for r in recorded):
+        raise ExtractionError(f"dataset {spec.name}: a partition's manifest is missing", dataset=spec.name)
+    described = [r for r in recorded if r is not None]
+    with source.reporting(spec.name, "cannot combine the partitions of", out_dir):
+        first = pq.read_schema(parts[0].path)
+        metadata = {k.decode(): v.decode() for k, v in (first.metadata or {}).items()}
+        metadata["versement.dataset"] = spec.name
+        rows = cuts.concatenate([p.path for p in parts], final, metadata, row_group_rows)
+    expected, counted = sum(p.rows for p in parts), sum(p.source_count for p in parts)
+    # Read in the plan's snapshot, the partitions must add up to the dataset's own count: they cover it.
+    same = plan.total >= 0 and all(p.marker == plan.marker for p in parts)
+    if same and counted != plan.total:
+        final.unlink(missing_ok=True)
+        raise ExtractionError(
+            f"dataset {spec.name}: its {len(parts)} partitions hold {counted} row(s) but the dataset counted "
+            f"{plan.total} in the same snapshot of {source.shown}",
+            dataset=spec.name,
+        )
+    if rows != expected or rows != counted:
+        final.unlink(missing_ok=True)
+        raise ExtractionError(
+            f"dataset {spec.name}: {rows} row(s) combined from partitions holding {expected} (source count {counted})",
+            dataset=spec.name,
+        )
+    columns = dict(parts[0].columns)
+    archive_column = archive_names(spec, [plan.column])[0]
+    combined, left_out = cuts.combine_aggregates(described, columns, archive_column)
+    markers = list(dict.fromkeys(p.marker for p in parts))
+    marker = markers[0] if len(markers) == 1 else " + ".join(markers)
+    query = ";\n".join(p.query for p in parts)
+    with source.reporting(spec.name, "cannot write the manifest of", out_dir), _removed_on_failure(final):
+        digest = sha256_file(final)
+        _sync_folder(out_dir)
+        head = described[0]
+        manifests.write_manifest(
+            manifest,
+            {
+                **{k: head[k] for k in ("format", "label", "record_type", "dialect", "source_details")},
+                **{k: head[k] for k in ("columns", "arrow_schema", "key", "excluded_columns")},
+                "dataset": spec.name,
+                "spec_identity": manifests.spec_identity(spec),
+                "source": source.shown,
+                "sql": spec.sql,
+                "query": query,
+                "count_query": ";\n".join(str(d["count_query"]) for d in described),
+                "parameters": manifests.json_parameters(parameters),
+                "snapshot": marker,
+                "rows": rows,
+                "source_count": counted,
+                "aggregates": combined,
+                "aggregates_not_combined": left_out,
+                "file": final.name,
+                "bytes": final.stat().st_size,
+                "sha256": digest,
+                "partitions": {
+                    "column": archive_column,
+                    "dataset_count": plan.total,  # COUNT(*) of the whole dataset when the bounds were computed
+                    "bounds": [cuts.plan_bound(b) for b in plan.bounds],
+                    "parts": [
+                        {k: d[k] for k in ("file", "rows", "source_count", "sha256", "parameters", "snapshot")}
+                        for d in described
+                    ],
+                },
+                "started_at": min(str(d["started_at"]) for d in described),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "seconds": round(sum(float(d["seconds"]) for d in described) + time.monotonic() - clock, 3),
+                "combined_at": started.isoformat(),
+            },
+        )
+    for part in parts:
+        part.path.unlink(missing_ok=True)
+        if part.manifest is not None:
+            part.manifest.unlink(missing_ok=True)
+    cuts.plan_path(out_dir, spec.name).unlink(missing_ok=True)
+    logger.info("%s: %d row(s) combined from %d partition(s)", spec.name, rows, len(parts))
+    return ExtractedDataset(
+        name=spec.name,
+        path=final,
+        rows=rows,
+        source_count=counted,
+        sha256=digest,
+        columns=parts[0].columns,
+        query=query,
+        parameters=dict(parameters),
+        marker=marker,
+        manifest=manifest,
+        resumed=all(p.resumed for p in parts),
+        aggregates=combined,
     )
 
 

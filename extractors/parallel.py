@@ -46,6 +46,7 @@ __all__ = [
     "HeldSnapshot",
     "exported_snapshot",
     "extract_dataset",
+    "extract_partition",
     "same_snapshot",
     "snapshot_marker",
     "source_fingerprint",
@@ -114,6 +115,37 @@ def extract_dataset(
         progress=progress,
         snapshot_id=snapshot_id,
         reuse_marker=reuse_marker,
+    )
+    return snapshot.datasets[0]
+
+
+def extract_partition(
+    source_url: str,
+    dataset: DatasetSpec,
+    index: int,
+    count: int,
+    out_dir: Path,
+    *,
+    parameters: Mapping[str, Any],
+    password: str | None = None,
+    progress: Progress | None = None,
+    snapshot_id: str | None = None,
+    reuse_marker: str | None = None,
+) -> ExtractedDataset:
+    """Extract partition ``index`` of ``count`` of one dataset (``extractors.partitions``), as
+    :func:`extract_dataset` extracts a dataset; ``extract()`` given the same ``partitions`` later
+    keeps the finished partitions and combines them into the dataset's file."""
+    snapshot = extract(
+        source_url,
+        [dataset],
+        out_dir,
+        parameters=parameters,
+        password=password,
+        progress=progress,
+        snapshot_id=snapshot_id,
+        reuse_marker=reuse_marker,
+        partitions={dataset.name: count},
+        only_part=index,
     )
     return snapshot.datasets[0]
 

@@ -94,6 +94,10 @@ class Reader(Protocol):
 
     def rewrite(self, sql: str, parameters: Mapping[str, Any]) -> str: ...
 
+    def rows(self, statement: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of a small statement (``statement`` already rewritten), in the snapshot."""
+        ...
+
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str: ...
 
     def batches(self, reading: Reading, parameters: Mapping[str, Any]) -> Iterator[list[Any]]: ...
@@ -287,6 +291,10 @@ class PostgresReader:
         row = conn.execute(statement).fetchone()
         assert row is not None
         return int(row[0]), tuple(row[1:])
+
+    def rows(self, statement: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        self._bind(parameters)
+        return [tuple(row) for row in self.conn.execute(statement).fetchall()]
 
     def count_concurrently(
         self, statement: str, parameters: Mapping[str, Any]
@@ -488,6 +496,14 @@ class _NamedParameters:
     def count(self, statement: str, parameters: Mapping[str, Any]) -> tuple[int, tuple[Any, ...]]:
         row = self._one(statement, parameters)
         return int(row[0]), tuple(row[1:])
+
+    def rows(self, statement: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = self.conn.cursor()  # type: ignore[attr-defined]
+        try:
+            cursor.execute(statement, dict(parameters))
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
     def statement(self, sql: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         return statements.select_sql(sql, [c.name for c in columns], key)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationErro
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from extractors.partitions import check_count, partition_column
 from extractors.specs import (
     SENSITIVE_CLASSES,
     DatasetSpec,
@@ -132,6 +133,8 @@ class _SourceFile(_Strict):
     # Airflow: when the source's DAG runs on its own (a preset such as "@yearly" or a cron line);
     # none means manual runs only.
     schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] | None = None
+    # A large dataset read in partitions, combined into its one file: { resultats_elements = 8 }.
+    partitions: dict[NonEmpty, Annotated[int, Field(strict=True)]] = {}
 
     @field_validator("include_sensitive", "drop_datasets")
     @classmethod
@@ -210,6 +213,8 @@ class SourceConfig:
     synthetic: bool = False
     include_sensitive: tuple[str, ...] = ()
     schedule: str | None = None  # Airflow schedule of the source's DAG; None: manual runs only
+    # Datasets read in partitions (extractors.partitions): dataset name -> number of partitions.
+    partitions: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -549,6 +554,7 @@ class _Builder:
             raise self.fail(f"{key}.{exc.key}", exc.problem) from None
         if not datasets:
             raise self.fail(key, "the overrides leave no dataset to extract")
+        partitions = self.partitions(key, node.partitions, datasets)
         return SourceConfig(
             name=name,
             tool=tool,
@@ -559,4 +565,18 @@ class _Builder:
             synthetic=node.synthetic,
             include_sensitive=tuple(c for c in SENSITIVE_CLASSES if c in node.include_sensitive),
             schedule=node.schedule,
+            partitions=partitions,
         )
+
+    def partitions(self, key: str, given: Mapping[str, int], datasets: Sequence[DatasetSpec]) -> dict[str, int]:
+        specs = {d.name: d for d in datasets}
+        for name, count in given.items():
+            where = f"{key}.partitions.{name}"
+            if name not in specs:
+                raise self.fail(where, unknown_key_problem(name, tuple(specs)) + ": not a dataset this source extracts")
+            problem = check_count(count)
+            if problem is None and partition_column(specs[name]) is None:
+                problem = "the dataset has neither a person key nor a key column to cut it on"
+            if problem is not None:
+                raise self.fail(where, problem)
+        return dict(given)

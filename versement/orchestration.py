@@ -9,13 +9,14 @@ is reported, never extracted twice. Each step returns a small dict of numbers fo
 Extraction is spread over the batch's datasets (``extractors.parallel``): ``plan`` creates the
 batch and names the datasets; on PostgreSQL ``hold_snapshot`` (a task running beside the
 readers) exports one snapshot and keeps its transaction open until every dataset is written;
-``extract_dataset`` runs once per dataset (a mapped task) inside that snapshot (``SET TRANSACTION
-SNAPSHOT``; Oracle: AS OF the SCN ``plan`` read); ``finish_extract`` checks that the files come
-from one state of the source and records them in the ledger in one transition
-(``pipeline.run_extract``, which keeps the finished files). When the readers did not see the same
-state (a holder that died and was retried, an SCN that differs, a SQLite file that changed), the
-files are discarded and the batch is extracted again in one reader: a batch is always one
-consistent snapshot.
+``extract_dataset`` runs once per dataset, or once per partition of a dataset read in partitions
+(``plan``'s ``units``; ``extractors.partitions``), as a mapped task inside that snapshot (``SET
+TRANSACTION SNAPSHOT``; Oracle: AS OF the SCN ``plan`` read); ``finish_extract`` checks that every
+unit was read, all from one state of the source, and records them in the ledger in one transition
+(``pipeline.run_extract``, which keeps the finished files and combines the partitions). When the
+readers did not see the same state (a holder that died and was retried, an SCN that differs, a
+SQLite file that changed), the files are discarded and the batch is extracted again in one
+reader: a batch is always one consistent snapshot.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 
 from extractors import manifest as manifests
 from extractors import parallel
+from extractors import partitions as cuts
 from extractors.errors import ExtractionError
 from extractors.scope import Scope
 from versement import pipeline
@@ -195,10 +197,29 @@ def plan(settings: Settings, ledger: Ledger, source_name: str, scope: Scope, *, 
         "batch_id": batch.id,
         "state": str(State.NEW),
         "datasets": names,
+        "units": units(source),
         "marker": parallel.snapshot_marker(source.url, password=password),
         "fingerprint": parallel.source_fingerprint(source.url),
         "resumed": False,
     }
+
+
+def units(source: SourceConfig) -> list[dict[str, Any]]:
+    """What the mapped readers read: ``{"dataset": name, "partition": None}`` per dataset, one
+    ``{"dataset": name, "partition": i}`` per partition (1..n) of a dataset read in partitions."""
+    out: list[dict[str, Any]] = []
+    for spec in source.datasets:
+        count = source.partitions.get(spec.name)
+        parts: list[int | None] = list(range(1, count + 1)) if count else [None]
+        out.extend({"dataset": spec.name, "partition": part} for part in parts)
+    return out
+
+
+def unit_name(source: SourceConfig, dataset: str, partition: int | None) -> str:
+    """The file name (without suffix) a unit's reader writes: the dataset's, or its partition's."""
+    if partition is None:
+        return dataset
+    return cuts.part_name(dataset, partition, source.partitions[dataset])
 
 
 def _is_postgresql(url: str) -> bool:
@@ -220,8 +241,16 @@ def hold_snapshot(
     (``RELEASE_FILE``), or ``hold_seconds`` passed. Other engines and resumed batches: nothing to hold.
     """
     batch = ledger.batch(int(planned["batch_id"]))
-    names = list(planned.get("datasets") or [])
     source = settings.source(batch.source)
+    # One manifest per reader: a dataset's, or each partition's (combined after the holder let go).
+    given = planned.get("units")
+    names = (
+        [unit_name(source, str(u["dataset"]), u.get("partition")) for u in given]
+        if given is not None
+        else list(planned.get("datasets") or [])
+    )
+    if not planned.get("datasets"):
+        names = []
     if batch.state != State.NEW or not names or not _is_postgresql(source.url):
         return {"held": False}
     folder = pipeline.batch_folder(settings, batch.id) / "data"
@@ -305,10 +334,15 @@ def extract_dataset(
     dataset: str,
     marker: str | None,
     *,
+    partition: int | None = None,
     wait_seconds: float = 900,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Extract one dataset of a new batch into the batch's folder (a mapped task), in the batch's snapshot."""
+    """Extract one dataset of a new batch into the batch's folder (a mapped task), in the batch's snapshot.
+
+    With ``partition``, only that partition of a dataset read in partitions (``sources.<name>.partitions``);
+    ``finish_extract`` combines the partitions into the dataset's file.
+    """
     batch = ledger.batch(batch_id)
     if batch.state != State.NEW:
         raise StepRefused(f"lot {batch_id} : {_fr(batch.state)} ; ses jeux de données sont déjà extraits")
@@ -316,22 +350,41 @@ def extract_dataset(
     spec = {d.name: d for d in source.datasets}.get(dataset)
     if spec is None:
         raise StepRefused(f"lot {batch_id} : {source.title} n'a pas de jeu de données {dataset}")
+    count = source.partitions.get(dataset)
+    if (partition is None) != (count is None) or (partition is not None and not 1 <= partition <= (count or 0)):
+        wanted = f"en {count} partitions" if count else "en une seule lecture"
+        raise StepRefused(f"lot {batch_id} : {dataset} se lit {wanted}, pas la partition {partition}")
     folder = pipeline.batch_folder(settings, batch_id) / "data"
     snapshot = _wait_for_snapshot(folder, wait_seconds, sleep) if _is_postgresql(source.url) else None
-    found = parallel.extract_dataset(
-        source.url,
-        spec,
-        folder,
-        parameters=pipeline.batch_scope(batch).parameters(),
-        password=settings.secret(source_secret(source.name)),
-        reuse_marker=marker,
-        snapshot_id=snapshot,
-    )
+    parameters = pipeline.batch_scope(batch).parameters()
+    password = settings.secret(source_secret(source.name))
+    if partition is None or count is None:
+        found = parallel.extract_dataset(
+            source.url,
+            spec,
+            folder,
+            parameters=parameters,
+            password=password,
+            reuse_marker=marker,
+            snapshot_id=snapshot,
+        )
+    else:
+        found = parallel.extract_partition(
+            source.url,
+            spec,
+            partition,
+            count,
+            folder,
+            parameters=parameters,
+            password=password,
+            reuse_marker=marker,
+            snapshot_id=snapshot,
+        )
     size = found.path.stat().st_size
     log.info(
         "lot %d, %s : %d lignes (source : %d), %d octets, SHA-256 %s, instantané %s%s",
         batch_id,
-        dataset,
+        found.name,
         found.rows,
         found.source_count,
         size,
@@ -339,7 +392,14 @@ def extract_dataset(
         found.marker,
         " (repris d'une exécution précédente)" if found.resumed else "",
     )
-    return {"dataset": dataset, "rows": found.rows, "bytes": size, "sha256": found.sha256, "marker": found.marker}
+    return {
+        "dataset": dataset,
+        "partition": partition,
+        "rows": found.rows,
+        "bytes": size,
+        "sha256": found.sha256,
+        "marker": found.marker,
+    }
 
 
 def finish_extract(
@@ -358,7 +418,10 @@ def finish_extract(
     source = settings.source(batch.source)
     markers = [str(r["marker"]) for r in results]
     fingerprint = planned.get("fingerprint")
-    consistent = len(results) == len(source.datasets) and (
+    # Every reader's unit (each dataset, each partition of a partitioned one) read once, in one snapshot.
+    expected = sorted(unit_name(source, u["dataset"], u["partition"]) for u in units(source))
+    read = sorted(unit_name(source, str(r["dataset"]), r.get("partition")) for r in results)
+    consistent = read == expected and (
         parallel.same_snapshot(markers)
         if fingerprint is None
         else fingerprint == parallel.source_fingerprint(source.url)

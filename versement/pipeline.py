@@ -114,6 +114,7 @@ def run_extract(
             parameters=recorded.parameters(),
             progress=progress,
             password=settings.secret(source_secret(source.name)),
+            partitions=source.partitions,
         )
 
     try:

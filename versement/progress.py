@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 def rows_extracted(dataset: str, rows: int, elapsed: float = 0.0) -> None:
     """Extraction: rows written so far for a dataset, its rate and elapsed time (French number format)."""
-    text = f"  {dataset} : {_number(rows)} lignes extraites"
+    from extractors.partitions import parse_part
+
+    part = parse_part(dataset)
+    shown = dataset if part is None else f"{part[0]} (partition {part[1]}/{part[2]})"
+    text = f"  {shown} : {_number(rows)} lignes extraites"
     if elapsed > 0:
         minutes, seconds = divmod(int(elapsed), 60)
         text += f", {_number(round(rows / elapsed))} lignes/s, {minutes} min {seconds:02d} s"

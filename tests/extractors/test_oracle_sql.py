@@ -7,6 +7,7 @@ Arrow data, as ``fetch_df_batches`` does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,70 @@ def test_a_kept_dataset_of_another_scn_is_not_mixed_with_the_given_one(
             reuse_marker="oracle:flashback AS OF SCN 42",
         )
     assert not (tmp_path / "inscriptions_annuelles.parquet").exists()
+
+
+class PartitionedCursor(FakeCursor):
+    """Answers the partition statements too: the NTILE bounds, and each range's count and rows."""
+
+    def execute(self, sql: str, parameters: Any = None, **named: Any) -> None:
+        bound = dict(parameters or named)
+        if "NTILE(" in sql:
+            self.conn.statements.append((" ".join(sql.split()), bound))
+            self.answer = [(v,) for v in sorted(set(self.conn.rows.column("COD_IND").to_pylist()))]
+        elif sql.startswith("SELECT COUNT(*)"):
+            self.conn.statements.append((" ".join(sql.split()), bound))
+            self.answer = [(in_range(self.conn.rows, bound).num_rows,)]
+        else:
+            super().execute(sql, parameters, **named)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.answer
+
+    def close(self) -> None:
+        pass
+
+
+def in_range(rows: pa.Table, bound: dict[str, Any]) -> pa.Table:
+    keys = rows.column("COD_IND").to_pylist()
+    low, high = bound.get("versement_partition_low"), bound.get("versement_partition_high")
+    keep = [(low is None or k >= low) and (high is None or k < high) for k in keys]
+    return rows.filter(pa.array(keep))
+
+
+class PartitionedOracle(FakeOracle):
+    def cursor(self) -> FakeCursor:
+        return PartitionedCursor(self)
+
+    def fetch_df_batches(self, statement: str, parameters: Any, size: int, fetch_decimals: bool) -> Any:
+        self.fetched.append((statement, parameters, size, fetch_decimals))
+        return iter(in_range(self.rows, dict(parameters)).to_batches(max_chunksize=size))
+
+
+def test_a_resumed_partitioned_dataset_reads_its_other_partitions_as_of_the_kept_ones_scn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    opened: list[FakeOracle] = []
+
+    def connect(**_kwargs: Any) -> FakeOracle:
+        opened.append(PartitionedOracle(ROWS))
+        return opened[-1]
+
+    monkeypatch.setattr(oracledb, "connect", connect)
+    spec = replace(table_spec("inscriptions", "", IAE_KEY, sql=SQL), person_key="COD_IND", aggregates=())
+    scope = {"academic_year": "2023"}
+    first = parallel.extract_partition(
+        URL, spec, 1, 2, tmp_path, parameters=scope, reuse_marker="oracle:flashback AS OF SCN 42"
+    )
+    assert first.rows == 1 and first.marker == "oracle:flashback AS OF SCN 42"
+    (ntile,) = [(s, p) for s, p in opened[0].statements if "NTILE(" in s]
+    assert ntile[1] == scope and list(sa.text(ntile[0]).compile(dialect=oracle.dialect()).params) == ["academic_year"]
+    (fetched,) = opened[0].fetched
+    assert fetched[1] == {"academic_year": "2023", "versement_partition_high": 100002}  # bound, not pasted
+    assert "100002" not in fetched[0]
+    # The batch stopped there; run again, it keeps partition 1 and reads partition 2 AS OF SCN 42.
+    snapshot = extract(URL, [spec], tmp_path, parameters=scope, partitions={"inscriptions": 2})
+    assert opened[1].statements[0] == (readers.ORACLE_FLASHBACK, {"scn": 42})
+    assert readers.ORACLE_SCN not in [s for s, _ in opened[1].statements]
+    assert snapshot.markers == ("oracle:flashback AS OF SCN 42",)
+    (combined,) = snapshot.datasets
+    assert combined.rows == 2 and pq.read_table(combined.path).column("COD_IND").to_pylist() == [100001, 100002]

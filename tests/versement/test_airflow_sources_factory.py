@@ -85,7 +85,9 @@ def test_the_datasets_param_offers_the_source_datasets_only(factory: ModuleType)
     schema = dag.params.get_param("datasets").schema
     assert schema["items"]["enum"] == names and dag.params["datasets"] == []
     # The extraction is mapped over what plan returns for the run (the narrowed list), not the spec.
-    assert dag.task_dict["to_extract"].python_callable({"datasets": ["ref_pays"]}) == ["ref_pays"]
+    assert dag.task_dict["to_extract"].python_callable({"datasets": ["ref_pays"]}) == [
+        {"dataset": "ref_pays", "partition": None}
+    ]
 
 
 def test_a_reader_that_fails_for_good_records_it_on_the_batch(
@@ -117,13 +119,13 @@ def test_a_reader_that_fails_for_good_records_it_on_the_batch(
     # A transient error with tries left: Airflow retries, nothing is recorded yet.
     failures.append(ExtractionError("dataset theses_hdr: connection refused (127.0.0.1:5432/apogee)", transient=True))
     with pytest.raises(ExtractionError):
-        extract("theses_hdr", planned, params={}, ti=SimpleNamespace(try_number=1))
+        extract("theses_hdr", None, planned, params={}, ti=SimpleNamespace(try_number=1))
     assert [e.action for e in ledger.events(batch.id)] == ["batch.created"]
 
     # A terminal error fails the task at once: recorded on the batch, as versement status shows it.
     failures.append(ExtractionError('dataset theses_hdr: relation "these" does not exist (h/apogee)'))
     with pytest.raises(AirflowFailException):
-        extract("theses_hdr", planned, params={}, ti=SimpleNamespace(try_number=1))
+        extract("theses_hdr", None, planned, params={}, ti=SimpleNamespace(try_number=1))
     (failed,) = [e for e in ledger.events(batch.id) if e.action == "extract.failed"]
     assert json.loads(failed.details)["dataset"] == "theses_hdr" and "does not exist" in failed.details
     assert set(ledger.open_failures()) == {batch.id}
@@ -208,3 +210,27 @@ def test_a_run_for_several_years_under_airflow_triggers_a_run_per_year(tmp_path:
         for year in (2021, 2022)
     }
     assert not (tmp_path / "absent").exists()
+
+
+def test_a_dataset_read_in_partitions_maps_one_extract_task_per_partition(factory: ModuleType) -> None:
+    from versement.orchestration import units
+
+    settings = load(
+        REPO / "config" / "demo.toml", environ={"VERSEMENT__SOURCES__APOGEE__PARTITIONS": '{"resultats_elements": 4}'}
+    )
+    source = settings.source("apogee")
+    dag = factory.source_dag(settings, source)
+    extract = dag.task_dict["extract"]
+    # Mapped over (dataset, partition) pairs, not over dataset names.
+    assert type(extract.op_kwargs_expand_input).__name__ == "ListOfDictsExpandInput"
+    to_extract = dag.task_dict["to_extract"].python_callable
+    planned = {"datasets": [d.name for d in source.datasets], "units": units(source)}
+    pairs = to_extract(planned)
+    assert [p for p in pairs if p["dataset"] == "resultats_elements"] == [
+        {"dataset": "resultats_elements", "partition": i} for i in (1, 2, 3, 4)
+    ]
+    assert {"dataset": "etudiants_identite", "partition": None} in pairs
+    assert len(pairs) == len(source.datasets) + 3
+    assert to_extract({"datasets": [], "resumed": True}) == []  # a resumed batch: no reader
+    # A plan recorded before partitions existed still maps one reader per dataset.
+    assert to_extract({"datasets": ["ref_pays"]}) == [{"dataset": "ref_pays", "partition": None}]

@@ -143,6 +143,26 @@ def test_toml_syntax_error_is_reported(tmp_path):
             "sources.apogee.include_sensitive",
             "must not repeat",
         ),
+        (
+            ("[sources.apogee]", "[sources.apogee]\npartitions = { resultats_elemnts = 8 }"),
+            "sources.apogee.partitions.resultats_elemnts",
+            "did you mean 'resultats_elements'?",
+        ),
+        (
+            ("[sources.apogee]", "[sources.apogee]\npartitions = { resultats_elements = 1 }"),
+            "sources.apogee.partitions.resultats_elements",
+            "from 2 to 256, got 1",
+        ),
+        (
+            ("[sources.apogee]", "[sources.apogee]\npartitions = { resultats_elements = 300 }"),
+            "sources.apogee.partitions.resultats_elements",
+            "from 2 to 256, got 300",
+        ),
+        (
+            ("[sources.apogee]", "[sources.apogee]\npartitions = { resultats_elements = '8' }"),
+            "sources.apogee.partitions.resultats_elements",
+            "valid integer",
+        ),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, edit, key, problem):
@@ -154,6 +174,17 @@ def test_bad_values_name_the_key(tmp_path, edit, key, problem):
     assert caught.value.key == key
     assert problem in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_a_dataset_read_in_partitions_is_a_setting_of_its_source(tmp_path):
+    text = demo_text().replace("[sources.apogee]", "[sources.apogee]\npartitions = { resultats_elements = 8 }", 1)
+    source = load(write(tmp_path, text), environ={}).source("apogee")
+    assert source.partitions == {"resultats_elements": 8}
+    assert load(DEMO, environ={}).source("apogee").partitions == {}
+    dropped = text.replace("[sources.apogee]", '[sources.apogee]\ndrop_datasets = ["resultats_elements"]', 1)
+    with pytest.raises(ConfigError, match="not a dataset this source extracts") as caught:
+        load(write(tmp_path, dropped), environ={})
+    assert caught.value.key == "sources.apogee.partitions.resultats_elements"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from extractors import generate
 from extractors.scope import Scope
 from tests.versement.conftest import NO_SANDBOX, demo_settings
 from versement import orchestration as steps
+from versement.demo import prepare_sources
 from versement.ledger import State, open_ledger
 
 YEAR = Scope.academic_year(2023)
@@ -175,4 +176,89 @@ def test_a_reader_that_fails_for_good_is_recorded_and_shown_by_status(tmp_path, 
     steps.reader_failed(settings, ledger, batch.id, "theses_hdr", RuntimeError("déjà extrait"), actor="a")
     assert [e.action for e in ledger.events(batch.id)].count("extract.failed") == 1
     assert ledger.open_failures() == {}
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_partitions_of_a_dataset_are_mapped_readers_of_the_held_snapshot_then_combined(
+    tmp_path, seda_schemas, postgres_databases
+) -> None:
+    url = postgres_databases()
+    generate("apogee", url, years=(2022, 2023))
+    settings = demo_settings(
+        tmp_path,
+        seda_schemas,
+        NO_SANDBOX,
+        VERSEMENT__SOURCES__APOGEE__URL=url,
+        VERSEMENT__SOURCES__APOGEE__SYNTHETIC="false",
+        VERSEMENT__SOURCES__APOGEE__PARTITIONS='{"resultats_elements": 3}',
+    )
+    ledger = open_ledger(settings)
+    before = elp_rows(url)
+    planned = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    parts = [u for u in planned["units"] if u["dataset"] == "resultats_elements"]
+    assert parts == [{"dataset": "resultats_elements", "partition": i} for i in (1, 2, 3)]
+    assert len(planned["units"]) == len(planned["datasets"]) + 2
+    held: dict[str, Any] = {}
+    holder = threading.Thread(target=lambda: held.update(steps.hold_snapshot(settings, ledger, planned, poll=0.1)))
+    holder.start()
+    folder = settings.staging / "batches" / f"{planned['batch_id']:06d}" / "data"
+    deadline = time.monotonic() + 60
+    while not (folder / steps.SNAPSHOT_FILE).exists():
+        assert time.monotonic() < deadline and holder.is_alive(), held
+        time.sleep(0.1)
+    delete_elp(url)  # committed after the export: no partition's reader may see it
+    results = [
+        steps.extract_dataset(
+            settings, ledger, planned["batch_id"], u["dataset"], planned.get("marker"), partition=u["partition"]
+        )
+        for u in planned["units"]
+    ]
+    holder.join(timeout=60)
+    # The holder waited for every reader's manifest, each partition's included.
+    assert not holder.is_alive() and held["held"] and held["written"] == len(planned["units"])
+    assert {r["marker"] for r in results} == {held["marker"]}
+    assert sum(r["rows"] for r in results if r["dataset"] == "resultats_elements") == before
+    assert (folder / "resultats_elements.part-002-of-003.parquet").is_file()
+    found = steps.finish_extract(settings, ledger, planned, results, actor="test")
+    assert found["state"] == State.EXTRACTED and found["parallel"] is True
+    batch = ledger.batch(planned["batch_id"])
+    assert batch.snapshot_marker == held["marker"]  # the combine opened no snapshot of its own for the record
+    assert {d.name: d.rows for d in batch.datasets}["resultats_elements"] == before
+    assert not list(folder.glob("*.part-*")) and elp_rows(url) == 0
+    ledger.close()
+
+
+def test_a_partition_missing_from_the_readers_results_has_the_batch_read_again(tmp_path, seda_schemas) -> None:
+    settings = demo_settings(
+        tmp_path, seda_schemas, NO_SANDBOX, VERSEMENT__SOURCES__APOGEE__PARTITIONS='{"resultats_elements": 3}'
+    )
+    prepare_sources(settings, only="apogee")
+    ledger = open_ledger(settings)
+    planned = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    units = [u for u in planned["units"] if u != {"dataset": "resultats_elements", "partition": 2}]
+    results = [
+        steps.extract_dataset(settings, ledger, planned["batch_id"], u["dataset"], None, partition=u["partition"])
+        for u in units
+    ]
+    found = steps.finish_extract(settings, ledger, planned, results, actor="test")
+    assert found["state"] == State.EXTRACTED and found["parallel"] is False
+    assert [e.action for e in ledger.events(planned["batch_id"])] == ["batch.created", "extract.reread", "extract"]
+    assert found["datasets"]["resultats_elements"]["rows"] > 0
+    ledger.close()
+
+
+def test_a_partition_refused_for_a_dataset_read_whole(tmp_path, seda_schemas) -> None:
+    settings = demo_settings(
+        tmp_path, seda_schemas, NO_SANDBOX, VERSEMENT__SOURCES__APOGEE__PARTITIONS='{"resultats_elements": 3}'
+    )
+    prepare_sources(settings, only="apogee")
+    ledger = open_ledger(settings)
+    planned = steps.plan(settings, ledger, "apogee", YEAR, actor="test")
+    with pytest.raises(steps.StepRefused, match="se lit en une seule lecture, pas la partition 2"):
+        steps.extract_dataset(settings, ledger, planned["batch_id"], "etudiants_identite", None, partition=2)
+    with pytest.raises(steps.StepRefused, match="se lit en 3 partitions, pas la partition 4"):
+        steps.extract_dataset(settings, ledger, planned["batch_id"], "resultats_elements", None, partition=4)
+    with pytest.raises(steps.StepRefused, match="se lit en 3 partitions, pas la partition None"):
+        steps.extract_dataset(settings, ledger, planned["batch_id"], "resultats_elements", None)
     ledger.close()

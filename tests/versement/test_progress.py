@@ -45,3 +45,8 @@ def test_extraction_progress_shows_rows_per_second_and_elapsed_time(capsys):
     assert capsys.readouterr().err.splitlines() == [
         "  resultats_elp : 1\u202f500\u202f000 lignes extraites, 12\u202f000 lignes/s, 2 min 05 s"
     ]
+
+
+def test_a_partition_is_shown_as_its_dataset_and_its_number(capsys):
+    progress.rows_extracted("resultats_elements.part-003-of-008", 2000)
+    assert capsys.readouterr().err == "  resultats_elements (partition 3/8) : 2\u202f000 lignes extraites\n"
