@@ -8,15 +8,18 @@ The DAG is ``versement_apogee`` of dags/versement_sources.py, triggered through 
 subset of the datasets (the ``datasets`` param) over a SQLite Apogée, the ledger in PostgreSQL. It
 runs to the archivists' approval request, as far as it goes without an archivist (the answer and
 the transfer are the LocalExecutor end-to-end test's, tests/versement/test_airflow_sources.py).
-Each worker's first extraction waits (at most two minutes) until the other has one, as minutes-long real
-extractions would, so that one worker cannot drain four one-second tasks before the other polls.
-Checked: the mapped extraction tasks ran on both workers (each task instance's ``hostname``), only
-the chosen datasets were extracted into the shared staging folder and recorded, and the request
-the archivist would answer shows the digest of the SIP the workers built.
+Each worker's first extraction waits (at most two minutes) until the other has one, as
+minutes-long real extractions would, so that one worker cannot drain five one-second tasks before
+the other polls. One dataset is read in two partitions, so the extraction is mapped over datasets
+and partitions. Checked: the mapped extraction tasks ran on both workers (each task instance's
+``hostname``), only the chosen datasets were extracted into the shared staging folder (the
+partitions combined into their dataset's file) and recorded, and the request the archivist would
+answer shows the digest of the SIP the workers built.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +44,7 @@ REDIS_URL = os.environ.get("VERSEMENT_TEST_REDIS", "redis://127.0.0.1:6379/13") 
 # Four mapped tasks, queued at once (the DAG runs up to four at a time): two each for two single-slot
 # workers, few enough for a shared machine; not in the specification's order, a reference table too.
 CHOSEN = ["inscriptions_administratives", "etudiants_identite", "resultats_diplomes", "ref_pays"]
+PARTITIONS = {"inscriptions_administratives": 2}  # mapped over partitions too: five extract tasks
 IDENTITY = '''
 import json
 import os
@@ -155,6 +159,7 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
             "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "celery_test_identity.hostname",
             "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "celery_test_identity.CONFIG",
+            "VERSEMENT__SOURCES__APOGEE__PARTITIONS": json.dumps(PARTITIONS),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(identity), env.get("PYTHONPATH")])),
         }
@@ -222,7 +227,8 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
     states = {(i["task_id"], i["map_index"]): i["state"] for i in instances}
     assert run["state"] == "running" and states[("approval", -1)] == "awaiting_input", states
     mapped = [i for i in instances if i["task_id"] == "extract"]
-    assert sorted(i["map_index"] for i in mapped) == list(range(len(CHOSEN)))
+    readers = len(CHOSEN) - len(PARTITIONS) + sum(PARTITIONS.values())
+    assert sorted(i["map_index"] for i in mapped) == list(range(readers))
     assert all(i["state"] == "success" for i in mapped), states
     # The mapped extraction was spread over both workers, and only theirs.
     assert sorted(p.name for p in barrier.iterdir()) == sorted(workers), "a worker never started an extraction"
@@ -234,8 +240,11 @@ def test_the_apogee_dag_maps_its_extraction_over_both_celery_workers(
         assert batch.state == State.AWAITING_APPROVAL and batch.scope == "2023-2024"
         assert sorted(d.name for d in batch.datasets) == sorted(CHOSEN)
         assert all(d.rows > 0 for d in batch.datasets)
+        # The partitions were combined into their dataset's one file, and removed.
         staged = sorted(p.stem for p in (settings.staging / "batches").rglob("*.parquet"))
         assert staged == sorted(CHOSEN)
+        (cut,) = [d for d in batch.datasets if d.name in PARTITIONS]
+        assert cut.rows == cut.source_count
         actors = {e.actor for e in ledger.events(batch.id)}
         assert actors == {f"airflow:{DAG_ID}"}, actors  # every step so far was the DAG's
     finally:
