@@ -166,10 +166,7 @@ def test_rules_starting_on_the_same_day_for_the_same_reason_share_one_sentence()
     three = start_reasons(
         [("AppraisalRule", "APP-1", day, year), ("AccessRule", "ACC-1", day, year), ("StorageRule", "STO-1", day, year)]
     )
-    assert (
-        three
-        == f"Règles APP-1 (DUA), ACC-1 (communicabilité) et STO-1 (DUC) : date de départ 2024-08-31, {year}."
-    )
+    assert three == f"Règles APP-1 (DUA), ACC-1 (communicabilité) et STO-1 (DUC) : date de départ 2024-08-31, {year}."
     # Another day, or the same day for another reason (another column), keeps its own sentence.
     other = "la date la plus récente des enregistrements (inscriptions.DAT_CRE_IAE)"
     mixed = start_reasons(
@@ -543,9 +540,7 @@ def test_a_storage_rule_configured_in_a_profile_is_written_checked_and_explained
     assert file.findtext("s:Management/s:StorageRule/s:Rule", namespaces=n) == "STO-00001"
     assert rule_start(file, "StorageRule", version) == str(birth)[:10]
     # Both birth-date rules share one sentence, the storage rule named last.
-    assert f"APP-00001 (DUA) et STO-00001 (DUC) : date de départ {str(birth)[:10]}" in description(
-        file, version
-    )
+    assert f"APP-00001 (DUA) et STO-00001 (DUC) : date de départ {str(birth)[:10]}" in description(file, version)
     assert_every_start_is_explained(root, version)
     # The agent without a birth date: no storage start made up either, and reported.
     (missing,) = {m.unit for m in packaged.missing_starts if m.category == "StorageRule"}
