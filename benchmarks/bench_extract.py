@@ -9,7 +9,11 @@ each size, measures side by side on the shipped ``resultats_elements`` dataset o
 - **versement**: ``extractors.extract()`` of the dataset to Parquet (checked types, manifest,
   COUNT(*) and aggregates in the same snapshot);
 - **copy floor**: ``COPY (same query) TO STDOUT (FORMAT binary)`` read and discarded by psycopg;
-- **pandas**: ``pandas.read_sql`` of the same query, then ``to_parquet``.
+- **pandas**: ``pandas.read_sql`` of the same query, then ``to_parquet``;
+- **partitioned**: ``extract()`` of the same dataset cut in ``BENCH_PARTITIONS`` partitions (default
+  4), read one after the other as ``versement extract`` reads them, then combined into the one file:
+  what the boundaries (a sort of the partition column, a COUNT(*)) and the combine cost a single
+  reader (``partitioned_ratio_vs_single``; under Airflow the partitions are read side by side).
 
 Each measured thing runs in its own subprocess, so its peak RSS (``ru_maxrss``) is its own;
 throughput is rows over the wall time of the operation alone (imports and connection set-up
@@ -18,11 +22,11 @@ excluded for all three alike). The machine is shared, so each measurement is rep
 burst of another process's load moved a median by a third) in interleaved order and the median
 is kept. The last line is one
 JSON object: ``{"results": [{"rows": N, "rows_per_s": x, "ratio_vs_copy": r1,
-"ratio_vs_pandas": r2, "peak_rss_mb": m}, ...]}``.
+"ratio_vs_pandas": r2, "peak_rss_mb": m, "partitioned_ratio_vs_single": r3, ...}, ...]}``.
 
 Environment: ``BENCH_URL`` (server, default postgresql://postgres@127.0.0.1:5432),
 ``BENCH_ROWS`` (target RESULTAT_ELP rows, default ``1000000,5000000``), ``BENCH_REPEAT``,
-``BENCH_KEEP=1`` to keep the generated databases for a later run.
+``BENCH_PARTITIONS``, ``BENCH_KEEP=1`` to keep the generated databases for a later run.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ TARGETS = {"ratio_vs_copy": 0.7, "ratio_vs_pandas": 4.0, "peak_rss_mb": 400.0}
 DATASET = "resultats_elements"
 YEAR = 2023
 ELP_ROWS_PER_STUDENT = 13  # RESULTAT_ELP rows per student with one year (extractors.synthetic.apogee)
+PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "4"))
 
 
 def dataset() -> DatasetSpec:
@@ -73,15 +78,18 @@ def _child(kind: str, url: str, out: str) -> dict[str, Any]:
 
     spec = dataset()
     query = baseline_query(spec)
-    if kind == "versement":
+    if kind in ("versement", "partitioned"):
         import pyarrow as pa
 
         from extractors import extract
 
         pa.array([0])  # pyarrow imports pandas on its first Python conversion: a set-up cost, as for pandas
         sqlalchemy_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        cut = {DATASET: PARTITIONS} if kind == "partitioned" else None
         started = time.perf_counter()
-        snapshot = extract(sqlalchemy_url, [spec], Path(out), parameters=Scope.academic_year(YEAR).parameters())
+        snapshot = extract(
+            sqlalchemy_url, [spec], Path(out), parameters=Scope.academic_year(YEAR).parameters(), partitions=cut
+        )
         seconds = time.perf_counter() - started
         rows = snapshot.datasets[0].rows
     elif kind == "copy":
@@ -154,7 +162,7 @@ def main() -> None:
     for target in sizes:
         try:
             url, rows = _source(target)
-            runs: dict[str, list[dict[str, Any]]] = {"versement": [], "copy": [], "pandas": []}
+            runs: dict[str, list[dict[str, Any]]] = {"versement": [], "copy": [], "pandas": [], "partitioned": []}
             for _ in range(repeat):
                 for kind in runs:  # interleaved: a busy moment of the machine hits all three
                     run = _measure(kind, url)
@@ -162,7 +170,7 @@ def main() -> None:
                         raise SystemExit(f"{kind} read {run['rows']} rows, expected {rows}")
                     runs[kind].append(run)
                     print(
-                        f"  {kind:9} {rows / run['seconds']:>12,.0f} rows/s  {run['seconds']:7.2f} s  "
+                        f"  {kind:11} {rows / run['seconds']:>12,.0f} rows/s  {run['seconds']:7.2f} s  "
                         f"peak RSS {run['peak_rss_mb']:6.0f} MB",
                         flush=True,
                     )
@@ -181,6 +189,9 @@ def main() -> None:
             "pandas_rows_per_s": round(rate["pandas"]),
             "copy_peak_rss_mb": round(peak["copy"], 1),
             "pandas_peak_rss_mb": round(peak["pandas"], 1),
+            "partitions": PARTITIONS,
+            "partitioned_ratio_vs_single": round(rate["partitioned"] / rate["versement"], 3),
+            "partitioned_peak_rss_mb": round(peak["partitioned"], 1),
         }
         results.append(result)
         print(
@@ -188,7 +199,9 @@ def main() -> None:
             f"{result['ratio_vs_copy']}x the COPY floor (target {TARGETS['ratio_vs_copy']}), "
             f"{result['ratio_vs_pandas']}x pandas (target {TARGETS['ratio_vs_pandas']}), "
             f"peak RSS {result['peak_rss_mb']} MB (target < {TARGETS['peak_rss_mb']:.0f}; "
-            f"pandas {result['pandas_peak_rss_mb']} MB)",
+            f"pandas {result['pandas_peak_rss_mb']} MB); in {PARTITIONS} partitions read in turn "
+            f"{result['partitioned_ratio_vs_single']}x a single reader, "
+            f"peak RSS {result['partitioned_peak_rss_mb']} MB",
             flush=True,
         )
     print(json.dumps({"results": results}))
