@@ -46,7 +46,6 @@ __all__ = [
     "HeldSnapshot",
     "exported_snapshot",
     "extract_dataset",
-    "extract_partition",
     "same_snapshot",
     "snapshot_marker",
     "source_fingerprint",
@@ -100,11 +99,14 @@ def extract_dataset(
     progress: Progress | None = None,
     snapshot_id: str | None = None,
     reuse_marker: str | None = None,
+    partition: tuple[int, int] | None = None,
 ) -> ExtractedDataset:
     """Extract one dataset of a batch into ``out_dir`` (kept as is if an earlier run finished it).
 
     Read in the PostgreSQL snapshot ``snapshot_id`` (:func:`exported_snapshot`) or AS OF the
-    Oracle SCN of ``reuse_marker`` (:func:`snapshot_marker`) when given; see the module.
+    Oracle SCN of ``reuse_marker`` (:func:`snapshot_marker`) when given; see the module. With
+    ``partition=(index, count)``, only that partition (``extractors.partitions``); ``extract()``
+    given the same ``partitions`` later keeps the finished partitions and combines them.
     """
     snapshot = extract(
         source_url,
@@ -115,37 +117,8 @@ def extract_dataset(
         progress=progress,
         snapshot_id=snapshot_id,
         reuse_marker=reuse_marker,
-    )
-    return snapshot.datasets[0]
-
-
-def extract_partition(
-    source_url: str,
-    dataset: DatasetSpec,
-    index: int,
-    count: int,
-    out_dir: Path,
-    *,
-    parameters: Mapping[str, Any],
-    password: str | None = None,
-    progress: Progress | None = None,
-    snapshot_id: str | None = None,
-    reuse_marker: str | None = None,
-) -> ExtractedDataset:
-    """Extract partition ``index`` of ``count`` of one dataset (``extractors.partitions``), as
-    :func:`extract_dataset` extracts a dataset; ``extract()`` given the same ``partitions`` later
-    keeps the finished partitions and combines them into the dataset's file."""
-    snapshot = extract(
-        source_url,
-        [dataset],
-        out_dir,
-        parameters=parameters,
-        password=password,
-        progress=progress,
-        snapshot_id=snapshot_id,
-        reuse_marker=reuse_marker,
-        partitions={dataset.name: count},
-        only_part=index,
+        partitions={dataset.name: partition[1]} if partition else None,
+        only_part=partition[0] if partition else None,
     )
     return snapshot.datasets[0]
 

@@ -356,30 +356,16 @@ def extract_dataset(
         raise StepRefused(f"lot {batch_id} : {dataset} se lit {wanted}, pas la partition {partition}")
     folder = pipeline.batch_folder(settings, batch_id) / "data"
     snapshot = _wait_for_snapshot(folder, wait_seconds, sleep) if _is_postgresql(source.url) else None
-    parameters = pipeline.batch_scope(batch).parameters()
-    password = settings.secret(source_secret(source.name))
-    if partition is None or count is None:
-        found = parallel.extract_dataset(
-            source.url,
-            spec,
-            folder,
-            parameters=parameters,
-            password=password,
-            reuse_marker=marker,
-            snapshot_id=snapshot,
-        )
-    else:
-        found = parallel.extract_partition(
-            source.url,
-            spec,
-            partition,
-            count,
-            folder,
-            parameters=parameters,
-            password=password,
-            reuse_marker=marker,
-            snapshot_id=snapshot,
-        )
+    found = parallel.extract_dataset(
+        source.url,
+        spec,
+        folder,
+        parameters=pipeline.batch_scope(batch).parameters(),
+        password=settings.secret(source_secret(source.name)),
+        reuse_marker=marker,
+        snapshot_id=snapshot,
+        partition=None if partition is None or count is None else (partition, count),
+    )
     size = found.path.stat().st_size
     log.info(
         "lot %d, %s : %d lignes (source : %d), %d octets, SHA-256 %s, instantané %s%s",

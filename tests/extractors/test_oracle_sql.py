@@ -374,8 +374,8 @@ def test_a_resumed_partitioned_dataset_reads_its_other_partitions_as_of_the_kept
     monkeypatch.setattr(oracledb, "connect", connect)
     spec = replace(table_spec("inscriptions", "", IAE_KEY, sql=SQL), person_key="COD_IND", aggregates=())
     scope = {"academic_year": "2023"}
-    first = parallel.extract_partition(
-        URL, spec, 1, 2, tmp_path, parameters=scope, reuse_marker="oracle:flashback AS OF SCN 42"
+    first = parallel.extract_dataset(
+        URL, spec, tmp_path, parameters=scope, reuse_marker="oracle:flashback AS OF SCN 42", partition=(1, 2)
     )
     assert first.rows == 1 and first.marker == "oracle:flashback AS OF SCN 42"
     (ntile,) = [(s, p) for s, p in opened[0].statements if "NTILE(" in s]

@@ -229,7 +229,7 @@ def pg_source(postgres_url: str) -> str:
 def test_postgresql_partitions_read_by_mapped_readers_in_one_exported_snapshot(pg_source: str, tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from extractors.parallel import exported_snapshot, extract_partition
+    from extractors.parallel import exported_snapshot, extract_dataset
 
     out = tmp_path / "cut"
     with exported_snapshot(pg_source) as held:
@@ -240,14 +240,13 @@ def test_postgresql_partitions_read_by_mapped_readers_in_one_exported_snapshot(p
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = [
                 pool.submit(
-                    extract_partition,
+                    extract_dataset,
                     pg_source,
                     PG_SPEC,
-                    i,
-                    6,
                     out,
                     parameters=PARAMETERS,
                     snapshot_id=held.snapshot_id,
+                    partition=(i, 6),
                 )
                 for i in range(1, 7)
             ]
