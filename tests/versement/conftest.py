@@ -59,9 +59,9 @@ def demo_settings(tmp_path: Path, seda_schemas: Path, sandbox: tuple[str, Path],
 NO_SANDBOX = ("https://127.0.0.1:9", Path("/nonexistent-ca.pem"))  # packaging never calls VITAM
 
 
-@pytest.fixture
-def packaged(tmp_path, seda_schemas, monkeypatch):
-    """A batch of the embedded default packaged and awaiting approval; the CLI pointed at it."""
+def package_demo(tmp_path: Path, seda_schemas: Path, monkeypatch, limits=None) -> tuple:
+    """A batch of the embedded default extracted, checked and packaged (``limits``: the SIP limits),
+    the CLI pointed at it: (settings, ledger, batch); the caller closes the ledger."""
     from versement.demo import prepare_sources
     from versement.ledger import open_ledger
     from versement.pipeline import run_extract, run_package, run_validate
@@ -74,7 +74,13 @@ def packaged(tmp_path, seda_schemas, monkeypatch):
     prepare_sources(settings)
     batch = run_extract(settings, ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
     run_validate(settings, ledger, batch.id, actor="test")
-    batch = run_package(settings, ledger, batch.id, actor="test")
+    return settings, ledger, run_package(settings, ledger, batch.id, actor="test", limits=limits)
+
+
+@pytest.fixture
+def packaged(tmp_path, seda_schemas, monkeypatch):
+    """A batch of the embedded default packaged and awaiting approval; the CLI pointed at it."""
+    settings, ledger, batch = package_demo(tmp_path, seda_schemas, monkeypatch)
     yield settings, ledger, batch
     ledger.close()
 

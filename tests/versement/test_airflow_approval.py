@@ -232,23 +232,11 @@ def test_no_configured_archivist_means_no_request(packaged, monkeypatch) -> None
 @pytest.fixture
 def split_packaged(tmp_path, seda_schemas, monkeypatch):
     """A batch of the embedded default packaged as several SIPs, awaiting approval."""
-    from tests.versement.conftest import DEMO_YEAR_SCOPE, NO_SANDBOX, demo_environ
+    from tests.versement.conftest import package_demo
     from tests.versement.test_sips import SMALL
-    from versement.config import load
-    from versement.demo import prepare_sources
-    from versement.ledger import open_ledger
     from versement.ledger.sips import current_sips
-    from versement.pipeline import run_extract, run_package, run_validate
 
-    environ = demo_environ(tmp_path, seda_schemas, NO_SANDBOX)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    settings = load(Path(environ["VERSEMENT_CONFIG"]), environ=environ)
-    ledger = open_ledger(settings)
-    prepare_sources(settings)
-    batch = run_extract(settings, ledger, "apogee", DEMO_YEAR_SCOPE, actor="test")
-    run_validate(settings, ledger, batch.id, actor="test")
-    batch = run_package(settings, ledger, batch.id, actor="test", limits=SMALL)
+    settings, ledger, batch = package_demo(tmp_path, seda_schemas, monkeypatch, limits=SMALL)
     parts = [sip.sha256 for sip in current_sips(batch)]
     assert len(parts) >= 2
     yield settings, ledger, batch, parts
