@@ -114,6 +114,32 @@ def parquet_writer(path: Path, schema: pa.Schema) -> Writer:
     return pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
 
 
+class RowGroups:
+    """Record batches of any size written as row groups of exactly ``size`` rows (the last one
+    shorter): a dataset's file cut the same way whoever wrote it (a reader, the combine)."""
+
+    def __init__(self, writer: Writer, schema: pa.Schema, size: int) -> None:
+        self.writer, self.schema, self.size = writer, schema, size
+        self.rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        while self._pending_rows >= self.size:
+            table = pa.Table.from_batches(self._pending, self.schema)
+            self.writer.write_table(table.slice(0, self.size), row_group_size=self.size)
+            rest = table.slice(self.size)
+            self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
+
+    def finish(self) -> None:
+        """Write what is left (the writer is closed by its owner)."""
+        if self._pending_rows:
+            self.writer.write_table(pa.Table.from_batches(self._pending, self.schema), row_group_size=self.size)
+
+
 def extract(
     source_url: str,
     datasets: Sequence[DatasetSpec],
@@ -797,27 +823,17 @@ def _write(
     metadata = {"versement.dataset": spec.name, "versement.key": ",".join(archive_names(spec, key))}
     schema = pa.schema(fields, metadata=metadata)
     positions = [[c.name for c in reading.columns].index(k) for k in key]
-    rows = 0
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
     writer = open_writer(partial, schema)
+    groups = RowGroups(writer, schema, row_group_rows)
     try:
         for raw in reader.batches(reading, parameters):
-            batch = _conform_batch(spec, reading, raw, positions, schema)
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            rows += batch.num_rows
-            while pending_rows >= row_group_rows:
-                table = pa.Table.from_batches(pending, schema)
-                writer.write_table(table.slice(0, row_group_rows), row_group_size=row_group_rows)
-                rest = table.slice(row_group_rows)
-                pending, pending_rows = rest.to_batches(), rest.num_rows
+            groups.add(_conform_batch(spec, reading, raw, positions, schema))
             if progress is not None:
-                progress(spec.name, rows, time.monotonic() - clock)
-        if pending_rows:
-            writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=row_group_rows)
+                progress(spec.name, groups.rows, time.monotonic() - clock)
+        groups.finish()
     finally:
         writer.close()
+    rows = groups.rows
     if rows == 0 and progress is not None:
         progress(spec.name, 0, time.monotonic() - clock)
     return rows

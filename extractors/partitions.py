@@ -295,38 +295,27 @@ def concatenate(parts: Sequence[Path], final: Path, metadata: Mapping[str, str],
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from extractors.extract import PARQUET_OPTIONS
+    from extractors.extract import PARQUET_OPTIONS, RowGroups
 
     partial = partial_path(final)
     first = pq.ParquetFile(parts[0])
     schema = first.schema_arrow.with_metadata(dict(metadata))
     first.close()
-    rows = 0
-    pending: list[pa.RecordBatch] = []  # (pyarrow is imported here: the configuration reads this module)
-    pending_rows = 0
-    try:
+    try:  # (pyarrow is imported here: the configuration reads this module)
         writer = pq.ParquetWriter(partial, schema, **PARQUET_OPTIONS)
+        groups = RowGroups(writer, schema, row_group_rows)
         try:
             for path in parts:
                 with pq.ParquetFile(path) as stream:
                     if not stream.schema_arrow.remove_metadata().equals(schema.remove_metadata()):
                         raise ExtractionError(f"{path.name}: its columns differ from {parts[0].name}'s")
                     for batch in stream.iter_batches(batch_size=row_group_rows):
-                        batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-                        pending.append(batch)
-                        pending_rows += batch.num_rows
-                        rows += batch.num_rows
-                        while pending_rows >= row_group_rows:
-                            table = pa.Table.from_batches(pending, schema)
-                            writer.write_table(table.slice(0, row_group_rows), row_group_size=row_group_rows)
-                            rest = table.slice(row_group_rows)
-                            pending, pending_rows = rest.to_batches(), rest.num_rows
-            if pending_rows:
-                writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=row_group_rows)
+                        groups.add(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+            groups.finish()
         finally:
             writer.close()
         os.replace(partial, final)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return rows
+    return groups.rows
