@@ -281,15 +281,22 @@ def load_tool(tool: str, folder: Path | None = None) -> ToolSpec:
     return load_spec_file(path)
 
 
-def load_spec_file(path: Path) -> ToolSpec:
-    raw_bytes = path.read_bytes()
+def _read(path: Path) -> tuple[dict[str, Any], str]:
+    """A specification file's TOML and the SHA-256 of its bytes (a batch records it)."""
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(str(path), "(file)", f"cannot be read: {exc.strerror or exc}") from None
     try:
         raw = tomllib.loads(raw_bytes.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(str(path), "(syntax)", f"not valid UTF-8 TOML: {exc}") from None
-    reader = _Reader(str(path))
-    spec = reader.tool(raw, path, hashlib.sha256(raw_bytes).hexdigest())
-    return spec
+    return raw, hashlib.sha256(raw_bytes).hexdigest()
+
+
+def load_spec_file(path: Path) -> ToolSpec:
+    raw, sha256 = _read(path)
+    return _Reader(str(path)).tool(raw, path, sha256)
 
 
 def extend_spec(spec: ToolSpec, path: Path) -> ToolSpec:
@@ -300,14 +307,7 @@ def extend_spec(spec: ToolSpec, path: Path) -> ToolSpec:
     dataset is added by a dataset of its own that joins it). An added dataset takes a name of its
     own (a shipped name is refused) and may reference shipped datasets. The shipped file's digest
     is kept as it is; the added file's is carried beside it, so a batch records both."""
-    try:
-        raw_bytes = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(str(path), "(file)", f"cannot be read: {exc.strerror or exc}") from None
-    try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(str(path), "(syntax)", f"not valid UTF-8 TOML: {exc}") from None
+    raw, sha256 = _read(path)
     reader = _Reader(str(path))
     reader.strict(raw, frozenset({"datasets"}), "")
     items = raw.get("datasets")
@@ -330,7 +330,7 @@ def extend_spec(spec: ToolSpec, path: Path) -> ToolSpec:
         spec,
         datasets=(*spec.datasets, *added),
         extension=path,
-        extension_sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        extension_sha256=sha256,
         added=tuple(d.name for d in added),
     )
 
